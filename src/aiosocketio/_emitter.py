@@ -1,0 +1,124 @@
+"""A small event emitter for the public ``on`` / ``once`` / ``off`` API of engine and server objects.
+
+Listeners may be plain functions or coroutine functions. A plain listener runs inline; a coroutine is started
+at once as a task (it is the application's code, so it may take as long as it likes without holding up the
+connection). An exception in a listener is logged and never reaches the connection that triggered it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+logger = logging.getLogger("aiosocketio")
+
+Listener = Callable[..., Any]
+F = TypeVar("F", bound=Listener)
+
+_background_tasks: set[asyncio.Task[Any]] = set()
+
+
+def _log_task_error(task: asyncio.Task[Any]) -> None:
+    _background_tasks.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        logger.error("error in an event handler", exc_info=(type(exc), exc, exc.__traceback__) if exc else None)
+
+
+def spawn(coro: Any) -> asyncio.Task[Any]:
+    """Run a coroutine in the background, keep a reference to it and log its failure."""
+    task = asyncio.ensure_future(coro)
+    _background_tasks.add(task)
+    task.add_done_callback(_log_task_error)
+    return task
+
+
+def call_listener(listener: Listener, *args: Any) -> None:
+    """Call one listener with ``args``; a coroutine result is started as a task."""
+    try:
+        result = listener(*args)
+    except Exception:
+        logger.exception("error in an event handler")
+        return
+    if inspect.isawaitable(result):
+        spawn(result)
+
+
+class EventEmitter:
+    """``on`` / ``once`` / ``off`` / ``emit`` with decorator support."""
+
+    __slots__ = ("_listeners",)
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Listener]] = {}
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, listener: F) -> F: ...
+
+    def on(self, event: str, listener: F | None = None) -> F | Callable[[F], F]:
+        """Register ``listener`` for ``event``; without a listener, return a decorator."""
+        if listener is None:
+
+            def decorator(fn: F) -> F:
+                self._add(event, fn)
+                return fn
+
+            return decorator
+        self._add(event, listener)
+        return listener
+
+    def once(self, event: str, listener: Listener) -> Listener:
+        """Register ``listener`` for the next ``event`` only."""
+
+        def wrapper(*args: Any) -> Any:
+            self.off(event, wrapper)
+            return listener(*args)
+
+        wrapper.__wrapped__ = listener  # type: ignore[attr-defined]
+        self._add(event, wrapper)
+        return listener
+
+    def off(self, event: str | None = None, listener: Listener | None = None) -> None:
+        """Remove one listener, every listener of ``event``, or every listener at all."""
+        if event is None:
+            self._listeners.clear()
+            return
+        if listener is None:
+            self._listeners.pop(event, None)
+            return
+        listeners = self._listeners.get(event)
+        if not listeners:
+            return
+        for i, registered in enumerate(listeners):
+            if registered is listener or getattr(registered, "__wrapped__", None) is listener:
+                del listeners[i]
+                break
+        if not listeners:
+            del self._listeners[event]
+
+    def listeners(self, event: str) -> list[Listener]:
+        """The listeners of ``event``, in call order."""
+        return list(self._listeners.get(event, ()))
+
+    def has_listeners(self, event: str) -> bool:
+        return event in self._listeners
+
+    def _add(self, event: str, listener: Listener) -> None:
+        if not callable(listener):
+            raise TypeError(f"a listener must be callable, got {type(listener).__name__}")
+        self._listeners.setdefault(event, []).append(listener)
+
+    def emit(self, event: str, *args: Any) -> bool:
+        """Call every listener of ``event``; returns whether there was any."""
+        listeners = self._listeners.get(event)
+        if not listeners:
+            return False
+        for listener in tuple(listeners):
+            call_listener(listener, *args)
+        return True

@@ -1,0 +1,326 @@
+"""The ASGI 3 front-end: serves ``WebApp``s (an ``EngineServer``, a Socket.IO ``Server``) under any ASGI server.
+
+This is the compatibility path (uvicorn, hypercorn, beside FastAPI/Starlette through ``other_app``); the built-in
+runner is the fast path. Each request becomes a :class:`aiosocketio.web.Request`:
+
+* HTTP: one task reads the ASGI messages for the whole request, feeding the body to ``read_body`` and watching
+  for ``http.disconnect``; if the client leaves while the app still works on the request (a held long-polling
+  GET), the handler is cancelled, which is how the engine learns that a poll was aborted.
+* WebSocket: sends from the engine are synchronous, so they go into a small outbox drained by one writer task
+  per connection; received messages are pushed into the engine's receiver by direct calls.
+* Lifespan: forwarded to ``other_app`` when there is one; on shutdown every app closes its sessions first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from aiosocketio.web import BodyTooLarge, Headers, Request, Response, WebApp, WebSocketPort, WebSocketReceiver
+
+__all__ = ["ASGIApp"]
+
+logger = logging.getLogger("aiosocketio.asgi")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _request_from_scope(scope: Scope, body_reader: Callable[[int], Awaitable[bytes]] | None = None) -> Request:
+    headers = Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", ()))
+    client = scope.get("client")
+    method = scope.get("method", "GET")
+    return Request(
+        method,
+        scope.get("path", "/"),
+        scope.get("query_string", b"").decode("latin-1"),
+        headers,
+        remote_address=client[0] if client else "",
+        secure=scope.get("scheme") in ("https", "wss"),
+        body_reader=body_reader,
+    )
+
+
+class _BodyPump:
+    """The only reader of an HTTP request's ASGI messages: collects the body and notices a disconnect."""
+
+    __slots__ = ("_chunks", "_complete", "_limit", "_receive", "_size", "disconnected", "overflow")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._limit: int | None = None
+        self._complete = asyncio.Event()
+        self.disconnected = False
+        self.overflow = False
+
+    async def run(self) -> None:
+        """Read until the body is complete, then wait for the disconnect (returns when the client is gone)."""
+        while True:
+            message = await self._receive()
+            kind = message["type"]
+            if kind == "http.request":
+                chunk = message.get("body", b"")
+                if chunk and not self.overflow:
+                    self._size += len(chunk)
+                    if self._limit is not None and self._size > self._limit:
+                        self.overflow = True
+                        self._chunks.clear()
+                        self._complete.set()
+                    else:
+                        self._chunks.append(chunk)
+                if not message.get("more_body", False):
+                    self._complete.set()
+            elif kind == "http.disconnect":
+                self.disconnected = True
+                self._complete.set()
+                return
+
+    async def read(self, limit: int) -> bytes:
+        self._limit = limit
+        if self._size > limit:
+            self.overflow = True
+            self._chunks.clear()
+            self._complete.set()
+        await self._complete.wait()
+        if self.overflow:
+            raise BodyTooLarge(f"request body larger than {limit} bytes")
+        if self.disconnected:
+            raise asyncio.CancelledError  # the client left in the middle of the body
+        return b"".join(self._chunks)
+
+
+class _ASGIWebSocket:
+    """A ``WebSocketPort`` over ASGI: an outbox drained by one writer task, and the receive loop."""
+
+    __slots__ = ("_closed", "_max_size", "_outbox", "_pending", "_receiver", "_send", "_wakeup", "_writer")
+
+    def __init__(self, send: Send, max_size: int) -> None:
+        self._send = send
+        self._max_size = max_size
+        self._outbox: deque[Message] = deque()
+        self._wakeup = asyncio.Event()
+        self._receiver: WebSocketReceiver | None = None
+        self._pending: list[str | bytes] = []
+        self._closed = False
+        self._writer = asyncio.ensure_future(self._write_loop())
+
+    def set_receiver(self, receiver: WebSocketReceiver) -> None:
+        self._receiver = receiver
+        pending, self._pending = self._pending, []
+        for data in pending:
+            receiver.on_ws_message(data)
+
+    def send_text(self, text: str) -> None:
+        if not self._closed:
+            self._outbox.append({"type": "websocket.send", "text": text})
+            self._wakeup.set()
+
+    def send_bytes(self, data: bytes) -> None:
+        if not self._closed:
+            self._outbox.append({"type": "websocket.send", "bytes": data})
+            self._wakeup.set()
+
+    def close(self, code: int = 1000) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._outbox.append({"type": "websocket.close", "code": code})
+        self._wakeup.set()
+        self._notify_close(code)
+
+    def _notify_close(self, code: int) -> None:
+        receiver = self._receiver
+        self._receiver = None
+        if receiver is not None:
+            receiver.on_ws_close(code, "")
+
+    async def _write_loop(self) -> None:
+        outbox = self._outbox
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while outbox:
+                    message = outbox.popleft()
+                    await self._send(message)
+                    if message["type"] == "websocket.close":
+                        return
+        except (OSError, RuntimeError) as exc:  # the peer is gone; the receive loop reports the close
+            logger.debug("websocket send failed: %r", exc)
+        except Exception:  # servers raise their own "disconnected" exceptions
+            logger.debug("websocket send failed", exc_info=True)
+
+    async def receive_loop(self, receive: Receive) -> None:
+        try:
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    text = message.get("text")
+                    data: str | bytes = text if text is not None else message.get("bytes") or b""
+                    if len(data) > self._max_size:
+                        self.close(1009)
+                        return
+                    receiver = self._receiver
+                    if receiver is not None:
+                        receiver.on_ws_message(data)
+                    elif not self._closed:
+                        self._pending.append(data)
+                elif kind == "websocket.disconnect":
+                    self._closed = True
+                    self._notify_close(int(message.get("code", 1005)))
+                    return
+        finally:
+            if not self._closed:
+                self._closed = True
+                self._notify_close(1006)
+            if not self._writer.done():
+                self._wakeup.set()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._writer), 1.0)
+                self._writer.cancel()
+
+
+class _ASGIHandshake:
+    __slots__ = ("_receive", "_scope", "_send", "port", "responded")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._scope = scope
+        self._receive = receive
+        self._send = send
+        self.port: _ASGIWebSocket | None = None
+        self.responded = False
+
+    async def accept(self, headers: list[tuple[str, str]], *, max_message_size: int, compression: bool) -> WebSocketPort:
+        self.responded = True
+        await self._send(
+            {
+                "type": "websocket.accept",
+                "headers": [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers],
+            }
+        )
+        self.port = _ASGIWebSocket(self._send, max_message_size)
+        return self.port
+
+    async def reject(self, response: Response) -> None:
+        self.responded = True
+        if "websocket.http.response" in self._scope.get("extensions", {}) or {}:
+            await self._send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": response.status,
+                    "headers": [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers],
+                }
+            )
+            await self._send({"type": "websocket.http.response.body", "body": response.body})
+        else:
+            await self._send({"type": "websocket.close", "code": 1008})
+
+
+class ASGIApp:
+    """An ASGI 3 application serving ``apps`` at their paths, and ``other_app`` (or 404) elsewhere."""
+
+    def __init__(self, *apps: WebApp, other_app: ASGI3App | None = None) -> None:
+        if not apps:
+            raise TypeError("ASGIApp needs at least one app (an EngineServer or a Server)")
+        self.apps = apps
+        self.other_app = other_app
+
+    def _route(self, path: str) -> WebApp | None:
+        for app in self.apps:
+            if app.handles(path):
+                return app
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        app = self._route(scope.get("path", "/"))
+        if app is None:
+            if self.other_app is not None:
+                await self.other_app(scope, receive, send)
+            elif kind == "http":
+                await self._send_response(send, Response(404, [("Content-Type", "text/plain")], b"Not Found"))
+            elif kind == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        if kind == "http":
+            await self._http(app, scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(app, scope, receive, send)
+
+    async def _http(self, app: WebApp, scope: Scope, receive: Receive, send: Send) -> None:
+        pump = _BodyPump(receive)
+        request = _request_from_scope(scope, pump.read)
+        handler = asyncio.ensure_future(app.handle_http(request))
+        watcher = asyncio.ensure_future(pump.run())
+        try:
+            await asyncio.wait((handler, watcher), return_when=asyncio.FIRST_COMPLETED)
+            if not handler.done() or handler.cancelled():
+                handler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await handler
+                return
+            response = handler.result()
+        except asyncio.CancelledError:
+            handler.cancel()
+            raise
+        finally:
+            watcher.cancel()
+        await self._send_response(send, response)
+
+    @staticmethod
+    async def _send_response(send: Send, response: Response) -> None:
+        headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _websocket(self, app: WebApp, scope: Scope, receive: Receive, send: Send) -> None:
+        first = await receive()
+        if first["type"] != "websocket.connect":
+            return
+        handshake = _ASGIHandshake(scope, receive, send)
+        await app.handle_websocket(_request_from_scope(scope), handshake)
+        if handshake.port is not None:
+            await handshake.port.receive_loop(receive)
+        elif not handshake.responded:
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.other_app is not None:
+
+            async def wrapped_receive() -> Message:
+                message = await receive()
+                if message["type"] == "lifespan.shutdown":
+                    await self._shutdown_apps()
+                return message
+
+            await self.other_app(scope, wrapped_receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self._shutdown_apps()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _shutdown_apps(self) -> None:
+        for app in self.apps:
+            try:
+                await app.shutdown()
+            except Exception:
+                logger.exception("error while shutting down %r", app)

@@ -1,0 +1,159 @@
+"""Request verification and the OPEN packet (protocol.md A4, A10). Pure: no I/O, no clock.
+
+Every request to the engine path goes through :func:`verify` in the reference's order; a failure is an
+:class:`EngineError` with the reference's code, message and context, which the server turns into the HTTP answer
+(:func:`error_response_body`, :func:`status_for`) and one ``connection_error`` event.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "EngineError",
+    "ErrorCode",
+    "SidGenerator",
+    "error_response_body",
+    "open_packet",
+    "status_for",
+    "verify",
+]
+
+
+class ErrorCode(IntEnum):
+    """The reference's error codes for rejected requests."""
+
+    UNKNOWN_TRANSPORT = 0
+    UNKNOWN_SID = 1
+    BAD_HANDSHAKE_METHOD = 2
+    BAD_REQUEST = 3
+    FORBIDDEN = 4
+    UNSUPPORTED_PROTOCOL_VERSION = 5
+
+
+MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.UNKNOWN_TRANSPORT: "Transport unknown",
+    ErrorCode.UNKNOWN_SID: "Session ID unknown",
+    ErrorCode.BAD_HANDSHAKE_METHOD: "Bad handshake method",
+    ErrorCode.BAD_REQUEST: "Bad request",
+    ErrorCode.FORBIDDEN: "Forbidden",
+    ErrorCode.UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineError:
+    """A refused request: what the client is told and what ``connection_error`` reports."""
+
+    code: ErrorCode
+    message: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, code: ErrorCode, context: dict[str, Any], message: str | None = None) -> EngineError:
+        return cls(code, message or MESSAGES[code], context)
+
+
+def status_for(code: ErrorCode) -> int:
+    """HTTP status of a refused plain request: 403 for "Forbidden", 400 for everything else."""
+    return 403 if code is ErrorCode.FORBIDDEN else 400
+
+
+def error_response_body(error: EngineError) -> bytes:
+    """``{"code":n,"message":"..."}`` exactly as the reference writes it."""
+    return orjson.dumps({"code": int(error.code), "message": error.message})
+
+
+def _origin_is_invalid(origin: str) -> bool:
+    """Characters Node.js refuses in a header value: controls other than TAB, and DEL."""
+    for ch in origin:
+        o = ord(ch)
+        if (o < 0x20 and o != 0x09) or o == 0x7F:
+            return True
+    return False
+
+
+def verify(
+    *,
+    method: str,
+    query: dict[str, str],
+    origin: str | None,
+    is_upgrade: bool,
+    transports: tuple[str, ...],
+    session_transport: str | None,
+    allow_eio3: bool = False,
+) -> EngineError | None:
+    """Check a request in the reference's order (A10 steps 2-5, before ``allow_request``).
+
+    ``session_transport`` is the current transport name of the session named by ``sid`` (``None`` when the
+    request has a ``sid`` that is not a live session; ignored without ``sid``). The caller still runs
+    ``allow_request``, the ``EIO`` check (:func:`check_protocol`) and id generation for handshakes.
+    """
+    transport = query.get("transport")
+    if transport is None or transport not in transports:
+        return EngineError.of(ErrorCode.UNKNOWN_TRANSPORT, {"transport": transport})
+    if origin is not None and _origin_is_invalid(origin):
+        return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "INVALID_ORIGIN", "origin": origin})
+    sid = query.get("sid")
+    if sid is not None:
+        if session_transport is None:
+            return EngineError.of(ErrorCode.UNKNOWN_SID, {"sid": sid})
+        if not is_upgrade and transport != session_transport:
+            return EngineError.of(
+                ErrorCode.BAD_REQUEST,
+                {"name": "TRANSPORT_MISMATCH", "transport": transport, "previousTransport": session_transport},
+            )
+        return None
+    if method != "GET":
+        return EngineError.of(ErrorCode.BAD_HANDSHAKE_METHOD, {"method": method})
+    if transport == "websocket" and not is_upgrade:
+        return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_HANDSHAKE_ERROR"})
+    return None
+
+
+def check_protocol(query: dict[str, str], allow_eio3: bool) -> EngineError | None:
+    """The ``EIO`` check of a handshake: exactly ``"4"`` (or anything, when EIO=3 clients are allowed)."""
+    protocol = query.get("EIO")
+    if protocol == "4" or allow_eio3:
+        return None
+    return EngineError.of(ErrorCode.UNSUPPORTED_PROTOCOL_VERSION, {"protocol": protocol})
+
+
+def open_packet(
+    sid: str, upgrades: list[str], ping_interval: float, ping_timeout: float, max_payload: int
+) -> str:
+    """The text of the OPEN packet, keys in the reference's order, durations as integer milliseconds."""
+    body = orjson.dumps(
+        {
+            "sid": sid,
+            "upgrades": upgrades,
+            "pingInterval": round(ping_interval * 1000),
+            "pingTimeout": round(ping_timeout * 1000),
+            "maxPayload": max_payload,
+        }
+    )
+    return "0" + body.decode()
+
+
+class SidGenerator:
+    """Session ids like the reference's: 12 random bytes and a 3-byte counter, URL-safe base64 (20 chars).
+
+    Ids are secrets (whoever knows one can speak for the session), hence the random part; the counter keeps
+    them unique within a process even if the random source repeated.
+    """
+
+    __slots__ = ("_counter",)
+
+    def __init__(self) -> None:
+        self._counter = int.from_bytes(os.urandom(3), "big")
+
+    def __call__(self) -> str:
+        self._counter = (self._counter + 1) & 0xFFFFFF
+        raw = os.urandom(12) + self._counter.to_bytes(3, "big")
+        return base64.urlsafe_b64encode(raw).decode()

@@ -1,0 +1,427 @@
+"""``EngineServer``: the sid table, request verification and dispatch (protocol.md A4, A5, A6, A10, A11).
+
+It is a :class:`aiosocketio.web.WebApp`: the built-in runner and the ASGI app hand it plain HTTP requests and
+WebSocket upgrade requests for its path. Each request is checked in the reference's order; a refused one gets
+the reference's answer and fires ``connection_error`` once. Accepted handshakes create an
+:class:`~aiosocketio.engineio.socket.EngineSocket` and fire ``connection``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosocketio._emitter import EventEmitter
+from aiosocketio.engineio import headers as hdr
+from aiosocketio.engineio.handshake import (
+    EngineError,
+    ErrorCode,
+    SidGenerator,
+    check_protocol,
+    error_response_body,
+    open_packet,
+    status_for,
+    verify,
+)
+from aiosocketio.engineio.socket import EngineSocket
+from aiosocketio.engineio.transports.polling import TEXT_PLAIN, PollingTransport
+from aiosocketio.engineio.transports.websocket import WebSocketTransport
+from aiosocketio.web import HeaderPairs, Request, Response, WebSocketHandshake
+
+__all__ = ["EngineConnectionError", "EngineServer"]
+
+logger = logging.getLogger("aiosocketio.engineio")
+
+KNOWN_TRANSPORTS = ("polling", "websocket")
+
+
+@dataclass(slots=True)
+class EngineConnectionError:
+    """What ``connection_error`` listeners receive: the refused request and the reference's code and message."""
+
+    req: Request
+    code: int
+    message: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class EngineServer(EventEmitter):
+    """An Engine.IO v4 server, usable on its own (API.md "Engine.IO on its own") or under a Socket.IO server.
+
+    Durations are in seconds. ``allow_request(request)`` may be sync or async and returns a bool; raising an
+    exception also refuses, with the exception's text as the message. ``generate_id(request)`` may be
+    replaced by any sync or async callable returning a unique string.
+    """
+
+    __slots__ = (
+        "_clients",
+        "_compression",
+        "_cookie",
+        "_cors",
+        "_default_id",
+        "_path",
+        "allow_eio3",
+        "allow_request",
+        "allow_upgrades",
+        "generate_id",
+        "initial_packet",
+        "max_http_buffer_size",
+        "per_message_deflate",
+        "ping_interval",
+        "ping_timeout",
+        "transports",
+        "upgrade_timeout",
+    )
+
+    def __init__(
+        self,
+        path: str = "/engine.io/",
+        *,
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Sequence[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        allow_request: Callable[[Request], Any] | None = None,
+        per_message_deflate: bool = False,
+        http_compression: bool | dict[str, Any] | None = True,
+        cors: Any = None,
+        cookie: Any = False,
+        allow_eio3: bool = False,
+        initial_packet: str | bytes | None = None,
+        add_trailing_slash: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, value in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout)):
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if not isinstance(max_http_buffer_size, int) or max_http_buffer_size <= 0:
+            raise ValueError(f"max_http_buffer_size must be a positive int of bytes, got {max_http_buffer_size!r}")
+        if isinstance(transports, str):
+            raise TypeError('transports is a sequence of names, e.g. ("polling", "websocket"), not a string')
+        unknown = [t for t in transports if t not in KNOWN_TRANSPORTS]
+        if unknown or not transports:
+            raise ValueError(f"transports must be a non-empty subset of {KNOWN_TRANSPORTS}, got {tuple(transports)}")
+        if allow_eio3:
+            raise NotImplementedError("allow_eio3 (Engine.IO v3 clients) is not supported yet")
+        self._path = self._normalize_path(path, add_trailing_slash)
+        self.ping_interval = float(ping_interval)
+        self.ping_timeout = float(ping_timeout)
+        self.upgrade_timeout = float(upgrade_timeout)
+        self.max_http_buffer_size = max_http_buffer_size
+        self.transports = tuple(transports)
+        self.allow_upgrades = allow_upgrades
+        self.allow_request = allow_request
+        self.per_message_deflate = per_message_deflate
+        self.allow_eio3 = allow_eio3
+        self.initial_packet = initial_packet
+        self._compression = hdr.CompressionOptions.from_user(http_compression)
+        self._cors = hdr.CorsOptions.from_user(cors)
+        self._cookie = hdr.CookieOptions.from_user(cookie)
+        self._clients: dict[str, EngineSocket] = {}
+        self._default_id = SidGenerator()
+        self.generate_id: Callable[[Request], Any] = self._generate_default_id
+
+    @staticmethod
+    def _normalize_path(path: str, add_trailing_slash: bool) -> str:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f'path must be a string starting with "/", got {path!r}')
+        if path.endswith("/"):
+            path = path[:-1]
+        return path + "/" if add_trailing_slash else path
+
+    def _generate_default_id(self, request: Request) -> str:
+        return self._default_id()
+
+    # -- public ------------------------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def clients(self) -> dict[str, EngineSocket]:
+        """The live sessions by id (a read-only view in spirit: do not mutate)."""
+        return self._clients
+
+    @property
+    def clients_count(self) -> int:
+        return len(self._clients)
+
+    def handles(self, path: str) -> bool:
+        return path.startswith(self._path)
+
+    def asgi_app(self, other_app: Any = None) -> Any:
+        """This engine as an ASGI 3 application (requests for other paths go to ``other_app``)."""
+        from aiosocketio.asgi import ASGIApp
+
+        return ASGIApp(self, other_app=other_app)
+
+    async def shutdown(self) -> None:
+        """Close every session at once, dropping what is buffered (reason "forced close")."""
+        for socket in list(self._clients.values()):
+            socket.discard()
+
+    async def close(self) -> None:
+        await self.shutdown()
+
+    # -- plain HTTP --------------------------------------------------------------------------------------
+
+    async def handle_http(self, request: Request) -> Response:
+        cors_headers: HeaderPairs = []
+        if self._cors is not None:
+            outcome = await self._run_cors(request)
+            if isinstance(outcome, EngineError):
+                return self._refuse(request, outcome, [])
+            cors_headers, preflight = outcome
+            if preflight:
+                return Response(self._cors.options_success_status, cors_headers)
+        response = await self._handle_http(request)
+        if cors_headers:
+            response.headers.extend(cors_headers)
+        return response
+
+    async def _handle_http(self, request: Request) -> Response:
+        query = request.query
+        sid = query.get("sid")
+        socket = self._clients.get(sid) if sid is not None else None
+        error = verify(
+            method=request.method,
+            query=query,
+            origin=request.headers.get("origin"),
+            is_upgrade=False,
+            transports=self.transports,
+            session_transport=socket.transport.name if socket is not None else None,
+        )
+        if error is not None:
+            return self._refuse(request, error)
+        if socket is not None:
+            transport = socket.transport
+            if not isinstance(transport, PollingTransport):  # verify() checked the names; this is for mypy
+                return self._refuse(request, EngineError.of(ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"}))
+            if request.method == "GET":
+                return await transport.handle_get(request)
+            if request.method == "POST":
+                return await transport.handle_post(request)
+            # The reference answers 500 here; a client's mistake deserves a 4xx.
+            return Response(405, [("Allow", "GET, POST")])
+        # A handshake over polling.
+        outcome = await self._accept_handshake(request)
+        if isinstance(outcome, EngineError):
+            return self._refuse(request, outcome)
+        sid = outcome
+        socket = EngineSocket(self, sid, request)
+        self._clients[sid] = socket
+        body = self._open_payload(sid, polling=True)
+        headers: HeaderPairs = [("Content-Type", TEXT_PLAIN), ("Cache-Control", "no-store")]
+        if self._cookie is not None:
+            headers.append(("Set-Cookie", hdr.set_cookie_header(self._cookie, sid)))
+        headers = await self._hooked(headers, request, initial=True)
+        socket._start()
+        self.emit("connection", socket)
+        return Response(200, headers, body)
+
+    def _open_payload(self, sid: str, *, polling: bool) -> bytes:
+        upgrades = ["websocket"] if polling and self.allow_upgrades and "websocket" in self.transports else []
+        text = open_packet(sid, upgrades, self.ping_interval, self.ping_timeout, self.max_http_buffer_size)
+        if self.initial_packet is not None:
+            from aiosocketio.engineio.transports.polling import encode_items
+
+            initial = self.initial_packet
+            return encode_items([text, "4" + initial if isinstance(initial, str) else initial])
+        return text.encode()
+
+    async def _accept_handshake(self, request: Request) -> str | EngineError:
+        """``allow_request``, the protocol check and id generation (A10 step 5)."""
+        if self.allow_request is not None:
+            try:
+                allowed = await _maybe_await(self.allow_request(request))
+                message = None
+            except Exception as exc:
+                allowed, message = False, str(exc) or None
+            if not allowed:
+                return EngineError.of(ErrorCode.FORBIDDEN, {"message": message}, message)
+        error = check_protocol(request.query, self.allow_eio3)
+        if error is not None:
+            return error
+        try:
+            sid = await _maybe_await(self.generate_id(request))
+        except Exception as exc:
+            logger.exception("generate_id failed")
+            return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "ID_GENERATION_ERROR", "error": exc})
+        if not isinstance(sid, str) or not sid:
+            logger.error("generate_id must return a non-empty str, got %r", sid)
+            return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "ID_GENERATION_ERROR", "error": sid})
+        if sid in self._clients:
+            logger.error("generate_id returned an id already in use: %r", sid)
+            return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "ID_GENERATION_ERROR", "error": "duplicate"})
+        return sid
+
+    def _refuse(self, request: Request, error: EngineError, extra: HeaderPairs | None = None) -> Response:
+        logger.debug("refused %s %s: %s %s", request.method, request.url, int(error.code), error.message)
+        self._report(request, error)
+        headers: HeaderPairs = [("Content-Type", "application/json")]
+        if extra:
+            headers.extend(extra)
+        return Response(status_for(error.code), headers, error_response_body(error))
+
+    def _report(self, request: Request, error: EngineError) -> None:
+        if self.has_listeners("connection_error"):
+            self.emit(
+                "connection_error", EngineConnectionError(request, int(error.code), error.message, error.context)
+            )
+
+    async def _hooked(self, headers: HeaderPairs, request: Request, *, initial: bool) -> HeaderPairs:
+        """Run the ``initial_headers`` (handshake only) then ``headers`` hooks, which may mutate a dict."""
+        hooks = self.listeners("initial_headers") if initial else []
+        hooks += self.listeners("headers")
+        if not hooks:
+            return headers
+        mapping = dict(headers)
+        for hook in hooks:
+            try:
+                await _maybe_await(hook(mapping, request))
+            except Exception:
+                logger.exception("error in a headers hook")
+        return [(name, str(value)) for name, value in mapping.items()]
+
+    def _poll_response(self, request: Request, body: bytes, socket: EngineSocket) -> Response:
+        headers: HeaderPairs = [("Content-Type", TEXT_PLAIN), ("Cache-Control", "no-store")]
+        user_agent = request.headers.get("user-agent")
+        if user_agent and (";MSIE" in user_agent or "Trident/" in user_agent):
+            headers.append(("X-XSS-Protection", "0"))
+        compression = self._compression
+        if compression is not None and len(body) >= compression.threshold:
+            encoding = hdr.choose_encoding(request.headers.get("accept-encoding"))
+            if encoding is not None:
+                body = hdr.compress(body, encoding)
+                headers.append(("Content-Encoding", encoding))
+        return Response(200, self._sync_hooked(headers, request), body)
+
+    def _post_response(self, request: Request, socket: EngineSocket) -> Response:
+        headers: HeaderPairs = [("Content-Type", "text/html"), ("Cache-Control", "no-store")]
+        return Response(200, self._sync_hooked(headers, request), b"ok")
+
+    def _sync_hooked(self, headers: HeaderPairs, request: Request) -> HeaderPairs:
+        """The ``headers`` hook on a per-request response; async hooks are not awaited here (documented)."""
+        hooks = self.listeners("headers")
+        if not hooks:
+            return headers
+        mapping = dict(headers)
+        for hook in hooks:
+            try:
+                result = hook(mapping, request)
+                if inspect.isawaitable(result):
+                    raise TypeError("headers hooks of polling responses must be plain functions")
+            except Exception:
+                logger.exception("error in a headers hook")
+        return [(name, str(value)) for name, value in mapping.items()]
+
+    # -- CORS --------------------------------------------------------------------------------------------
+
+    async def _run_cors(self, request: Request) -> tuple[HeaderPairs, bool] | EngineError:
+        cors = self._cors
+        assert cors is not None
+        origin = request.headers.get("origin")
+        try:
+            setting = cors.origin
+            if callable(setting):
+                setting = await _maybe_await(setting(origin))
+            allowed = hdr.resolve_origin(setting)
+        except Exception as exc:
+            logger.debug("cors origin callable failed: %r", exc)
+            return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "MIDDLEWARE_FAILURE"})
+        return hdr.cors_headers(
+            cors,
+            method=request.method,
+            request_origin=origin,
+            request_headers=request.headers.get("access-control-request-headers"),
+            allowed_origin=allowed,
+        )
+
+    # -- WebSocket ---------------------------------------------------------------------------------------
+
+    async def handle_websocket(self, request: Request, handshake: WebSocketHandshake) -> None:
+        cors_headers: HeaderPairs = []
+        if self._cors is not None:
+            outcome = await self._run_cors(request)
+            if isinstance(outcome, EngineError):
+                await self._refuse_websocket(request, handshake, outcome)
+                return
+            cors_headers = outcome[0]
+        query = request.query
+        sid = query.get("sid")
+        socket = self._clients.get(sid) if sid is not None else None
+        error = verify(
+            method=request.method,
+            query=query,
+            origin=request.headers.get("origin"),
+            is_upgrade=True,
+            transports=self.transports,
+            session_transport=socket.transport.name if socket is not None else None,
+        )
+        if error is None and query.get("transport") != "websocket":
+            error = EngineError.of(ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"})
+        if error is None and socket is None:
+            outcome = await self._accept_handshake(request)
+            if isinstance(outcome, EngineError):
+                error = outcome
+            else:
+                sid = outcome
+        if error is not None:
+            await self._refuse_websocket(request, handshake, error)
+            return
+        assert sid is not None
+        headers = await self._hooked(list(cors_headers), request, initial=socket is None)
+        port = await handshake.accept(
+            headers, max_message_size=self.max_http_buffer_size, compression=self.per_message_deflate
+        )
+        b64 = "b64" in query
+        if socket is not None:
+            # An upgrade candidate for a polling session, or an extra WebSocket to close at once (A6).
+            if (
+                not self.allow_upgrades
+                or not socket.session.can_upgrade()
+                or not isinstance(socket.transport, PollingTransport)
+                or self._clients.get(sid) is not socket
+            ):
+                port.close(1000)
+                return
+            socket._start_upgrade(WebSocketTransport(socket, port, b64=b64))
+            return
+        socket = EngineSocket(self, sid, request)
+        transport = WebSocketTransport(socket, port, b64=b64)
+        socket.transport = transport
+        self._clients[sid] = socket
+        transport.send(
+            open_packet(sid, [], self.ping_interval, self.ping_timeout, self.max_http_buffer_size)
+        )
+        if self.initial_packet is not None:
+            initial = self.initial_packet
+            transport.send("4" + initial if isinstance(initial, str) else initial)
+        socket._start()
+        self.emit("connection", socket)
+
+    async def _refuse_websocket(self, request: Request, handshake: WebSocketHandshake, error: EngineError) -> None:
+        """WebSocket refusals are a raw 400 with the message as text, whatever the code (A10)."""
+        logger.debug("refused WebSocket %s: %s %s", request.url, int(error.code), error.message)
+        self._report(request, error)
+        await handshake.reject(
+            Response(400, [("Connection", "close"), ("Content-Type", "text/html")], error.message.encode())
+        )
+
+    # -- bookkeeping -------------------------------------------------------------------------------------
+
+    def _remove(self, socket: EngineSocket) -> None:
+        if self._clients.get(socket.id) is socket:
+            del self._clients[socket.id]

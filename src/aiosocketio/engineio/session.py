@@ -1,0 +1,234 @@
+"""The Engine.IO session state machine (protocol.md A2 server handling, A7, A8, A9). Pure: time is an argument.
+
+One :class:`EngineSession` per sid. Its asyncio owner (``EngineSocket``) feeds it what arrives and the current
+time, and carries out the :class:`Action` it answers with; it keeps a single timer set to
+:meth:`EngineSession.next_deadline` and calls :meth:`EngineSession.on_timer` when it fires.
+
+Theory of operation::
+
+    ready state:  OPEN ──close(reason)──▶ CLOSING ──closed()──▶ CLOSED      (or OPEN ──▶ CLOSED at once)
+    heartbeat:    WAIT_INTERVAL ──deadline: send "2"──▶ WAIT_PONG ──"3"──▶ WAIT_INTERVAL
+                                                         └─deadline──▶ close "ping timeout"
+    upgrade:      NONE ──WebSocket accepted──▶ PROBING ──"2probe"──▶ PROBED ──"5"──▶ DONE
+                   ▲            any other packet, timeout, candidate lost │
+                   └──────────────────────────────────────────────────────┘ (abort: back to NONE)
+
+Only pongs reset the heartbeat: other traffic does not count (A8). A ``ping`` from a v4 client is a transport
+error, an undecodable packet a parse error, a ``close`` packet a transport close.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum
+
+from aiosocketio.engineio.packet import Packet, PacketType
+
+__all__ = ["Action", "CloseReason", "EngineSession", "Heartbeat", "ReadyState", "UpgradeState"]
+
+
+class ReadyState(StrEnum):
+    """The session's life, spelled as the reference's ``readyState``."""
+
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    """Engine-level close reasons (A9); they become Socket.IO disconnect reasons."""
+
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+    PING_TIMEOUT = "ping timeout"
+    PARSE_ERROR = "parse error"
+    FORCED_CLOSE = "forced close"
+
+
+class UpgradeState(Enum):
+    NONE = 0
+    PROBING = 1
+    PROBED = 2
+    DONE = 3
+
+
+class Action(Enum):
+    """What the owner must do after feeding the machine."""
+
+    NOTHING = 0
+    DELIVER = 1  # hand the message data to the application
+    SEND_PING = 2  # send "2" on the current transport
+    CLOSE = 3  # close the session; the reason is in ``EngineSession.close_reason``
+    SEND_PROBE_PONG = 4  # send "3probe" on the candidate transport, release the pending GET with a noop
+    COMPLETE_UPGRADE = 5  # make the candidate the session's transport and flush the buffer over it
+    ABORT_UPGRADE = 6  # close the candidate; the session stays on its transport
+
+
+class Heartbeat:
+    """Server-side pings (A8): a ping every ``interval``, a pong due ``timeout`` after each ping."""
+
+    __slots__ = ("deadline", "interval", "timeout", "waiting_pong")
+
+    def __init__(self, interval: float, timeout: float, now: float) -> None:
+        self.interval = interval
+        self.timeout = timeout
+        self.waiting_pong = False
+        self.deadline = now + interval
+
+    def on_pong(self, now: float) -> None:
+        """A pong restarts the interval from now (the next ping is ``interval`` after this pong)."""
+        self.waiting_pong = False
+        self.deadline = now + self.interval
+
+    def on_deadline(self, now: float) -> bool:
+        """The deadline passed: returns True to send a ping, False when the pong is overdue (close)."""
+        if self.waiting_pong:
+            return False
+        self.waiting_pong = True
+        self.deadline = now + self.timeout
+        return True
+
+
+class EngineSession:
+    """Ready state, heartbeat and upgrade of one Engine.IO session."""
+
+    __slots__ = (
+        "close_description",
+        "close_reason",
+        "heartbeat",
+        "ready_state",
+        "upgrade_deadline",
+        "upgrade_state",
+        "upgrade_timeout",
+    )
+
+    def __init__(self, *, ping_interval: float, ping_timeout: float, upgrade_timeout: float, now: float) -> None:
+        self.ready_state = ReadyState.OPEN
+        self.heartbeat = Heartbeat(ping_interval, ping_timeout, now)
+        self.upgrade_timeout = upgrade_timeout
+        self.upgrade_state = UpgradeState.NONE
+        self.upgrade_deadline: float | None = None
+        self.close_reason: CloseReason | None = None
+        self.close_description: str | None = None
+
+    # -- time -------------------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When the owner's single timer must fire next (``None``: no timer, the session is closed)."""
+        if self.ready_state is ReadyState.CLOSED:
+            return None
+        deadline = self.heartbeat.deadline
+        if self.upgrade_deadline is not None and self.upgrade_deadline < deadline:
+            return self.upgrade_deadline
+        return deadline
+
+    def on_timer(self, now: float) -> Action:
+        """The timer fired at ``now``; at most one action per call (call again while it returns something)."""
+        if self.ready_state is ReadyState.CLOSED:
+            return Action.NOTHING
+        if self.upgrade_deadline is not None and now >= self.upgrade_deadline:
+            self.upgrade_deadline = None
+            self.upgrade_state = UpgradeState.NONE
+            return Action.ABORT_UPGRADE
+        if now >= self.heartbeat.deadline:
+            if self.heartbeat.on_deadline(now):
+                return Action.SEND_PING
+            return self._close(CloseReason.PING_TIMEOUT, None)
+        return Action.NOTHING
+
+    # -- the session's own transport ---------------------------------------------------------------------
+
+    def receive(self, packet: Packet | None, now: float) -> Action:
+        """A packet (``None``: undecodable) arrived on the session's current transport."""
+        if self.ready_state is ReadyState.CLOSED:
+            return Action.NOTHING
+        if packet is None:
+            return self._close(CloseReason.PARSE_ERROR, None)
+        kind = packet.type
+        if kind is PacketType.MESSAGE:
+            return Action.DELIVER
+        if kind is PacketType.PONG:
+            self.heartbeat.on_pong(now)
+            return Action.NOTHING
+        if kind is PacketType.PING:
+            return self._close(CloseReason.TRANSPORT_ERROR, "invalid heartbeat direction")
+        if kind is PacketType.CLOSE:
+            return self._close(CloseReason.TRANSPORT_CLOSE, None)
+        return Action.NOTHING  # open, upgrade, noop: ignored outside the upgrade (A2)
+
+    # -- the upgrade candidate ---------------------------------------------------------------------------
+
+    def can_upgrade(self) -> bool:
+        """Whether a new WebSocket for this session may become an upgrade candidate (A6)."""
+        return self.ready_state is ReadyState.OPEN and self.upgrade_state is UpgradeState.NONE
+
+    def upgrade_started(self, now: float) -> None:
+        """A WebSocket for this session was accepted: it has ``upgrade_timeout`` to finish."""
+        self.upgrade_state = UpgradeState.PROBING
+        self.upgrade_deadline = now + self.upgrade_timeout
+
+    def receive_on_candidate(self, packet: Packet | None) -> Action:
+        """A packet arrived on the upgrade candidate (A7 steps 2-4)."""
+        state = self.upgrade_state
+        if state is UpgradeState.NONE or state is UpgradeState.DONE:
+            return Action.NOTHING
+        if packet is not None:
+            if state is UpgradeState.PROBING and packet.type is PacketType.PING and packet.data == "probe":
+                self.upgrade_state = UpgradeState.PROBED
+                return Action.SEND_PROBE_PONG
+            if state is UpgradeState.PROBED and packet.type is PacketType.UPGRADE:
+                if self.ready_state is ReadyState.CLOSED:
+                    return self.candidate_lost()
+                self.upgrade_state = UpgradeState.DONE
+                self.upgrade_deadline = None
+                return Action.COMPLETE_UPGRADE
+        self.upgrade_state = UpgradeState.NONE
+        self.upgrade_deadline = None
+        return Action.ABORT_UPGRADE
+
+    def candidate_lost(self) -> Action:
+        """The candidate closed or failed before the upgrade completed."""
+        if self.upgrade_state is UpgradeState.DONE:
+            return Action.NOTHING
+        self.upgrade_state = UpgradeState.NONE
+        self.upgrade_deadline = None
+        return Action.ABORT_UPGRADE
+
+    @property
+    def upgrading(self) -> bool:
+        return self.upgrade_state is UpgradeState.PROBING or self.upgrade_state is UpgradeState.PROBED
+
+    @property
+    def upgraded(self) -> bool:
+        return self.upgrade_state is UpgradeState.DONE
+
+    # -- closing -----------------------------------------------------------------------------------------
+
+    def close(self, reason: CloseReason, description: str | None = None) -> Action:
+        """Ask to close; answers CLOSE the first time and NOTHING once closed."""
+        if self.ready_state is ReadyState.CLOSED:
+            return Action.NOTHING
+        return self._close(reason, description)
+
+    def start_closing(self, reason: CloseReason) -> bool:
+        """A server-side close waits for the buffer to drain (polling: the next GET) before it is final.
+
+        Returns False when the session is already closing or closed.
+        """
+        if self.ready_state is not ReadyState.OPEN:
+            return False
+        self.ready_state = ReadyState.CLOSING
+        self.close_reason = reason
+        return True
+
+    def closed(self) -> None:
+        """The close is final: no more timers, no more packets."""
+        self.ready_state = ReadyState.CLOSED
+        self.upgrade_deadline = None
+
+    def _close(self, reason: CloseReason, description: str | None) -> Action:
+        if self.close_reason is None:
+            self.close_reason = reason
+            self.close_description = description
+        self.ready_state = ReadyState.CLOSED
+        self.upgrade_deadline = None
+        return Action.CLOSE

@@ -1,0 +1,401 @@
+"""``EngineSocket``: one Engine.IO session, the asyncio owner of an :class:`EngineSession`.
+
+It holds the session's write buffer and current transport, keeps the session's single timer, swaps transports
+on upgrade and emits the public events (``message``, ``close``, ``upgrading``, ``upgrade``, ``packet``,
+``packet_create``, ``heartbeat``, ``drain``). Sends never wait: over WebSocket they go straight to the
+connection's write buffer; over polling they are buffered and one flush per loop turn answers the held GET.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aiosocketio._emitter import EventEmitter
+from aiosocketio.engineio import packet as pk
+from aiosocketio.engineio.session import Action, CloseReason, EngineSession, ReadyState, UpgradeState
+from aiosocketio.engineio.transports.polling import PollingTransport
+from aiosocketio.engineio.transports.websocket import WebSocketTransport
+from aiosocketio.web import Request
+
+if TYPE_CHECKING:
+    from aiosocketio.engineio.server import EngineServer
+
+__all__ = ["EngineSocket"]
+
+logger = logging.getLogger("aiosocketio.engineio")
+
+Transport = PollingTransport | WebSocketTransport
+
+#: How long a server-side close over polling waits for the client's next GET to deliver the close packet.
+POLLING_CLOSE_TIMEOUT = 30.0
+
+
+class EngineSocket(EventEmitter):
+    """One client session. Public: ``id``, ``transport``, ``request``, ``protocol``, ``ready_state``,
+    ``upgraded``, ``remote_address``, ``send()``, ``write()``, ``close()`` and the events listed above."""
+
+    __slots__ = (
+        "_buffer",
+        "_candidate",
+        "_close_timer",
+        "_flush_scheduled",
+        "_loop",
+        "_on_message",
+        "_server",
+        "_timer",
+        "_timer_at",
+        "id",
+        "protocol",
+        "request",
+        "session",
+        "transport",
+    )
+
+    def __init__(self, server: EngineServer, sid: str, request: Request) -> None:
+        super().__init__()
+        self._server = server
+        self._loop = asyncio.get_running_loop()
+        self.id = sid
+        self.request = request
+        self.protocol = 4
+        self.session = EngineSession(
+            ping_interval=server.ping_interval,
+            ping_timeout=server.ping_timeout,
+            upgrade_timeout=server.upgrade_timeout,
+            now=self._loop.time(),
+        )
+        self.transport: Transport = PollingTransport(self)
+        self._buffer: list[str | bytes] = []
+        self._flush_scheduled = False
+        self._candidate: WebSocketTransport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._on_message: Callable[[str | bytes], Any] | None = None
+
+    # -- public ------------------------------------------------------------------------------------------
+
+    @property
+    def ready_state(self) -> str:
+        return self.session.ready_state.value
+
+    @property
+    def upgraded(self) -> bool:
+        return self.session.upgraded
+
+    @property
+    def upgrading(self) -> bool:
+        return self.session.upgrading
+
+    @property
+    def remote_address(self) -> str:
+        return self.request.remote_address
+
+    def set_message_handler(self, handler: Callable[[str | bytes], Any] | None) -> None:
+        """Install the one direct receiver of messages (the Socket.IO layer); ``message`` events still fire."""
+        self._on_message = handler
+
+    async def send(self, data: str | bytes) -> None:
+        """Send one message (``str`` as text, ``bytes`` as binary)."""
+        self.write(data)
+
+    def write(self, data: str | bytes) -> None:
+        """Send one message without awaiting: it goes to the transport's buffer at once."""
+        if type(data) is str:
+            self.send_encoded(pk.MESSAGE_PREFIX + data)
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            self.send_encoded(bytes(data))
+        else:
+            raise TypeError(f"an Engine.IO message is str or bytes, not {type(data).__name__}")
+
+    def send_encoded(self, item: str | bytes) -> None:
+        """Send an already encoded packet (``"4..."`` text or raw binary message bytes). The hot path."""
+        if self.session.ready_state is not ReadyState.OPEN:
+            return
+        if self.has_listeners("packet_create"):
+            self.emit("packet_create", item)
+        transport = self.transport
+        if type(transport) is WebSocketTransport and not self._buffer:
+            transport.send(item)
+            return
+        self._buffer.append(item)
+        if transport.writable and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    async def close(self) -> None:
+        """Close the session from the server side (reason "forced close"), after buffered packets are sent."""
+        self.close_nowait()
+
+    def close_nowait(self) -> None:
+        session = self.session
+        if not session.start_closing(CloseReason.FORCED_CLOSE):
+            return
+        self._abort_candidate()
+        transport = self.transport
+        if type(transport) is WebSocketTransport:
+            if self._buffer:
+                transport.send_many(self._buffer)
+                self._buffer = []
+            self._finish_close()
+            return
+        if transport.writable:
+            self._flush()  # sends the buffer and the close packet, and finishes the close
+            return
+        # No GET waiting: the next one carries the buffer and the close packet, or we give up after a while.
+        self._close_timer = self._loop.call_later(POLLING_CLOSE_TIMEOUT, self._finish_close)
+
+    def discard(self) -> None:
+        """Close at once, dropping buffered packets (server shutdown)."""
+        if self.session.ready_state is ReadyState.CLOSED:
+            return
+        self._buffer = []
+        self.session.start_closing(CloseReason.FORCED_CLOSE)
+        self._finish_close()
+
+    # -- timer -------------------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._reschedule()
+
+    def _reschedule(self) -> None:
+        deadline = self.session.next_deadline()
+        if deadline is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        if self._timer is not None:
+            if self._timer_at == deadline:
+                return
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        while True:
+            action = self.session.on_timer(now)
+            if action is Action.NOTHING:
+                break
+            if action is Action.SEND_PING:
+                self._send_control(pk.PING)
+                if self.has_listeners("heartbeat"):
+                    self.emit("heartbeat")
+            elif action is Action.ABORT_UPGRADE:
+                self._drop_candidate()
+            elif action is Action.CLOSE:
+                self._finish_close()
+                return
+        self._reschedule()
+
+    def _send_control(self, encoded: str) -> None:
+        """A heartbeat packet: through the buffer like any other so it reaches a polling client."""
+        transport = self.transport
+        if type(transport) is WebSocketTransport and not self._buffer:
+            transport.send(encoded)
+            return
+        self._buffer.append(encoded)
+        if transport.writable and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    # -- receiving ---------------------------------------------------------------------------------------
+
+    def _deliver(self, data: str | bytes) -> None:
+        handler = self._on_message
+        if handler is not None:
+            try:
+                handler(data)
+            except Exception:
+                logger.exception("error in the message handler of session %s", self.id)
+        if self.has_listeners("message"):
+            self.emit("message", data)
+
+    def _on_packets(self, packets: list[pk.Packet], error: bool) -> bool:
+        """Packets of one POST, in order; returns False when the payload was bad (the session is closed)."""
+        session = self.session
+        now = self._loop.time()
+        for packet in packets:
+            if self.has_listeners("packet"):
+                self.emit("packet", packet)
+            action = session.receive(packet, now)
+            if action is Action.DELIVER:
+                data = packet.data
+                self._deliver("" if data is None else data)
+            elif action is Action.CLOSE:
+                self._finish_close()
+                return True
+            if session.ready_state is not ReadyState.OPEN:
+                return True
+        self._reschedule()
+        if error:
+            session.receive(None, now)
+            self._finish_close()
+            return False
+        return True
+
+    def _on_ws_message(self, transport: WebSocketTransport, data: str | bytes) -> None:
+        if transport is not self.transport:
+            if transport is self._candidate:
+                self._on_candidate_message(transport, data)
+            return
+        session = self.session
+        if type(data) is str and data[:1] == "4" and session.ready_state is ReadyState.OPEN:
+            if self.has_listeners("packet"):
+                self.emit("packet", pk.Packet(pk.PacketType.MESSAGE, data[1:] or None))
+            self._deliver(data[1:])
+            return
+        packet = pk.decode(data)
+        if packet is not None and self.has_listeners("packet"):
+            self.emit("packet", packet)
+        action = session.receive(packet, self._loop.time())
+        if action is Action.DELIVER:
+            assert packet is not None
+            payload = packet.data
+            self._deliver("" if payload is None else payload)
+        elif action is Action.CLOSE:
+            self._finish_close()
+        elif packet is not None and packet.type is pk.PacketType.PONG:
+            self._reschedule()
+            if self.has_listeners("heartbeat"):
+                self.emit("heartbeat")
+
+    def _on_ws_closed(self, transport: WebSocketTransport, code: int) -> None:
+        if transport is self._candidate:
+            self._candidate = None
+            self.session.candidate_lost()
+            self._reschedule()
+            return
+        if transport is not self.transport:
+            return
+        if self.session.ready_state is ReadyState.CLOSED:
+            return
+        reason = CloseReason.TRANSPORT_CLOSE if code in (1000, 1001, 1005) else CloseReason.TRANSPORT_ERROR
+        self.session.close(reason, None)
+        self._finish_close()
+
+    def _close_from_transport(self, reason: CloseReason, description: str | None) -> None:
+        if self.session.close(reason, description) is Action.CLOSE:
+            self._finish_close()
+
+    # -- polling -----------------------------------------------------------------------------------------
+
+    def _on_poll_ready(self) -> None:
+        """A GET is waiting: flush at once if there is something to say."""
+        if self.session.upgrade_state is UpgradeState.PROBED:
+            self._release_poll_with_noop()
+            return
+        if self._buffer or self.session.ready_state is ReadyState.CLOSING:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        transport = self.transport
+        if not transport.writable:
+            return
+        closing = self.session.ready_state is ReadyState.CLOSING
+        items = self._buffer
+        if not items and not closing:
+            return
+        self._buffer = []
+        if closing:
+            if isinstance(transport, PollingTransport):
+                if not items:
+                    items.append(pk.NOOP)
+                items.append(pk.CLOSE)
+                transport.send(items)
+            else:
+                transport.send_many(items)
+            self._finish_close()
+            return
+        if isinstance(transport, PollingTransport):
+            transport.send(items)
+        else:
+            transport.send_many(items)
+        if self.has_listeners("drain"):
+            self.emit("drain")
+
+    # -- upgrade -----------------------------------------------------------------------------------------
+
+    def _start_upgrade(self, candidate: WebSocketTransport) -> None:
+        self._candidate = candidate
+        self.session.upgrade_started(self._loop.time())
+        self._reschedule()
+
+    def _on_candidate_message(self, candidate: WebSocketTransport, data: str | bytes) -> None:
+        packet = pk.decode(data)
+        action = self.session.receive_on_candidate(packet)
+        if action is Action.SEND_PROBE_PONG:
+            candidate.send(pk.PONG_PROBE)
+            if self.has_listeners("upgrading"):
+                self.emit("upgrading", candidate)
+            self._release_poll_with_noop()
+        elif action is Action.COMPLETE_UPGRADE:
+            self._complete_upgrade(candidate)
+        elif action is Action.ABORT_UPGRADE:
+            self._drop_candidate()
+        self._reschedule()
+
+    def _release_poll_with_noop(self) -> None:
+        """During the probe, a waiting GET is answered with a noop so the client can finish (A7 step 2)."""
+        transport = self.transport
+        if isinstance(transport, PollingTransport):
+            transport.release_with_noop()
+
+    def _complete_upgrade(self, candidate: WebSocketTransport) -> None:
+        old = self.transport
+        self._candidate = None
+        if isinstance(old, PollingTransport):
+            old.close(pk.CLOSE)
+        self.transport = candidate
+        if self._buffer:
+            items = self._buffer
+            self._buffer = []
+            candidate.send_many(items)
+        if self.has_listeners("upgrade"):
+            self.emit("upgrade", candidate)
+        if self.session.ready_state is ReadyState.CLOSING:
+            self._finish_close()
+
+    def _drop_candidate(self) -> None:
+        candidate = self._candidate
+        self._candidate = None
+        if candidate is not None:
+            candidate.close()
+
+    def _abort_candidate(self) -> None:
+        if self._candidate is not None:
+            self.session.candidate_lost()
+            self._drop_candidate()
+
+    # -- closing -----------------------------------------------------------------------------------------
+
+    def _finish_close(self) -> None:
+        """Make the close final: timers off, transports closed, out of the server's table, ``close`` event."""
+        session = self.session
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        already_closed = session.ready_state is ReadyState.CLOSED and self._server._clients.get(self.id) is not self
+        reason = session.close_reason or CloseReason.FORCED_CLOSE
+        session.closed()
+        if already_closed:
+            return
+        self._abort_candidate()
+        transport = self.transport
+        if isinstance(transport, PollingTransport):
+            transport.close(pk.NOOP if reason is CloseReason.TRANSPORT_CLOSE else pk.CLOSE)
+        else:
+            transport.close()
+        self._buffer = []
+        self._server._remove(self)
+        self.emit("close", reason.value, session.close_description)
+        self._on_message = None

@@ -1,0 +1,1 @@
+"""The transports of an Engine.IO session: HTTP long-polling and WebSocket."""

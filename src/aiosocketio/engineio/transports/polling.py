@@ -1,0 +1,131 @@
+"""HTTP long-polling (protocol.md A5): one held GET to send, POSTs to receive.
+
+The session's write buffer lives in the ``EngineSocket``; this transport only knows whether a GET is waiting
+(``writable``) and answers it with a payload. Several packets sent in one loop turn leave in one response: the
+socket schedules a single flush with ``call_soon``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import logging
+from typing import TYPE_CHECKING
+
+from aiosocketio.engineio import payload as payload_codec
+from aiosocketio.engineio.packet import NOOP
+from aiosocketio.engineio.session import CloseReason
+from aiosocketio.web import BodyTooLarge, Request, Response
+
+if TYPE_CHECKING:
+    from aiosocketio.engineio.socket import EngineSocket
+
+__all__ = ["PollingTransport", "encode_items"]
+
+logger = logging.getLogger("aiosocketio.engineio")
+
+TEXT_PLAIN = "text/plain; charset=UTF-8"
+
+
+def encode_items(items: list[str | bytes]) -> bytes:
+    """The UTF-8 payload of buffered packets: text packets as they are, binary as ``b`` + base64 (A3)."""
+    parts = [
+        item if type(item) is str else "b" + binascii.b2a_base64(item, newline=False).decode("ascii")  # type: ignore[arg-type]
+        for item in items
+    ]
+    return payload_codec.SEPARATOR.join(parts).encode("utf-8", "surrogatepass")
+
+
+class PollingTransport:
+    """The long-polling side of one session."""
+
+    __slots__ = ("_get", "_get_request", "_posting", "_socket", "closed")
+
+    name = "polling"
+
+    def __init__(self, socket: EngineSocket) -> None:
+        self._socket = socket
+        self._get: asyncio.Future[bytes] | None = None
+        self._get_request: Request | None = None
+        self._posting = False
+        self.closed = False
+
+    @property
+    def writable(self) -> bool:
+        """A GET is waiting for data."""
+        return self._get is not None
+
+    # -- GET ---------------------------------------------------------------------------------------------
+
+    async def handle_get(self, request: Request) -> Response:
+        socket = self._socket
+        if self._get is not None:
+            logger.debug("session %s: overlapping GET", socket.id)
+            socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "overlap from client")
+            return Response(400)
+        waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._get = waiter
+        self._get_request = request
+        socket._on_poll_ready()
+        try:
+            body = await waiter
+        except asyncio.CancelledError:
+            if self._get is waiter:
+                self._get = None
+                logger.debug("session %s: poll request aborted", socket.id)
+                socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "poll connection closed prematurely")
+            raise
+        return socket._server._poll_response(request, body, socket)
+
+    def send(self, items: list[str | bytes]) -> None:
+        """Answer the waiting GET with these packets as one payload."""
+        waiter = self._get
+        if waiter is None:
+            raise RuntimeError("no GET is waiting")  # the socket checks ``writable`` first
+        self._get = None
+        self._get_request = None
+        if not waiter.done():
+            waiter.set_result(encode_items(items))
+
+    # -- POST --------------------------------------------------------------------------------------------
+
+    async def handle_post(self, request: Request) -> Response:
+        socket = self._socket
+        server = socket._server
+        content_type = request.headers.get("content-type", "")
+        if content_type is not None and content_type.startswith("application/octet-stream"):
+            socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "invalid content type")
+            return Response(400)
+        if self._posting:
+            socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "overlap from client")
+            return Response(400)
+        self._posting = True
+        try:
+            try:
+                body = await request.read_body(server.max_http_buffer_size)
+            except BodyTooLarge:
+                return Response(413)
+            except asyncio.CancelledError:
+                socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "data request connection closed")
+                raise
+        finally:
+            self._posting = False
+        packets, error = payload_codec.decode_payload_bytes(body)
+        if not socket._on_packets(packets, error):
+            return Response(400)
+        return server._post_response(request, socket)
+
+    # -- closing -----------------------------------------------------------------------------------------
+
+    def close(self, final_packet: str) -> bool:
+        """Release a waiting GET with ``final_packet`` (``1`` close, or ``6`` noop); False if none waits."""
+        self.closed = True
+        if self._get is None:
+            return False
+        self.send([final_packet])
+        return True
+
+    def release_with_noop(self) -> None:
+        """Answer a waiting GET with a noop (during the upgrade probe, A7 step 2)."""
+        if self._get is not None:
+            self.send([NOOP])

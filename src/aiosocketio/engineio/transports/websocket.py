@@ -1,0 +1,69 @@
+"""The WebSocket transport (protocol.md A6): one Engine.IO packet per WebSocket message.
+
+Text packets travel in text messages, binary messages as the raw bytes of a binary message. Sends go straight
+to the port's write buffer (the front-end coalesces them per loop turn); received messages are handed to the
+owning ``EngineSocket`` by a direct call.
+"""
+
+from __future__ import annotations
+
+import binascii
+from typing import TYPE_CHECKING
+
+from aiosocketio.web import WebSocketPort
+
+if TYPE_CHECKING:
+    from aiosocketio.engineio.socket import EngineSocket
+
+__all__ = ["WebSocketTransport"]
+
+
+class WebSocketTransport:
+    """An accepted WebSocket bound to one session, as its transport or as its upgrade candidate."""
+
+    __slots__ = ("_b64", "_socket", "closed", "port")
+
+    name = "websocket"
+    writable = True
+
+    def __init__(self, socket: EngineSocket, port: WebSocketPort, *, b64: bool = False) -> None:
+        self._socket = socket
+        self.port = port
+        self._b64 = b64
+        self.closed = False
+        port.set_receiver(self)
+
+    # -- WebSocketReceiver -----------------------------------------------------------------------------
+
+    def on_ws_message(self, data: str | bytes) -> None:
+        self._socket._on_ws_message(self, data)
+
+    def on_ws_close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._socket._on_ws_closed(self, code)
+
+    # -- sending -----------------------------------------------------------------------------------------
+
+    def send(self, item: str | bytes) -> None:
+        """Send one encoded packet: ``str`` is a text packet, ``bytes`` a binary message."""
+        if self.closed:
+            return
+        if type(item) is str:
+            self.port.send_text(item)
+        elif self._b64:
+            self.port.send_text("b" + binascii.b2a_base64(item, newline=False).decode("ascii"))  # type: ignore[arg-type]
+        else:
+            self.port.send_bytes(item)  # type: ignore[arg-type]
+
+    def send_many(self, items: list[str | bytes]) -> None:
+        for item in items:
+            self.send(item)
+
+    def close(self) -> None:
+        """Close the WebSocket (no Engine.IO close packet: A6)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.port.close(1000)

@@ -1,0 +1,42 @@
+"""The exceptions of aiosocketio, one hierarchy::
+
+    AioSocketIOError
+    ├── ConnectError            a middleware refuses a connection (becomes CONNECT_ERROR)
+    ├── AckTimeoutError         also a TimeoutError: an acknowledgement did not come in time
+    └── ProtocolError           a peer broke the protocol (never escapes the server: it becomes the
+                                reference's answer, a close with its reason, and a debug log line)
+
+Programmer mistakes (a reserved event name, a wrong argument type) raise the built-in ``ValueError`` /
+``TypeError`` with a message that names the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["AckTimeoutError", "AioSocketIOError", "ConnectError", "ProtocolError"]
+
+
+class AioSocketIOError(Exception):
+    """The root of every exception that aiosocketio defines."""
+
+
+class ConnectError(AioSocketIOError):
+    """Raised by a middleware to refuse a connection; ``message`` and ``data`` go into the CONNECT_ERROR."""
+
+    def __init__(self, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class AckTimeoutError(AioSocketIOError, TimeoutError):
+    """An acknowledgement did not arrive in time; ``responses`` holds whatever did arrive."""
+
+    def __init__(self, message: str = "operation has timed out", responses: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.responses: list[Any] = responses if responses is not None else []
+
+
+class ProtocolError(AioSocketIOError):
+    """A peer sent something the protocol does not allow."""

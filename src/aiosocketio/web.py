@@ -1,0 +1,235 @@
+"""I/O-neutral HTTP and WebSocket ports: the only thing the engine knows about the web.
+
+Both front-ends (the built-in runner and the ASGI app) translate what their server gives them into these types,
+and the Engine.IO server answers through them. Nothing here does I/O by itself: the front-ends supply the
+callables that read a body or write a frame.
+
+Theory of operation:
+
+* A plain HTTP request becomes a :class:`Request` whose body is read with ``await request.read_body(limit)``;
+  the engine returns a :class:`Response`. If the client goes away while the engine is still working on the
+  request (a held long-polling GET), the front-end cancels the task running the handler.
+* A WebSocket upgrade request becomes a :class:`Request` plus a :class:`WebSocketHandshake`. The engine either
+  rejects it (``reject``) or accepts it (``accept``), which gives a :class:`WebSocketPort` to send on. Incoming
+  messages are pushed into the :class:`WebSocketReceiver` that the engine installs with
+  :meth:`WebSocketPort.set_receiver`, by direct calls, never through a queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Protocol
+from urllib.parse import parse_qsl
+
+__all__ = [
+    "BodyTooLarge",
+    "Headers",
+    "Request",
+    "Response",
+    "WebApp",
+    "WebSocketHandshake",
+    "WebSocketPort",
+    "WebSocketReceiver",
+]
+
+HeaderPairs = list[tuple[str, str]]
+
+
+class BodyTooLarge(Exception):
+    """Raised by :meth:`Request.read_body` when the body grows past the limit it was given."""
+
+
+class Headers(Mapping[str, str]):
+    """Request headers, looked up without regard to case; iterated with lower-case names.
+
+    A header sent several times keeps its values joined with ``", "``, as Node.js does for most headers.
+    """
+
+    __slots__ = ("_map",)
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        merged: dict[str, str] = {}
+        for name, value in pairs:
+            key = name.lower()
+            if key in merged:
+                merged[key] = f"{merged[key]}, {value}"
+            else:
+                merged[key] = value
+        self._map = merged
+
+    def __getitem__(self, key: str) -> str:
+        return self._map[key.lower()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._map
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return self._map.get(key.lower(), default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._map!r})"
+
+    def to_dict(self) -> dict[str, str]:
+        """A plain dict copy with lower-case keys (what ``socket.handshake.headers`` holds)."""
+        return dict(self._map)
+
+
+async def _no_body(limit: int) -> bytes:
+    return b""
+
+
+class Request:
+    """One HTTP request (or WebSocket upgrade request) as the engine and the application see it.
+
+    Public attributes follow API.md: ``method``, ``path``, ``url`` (path and query string), ``query`` (first
+    value wins), ``headers``, ``cookies``, ``remote_address``, ``secure``.
+    """
+
+    __slots__ = (
+        "_body_reader",
+        "_cookies",
+        "_query",
+        "headers",
+        "method",
+        "path",
+        "query_string",
+        "remote_address",
+        "scheme",
+        "secure",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: Headers,
+        *,
+        remote_address: str = "",
+        secure: bool = False,
+        body_reader: Callable[[int], Awaitable[bytes]] | None = None,
+    ) -> None:
+        self.method = method.upper()
+        self.path = path
+        self.query_string = query_string
+        self.headers = headers
+        self.remote_address = remote_address
+        self.secure = secure
+        self.scheme = "https" if secure else "http"
+        self._body_reader = body_reader or _no_body
+        self._query: dict[str, str] | None = None
+        self._cookies: dict[str, str] | None = None
+
+    @property
+    def url(self) -> str:
+        """The request target as the client sent it: path plus ``?query`` when there is one."""
+        return f"{self.path}?{self.query_string}" if self.query_string else self.path
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters; when a name repeats, the first value wins."""
+        if self._query is None:
+            parsed: dict[str, str] = {}
+            for key, value in parse_qsl(self.query_string, keep_blank_values=True):
+                parsed.setdefault(key, value)
+            self._query = parsed
+        return self._query
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies of the ``Cookie`` header; an unparsable header gives what could be read."""
+        if self._cookies is None:
+            jar: SimpleCookie = SimpleCookie()
+            raw = self.headers.get("cookie")
+            if raw:
+                try:
+                    jar.load(raw)
+                except Exception:  # a malformed Cookie header is the client's problem, not ours
+                    pass
+            self._cookies = {name: morsel.value for name, morsel in jar.items()}
+        return self._cookies
+
+    async def read_body(self, limit: int) -> bytes:
+        """The whole request body; raises :class:`BodyTooLarge` as soon as it passes ``limit`` bytes."""
+        return await self._body_reader(limit)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.url}>"
+
+
+@dataclass(slots=True)
+class Response:
+    """A complete HTTP response. ``headers`` never holds Content-Length: the front-end sets it."""
+
+    status: int
+    headers: HeaderPairs = field(default_factory=list)
+    body: bytes = b""
+
+
+class WebSocketReceiver(Protocol):
+    """What the front-end calls when something arrives on an accepted WebSocket."""
+
+    def on_ws_message(self, data: str | bytes) -> None:
+        """One complete message: ``str`` for a text message, ``bytes`` for a binary one."""
+
+    def on_ws_close(self, code: int, reason: str) -> None:
+        """The connection is gone. ``code`` 1006 means it broke without a close frame; 1009 message too big."""
+
+
+class WebSocketPort(Protocol):
+    """An accepted WebSocket, as the engine sends on it. Sends never block: they go to the write buffer."""
+
+    def set_receiver(self, receiver: WebSocketReceiver) -> None:
+        """Install the receiver that gets every later message and the close."""
+
+    def send_text(self, text: str) -> None:
+        """Queue one text message."""
+
+    def send_bytes(self, data: bytes) -> None:
+        """Queue one binary message."""
+
+    def close(self, code: int = 1000) -> None:
+        """Start the closing handshake (or drop the connection); ``on_ws_close`` follows."""
+
+
+class WebSocketHandshake(Protocol):
+    """A WebSocket upgrade request that the engine has not answered yet."""
+
+    async def accept(self, headers: HeaderPairs, *, max_message_size: int, compression: bool) -> WebSocketPort:
+        """Send 101 with ``headers`` added; ``compression`` allows permessage-deflate if the client offers it."""
+        ...
+
+    async def reject(self, response: Response) -> None:
+        """Answer with a plain HTTP response instead of the upgrade, then drop the connection."""
+
+
+class WebApp(Protocol):
+    """Something the front-ends can serve at its own path: an ``EngineServer`` or a Socket.IO ``Server``.
+
+    The runner and the ASGI app ask ``handles(path)`` for every request and route it to the first app that
+    says yes; other requests go to ``other_app`` (an ASGI app) or get 404.
+    """
+
+    def handles(self, path: str) -> bool:
+        """Whether this request path belongs to the app (the reference matches the path by prefix)."""
+        ...
+
+    async def handle_http(self, request: Request) -> Response:
+        """Answer one plain HTTP request."""
+        ...
+
+    async def handle_websocket(self, request: Request, handshake: WebSocketHandshake) -> None:
+        """Accept or reject one WebSocket upgrade; after accepting, messages flow through the receiver."""
+        ...
+
+    async def shutdown(self) -> None:
+        """Close every session at once (server shutdown); called once by the front-end when it stops."""
+        ...
