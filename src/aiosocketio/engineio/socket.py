@@ -142,8 +142,11 @@ class EngineSocket(EventEmitter):
                 self._buffer = []
             self._finish_close()
             return
-        if transport.writable:
-            self._flush()  # sends the buffer and the close packet, and finishes the close
+        if transport.writable:  # a GET waits: it carries the buffer (if any) and the close packet
+            items, self._buffer = self._buffer, []
+            items.append(pk.CLOSE)
+            transport.send(items)
+            self._finish_close()
             return
         # No GET waiting: the next one carries the buffer and the close packet, or we give up after a while.
         self._close_timer = self._loop.call_later(POLLING_CLOSE_TIMEOUT, self._finish_close)

@@ -1,0 +1,143 @@
+"""Request verification in the reference's order, the error bodies and the OPEN packet (A4, A10, D4)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from aiosocketio.engineio.handshake import (
+    EngineError,
+    ErrorCode,
+    SidGenerator,
+    check_protocol,
+    error_response_body,
+    open_packet,
+    status_for,
+    verify,
+)
+
+BOTH = ("polling", "websocket")
+
+
+def check(
+    query: dict[str, str],
+    *,
+    method: str = "GET",
+    origin: str | None = None,
+    upgrade: bool = False,
+    session: str | None = None,
+    transports: tuple[str, ...] = BOTH,
+) -> EngineError | None:
+    return verify(
+        method=method,
+        query=query,
+        origin=origin,
+        is_upgrade=upgrade,
+        transports=transports,
+        session_transport=session,
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "kwargs", "code", "context"),
+    [
+        ({"EIO": "4"}, {}, 0, {"transport": None}),  # H4
+        ({"EIO": "4", "transport": "flash"}, {}, 0, {"transport": "flash"}),  # H5
+        ({"EIO": "4", "transport": "constructor"}, {}, 0, {"transport": "constructor"}),
+        ({"EIO": "4", "transport": "websocket"}, {"transports": ("polling",), "upgrade": True}, 0, None),
+        ({}, {}, 0, {"transport": None}),  # E1: no transport beats no EIO
+        ({"EIO": "4", "transport": "polling", "sid": "nope"}, {}, 1, {"sid": "nope"}),  # H6
+        ({"EIO": "4", "transport": "polling"}, {"method": "POST"}, 2, {"method": "POST"}),  # H7
+        ({"EIO": "4", "transport": "polling"}, {"method": "PUT"}, 2, {"method": "PUT"}),  # H8
+        ({"EIO": "4", "transport": "polling"}, {"method": "OPTIONS"}, 2, {"method": "OPTIONS"}),  # H9
+        ({"EIO": "4", "transport": "websocket"}, {}, 3, {"name": "TRANSPORT_HANDSHAKE_ERROR"}),  # H10
+        ({"EIO": "4", "transport": "polling"}, {"origin": "https://a\x01"}, 3, None),
+        ({"EIO": "4", "transport": "polling", "sid": "S"}, {"session": "websocket"}, 3, None),  # H18
+    ],
+)
+def test_refusals(query: dict[str, str], kwargs: dict[str, object], code: int, context: object) -> None:
+    error = check(query, **kwargs)  # type: ignore[arg-type]
+    assert error is not None
+    assert error.code == code
+    if context is not None:
+        assert error.context == context
+
+
+def test_mismatch_context_names_both_transports() -> None:
+    error = check({"EIO": "4", "transport": "polling", "sid": "S"}, session="websocket")
+    assert error is not None
+    assert error.context["name"] == "TRANSPORT_MISMATCH"
+    assert error.message == "Bad request"
+
+
+def test_invalid_origin_context() -> None:
+    error = check({"EIO": "4", "transport": "polling"}, origin="x\x7f")
+    assert error is not None
+    assert error.context["name"] == "INVALID_ORIGIN"
+
+
+@pytest.mark.parametrize(
+    ("query", "kwargs"),
+    [
+        ({"EIO": "4", "transport": "polling"}, {}),
+        ({"EIO": "4", "transport": "polling"}, {"origin": "https://app.example\tx"}),  # TAB is allowed
+        ({"EIO": "4", "transport": "websocket"}, {"upgrade": True}),
+        ({"EIO": "4", "transport": "polling", "sid": "S"}, {"session": "polling", "method": "POST"}),
+        ({"EIO": "4", "transport": "websocket", "sid": "S"}, {"session": "polling", "upgrade": True}),
+        ({"EIO": "4", "transport": "polling", "sid": "S"}, {"session": "polling", "method": "DELETE"}),
+    ],
+)
+def test_accepted(query: dict[str, str], kwargs: dict[str, object]) -> None:
+    assert check(query, **kwargs) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("eio", [None, "3", "abc", "40", " 4"])
+def test_protocol_version(eio: str | None) -> None:  # H2, H3
+    query = {"transport": "polling"} | ({"EIO": eio} if eio is not None else {})
+    error = check_protocol(query, allow_eio3=False)
+    assert error is not None
+    assert (error.code, error.message, error.context) == (5, "Unsupported protocol version", {"protocol": eio})
+    assert check_protocol({"EIO": "4"}, allow_eio3=False) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "status"),
+    [
+        (ErrorCode.UNKNOWN_TRANSPORT, "Transport unknown", 400),
+        (ErrorCode.UNKNOWN_SID, "Session ID unknown", 400),
+        (ErrorCode.BAD_HANDSHAKE_METHOD, "Bad handshake method", 400),
+        (ErrorCode.BAD_REQUEST, "Bad request", 400),
+        (ErrorCode.FORBIDDEN, "Forbidden", 403),
+        (ErrorCode.UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version", 400),
+    ],
+)
+def test_error_bodies(code: ErrorCode, message: str, status: int) -> None:
+    error = EngineError.of(code, {})
+    assert error.message == message
+    assert status_for(code) == status
+    assert error_response_body(error) == f'{{"code":{int(code)},"message":"{message}"}}'.encode()
+
+
+def test_forbidden_message_can_be_replaced() -> None:  # H11
+    error = EngineError.of(ErrorCode.FORBIDDEN, {}, "origin not allowed")
+    assert error_response_body(error) == b'{"code":4,"message":"origin not allowed"}'
+
+
+def test_open_packet_matches_e1() -> None:
+    text = open_packet("Qm3fZ2xY8kLp0aRtAAAB", ["websocket"], 25.0, 20.0, 1_000_000)
+    assert text == (
+        '0{"sid":"Qm3fZ2xY8kLp0aRtAAAB","upgrades":["websocket"],"pingInterval":25000,'
+        '"pingTimeout":20000,"maxPayload":1000000}'
+    )
+    body = orjson.loads(open_packet("s", [], 0.3, 0.2, 5)[1:])
+    assert body == {"sid": "s", "upgrades": [], "pingInterval": 300, "pingTimeout": 200, "maxPayload": 5}
+    assert all(type(body[k]) is int for k in ("pingInterval", "pingTimeout", "maxPayload"))
+
+
+def test_session_ids_are_unique_url_safe_and_20_chars() -> None:
+    generate = SidGenerator()
+    ids = {generate() for _ in range(5000)}
+    assert len(ids) == 5000
+    for sid in list(ids)[:200]:
+        assert len(sid) == 20
+        assert set(sid) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

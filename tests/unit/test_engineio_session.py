@@ -1,0 +1,162 @@
+"""The pure session machine with a fake clock: heartbeat, close reasons, the upgrade (A7, A8, A9)."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiosocketio.engineio.packet import Packet, PacketType, decode
+from aiosocketio.engineio.session import Action, CloseReason, EngineSession, ReadyState, UpgradeState
+
+
+def make(now: float = 100.0) -> EngineSession:
+    return EngineSession(ping_interval=25.0, ping_timeout=20.0, upgrade_timeout=10.0, now=now)
+
+
+def test_first_ping_is_due_one_interval_after_open() -> None:
+    session = make(now=100.0)
+    assert session.next_deadline() == 125.0
+    assert session.on_timer(124.9) is Action.NOTHING
+    assert session.on_timer(125.0) is Action.SEND_PING
+    assert session.next_deadline() == 145.0  # the pong is due ping_timeout later
+
+
+def test_pong_restarts_the_interval_from_the_pong() -> None:
+    session = make(now=0.0)
+    assert session.on_timer(25.0) is Action.SEND_PING
+    assert session.receive(decode("3"), 30.0) is Action.NOTHING
+    assert session.next_deadline() == 55.0
+    assert session.on_timer(55.0) is Action.SEND_PING
+
+
+def test_missing_pong_closes_with_ping_timeout() -> None:
+    session = make(now=0.0)
+    assert session.on_timer(25.0) is Action.SEND_PING
+    assert session.on_timer(44.9) is Action.NOTHING
+    assert session.on_timer(45.0) is Action.CLOSE
+    assert session.close_reason is CloseReason.PING_TIMEOUT
+    assert session.ready_state is ReadyState.CLOSED
+    assert session.next_deadline() is None
+
+
+def test_other_traffic_does_not_count_as_a_pong() -> None:
+    session = make(now=0.0)
+    session.on_timer(25.0)
+    assert session.receive(decode("4hello"), 30.0) is Action.DELIVER
+    assert session.on_timer(45.0) is Action.CLOSE
+    assert session.close_reason is CloseReason.PING_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("encoded", "action", "reason"),
+    [
+        ("4hello", Action.DELIVER, None),
+        ("3", Action.NOTHING, None),
+        ("2", Action.CLOSE, CloseReason.TRANSPORT_ERROR),  # E13: a v4 client must not ping
+        ("1", Action.CLOSE, CloseReason.TRANSPORT_CLOSE),
+        ("0", Action.NOTHING, None),
+        ("5", Action.NOTHING, None),
+        ("6", Action.NOTHING, None),
+        ("", Action.CLOSE, CloseReason.PARSE_ERROR),  # E14
+        ("7", Action.CLOSE, CloseReason.PARSE_ERROR),  # E15
+        ("x4hello", Action.CLOSE, CloseReason.PARSE_ERROR),
+    ],
+)
+def test_received_packets(encoded: str, action: Action, reason: CloseReason | None) -> None:
+    session = make()
+    assert session.receive(decode(encoded), 101.0) is action
+    assert session.close_reason is reason
+
+
+def test_ping_from_client_has_a_description() -> None:
+    session = make()
+    session.receive(decode("2"), 101.0)
+    assert session.close_description == "invalid heartbeat direction"
+
+
+def test_nothing_happens_after_close() -> None:
+    session = make()
+    session.receive(decode("1"), 101.0)
+    assert session.receive(decode("4late"), 102.0) is Action.NOTHING
+    assert session.on_timer(1000.0) is Action.NOTHING
+    assert session.close(CloseReason.FORCED_CLOSE) is Action.NOTHING
+    assert session.close_reason is CloseReason.TRANSPORT_CLOSE  # the first reason stays
+
+
+def test_upgrade_happy_path() -> None:
+    session = make(now=0.0)
+    assert session.can_upgrade()
+    session.upgrade_started(1.0)
+    assert session.upgrading and not session.can_upgrade()
+    assert session.next_deadline() == 11.0  # the upgrade timeout comes before the first ping
+    assert session.receive_on_candidate(decode("2probe")) is Action.SEND_PROBE_PONG
+    assert session.upgrade_state is UpgradeState.PROBED
+    assert session.receive_on_candidate(decode("5")) is Action.COMPLETE_UPGRADE
+    assert session.upgraded and not session.upgrading
+    assert session.next_deadline() == 25.0
+
+
+@pytest.mark.parametrize(
+    "packets",
+    [
+        ["4hello"],  # anything but the probe first
+        ["2"],  # a ping without "probe"
+        ["2probe", "2probe"],  # a second probe
+        ["2probe", "4x"],  # anything but the upgrade after the probe
+        ["5"],  # the upgrade before the probe
+        ["garbage"],
+    ],
+)
+def test_upgrade_aborts_on_unexpected_packets(packets: list[str]) -> None:
+    session = make(now=0.0)
+    session.upgrade_started(0.0)
+    actions = [session.receive_on_candidate(decode(p)) for p in packets]
+    assert actions[-1] is Action.ABORT_UPGRADE
+    assert session.upgrade_state is UpgradeState.NONE
+    assert session.ready_state is ReadyState.OPEN  # the session stays on polling
+    assert session.can_upgrade()
+
+
+def test_upgrade_times_out() -> None:
+    session = make(now=0.0)
+    session.upgrade_started(0.0)
+    session.receive_on_candidate(decode("2probe"))
+    assert session.on_timer(9.9) is Action.NOTHING
+    assert session.on_timer(10.0) is Action.ABORT_UPGRADE
+    assert session.ready_state is ReadyState.OPEN
+    assert session.next_deadline() == 25.0
+
+
+def test_candidate_lost_aborts_but_not_after_completion() -> None:
+    session = make(now=0.0)
+    session.upgrade_started(0.0)
+    assert session.candidate_lost() is Action.ABORT_UPGRADE
+    session.upgrade_started(1.0)
+    session.receive_on_candidate(decode("2probe"))
+    session.receive_on_candidate(decode("5"))
+    assert session.candidate_lost() is Action.NOTHING
+    assert session.upgraded
+
+
+def test_upgrade_after_close_is_refused() -> None:
+    session = make(now=0.0)
+    session.upgrade_started(0.0)
+    session.receive_on_candidate(decode("2probe"))
+    session.close(CloseReason.PING_TIMEOUT)
+    assert session.receive_on_candidate(decode("5")) is Action.ABORT_UPGRADE
+    assert not session.upgraded
+
+
+def test_server_close_waits_for_the_drain() -> None:
+    session = make()
+    assert session.start_closing(CloseReason.FORCED_CLOSE)
+    assert session.ready_state is ReadyState.CLOSING
+    assert not session.start_closing(CloseReason.FORCED_CLOSE)
+    assert not session.can_upgrade()
+    session.closed()
+    assert session.ready_state is ReadyState.CLOSED
+    assert session.close_reason is CloseReason.FORCED_CLOSE
+
+
+def test_binary_message_is_delivered() -> None:
+    session = make()
+    assert session.receive(Packet(PacketType.MESSAGE, b"\x01"), 101.0) is Action.DELIVER
