@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiosocketio.engineio import payload as payload_codec
-from aiosocketio.engineio.packet import NOOP
+from aiosocketio.engineio.packet import NOOP, encode_utf8
 from aiosocketio.engineio.session import CloseReason
 from aiosocketio.web import BodyTooLarge, Request, Response
 
@@ -33,7 +33,7 @@ def encode_items(items: list[str | bytes]) -> bytes:
         item if type(item) is str else "b" + binascii.b2a_base64(item, newline=False).decode("ascii")  # type: ignore[arg-type]
         for item in items
     ]
-    return payload_codec.SEPARATOR.join(parts).encode("utf-8", "surrogatepass")
+    return encode_utf8(payload_codec.SEPARATOR.join(parts))
 
 
 class PollingTransport:
