@@ -25,12 +25,14 @@ def _log_task_error(task: asyncio.Task[Any]) -> None:
     _background_tasks.discard(task)
     if not task.cancelled() and task.exception() is not None:
         exc = task.exception()
-        logger.error("error in an event handler", exc_info=(type(exc), exc, exc.__traceback__) if exc else None)
+        logger.error(
+            "error in an event handler", exc_info=(type(exc), exc, exc.__traceback__) if exc else None
+        )
 
 
 def spawn(coro: Any) -> asyncio.Task[Any]:
     """Run a coroutine in the background, keep a reference to it and log its failure."""
-    task = asyncio.ensure_future(coro)
+    task: asyncio.Task[Any] = asyncio.ensure_future(coro)
     _background_tasks.add(task)
     task.add_done_callback(_log_task_error)
     return task

@@ -33,8 +33,12 @@ Send = Callable[[Message], Awaitable[None]]
 ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _request_from_scope(scope: Scope, body_reader: Callable[[int], Awaitable[bytes]] | None = None) -> Request:
-    headers = Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", ()))
+def _request_from_scope(
+    scope: Scope, body_reader: Callable[[int], Awaitable[bytes]] | None = None
+) -> Request:
+    headers = Headers(
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", ())
+    )
     client = scope.get("client")
     method = scope.get("method", "GET")
     return Request(
@@ -200,7 +204,9 @@ class _ASGIHandshake:
         self.port: _ASGIWebSocket | None = None
         self.responded = False
 
-    async def accept(self, headers: list[tuple[str, str]], *, max_message_size: int, compression: bool) -> WebSocketPort:
+    async def accept(
+        self, headers: list[tuple[str, str]], *, max_message_size: int, compression: bool
+    ) -> WebSocketPort:
         self.responded = True
         await self._send(
             {
@@ -218,7 +224,9 @@ class _ASGIHandshake:
                 {
                     "type": "websocket.http.response.start",
                     "status": response.status,
-                    "headers": [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers],
+                    "headers": [
+                        (n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers
+                    ],
                 }
             )
             await self._send({"type": "websocket.http.response.body", "body": response.body})

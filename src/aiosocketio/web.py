@@ -203,7 +203,9 @@ class WebSocketPort(Protocol):
 class WebSocketHandshake(Protocol):
     """A WebSocket upgrade request that the engine has not answered yet."""
 
-    async def accept(self, headers: HeaderPairs, *, max_message_size: int, compression: bool) -> WebSocketPort:
+    async def accept(
+        self, headers: HeaderPairs, *, max_message_size: int, compression: bool
+    ) -> WebSocketPort:
         """Send 101 with ``headers`` added; ``compression`` allows permessage-deflate if the client offers it."""
         ...
 

@@ -24,7 +24,9 @@ class Harness:
 
     def __init__(self, **options: Any) -> None:
         self.engine = EngineServer(PATH, **options)
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.engine.asgi_app()), base_url=BASE)
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.engine.asgi_app()), base_url=BASE
+        )
         self.errors: list[EngineConnectionError] = []
         self.messages: list[str | bytes] = []
         self.closes: list[tuple[str, str, str | None]] = []
@@ -89,13 +91,41 @@ async def test_polling_handshake_h1(make: Callable[..., Harness]) -> None:
     [
         ("GET", {"EIO": "4"}, 400, 0, "Transport unknown", {"transport": None}),
         ("GET", {"EIO": "4", "transport": "flash"}, 400, 0, "Transport unknown", {"transport": "flash"}),
-        ("GET", {"EIO": "4", "transport": "polling", "sid": "nope"}, 400, 1, "Session ID unknown", {"sid": "nope"}),
+        (
+            "GET",
+            {"EIO": "4", "transport": "polling", "sid": "nope"},
+            400,
+            1,
+            "Session ID unknown",
+            {"sid": "nope"},
+        ),
         ("POST", {"EIO": "4", "transport": "polling"}, 400, 2, "Bad handshake method", {"method": "POST"}),
         ("PUT", {"EIO": "4", "transport": "polling"}, 400, 2, "Bad handshake method", {"method": "PUT"}),
-        ("OPTIONS", {"EIO": "4", "transport": "polling"}, 400, 2, "Bad handshake method", {"method": "OPTIONS"}),
-        ("GET", {"EIO": "4", "transport": "websocket"}, 400, 3, "Bad request", {"name": "TRANSPORT_HANDSHAKE_ERROR"}),
+        (
+            "OPTIONS",
+            {"EIO": "4", "transport": "polling"},
+            400,
+            2,
+            "Bad handshake method",
+            {"method": "OPTIONS"},
+        ),
+        (
+            "GET",
+            {"EIO": "4", "transport": "websocket"},
+            400,
+            3,
+            "Bad request",
+            {"name": "TRANSPORT_HANDSHAKE_ERROR"},
+        ),
         ("GET", {"transport": "polling"}, 400, 5, "Unsupported protocol version", {"protocol": None}),
-        ("GET", {"EIO": "abc", "transport": "polling"}, 400, 5, "Unsupported protocol version", {"protocol": "abc"}),
+        (
+            "GET",
+            {"EIO": "abc", "transport": "polling"},
+            400,
+            5,
+            "Unsupported protocol version",
+            {"protocol": "abc"},
+        ),
     ],
 )
 async def test_error_codes(
@@ -304,11 +334,15 @@ async def test_invalid_utf8_payload_does_not_break_the_server(make: Callable[...
     assert "still-here" in h.messages
 
 
-async def test_unknown_method_on_a_live_session_is_a_4xx_and_keeps_it(make: Callable[..., Harness]) -> None:  # H19
+async def test_unknown_method_on_a_live_session_is_a_4xx_and_keeps_it(
+    make: Callable[..., Harness],
+) -> None:  # H19
     h = make()
     sid = await h.handshake()
     for method in ("DELETE", "PUT", "PATCH"):
-        response = await h.client.request(method, PATH, params={"EIO": "4", "transport": "polling", "sid": sid})
+        response = await h.client.request(
+            method, PATH, params={"EIO": "4", "transport": "polling", "sid": sid}
+        )
         assert response.status_code == 405
     assert (await h.post(sid, "4alive")).text == "ok"
     assert h.closes == []
@@ -429,7 +463,9 @@ async def test_cors_origin_callable_failure_is_code_3(make: Callable[..., Harnes
         raise RuntimeError("boom")
 
     h = make(cors={"origin": origin})
-    response = await h.client.get(PATH, params={"EIO": "4", "transport": "polling"}, headers={"Origin": "https://x"})
+    response = await h.client.get(
+        PATH, params={"EIO": "4", "transport": "polling"}, headers={"Origin": "https://x"}
+    )
     assert response.status_code == 400
     assert response.json() == {"code": 3, "message": "Bad request"}
     assert h.errors[0].context["name"] == "MIDDLEWARE_FAILURE"
@@ -469,7 +505,9 @@ async def test_compression_can_be_disabled(make: Callable[..., Harness]) -> None
 )
 async def test_path_matching(path: str, request_path: str, handled: bool) -> None:
     engine = EngineServer(path)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=engine.asgi_app()), base_url=BASE) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=engine.asgi_app()), base_url=BASE
+    ) as client:
         response = await client.get(request_path, params={"EIO": "4", "transport": "polling"})
     await engine.shutdown()
     assert (response.status_code == 200) is handled
@@ -479,11 +517,15 @@ async def test_path_matching(path: str, request_path: str, handled: bool) -> Non
 
 async def test_other_app_gets_every_other_path() -> None:
     async def other(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+        )
         await send({"type": "http.response.body", "body": b"other:" + scope["path"].encode()})
 
     engine = EngineServer()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=engine.asgi_app(other)), base_url=BASE) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=engine.asgi_app(other)), base_url=BASE
+    ) as client:
         assert (await client.get("/hello")).text == "other:/hello"
         assert (await client.get("/engine.io/", params={"EIO": "4", "transport": "polling"})).text[0] == "0"
     await engine.shutdown()

@@ -96,7 +96,11 @@ def test_protocol_version(eio: str | None) -> None:  # H2, H3
     query = {"transport": "polling"} | ({"EIO": eio} if eio is not None else {})
     error = check_protocol(query, allow_eio3=False)
     assert error is not None
-    assert (error.code, error.message, error.context) == (5, "Unsupported protocol version", {"protocol": eio})
+    assert (error.code, error.message, error.context) == (
+        5,
+        "Unsupported protocol version",
+        {"protocol": eio},
+    )
     assert check_protocol({"EIO": "4"}, allow_eio3=False) is None
 
 

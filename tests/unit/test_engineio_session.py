@@ -86,12 +86,14 @@ def test_upgrade_happy_path() -> None:
     session = make(now=0.0)
     assert session.can_upgrade()
     session.upgrade_started(1.0)
-    assert session.upgrading and not session.can_upgrade()
+    assert session.upgrading
+    assert not session.can_upgrade()
     assert session.next_deadline() == 11.0  # the upgrade timeout comes before the first ping
     assert session.receive_on_candidate(decode("2probe")) is Action.SEND_PROBE_PONG
     assert session.upgrade_state is UpgradeState.PROBED
     assert session.receive_on_candidate(decode("5")) is Action.COMPLETE_UPGRADE
-    assert session.upgraded and not session.upgrading
+    assert session.upgraded
+    assert not session.upgrading
     assert session.next_deadline() == 25.0
 
 

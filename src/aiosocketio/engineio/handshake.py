@@ -107,7 +107,11 @@ def verify(
         if not is_upgrade and transport != session_transport:
             return EngineError.of(
                 ErrorCode.BAD_REQUEST,
-                {"name": "TRANSPORT_MISMATCH", "transport": transport, "previousTransport": session_transport},
+                {
+                    "name": "TRANSPORT_MISMATCH",
+                    "transport": transport,
+                    "previousTransport": session_transport,
+                },
             )
         return None
     if method != "GET":

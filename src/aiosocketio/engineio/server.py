@@ -106,12 +106,16 @@ class EngineServer(EventEmitter):
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
         if not isinstance(max_http_buffer_size, int) or max_http_buffer_size <= 0:
-            raise ValueError(f"max_http_buffer_size must be a positive int of bytes, got {max_http_buffer_size!r}")
+            raise ValueError(
+                f"max_http_buffer_size must be a positive int of bytes, got {max_http_buffer_size!r}"
+            )
         if isinstance(transports, str):
             raise TypeError('transports is a sequence of names, e.g. ("polling", "websocket"), not a string')
         unknown = [t for t in transports if t not in KNOWN_TRANSPORTS]
         if unknown or not transports:
-            raise ValueError(f"transports must be a non-empty subset of {KNOWN_TRANSPORTS}, got {tuple(transports)}")
+            raise ValueError(
+                f"transports must be a non-empty subset of {KNOWN_TRANSPORTS}, got {tuple(transports)}"
+            )
         if allow_eio3:
             raise NotImplementedError("allow_eio3 (Engine.IO v3 clients) is not supported yet")
         self._path = self._normalize_path(path, add_trailing_slash)
@@ -208,7 +212,9 @@ class EngineServer(EventEmitter):
         if socket is not None:
             transport = socket.transport
             if not isinstance(transport, PollingTransport):  # verify() checked the names; this is for mypy
-                return self._refuse(request, EngineError.of(ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"}))
+                return self._refuse(
+                    request, EngineError.of(ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"})
+                )
             if request.method == "GET":
                 return await transport.handle_get(request)
             if request.method == "POST":
@@ -264,7 +270,9 @@ class EngineServer(EventEmitter):
             return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "ID_GENERATION_ERROR", "error": sid})
         if sid in self._clients:
             logger.error("generate_id returned an id already in use: %r", sid)
-            return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "ID_GENERATION_ERROR", "error": "duplicate"})
+            return EngineError.of(
+                ErrorCode.BAD_REQUEST, {"name": "ID_GENERATION_ERROR", "error": "duplicate"}
+            )
         return sid
 
     def _refuse(self, request: Request, error: EngineError, extra: HeaderPairs | None = None) -> Response:
@@ -278,7 +286,8 @@ class EngineServer(EventEmitter):
     def _report(self, request: Request, error: EngineError) -> None:
         if self.has_listeners("connection_error"):
             self.emit(
-                "connection_error", EngineConnectionError(request, int(error.code), error.message, error.context)
+                "connection_error",
+                EngineConnectionError(request, int(error.code), error.message, error.context),
             )
 
     async def _hooked(self, headers: HeaderPairs, request: Request, *, initial: bool) -> HeaderPairs:
@@ -337,17 +346,16 @@ class EngineServer(EventEmitter):
             setting = cors.origin
             if callable(setting):
                 setting = await _maybe_await(setting(origin))
-            allowed = hdr.resolve_origin(setting)
-        except Exception as exc:
-            logger.debug("cors origin callable failed: %r", exc)
+            return hdr.cors_headers(
+                cors,
+                method=request.method,
+                request_origin=origin,
+                request_headers=request.headers.get("access-control-request-headers"),
+                allowed_origin=hdr.resolve_origin(setting),
+            )
+        except Exception as exc:  # the origin callable failed, or the request's headers cannot be echoed
+            logger.debug("CORS failed: %r", exc)
             return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "MIDDLEWARE_FAILURE"})
-        return hdr.cors_headers(
-            cors,
-            method=request.method,
-            request_origin=origin,
-            request_headers=request.headers.get("access-control-request-headers"),
-            allowed_origin=allowed,
-        )
 
     # -- WebSocket ---------------------------------------------------------------------------------------
 
@@ -373,11 +381,11 @@ class EngineServer(EventEmitter):
         if error is None and query.get("transport") != "websocket":
             error = EngineError.of(ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"})
         if error is None and socket is None:
-            outcome = await self._accept_handshake(request)
-            if isinstance(outcome, EngineError):
-                error = outcome
+            accepted = await self._accept_handshake(request)
+            if isinstance(accepted, EngineError):
+                error = accepted
             else:
-                sid = outcome
+                sid = accepted
         if error is not None:
             await self._refuse_websocket(request, handshake, error)
             return
@@ -403,16 +411,16 @@ class EngineServer(EventEmitter):
         transport = WebSocketTransport(socket, port, b64=b64)
         socket.transport = transport
         self._clients[sid] = socket
-        transport.send(
-            open_packet(sid, [], self.ping_interval, self.ping_timeout, self.max_http_buffer_size)
-        )
+        transport.send(open_packet(sid, [], self.ping_interval, self.ping_timeout, self.max_http_buffer_size))
         if self.initial_packet is not None:
             initial = self.initial_packet
             transport.send("4" + initial if isinstance(initial, str) else initial)
         socket._start()
         self.emit("connection", socket)
 
-    async def _refuse_websocket(self, request: Request, handshake: WebSocketHandshake, error: EngineError) -> None:
+    async def _refuse_websocket(
+        self, request: Request, handshake: WebSocketHandshake, error: EngineError
+    ) -> None:
         """WebSocket refusals are a raw 400 with the message as text, whatever the code (A10)."""
         logger.debug("refused WebSocket %s: %s %s", request.url, int(error.code), error.message)
         self._report(request, error)

@@ -101,7 +101,9 @@ class EngineSession:
         "upgrade_timeout",
     )
 
-    def __init__(self, *, ping_interval: float, ping_timeout: float, upgrade_timeout: float, now: float) -> None:
+    def __init__(
+        self, *, ping_interval: float, ping_timeout: float, upgrade_timeout: float, now: float
+    ) -> None:
         self.ready_state = ReadyState.OPEN
         self.heartbeat = Heartbeat(ping_interval, ping_timeout, now)
         self.upgrade_timeout = upgrade_timeout

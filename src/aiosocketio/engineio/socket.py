@@ -136,14 +136,15 @@ class EngineSocket(EventEmitter):
             return
         self._abort_candidate()
         transport = self.transport
-        if type(transport) is WebSocketTransport:
+        if isinstance(transport, WebSocketTransport):
             if self._buffer:
                 transport.send_many(self._buffer)
                 self._buffer = []
             self._finish_close()
             return
         if transport.writable:  # a GET waits: it carries the buffer (if any) and the close packet
-            items, self._buffer = self._buffer, []
+            items: list[str | bytes] = self._buffer
+            self._buffer = []
             items.append(pk.CLOSE)
             transport.send(items)
             self._finish_close()
@@ -387,7 +388,9 @@ class EngineSocket(EventEmitter):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
-        already_closed = session.ready_state is ReadyState.CLOSED and self._server._clients.get(self.id) is not self
+        already_closed = (
+            session.ready_state is ReadyState.CLOSED and self._server._clients.get(self.id) is not self
+        )
         reason = session.close_reason or CloseReason.FORCED_CLOSE
         session.closed()
         if already_closed:

@@ -73,7 +73,9 @@ class PollingTransport:
             if self._get is waiter:
                 self._get = None
                 logger.debug("session %s: poll request aborted", socket.id)
-                socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "poll connection closed prematurely")
+                socket._close_from_transport(
+                    CloseReason.TRANSPORT_ERROR, "poll connection closed prematurely"
+                )
             raise
         return socket._server._poll_response(request, body, socket)
 
