@@ -38,6 +38,7 @@ class EngineSocket(EventEmitter):
     ``upgraded``, ``remote_address``, ``send()``, ``write()``, ``close()`` and the events listed above."""
 
     __slots__ = (
+        "__weakref__",
         "_buffer",
         "_candidate",
         "_close_timer",
