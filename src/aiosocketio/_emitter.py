@@ -68,11 +68,11 @@ class EventEmitter:
         if listener is None:
 
             def decorator(fn: F) -> F:
-                self._add(event, fn)
+                self._add_listener(event, fn)
                 return fn
 
             return decorator
-        self._add(event, listener)
+        self._add_listener(event, listener)
         return listener
 
     def once(self, event: str, listener: Listener) -> Listener:
@@ -83,7 +83,7 @@ class EventEmitter:
             return listener(*args)
 
         wrapper.__wrapped__ = listener  # type: ignore[attr-defined]
-        self._add(event, wrapper)
+        self._add_listener(event, wrapper)
         return listener
 
     def off(self, event: str | None = None, listener: Listener | None = None) -> None:
@@ -111,12 +111,12 @@ class EventEmitter:
     def has_listeners(self, event: str) -> bool:
         return event in self._listeners
 
-    def _add(self, event: str, listener: Listener) -> None:
+    def _add_listener(self, event: str, listener: Listener) -> None:
         if not callable(listener):
             raise TypeError(f"a listener must be callable, got {type(listener).__name__}")
         self._listeners.setdefault(event, []).append(listener)
 
-    def emit(self, event: str, *args: Any) -> bool:
+    def emit_event(self, event: str, *args: Any) -> bool:
         """Call every listener of ``event``; returns whether there was any."""
         listeners = self._listeners.get(event)
         if not listeners:

@@ -25,6 +25,9 @@ PURE_MODULES: tuple[str, ...] = (
     "aiosocketio/engineio/session.py",
     "aiosocketio/engineio/headers.py",
     "aiosocketio/runner/wsframe.py",
+    "aiosocketio/parsers/packet.py",
+    "aiosocketio/parsers/binary.py",
+    "aiosocketio/parsers/default.py",
 )
 
 # Pure modules that may not exist yet: shrink this set as they land. Any other missing path fails.

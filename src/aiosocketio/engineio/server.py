@@ -234,7 +234,7 @@ class EngineServer(EventEmitter):
             headers.append(("Set-Cookie", hdr.set_cookie_header(self._cookie, sid)))
         headers = await self._hooked(headers, request, initial=True)
         socket._start()
-        self.emit("connection", socket)
+        self.emit_event("connection", socket)
         return Response(200, headers, body)
 
     def _open_payload(self, sid: str, *, polling: bool) -> bytes:
@@ -285,7 +285,7 @@ class EngineServer(EventEmitter):
 
     def _report(self, request: Request, error: EngineError) -> None:
         if self.has_listeners("connection_error"):
-            self.emit(
+            self.emit_event(
                 "connection_error",
                 EngineConnectionError(request, int(error.code), error.message, error.context),
             )
@@ -416,7 +416,7 @@ class EngineServer(EventEmitter):
             initial = self.initial_packet
             transport.send("4" + initial if isinstance(initial, str) else initial)
         socket._start()
-        self.emit("connection", socket)
+        self.emit_event("connection", socket)
 
     async def _refuse_websocket(
         self, request: Request, handshake: WebSocketHandshake, error: EngineError

@@ -92,6 +92,17 @@ class EngineSocket(EventEmitter):
         return self.session.upgrading
 
     @property
+    def writable(self) -> bool:
+        """Whether a packet sent now leaves at once (what ``volatile`` checks): over polling, a GET waits and
+        nothing is queued before it; over WebSocket, the session is open and not backed up."""
+        if self.session.ready_state is not ReadyState.OPEN:
+            return False
+        transport = self.transport
+        if isinstance(transport, WebSocketTransport):
+            return not self._buffer
+        return transport.writable and not self._buffer
+
+    @property
     def remote_address(self) -> str:
         return self.request.remote_address
 
@@ -117,7 +128,7 @@ class EngineSocket(EventEmitter):
         if self.session.ready_state is not ReadyState.OPEN:
             return
         if self.has_listeners("packet_create"):
-            self.emit("packet_create", item)
+            self.emit_event("packet_create", item)
         transport = self.transport
         if type(transport) is WebSocketTransport and not self._buffer:
             transport.send(item)
@@ -190,7 +201,7 @@ class EngineSocket(EventEmitter):
             if action is Action.SEND_PING:
                 self._send_control(pk.PING)
                 if self.has_listeners("heartbeat"):
-                    self.emit("heartbeat")
+                    self.emit_event("heartbeat")
             elif action is Action.ABORT_UPGRADE:
                 self._drop_candidate()
             elif action is Action.CLOSE:
@@ -219,7 +230,7 @@ class EngineSocket(EventEmitter):
             except Exception:
                 logger.exception("error in the message handler of session %s", self.id)
         if self.has_listeners("message"):
-            self.emit("message", data)
+            self.emit_event("message", data)
 
     def _on_packets(self, packets: list[pk.Packet], error: bool) -> bool:
         """Packets of one POST, in order; returns False when the payload was bad (the session is closed)."""
@@ -227,7 +238,7 @@ class EngineSocket(EventEmitter):
         now = self._loop.time()
         for packet in packets:
             if self.has_listeners("packet"):
-                self.emit("packet", packet)
+                self.emit_event("packet", packet)
             action = session.receive(packet, now)
             if action is Action.DELIVER:
                 data = packet.data
@@ -252,12 +263,12 @@ class EngineSocket(EventEmitter):
         session = self.session
         if type(data) is str and data[:1] == "4" and session.ready_state is ReadyState.OPEN:
             if self.has_listeners("packet"):
-                self.emit("packet", pk.Packet(pk.PacketType.MESSAGE, data[1:] or None))
+                self.emit_event("packet", pk.Packet(pk.PacketType.MESSAGE, data[1:] or None))
             self._deliver(data[1:])
             return
         packet = pk.decode(data)
         if packet is not None and self.has_listeners("packet"):
-            self.emit("packet", packet)
+            self.emit_event("packet", packet)
         action = session.receive(packet, self._loop.time())
         if action is Action.DELIVER:
             assert packet is not None
@@ -268,7 +279,7 @@ class EngineSocket(EventEmitter):
         elif packet is not None and packet.type is pk.PacketType.PONG:
             self._reschedule()
             if self.has_listeners("heartbeat"):
-                self.emit("heartbeat")
+                self.emit_event("heartbeat")
 
     def _on_ws_closed(self, transport: WebSocketTransport, code: int) -> None:
         if transport is self._candidate:
@@ -323,7 +334,7 @@ class EngineSocket(EventEmitter):
         else:
             transport.send_many(items)
         if self.has_listeners("drain"):
-            self.emit("drain")
+            self.emit_event("drain")
 
     # -- upgrade -----------------------------------------------------------------------------------------
 
@@ -338,7 +349,7 @@ class EngineSocket(EventEmitter):
         if action is Action.SEND_PROBE_PONG:
             candidate.send(pk.PONG_PROBE)
             if self.has_listeners("upgrading"):
-                self.emit("upgrading", candidate)
+                self.emit_event("upgrading", candidate)
             self._release_poll_with_noop()
         elif action is Action.COMPLETE_UPGRADE:
             self._complete_upgrade(candidate)
@@ -363,7 +374,7 @@ class EngineSocket(EventEmitter):
             self._buffer = []
             candidate.send_many(items)
         if self.has_listeners("upgrade"):
-            self.emit("upgrade", candidate)
+            self.emit_event("upgrade", candidate)
         if self.session.ready_state is ReadyState.CLOSING:
             self._finish_close()
 
@@ -404,5 +415,5 @@ class EngineSocket(EventEmitter):
             transport.close()
         self._buffer = []
         self._server._remove(self)
-        self.emit("close", reason.value, session.close_description)
+        self.emit_event("close", reason.value, session.close_description)
         self._on_message = None

@@ -1,0 +1,161 @@
+"""The ``Adapter`` contract: rooms, broadcasting and the utility methods of one namespace (protocol.md C4-C7).
+
+One adapter per namespace (``Server(adapter=factory)`` calls ``factory(namespace)``). This base class keeps the
+rooms of the sockets connected to *this* server and delivers to them; it is complete for a single server.
+A cluster adapter subclasses it and, besides doing the local part (by calling ``super()``), forwards each
+operation to the other servers unless ``options.flags.local`` is set. What to implement:
+
+* :meth:`server_side_emit` / :meth:`server_side_emit_with_ack`: reach the other servers (here: nobody);
+* optionally :meth:`fetch_sockets`, :meth:`add_sockets`, :meth:`del_sockets`, :meth:`disconnect_sockets`,
+  :meth:`broadcast`, :meth:`broadcast_with_ack` to add the remote part, and :meth:`init` / :meth:`close`.
+
+Delivery is synchronous and encodes once: a broadcast is serialized into its Engine.IO items a single time and
+the same items are written to every recipient's transport; no task, no await per recipient.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from aiosocketio._emitter import EventEmitter
+from aiosocketio.adapters.options import BroadcastOptions
+from aiosocketio.adapters.rooms import RoomIndex
+
+if TYPE_CHECKING:
+    from aiosocketio.namespace import Namespace
+    from aiosocketio.parsers.packet import Packet
+    from aiosocketio.socket import Socket
+
+__all__ = ["Adapter"]
+
+
+class Adapter(EventEmitter, ABC):
+    """Rooms and delivery for one namespace; emits ``create-room``, ``delete-room``, ``join-room``, ``leave-room``."""
+
+    __slots__ = ("_index", "nsp")
+
+    def __init__(self, nsp: Namespace) -> None:
+        super().__init__()
+        self.nsp = nsp
+        self._index = RoomIndex()
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    async def init(self) -> None:
+        """Called once when the namespace is created (cluster adapters subscribe here)."""
+
+    async def close(self) -> None:
+        """Called when the namespace goes away or the server closes."""
+
+    def server_count(self) -> int:
+        """How many servers share this namespace (1 without a cluster)."""
+        return 1
+
+    # -- rooms -------------------------------------------------------------------------------------------
+
+    @property
+    def rooms(self) -> dict[str, set[str]]:
+        """Room → ids of the local sockets in it (do not mutate)."""
+        return self._index.rooms
+
+    @property
+    def sids(self) -> dict[str, set[str]]:
+        """Local socket id → its rooms (do not mutate)."""
+        return self._index.sids
+
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        self._report(self._index.add_all(sid, rooms))
+
+    def delete(self, sid: str, room: str) -> None:
+        self._report(self._index.delete(sid, room))
+
+    def delete_all(self, sid: str) -> None:
+        self._report(self._index.delete_all(sid))
+
+    def _report(self, changes: list[Any]) -> None:
+        if not changes or not self._listeners:
+            return
+        for change, room, sid in changes:
+            if sid is None:
+                self.emit_event(change.value, room)
+            else:
+                self.emit_event(change.value, room, sid)
+
+    def socket_rooms(self, sid: str) -> set[str] | None:
+        return self._index.socket_rooms(sid)
+
+    # -- selection ---------------------------------------------------------------------------------------
+
+    def _local_sockets(self, options: BroadcastOptions) -> list[Socket]:
+        sockets = self.nsp.sockets
+        found = []
+        for sid in self._index.select(options.rooms, options.except_rooms):
+            socket = sockets.get(sid)
+            if socket is not None:
+                found.append(socket)
+        return found
+
+    async def sockets(self, rooms: Iterable[str]) -> set[str]:
+        """Ids of the local sockets in any of ``rooms`` (every socket when empty)."""
+        return {s.id for s in self._local_sockets(BroadcastOptions(rooms=frozenset(rooms)))}
+
+    # -- delivery ----------------------------------------------------------------------------------------
+
+    def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        """Encode ``packet`` once and write it to every local target."""
+        items = self.nsp.server._engine_items(packet)
+        volatile = options.flags.volatile
+        sockets = self.nsp.sockets
+        for sid in self._index.select(options.rooms, options.except_rooms):
+            socket = sockets.get(sid)
+            if socket is not None:
+                socket._write_items(items, volatile)
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        options: BroadcastOptions,
+        client_count_callback: Callable[[int], None],
+        ack: Callable[..., None],
+    ) -> None:
+        """Like :meth:`broadcast`, registering ``ack`` for ``packet.id`` on each target; reports the count."""
+        items = self.nsp.server._engine_items(packet)
+        volatile = options.flags.volatile
+        assert packet.id is not None
+        count = 0
+        for socket in self._local_sockets(options):
+            socket._acks[packet.id] = ack
+            socket._write_items(items, volatile)
+            count += 1
+        client_count_callback(count)
+
+    # -- utility methods ---------------------------------------------------------------------------------
+
+    async def fetch_sockets(self, options: BroadcastOptions) -> list[Any]:
+        """The matching sockets: local ``Socket`` objects (and ``RemoteSocket`` ones in a cluster)."""
+        return list(self._local_sockets(options))
+
+    def add_sockets(self, options: BroadcastOptions, rooms: Iterable[str]) -> None:
+        rooms = tuple(rooms)
+        for socket in self._local_sockets(options):
+            socket._join_now(rooms)
+
+    def del_sockets(self, options: BroadcastOptions, rooms: Iterable[str]) -> None:
+        rooms = tuple(rooms)
+        for socket in self._local_sockets(options):
+            for room in rooms:
+                socket._leave_now(room)
+
+    def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
+        for socket in self._local_sockets(options):
+            socket._disconnect_now(close)
+
+    @abstractmethod
+    async def server_side_emit(self, packet: list[Any]) -> None:
+        """Send ``[event, *args]`` to the namespace of every other server."""
+
+    @abstractmethod
+    async def server_side_emit_with_ack(self, packet: list[Any], timeout: float | None) -> list[Any]:
+        """Like :meth:`server_side_emit`; returns one response per other server."""

@@ -1,0 +1,111 @@
+"""``RoomIndex``: rooms ↔ socket ids, and the choice of recipients (protocol.md C4, C5). Pure.
+
+Two maps kept in step: room → socket ids and socket id → rooms. A room exists while it has members. Each change
+reports what happened (a room created or deleted, a socket joining or leaving) so that the adapter can emit the
+reference's room lifecycle events without this module knowing about events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from enum import Enum
+
+__all__ = ["RoomChange", "RoomIndex"]
+
+
+class RoomChange(Enum):
+    """What a join or leave did, in the order the reference emits its events."""
+
+    CREATE_ROOM = "create-room"
+    JOIN_ROOM = "join-room"
+    LEAVE_ROOM = "leave-room"
+    DELETE_ROOM = "delete-room"
+
+
+Changes = list[tuple[RoomChange, str, str | None]]
+
+
+class RoomIndex:
+    """The rooms of one namespace on one server."""
+
+    __slots__ = ("rooms", "sids")
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, set[str]] = {}
+        self.sids: dict[str, set[str]] = {}
+
+    def add_all(self, sid: str, rooms: Iterable[str]) -> Changes:
+        """``sid`` joins each room; returns the lifecycle changes."""
+        changes: Changes = []
+        own = self.sids.get(sid)
+        if own is None:
+            own = self.sids[sid] = set()
+        for room in rooms:
+            own.add(room)
+            members = self.rooms.get(room)
+            if members is None:
+                members = self.rooms[room] = set()
+                changes.append((RoomChange.CREATE_ROOM, room, None))
+            if sid not in members:
+                members.add(sid)
+                changes.append((RoomChange.JOIN_ROOM, room, sid))
+        return changes
+
+    def delete(self, sid: str, room: str) -> Changes:
+        """``sid`` leaves ``room``."""
+        changes: Changes = []
+        own = self.sids.get(sid)
+        if own is not None:
+            own.discard(room)
+        self._leave(sid, room, changes)
+        return changes
+
+    def delete_all(self, sid: str) -> Changes:
+        """``sid`` leaves every room and is forgotten."""
+        changes: Changes = []
+        own = self.sids.pop(sid, None)
+        if own is not None:
+            for room in own:
+                self._leave(sid, room, changes)
+        return changes
+
+    def _leave(self, sid: str, room: str, changes: Changes) -> None:
+        members = self.rooms.get(room)
+        if members is None or sid not in members:
+            return
+        members.discard(sid)
+        changes.append((RoomChange.LEAVE_ROOM, room, sid))
+        if not members:
+            del self.rooms[room]
+            changes.append((RoomChange.DELETE_ROOM, room, None))
+
+    def socket_rooms(self, sid: str) -> set[str] | None:
+        return self.sids.get(sid)
+
+    def select(self, rooms: Iterable[str], except_rooms: Iterable[str]) -> Iterator[str]:
+        """Ids in at least one of ``rooms`` (every id when there are none) and in none of ``except_rooms``.
+
+        Each id comes out once, whatever the number of target rooms it is in.
+        """
+        excluded: set[str] = set()
+        for room in except_rooms:
+            members = self.rooms.get(room)
+            if members:
+                excluded.update(members)
+        rooms = tuple(rooms)
+        if not rooms:
+            if excluded:
+                return (sid for sid in list(self.sids) if sid not in excluded)
+            return iter(list(self.sids))
+        if len(rooms) == 1:
+            members = self.rooms.get(rooms[0])
+            if not members:
+                return iter(())
+            return (sid for sid in list(members) if sid not in excluded)
+        chosen: set[str] = set()
+        for room in rooms:
+            members = self.rooms.get(room)
+            if members:
+                chosen.update(members)
+        chosen.difference_update(excluded)
+        return iter(chosen)

@@ -1,0 +1,202 @@
+"""``BroadcastOperator`` (immutable ``to`` / ``in_`` / ``except_`` / flags) and ``RemoteSocket`` (C5, C6, B5, B8).
+
+Every modifier returns a new operator, so an operator can be kept and reused safely. Emitting hands one packet to
+the namespace's adapter, which encodes it once for all recipients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from aiosocketio.adapters.options import BroadcastOptions
+from aiosocketio.exceptions import AckTimeoutError
+from aiosocketio.parsers.packet import Packet, PacketType
+from aiosocketio.socket import check_event_name
+
+if TYPE_CHECKING:
+    from aiosocketio.namespace import Namespace
+    from aiosocketio.socket import Handshake
+
+__all__ = ["BroadcastOperator", "RemoteSocket"]
+
+
+def _rooms(rooms: str | Iterable[str]) -> frozenset[str]:
+    if isinstance(rooms, str):
+        return frozenset((rooms,))
+    result = frozenset(rooms)
+    for room in result:
+        if not isinstance(room, str):
+            raise TypeError(f"a room name is a str, not {type(room).__name__}")
+    return result
+
+
+class BroadcastOperator:
+    """A target (rooms, exclusions) and flags in one namespace; see API.md "Broadcasting"."""
+
+    __slots__ = ("_nsp", "_options")
+
+    def __init__(self, nsp: Namespace, options: BroadcastOptions | None = None) -> None:
+        self._nsp = nsp
+        self._options = options or BroadcastOptions()
+
+    def _with(self, **changes: Any) -> BroadcastOperator:
+        return BroadcastOperator(self._nsp, replace(self._options, **changes))
+
+    def _with_flags(self, **changes: Any) -> BroadcastOperator:
+        return self._with(flags=replace(self._options.flags, **changes))
+
+    # -- modifiers ---------------------------------------------------------------------------------------
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Also target the room(s): a socket in any target room receives the packet (once)."""
+        return self._with(rooms=self._options.rooms | _rooms(room))
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.to(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Leave out the sockets in the room(s)."""
+        return self._with(except_rooms=self._options.except_rooms | _rooms(room))
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only the sockets of this server (matters with a cluster adapter)."""
+        return self._with_flags(local=True)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Skip the sockets whose transport is not ready for the packet right now."""
+        return self._with_flags(volatile=True)
+
+    def compress(self, flag: bool = True) -> BroadcastOperator:
+        return self._with_flags(compress=flag)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """The time ``emit_with_ack`` waits for every client's answer."""
+        if not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(f"timeout is a number of seconds >= 0, got {seconds!r}")
+        return self._with_flags(timeout=float(seconds))
+
+    @property
+    def options(self) -> BroadcastOptions:
+        return self._options
+
+    # -- emitting ----------------------------------------------------------------------------------------
+
+    async def emit(self, event: Any, *args: Any) -> None:
+        """Send the event to every targeted socket."""
+        check_event_name(event)
+        if self._options.flags.timeout is not None:
+            raise TypeError("a broadcast with a timeout expects answers: use emit_with_ack()")
+        nsp = self._nsp
+        nsp._notify_outgoing(self._options, event, args)
+        nsp.adapter.broadcast(Packet(PacketType.EVENT, nsp.name, [event, *args]), self._options)
+
+    async def send(self, *args: Any) -> None:
+        await self.emit("message", *args)
+
+    async def emit_with_ack(self, event: Any, *args: Any) -> list[Any]:
+        """Send and collect one answer (its first argument) per targeted client.
+
+        Raises ``AckTimeoutError`` (with ``.responses``) when not every client answered within ``timeout()``.
+        """
+        check_event_name(event)
+        timeout = self._options.flags.timeout
+        if timeout is None:
+            raise ValueError(
+                "a broadcast with acknowledgements needs a timeout: io.timeout(5).emit_with_ack(...)"
+            )
+        nsp = self._nsp
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        responses: list[Any] = []
+        expected: list[int] = []
+
+        def check() -> None:
+            if expected and len(responses) >= expected[0] and not done.done():
+                done.set_result(None)
+
+        def on_count(count: int) -> None:
+            expected.append(count)
+            check()
+
+        def on_ack(*answer: Any) -> None:
+            responses.append(answer[0] if answer else None)
+            check()
+
+        packet = Packet(PacketType.EVENT, nsp.name, [event, *args], nsp._next_ack_id())
+        nsp._notify_outgoing(self._options, event, args)
+        nsp.adapter.broadcast_with_ack(packet, self._options, on_count, on_ack)
+        try:
+            await asyncio.wait_for(asyncio.shield(done), timeout)
+        except TimeoutError:
+            raise AckTimeoutError(responses=list(responses)) from None
+        return responses
+
+    # -- utility methods ---------------------------------------------------------------------------------
+
+    async def fetch_sockets(self) -> list[Any]:
+        """The matching sockets: ``Socket`` objects here, ``RemoteSocket`` objects from other servers."""
+        self._nsp._check_not_parent("fetch_sockets")
+        return await self._nsp.adapter.fetch_sockets(self._options)
+
+    async def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        self._nsp.adapter.add_sockets(self._options, _rooms(rooms))
+
+    async def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        self._nsp.adapter.del_sockets(self._options, _rooms(rooms))
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        self._nsp.adapter.disconnect_sockets(self._options, close)
+
+    async def all_sockets(self) -> set[str]:
+        """Deprecated in the reference: the ids of the matching sockets."""
+        return {socket.id for socket in await self.fetch_sockets()}
+
+
+class RemoteSocket:
+    """A socket as ``fetch_sockets`` sees it on another server: its details and the operations that reach it."""
+
+    __slots__ = ("_operator", "data", "handshake", "id", "rooms")
+
+    def __init__(
+        self, nsp: Namespace, sid: str, handshake: Handshake, rooms: set[str], data: dict[str, Any]
+    ) -> None:
+        self.id = sid
+        self.handshake = handshake
+        self.rooms = rooms
+        self.data = data
+        self._operator = BroadcastOperator(nsp, BroadcastOptions(rooms=frozenset((sid,))))
+
+    def __repr__(self) -> str:
+        return f"<RemoteSocket {self.id}>"
+
+    def timeout(self, seconds: float) -> _RemoteEmitter:
+        return _RemoteEmitter(self._operator.timeout(seconds))
+
+    async def emit(self, event: Any, *args: Any) -> None:
+        await self._operator.emit(event, *args)
+
+    async def join(self, rooms: str | Iterable[str]) -> None:
+        await self._operator.sockets_join(rooms)
+
+    async def leave(self, room: str) -> None:
+        await self._operator.sockets_leave(room)
+
+    async def disconnect(self, close: bool = False) -> None:
+        await self._operator.disconnect_sockets(close)
+
+
+class _RemoteEmitter:
+    __slots__ = ("_operator",)
+
+    def __init__(self, operator: BroadcastOperator) -> None:
+        self._operator = operator
+
+    async def emit_with_ack(self, event: Any, *args: Any) -> Any:
+        """The one answer of the remote socket (like a socket's ``emit_with_ack``)."""
+        responses = await self._operator.emit_with_ack(event, *args)
+        return responses[0] if responses else None

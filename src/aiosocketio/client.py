@@ -1,0 +1,160 @@
+"""``Client``: one Engine.IO session carrying many namespaces (protocol.md B2-B4, B6), like Node's ``client.ts``.
+
+It owns the packet decoder of its connection, the connect timeout and the map namespace → socket. Packets are
+routed by the rules of B4: a CONNECT for a namespace not joined starts an attempt; EVENT/ACK/DISCONNECT go to the
+namespace's socket; anything else is an invalid state that closes the whole connection ("forced server close").
+A packet the decoder rejects closes the connection at engine level ("forced close").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiosocketio._emitter import spawn
+from aiosocketio.namespace import connect_error_packet
+from aiosocketio.parsers.packet import Packet, PacketType
+
+if TYPE_CHECKING:
+    from aiosocketio.engineio.socket import EngineSocket
+    from aiosocketio.server import Server
+    from aiosocketio.socket import Socket
+
+__all__ = ["Client"]
+
+logger = logging.getLogger("aiosocketio")
+
+
+class Client:
+    """The Socket.IO side of one Engine.IO session."""
+
+    __slots__ = ("_connect_timer", "_connecting", "_decoder", "_sockets", "closed", "conn", "id", "server")
+
+    def __init__(self, server: Server, conn: EngineSocket) -> None:
+        self.server = server
+        self.conn = conn
+        self.id = conn.id
+        self.closed = False
+        self._decoder = server._new_decoder()
+        self._sockets: dict[str, Socket] = {}
+        self._connecting: set[str] = set()
+        self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            server.connect_timeout, self._on_connect_timeout
+        )
+        conn.set_message_handler(self._on_data)
+        conn.on("close", self._on_close)
+
+    @property
+    def sockets(self) -> dict[str, Socket]:
+        """Namespace name → connected socket (do not mutate)."""
+        return self._sockets
+
+    # -- incoming ----------------------------------------------------------------------------------------
+
+    def _on_data(self, data: str | bytes) -> None:
+        if self.closed:
+            return
+        try:
+            packet = self._decoder.add(data)
+        except Exception as exc:  # the decoder's errors, and anything a hostile input could provoke
+            logger.debug("client %s: invalid Socket.IO packet: %s", self.id, exc)
+            self._on_decode_error(exc)
+            return
+        if packet is not None:
+            self._on_packet(packet)
+
+    def _on_packet(self, packet: Packet) -> None:
+        name = packet.nsp
+        socket = self._sockets.get(name)
+        kind = packet.type
+        if socket is not None:
+            if kind is not PacketType.CONNECT and kind is not PacketType.CONNECT_ERROR:
+                socket._on_packet(packet)
+                return
+        elif kind is PacketType.CONNECT and name not in self._connecting:
+            auth = packet.data if isinstance(packet.data, dict) else {}
+            self._connecting.add(name)
+            spawn(self._connect(name, auth))
+            return
+        logger.debug("client %s: %s packet for namespace %r in the wrong state", self.id, kind.name, name)
+        self._close("forced server close")
+
+    async def _connect(self, name: str, auth: dict[str, Any]) -> None:
+        try:
+            nsp = await self.server._find_namespace(name, auth)
+            if self.closed:
+                return
+            if nsp is None:
+                self._write_packet(connect_error_packet(name, "Invalid namespace"))
+                return
+            await nsp._attempt(self, auth)
+        finally:
+            self._connecting.discard(name)
+
+    def _on_decode_error(self, error: Exception) -> None:
+        for socket in tuple(self._sockets.values()):
+            if socket.has_listeners("error"):
+                socket.emit_reserved("error", error)
+        self._decoder = self.server._new_decoder()
+        self.conn.close_nowait()  # the engine reports "forced close", which closes the sockets
+
+    def _on_connect_timeout(self) -> None:
+        self._connect_timer = None
+        if not self._sockets and not self.closed:
+            logger.debug("client %s: no namespace joined in time", self.id)
+            self._close("forced server close")
+
+    # -- from the namespaces -----------------------------------------------------------------------------
+
+    def _connected(self, socket: Socket) -> None:
+        self._sockets[socket.nsp.name] = socket
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+        self._write_packet(Packet(PacketType.CONNECT, socket.nsp.name, {"sid": socket.id}))
+
+    def _connect_failed(self, name: str, message: str, data: Any) -> None:
+        self._write_packet(connect_error_packet(name, message, data))
+
+    def _remove(self, socket: Socket) -> None:
+        if self._sockets.get(socket.nsp.name) is socket:
+            del self._sockets[socket.nsp.name]
+
+    # -- outgoing ----------------------------------------------------------------------------------------
+
+    def _write_packet(self, packet: Packet) -> None:
+        self._write(self.server._engine_items(packet), False)
+
+    def _write(self, items: list[str | bytes], volatile: bool) -> None:
+        """Hand encoded Engine.IO items to the session; a volatile packet is dropped unless it can leave now."""
+        conn = self.conn
+        if volatile and not conn.writable:
+            return
+        for item in items:
+            conn.send_encoded(item)
+
+    # -- closing -----------------------------------------------------------------------------------------
+
+    def _disconnect_all_and_close(self) -> None:
+        """``socket.disconnect(close=True)``: every namespace gets DISCONNECT, then the connection closes."""
+        for socket in tuple(self._sockets.values()):
+            socket._disconnect_now(False)
+        self._close("forced server close")
+
+    def _close(self, reason: str) -> None:
+        """Close the Engine.IO session and every socket on it with ``reason``."""
+        self.conn.close_nowait()
+        self._on_close(reason, None)
+
+    def _on_close(self, reason: str, description: Any = None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+        for socket in tuple(self._sockets.values()):
+            socket._on_close(reason, description)
+        self._sockets.clear()
+        self.server._clients.pop(self.id, None)

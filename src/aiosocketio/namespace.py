@@ -1,0 +1,311 @@
+"""``Namespace`` and ``ParentNamespace`` (protocol.md B4, C2, C3): sockets, middlewares, the connection flow.
+
+A namespace owns its adapter (rooms) and its connected sockets. A connection attempt runs the namespace
+middlewares on a socket that is not connected yet; on success the socket joins its own room, the client gets the
+CONNECT reply and ``connection`` fires, so whatever the handler emits comes after the reply.
+A ``ParentNamespace`` is the result of ``io.of(regex)`` or ``io.of(callable)``: it creates a child namespace for
+each matching name, handing it the middlewares and ``connection`` listeners it has at that moment.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from aiosocketio._emitter import EventEmitter, call_listener, spawn
+from aiosocketio.broadcast import BroadcastOperator
+from aiosocketio.exceptions import ConnectError
+from aiosocketio.parsers.packet import Packet, PacketType
+from aiosocketio.socket import Socket
+
+if TYPE_CHECKING:
+    from aiosocketio.adapters.base import Adapter
+    from aiosocketio.adapters.options import BroadcastOptions
+    from aiosocketio.client import Client
+    from aiosocketio.server import Server
+
+__all__ = ["Namespace", "ParentNamespace"]
+
+logger = logging.getLogger("aiosocketio")
+
+Middleware = Callable[[Socket], Any]
+SERVER_SIDE_RESERVED = frozenset({"connect", "connection", "new_namespace"})
+
+
+class Namespace(EventEmitter):
+    """One namespace (``io.of("/admin")``). See API.md "Namespace"."""
+
+    __slots__ = ("__weakref__", "_ack_id", "_middlewares", "_parent", "adapter", "name", "server", "sockets")
+
+    def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
+        super().__init__()
+        self.server = server
+        self.name = name
+        self.sockets: dict[str, Socket] = {}
+        self._middlewares: list[Middleware] = []
+        self._ack_id = 0
+        self._parent = parent
+        self.adapter: Adapter = server._adapter_factory(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+    # -- setup -------------------------------------------------------------------------------------------
+
+    def use(self, middleware: Middleware) -> Middleware:
+        """A connection middleware ``(socket)``, sync or async; raising refuses the connection."""
+        if not callable(middleware):
+            raise TypeError(
+                "use() takes a function (socket) -> None, sync or async; raise ConnectError to refuse"
+            )
+        self._middlewares.append(middleware)
+        return middleware
+
+    def _next_ack_id(self) -> int:
+        """Ack ids come from one counter per namespace (B5), shared by its sockets and broadcasts."""
+        ack_id = self._ack_id
+        self._ack_id = ack_id + 1
+        return ack_id
+
+    def _check_not_parent(self, what: str) -> None:
+        pass
+
+    # -- connection flow ---------------------------------------------------------------------------------
+
+    async def _attempt(self, client: Client, auth: dict[str, Any]) -> None:
+        socket = Socket(self, client, auth, self.server._new_socket_id())
+        error: tuple[str, Any] | None = None
+        for middleware in tuple(self._middlewares):
+            try:
+                result = middleware(socket)
+                if inspect.isawaitable(result):
+                    await result
+            except ConnectError as exc:
+                error = (exc.message, exc.data)
+                break
+            except Exception as exc:
+                error = (str(exc), None)
+                break
+        if client.closed:
+            self.adapter.delete_all(socket.id)
+            return
+        if error is not None:
+            self.adapter.delete_all(socket.id)
+            client._connect_failed(self.name, error[0], error[1])
+            self._maybe_cleanup()
+            return
+        self._connect(client, socket)
+
+    def _connect(self, client: Client, socket: Socket) -> None:
+        self.sockets[socket.id] = socket
+        socket.connected = True
+        self.adapter.add_all(socket.id, (socket.id,))
+        client._connected(socket)
+        self.emit_event("connect", socket)
+        self.emit_event("connection", socket)
+
+    def _remove(self, socket: Socket) -> None:
+        if self.sockets.pop(socket.id, None) is not None:
+            self._maybe_cleanup()
+
+    def _maybe_cleanup(self) -> None:
+        parent = self._parent
+        if parent is None or self.sockets or not self.server._cleanup_empty_child_namespaces:
+            return
+        parent._children.discard(self)
+        if self.server._nsps.get(self.name) is self:
+            del self.server._nsps[self.name]
+        spawn(self.adapter.close())
+
+    # -- broadcasting ------------------------------------------------------------------------------------
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self._operator().to(room)
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self._operator().to(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self._operator().except_(room)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self._operator().local
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self._operator().volatile
+
+    def compress(self, flag: bool = True) -> BroadcastOperator:
+        return self._operator().compress(flag)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self._operator().timeout(seconds)
+
+    async def emit(self, event: Any, *args: Any) -> None:
+        """Send the event to every connected socket of the namespace."""
+        await self._operator().emit(event, *args)
+
+    async def send(self, *args: Any) -> None:
+        await self._operator().emit("message", *args)
+
+    async def emit_with_ack(self, event: Any, *args: Any) -> list[Any]:
+        return await self._operator().emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[Any]:
+        return await self._operator().fetch_sockets()
+
+    async def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        await self._operator().sockets_join(rooms)
+
+    async def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        await self._operator().sockets_leave(rooms)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await self._operator().disconnect_sockets(close)
+
+    async def all_sockets(self) -> set[str]:
+        return await self._operator().all_sockets()
+
+    def _notify_outgoing(self, options: BroadcastOptions, event: Any, args: tuple[Any, ...]) -> None:
+        """Run the ``on_any_outgoing`` listeners of the sockets a broadcast reaches (skipped when none has one)."""
+        if not self.server._outgoing_listeners:
+            return
+        for sid in self.adapter._index.select(options.rooms, options.except_rooms):
+            socket = self.sockets.get(sid)
+            if socket is not None and socket._any_outgoing:
+                for listener in tuple(socket._any_outgoing):
+                    call_listener(listener, event, *args)
+
+    # -- between servers ---------------------------------------------------------------------------------
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send an event to this namespace on every other server of the cluster (C7)."""
+        _check_server_side_name(event)
+        await self.adapter.server_side_emit([event, *args])
+
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Like :meth:`server_side_emit`, returning one response per other server."""
+        _check_server_side_name(event)
+        return await self.adapter.server_side_emit_with_ack([event, *args], timeout)
+
+    def _on_server_side_emit(self, packet: list[Any], ack: Callable[[Any], None] | None = None) -> None:
+        """An event from another server: handlers' first return value is the response."""
+        event, *args = packet
+        listeners = self._listeners.get(event)
+        if not listeners:
+            return
+        for index, listener in enumerate(tuple(listeners)):
+            if index == 0 and ack is not None:
+                spawn(_respond(listener, args, ack))
+            else:
+                call_listener(listener, *args)
+
+
+async def _respond(listener: Callable[..., Any], args: list[Any], ack: Callable[[Any], None]) -> None:
+    result = listener(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    ack(result)
+
+
+def _check_server_side_name(event: Any) -> None:
+    if not isinstance(event, str):
+        raise TypeError(f"a server-side event name is a str, not {type(event).__name__}")
+    if event in SERVER_SIDE_RESERVED:
+        raise ValueError(f'"{event}" is a reserved event name for server_side_emit: pick another name')
+
+
+class ParentNamespace(Namespace):
+    """A dynamic namespace: a regex (searched in the name) or a predicate ``(name, auth) -> bool``."""
+
+    __slots__ = ("_children", "_matcher")
+
+    _count = 0
+
+    def __init__(self, server: Server, matcher: re.Pattern[str] | Callable[..., Any]) -> None:
+        name = f"/_{ParentNamespace._count}"
+        ParentNamespace._count += 1
+        super().__init__(server, name)
+        self._matcher = matcher
+        self._children: set[Namespace] = set()
+
+    async def _matches(self, name: str, auth: dict[str, Any]) -> bool:
+        matcher = self._matcher
+        if isinstance(matcher, re.Pattern):
+            return matcher.search(name) is not None
+        try:
+            result = matcher(name, auth)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception:
+            logger.debug("dynamic namespace predicate failed for %r", name, exc_info=True)
+            return False
+        return bool(result)
+
+    def _create_child(self, name: str) -> Namespace:
+        child = Namespace(self.server, name, parent=self)
+        child._middlewares = list(self._middlewares)
+        for event in ("connect", "connection"):
+            for listener in self.listeners(event):
+                child.on(event, listener)
+        self._children.add(child)
+        return child
+
+    @property
+    def children(self) -> set[Namespace]:
+        return set(self._children)
+
+    def _check_not_parent(self, what: str) -> None:
+        raise TypeError(f"{what}() is not supported on a parent namespace: call it on a child namespace")
+
+    async def emit(self, event: Any, *args: Any) -> None:
+        for child in tuple(self._children):
+            await child.emit(event, *args)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return _FanOut([child.to(room) for child in self._children])  # type: ignore[return-value]
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.to(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return _FanOut([child.except_(room) for child in self._children])  # type: ignore[return-value]
+
+
+class _FanOut:
+    """A broadcast operator over every child of a parent namespace (emit only)."""
+
+    __slots__ = ("_operators",)
+
+    def __init__(self, operators: list[BroadcastOperator]) -> None:
+        self._operators = operators
+
+    def to(self, room: str | Iterable[str]) -> _FanOut:
+        return _FanOut([op.to(room) for op in self._operators])
+
+    def in_(self, room: str | Iterable[str]) -> _FanOut:
+        return self.to(room)
+
+    def except_(self, room: str | Iterable[str]) -> _FanOut:
+        return _FanOut([op.except_(room) for op in self._operators])
+
+    async def emit(self, event: Any, *args: Any) -> None:
+        for operator in self._operators:
+            await operator.emit(event, *args)
+
+
+def connect_error_packet(nsp: str, message: str, data: Any = None) -> Packet:
+    """CONNECT_ERROR with ``{"message", "data"}``; ``data`` left out when there is none (B2)."""
+    payload: dict[str, Any] = {"message": message}
+    if data is not None:
+        payload["data"] = data
+    return Packet(PacketType.CONNECT_ERROR, nsp, payload)

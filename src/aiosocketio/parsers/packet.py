@@ -1,0 +1,87 @@
+"""The Socket.IO v5 packet model shared by every parser (protocol.md B1, B7).
+
+What: the seven packet types, an immutable :class:`Packet`, the reserved event names, and the two errors a
+parser raises (:class:`DecodeError` for what a peer sent, :class:`EncodeError` for what the application asked
+to send).
+
+Why it is its own module: the server, the adapters and every parser (the default text parser now, a msgpack
+parser later) speak in these packets, so they live apart from any wire format. It is pure (no asyncio, sockets
+or clocks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Final
+
+from aiosocketio.exceptions import ProtocolError
+
+__all__ = ["RESERVED_EVENTS", "DecodeError", "EncodeError", "Packet", "PacketType"]
+
+
+class PacketType(IntEnum):
+    """The Socket.IO packet types; the value is the digit that starts the text form (B1, B2).
+
+    ``BINARY_EVENT`` and ``BINARY_ACK`` exist on the wire only: the encoder picks them when an ``EVENT`` or
+    ``ACK`` carries bytes, and the decoder reports completed binary packets as ``EVENT`` / ``ACK`` (B2 step 7).
+    """
+
+    CONNECT = 0
+    DISCONNECT = 1
+    EVENT = 2
+    ACK = 3
+    CONNECT_ERROR = 4
+    BINARY_EVENT = 5
+    BINARY_ACK = 6
+
+
+RESERVED_EVENTS: Final = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+"""Event names an application may not emit and a peer may not send (B7): an incoming EVENT named like this is
+a decode error. (``serverSideEmit`` has its own, different list, C7.)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One Socket.IO packet (B1).
+
+    * ``type`` - a :class:`PacketType`.
+    * ``nsp`` - the namespace, ``"/"`` for the main one.
+    * ``data`` - any JSON-able value (``dict`` / ``list`` / ``tuple`` / ``str`` / ``int`` / ``float`` /
+      ``bool`` / ``None``) whose leaves may also be ``bytes`` (binary attachments, B3); ``None`` means "no
+      data" (nothing is written after the header).
+    * ``id`` - the acknowledgement id, a non-negative ``int``, or ``None`` (``ValueError`` otherwise).
+    """
+
+    type: PacketType
+    nsp: str = "/"
+    data: Any = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        ack_id = self.id
+        if ack_id is None or (type(ack_id) is int and ack_id >= 0):
+            return
+        if isinstance(ack_id, int) and not isinstance(ack_id, bool) and ack_id >= 0:
+            return  # an int subclass (IntEnum...) is fine
+        raise ValueError(f"packet id must be a non-negative int or None, not {ack_id!r}")
+
+
+class DecodeError(ProtocolError, ValueError):
+    """A peer sent something the parser cannot accept (B2, B3).
+
+    The message is the reference's text (``"invalid payload"``, ``"Illegal attachments"``, ...) so logs read
+    the same as the Node.js server's. The server answers any of them by closing the whole Engine.IO connection
+    (sockets get the reason ``forced close``, E9).
+    """
+
+
+class EncodeError(TypeError, ValueError):
+    """The application asked to send a value that cannot be written as Socket.IO JSON.
+
+    Raised for a type JSON cannot carry, an ``int`` outside the 64-bit range, a ``dict`` key that is not a
+    ``str`` / number / ``bool`` / ``None``, or data nested deeper than the encoder's ``max_depth`` (a cycle
+    included). It is both a ``TypeError`` and a ``ValueError`` so callers may catch either.
+    """

@@ -1,0 +1,271 @@
+"""``Server``: the Socket.IO server (API.md "Server"): options, namespaces, and the main namespace's shortcuts.
+
+A ``Server`` is a :class:`aiosocketio.web.WebApp` through its Engine.IO server, so the built-in runner and the
+ASGI app serve it directly. Each Engine.IO session gets a :class:`~aiosocketio.client.Client`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, overload
+
+from aiosocketio._emitter import EventEmitter, F
+from aiosocketio.adapters.memory import InMemoryAdapter
+from aiosocketio.broadcast import BroadcastOperator
+from aiosocketio.client import Client
+from aiosocketio.engineio.handshake import SidGenerator
+from aiosocketio.engineio.server import EngineServer
+from aiosocketio.namespace import Namespace, ParentNamespace
+from aiosocketio.parsers import default as default_parser
+from aiosocketio.parsers.packet import Packet
+from aiosocketio.web import Request, Response, WebSocketHandshake
+
+if TYPE_CHECKING:
+    from aiosocketio.adapters.base import Adapter
+    from aiosocketio.engineio.socket import EngineSocket
+    from aiosocketio.socket import Socket
+
+__all__ = ["Server"]
+
+NamespaceSpec = str | re.Pattern[str] | Callable[..., Any]
+
+
+class Server(EventEmitter):
+    """A Socket.IO v4 server. Engine options (``ping_interval``, ``cors``, ...) pass through to ``io.engine``."""
+
+    __slots__ = (
+        "_adapter_factory",
+        "_cleanup_empty_child_namespaces",
+        "_clients",
+        "_encode",
+        "_ids",
+        "_new_decoder",
+        "_nsps",
+        "_outgoing_listeners",
+        "_parents",
+        "_running",
+        "connect_timeout",
+        "connection_state_recovery",
+        "engine",
+        "sockets",
+    )
+
+    def __init__(
+        self,
+        path: str = "/socket.io/",
+        *,
+        serve_client: bool = False,
+        client_dir: str | None = None,
+        adapter: Callable[[Namespace], Adapter] | None = None,
+        parser: Any = None,
+        connect_timeout: float = 45.0,
+        connection_state_recovery: dict[str, Any] | None = None,
+        cleanup_empty_child_namespaces: bool = False,
+        **engine_options: Any,
+    ) -> None:
+        super().__init__()
+        if serve_client:
+            raise NotImplementedError("serve_client is not available yet")
+        if connection_state_recovery:
+            raise NotImplementedError("connection_state_recovery is not available yet")
+        if not isinstance(connect_timeout, (int, float)) or connect_timeout <= 0:
+            raise ValueError(f"connect_timeout must be a positive number of seconds, got {connect_timeout!r}")
+        self.engine = EngineServer(path, **engine_options)
+        self.engine.on("connection", self._on_engine_connection)
+        self.connect_timeout = float(connect_timeout)
+        self.connection_state_recovery = connection_state_recovery
+        self._cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        self._adapter_factory: Callable[[Namespace], Adapter] = adapter or InMemoryAdapter
+        parser = parser or default_parser
+        self._encode: Callable[[Packet], list[str | bytes]] = parser.encode
+        self._new_decoder: Callable[[], Any] = parser.Decoder
+        self._ids = SidGenerator()
+        self._clients: dict[str, Client] = {}
+        self._nsps: dict[str, Namespace] = {}
+        self._parents: list[ParentNamespace] = []
+        self._outgoing_listeners = False
+        self._running: Any = None
+        self.sockets: Namespace = self.of("/")
+
+    # -- namespaces --------------------------------------------------------------------------------------
+
+    def of(self, name: NamespaceSpec) -> Namespace:
+        """The namespace ``name`` (created on first use), or a parent namespace for a regex or a predicate."""
+        if isinstance(name, re.Pattern) or (callable(name) and not isinstance(name, str)):
+            parent = ParentNamespace(self, name)
+            self._parents.append(parent)
+            return parent
+        if not isinstance(name, str):
+            raise TypeError("of() takes a namespace name (str), a compiled regex or a function (name, auth)")
+        if not name.startswith("/"):
+            name = "/" + name
+        nsp = self._nsps.get(name)
+        if nsp is not None:
+            return nsp
+        for parent in self._parents:
+            if isinstance(parent._matcher, re.Pattern) and parent._matcher.search(name):
+                nsp = parent._create_child(name)
+                break
+        else:
+            nsp = Namespace(self, name)
+        self._add_namespace(nsp)
+        return nsp
+
+    def _add_namespace(self, nsp: Namespace) -> None:
+        self._nsps[nsp.name] = nsp
+        if nsp.name != "/":
+            self.emit_event("new_namespace", nsp)
+
+    async def _find_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        """An existing namespace, or a child created by the first dynamic matcher that accepts (C3)."""
+        nsp = self._nsps.get(name)
+        if nsp is not None:
+            return nsp
+        for parent in tuple(self._parents):
+            if await parent._matches(name, auth):
+                nsp = self._nsps.get(name)  # it may have appeared while the matcher ran
+                if nsp is None:
+                    nsp = parent._create_child(name)
+                    self._add_namespace(nsp)
+                return nsp
+        return None
+
+    @property
+    def namespaces(self) -> dict[str, Namespace]:
+        return dict(self._nsps)
+
+    # -- listeners ---------------------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, listener: F) -> F: ...
+
+    def on(self, event: str, listener: F | None = None) -> F | Callable[[F], F]:
+        """``connection``/``connect`` (main namespace), ``new_namespace``, or a server-side event's handler."""
+        target: EventEmitter = self if event == "new_namespace" else self.sockets
+        if listener is None:
+            return EventEmitter.on(target, event)
+        return EventEmitter.on(target, event, listener)
+
+    def use(self, middleware: Callable[[Socket], Any]) -> Callable[[Socket], Any]:
+        """A connection middleware of the main namespace."""
+        return self.sockets.use(middleware)
+
+    # -- the main namespace's shortcuts ------------------------------------------------------------------
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.sockets.to(room)
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.sockets.to(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.sockets.except_(room)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self.sockets.local
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self.sockets.volatile
+
+    def compress(self, flag: bool = True) -> BroadcastOperator:
+        return self.sockets.compress(flag)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self.sockets.timeout(seconds)
+
+    async def emit(self, event: Any, *args: Any) -> None:
+        await self.sockets.emit(event, *args)
+
+    async def send(self, *args: Any) -> None:
+        await self.sockets.send(*args)
+
+    async def emit_with_ack(self, event: Any, *args: Any) -> list[Any]:
+        return await self.sockets.emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[Any]:
+        return await self.sockets.fetch_sockets()
+
+    async def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        await self.sockets.sockets_join(rooms)
+
+    async def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        await self.sockets.sockets_leave(rooms)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await self.sockets.disconnect_sockets(close)
+
+    async def all_sockets(self) -> set[str]:
+        return await self.sockets.all_sockets()
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        await self.sockets.server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        return await self.sockets.server_side_emit_with_ack(event, *args, timeout=timeout)
+
+    # -- internals used by the other objects -------------------------------------------------------------
+
+    def _engine_items(self, packet: Packet) -> list[str | bytes]:
+        """The packet as Engine.IO messages: text gets the message type ``4``, binary stays as it is."""
+        return ["4" + part if type(part) is str else part for part in self._encode(packet)]
+
+    def _new_socket_id(self) -> str:
+        return self._ids()
+
+    def _on_engine_connection(self, conn: EngineSocket) -> None:
+        self._clients[conn.id] = Client(self, conn)
+
+    # -- serving -----------------------------------------------------------------------------------------
+
+    def handles(self, path: str) -> bool:
+        return self.engine.handles(path)
+
+    async def handle_http(self, request: Request) -> Response:
+        return await self.engine.handle_http(request)
+
+    async def handle_websocket(self, request: Request, handshake: WebSocketHandshake) -> None:
+        await self.engine.handle_websocket(request, handshake)
+
+    async def shutdown(self) -> None:
+        """Disconnect every socket ("server shutting down"), close the adapters, then every session."""
+        for client in tuple(self._clients.values()):
+            client._on_close("server shutting down")
+        for nsp in tuple(self._nsps.values()):
+            await nsp.adapter.close()
+        await self.engine.shutdown()
+
+    async def close(self) -> None:
+        """``io.close()``: disconnect everyone, close the adapters and the listening server (if any)."""
+        running = self._running
+        self._running = None
+        if running is not None:
+            await running.close()  # calls shutdown() on this server
+        else:
+            await self.shutdown()
+
+    def asgi_app(self, other_app: Any = None) -> Any:
+        """This server as an ASGI 3 application; requests for other paths go to ``other_app``."""
+        from aiosocketio.asgi import ASGIApp
+
+        return ASGIApp(self, other_app=other_app)
+
+    def run(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
+        """Serve with the built-in server until SIGINT/SIGTERM, then close gracefully."""
+        from aiosocketio.runner import run
+
+        run(self, host=host, port=port, **options)
+
+    async def listen(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> Any:
+        """Serve with the built-in server inside the running loop; returns the server (``await s.close()``)."""
+        from aiosocketio.runner import serve
+
+        self._running = await serve([self], host=host, port=port, **options)
+        return self._running

@@ -1,0 +1,487 @@
+"""``Socket``: one client in one namespace (protocol.md B5, B6, C1, C2, C4), and its ``Handshake``.
+
+Incoming events are dispatched in arrival order: catch-all listeners first, then the per-packet middlewares
+(``socket.use``), then the event's listeners. A plain function runs inline; a coroutine function is started as a
+task at once (tasks start in creation order). The first listener's return value is the acknowledgement when the
+client asked for one. A listener that raises is logged; the connection carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aiosocketio._emitter import EventEmitter, call_listener, spawn
+from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
+from aiosocketio.exceptions import AckTimeoutError
+from aiosocketio.parsers.packet import RESERVED_EVENTS, Packet, PacketType
+
+if TYPE_CHECKING:
+    from aiosocketio.broadcast import BroadcastOperator
+    from aiosocketio.client import Client
+    from aiosocketio.engineio.socket import EngineSocket
+    from aiosocketio.namespace import Namespace
+    from aiosocketio.server import Server
+    from aiosocketio.web import Request
+
+__all__ = ["Handshake", "Socket"]
+
+logger = logging.getLogger("aiosocketio")
+
+Listener = Callable[..., Any]
+
+
+def js_date_string(moment: datetime) -> str:
+    """A date as JavaScript's ``Date.prototype.toString()`` writes it, e.g.
+    ``Thu Nov 26 2026 03:04:21 GMT+0000 (Coordinated Universal Time)``."""
+    local = moment.astimezone()
+    offset = local.strftime("%z") or "+0000"
+    name = local.tzname() or "UTC"
+    if name in ("UTC", "GMT"):
+        name = "Coordinated Universal Time"
+    return local.strftime("%a %b %d %Y %H:%M:%S") + f" GMT{offset} ({name})"
+
+
+@dataclass(slots=True)
+class Handshake:
+    """The handshake of a socket, with the reference's field names and JSON types (it crosses the cluster)."""
+
+    headers: dict[str, str]
+    time: str
+    address: str
+    xdomain: bool
+    secure: bool
+    issued: int
+    url: str
+    query: dict[str, str]
+    auth: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_request(cls, request: Request, auth: dict[str, Any]) -> Handshake:
+        now = time.time()
+        return cls(
+            headers=request.headers.to_dict(),
+            time=js_date_string(datetime.fromtimestamp(now)),
+            address=request.remote_address,
+            xdomain="origin" in request.headers,
+            secure=request.secure,
+            issued=int(now * 1000),
+            url=request.url,
+            query=dict(request.query),
+            auth=auth,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Emitter:
+    """Emit flags bound to one socket (``socket.timeout(5)``, ``socket.volatile``, ``socket.compress(False)``).
+
+    An immutable view instead of flags stored on the socket: two coroutines emitting on one socket can never
+    take each other's flags.
+    """
+
+    __slots__ = ("_flags", "_socket")
+
+    def __init__(self, socket: Socket, flags: BroadcastFlags) -> None:
+        self._socket = socket
+        self._flags = flags
+
+    def timeout(self, seconds: float) -> _Emitter:
+        return _Emitter(self._socket, _replace(self._flags, timeout=seconds))
+
+    @property
+    def volatile(self) -> _Emitter:
+        return _Emitter(self._socket, _replace(self._flags, volatile=True))
+
+    def compress(self, flag: bool = True) -> _Emitter:
+        return _Emitter(self._socket, _replace(self._flags, compress=flag))
+
+    async def emit(self, event: Any, *args: Any) -> None:
+        self._socket._emit(event, args, self._flags)
+
+    async def send(self, *args: Any) -> None:
+        self._socket._emit("message", args, self._flags)
+
+    async def emit_with_ack(self, event: Any, *args: Any) -> Any:
+        return await self._socket._emit_with_ack(event, args, self._flags)
+
+
+def _replace(flags: BroadcastFlags, **changes: Any) -> BroadcastFlags:
+    values = {name: getattr(flags, name) for name in ("volatile", "compress", "local", "timeout")}
+    values.update(changes)
+    return BroadcastFlags(**values)
+
+
+_NO_FLAGS = BroadcastFlags()
+
+
+def check_event_name(event: Any) -> None:
+    """Refuse to emit a reserved name (B7), as the reference does."""
+    if isinstance(event, str):
+        if event in RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name: pick another name for your event')
+    elif isinstance(event, bool) or not isinstance(event, (int, float)):
+        raise TypeError(f"an event name is a str (or a number), not {type(event).__name__}")
+
+
+class Socket(EventEmitter):
+    """One client connected to one namespace. See API.md "Socket"."""
+
+    __slots__ = (
+        "__weakref__",
+        "_acks",
+        "_any_incoming",
+        "_any_outgoing",
+        "_middlewares",
+        "_tail",
+        "client",
+        "connected",
+        "data",
+        "handshake",
+        "id",
+        "nsp",
+        "recovered",
+        "server",
+    )
+
+    def __init__(self, nsp: Namespace, client: Client, auth: dict[str, Any], sid: str) -> None:
+        super().__init__()
+        self.nsp = nsp
+        self.server: Server = nsp.server
+        self.client = client
+        self.id = sid
+        self.handshake = Handshake.from_request(client.conn.request, auth)
+        self.data: dict[str, Any] = {}
+        self.connected = False
+        self.recovered = False
+        self._acks: dict[int, Callable[..., None]] = {}
+        self._any_incoming: list[Listener] = []
+        self._any_outgoing: list[Listener] = []
+        self._middlewares: list[Callable[[list[Any]], Any]] = []
+        self._tail: asyncio.Future[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} nsp={self.nsp.name} connected={self.connected}>"
+
+    # -- attributes --------------------------------------------------------------------------------------
+
+    @property
+    def disconnected(self) -> bool:
+        return not self.connected
+
+    @property
+    def conn(self) -> EngineSocket:
+        """The Engine.IO session under this socket (``conn.transport.name``, ``conn.on("upgrade")``...)."""
+        return self.client.conn
+
+    @property
+    def request(self) -> Request:
+        return self.client.conn.request
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms this socket is in (a copy); holds the socket's own id while it is connected."""
+        rooms = self.nsp.adapter.socket_rooms(self.id)
+        return set(rooms) if rooms else set()
+
+    # -- emitting ----------------------------------------------------------------------------------------
+
+    async def emit(self, event: Any, *args: Any) -> None:
+        """Send an event to this client."""
+        self._emit(event, args, _NO_FLAGS)
+
+    async def send(self, *args: Any) -> None:
+        """``emit("message", *args)``."""
+        self._emit("message", args, _NO_FLAGS)
+
+    async def emit_with_ack(self, event: Any, *args: Any) -> Any:
+        """Send an event and wait for the client's acknowledgement (forever, unless ``timeout()`` was set)."""
+        return await self._emit_with_ack(event, args, _NO_FLAGS)
+
+    def timeout(self, seconds: float) -> _Emitter:
+        """``await socket.timeout(5).emit_with_ack(...)`` raises ``AckTimeoutError`` after 5 seconds."""
+        if not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(f"timeout is a number of seconds >= 0, got {seconds!r}")
+        return _Emitter(self, BroadcastFlags(timeout=float(seconds)))
+
+    @property
+    def volatile(self) -> _Emitter:
+        """The next emit may be dropped if the transport is not ready for it."""
+        return _Emitter(self, BroadcastFlags(volatile=True))
+
+    def compress(self, flag: bool = True) -> _Emitter:
+        return _Emitter(self, BroadcastFlags(compress=flag))
+
+    def _emit(self, event: Any, args: tuple[Any, ...], flags: BroadcastFlags) -> None:
+        check_event_name(event)
+        if flags.timeout is not None:
+            raise TypeError("an emit with a timeout expects an answer: use emit_with_ack()")
+        if not self.connected:
+            return
+        if self._any_outgoing:
+            for listener in tuple(self._any_outgoing):
+                call_listener(listener, event, *args)
+        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
+        self._write_items(self.server._engine_items(packet), flags.volatile)
+
+    async def _emit_with_ack(self, event: Any, args: tuple[Any, ...], flags: BroadcastFlags) -> Any:
+        check_event_name(event)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        ack_id = self.nsp._next_ack_id()
+
+        def on_ack(*answer: Any) -> None:
+            if not future.done():
+                future.set_result(answer[0] if len(answer) == 1 else (answer if answer else None))
+
+        self._acks[ack_id] = on_ack
+        if self._any_outgoing:
+            for listener in tuple(self._any_outgoing):
+                call_listener(listener, event, *args)
+        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
+        if self.connected:
+            self._write_items(self.server._engine_items(packet), flags.volatile)
+        if flags.timeout is None:
+            return await future
+        try:
+            return await asyncio.wait_for(future, flags.timeout)
+        except TimeoutError:
+            self._acks.pop(ack_id, None)
+            raise AckTimeoutError() from None
+
+    def _write_items(self, items: list[str | bytes], volatile: bool) -> None:
+        self.client._write(items, volatile)
+
+    # -- rooms -------------------------------------------------------------------------------------------
+
+    async def join(self, rooms: str | Iterable[str]) -> None:
+        """Join a room or several; does nothing once disconnected."""
+        self._join_now(_room_list(rooms))
+
+    async def leave(self, room: str) -> None:
+        self._leave_now(room)
+
+    def _join_now(self, rooms: Iterable[str]) -> None:
+        if self.client.closed:
+            return
+        self.nsp.adapter.add_all(self.id, rooms)
+
+    def _leave_now(self, room: str) -> None:
+        self.nsp.adapter.delete(self.id, room)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to the room(s), never to this socket itself."""
+        return self._broadcast_operator().to(room)
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.to(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self._broadcast_operator().except_(room)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Every socket of the namespace but this one."""
+        return self._broadcast_operator()
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self._broadcast_operator().local
+
+    def _broadcast_operator(self) -> BroadcastOperator:
+        from aiosocketio.broadcast import BroadcastOperator
+
+        return BroadcastOperator(self.nsp, BroadcastOptions(except_rooms=frozenset((self.id,))))
+
+    # -- listeners ---------------------------------------------------------------------------------------
+
+    def on_any(self, listener: Listener) -> Listener:
+        """Called with ``(event, *args)`` for every incoming event, before the per-packet middlewares."""
+        self._any_incoming.append(listener)
+        return listener
+
+    def prepend_any(self, listener: Listener) -> Listener:
+        self._any_incoming.insert(0, listener)
+        return listener
+
+    def off_any(self, listener: Listener | None = None) -> None:
+        _remove(self._any_incoming, listener)
+
+    def listeners_any(self) -> list[Listener]:
+        return list(self._any_incoming)
+
+    def on_any_outgoing(self, listener: Listener) -> Listener:
+        """Called with ``(event, *args)`` for every event this socket emits (broadcasts included)."""
+        self._any_outgoing.append(listener)
+        return listener
+
+    def prepend_any_outgoing(self, listener: Listener) -> Listener:
+        self._any_outgoing.insert(0, listener)
+        return listener
+
+    def off_any_outgoing(self, listener: Listener | None = None) -> None:
+        _remove(self._any_outgoing, listener)
+
+    def listeners_any_outgoing(self) -> list[Listener]:
+        return list(self._any_outgoing)
+
+    def use(self, middleware: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+        """A per-packet middleware ``(packet)`` (sync or async); raising drops the event and emits ``error``."""
+        if not callable(middleware):
+            raise TypeError("socket.use() takes a function (packet) -> None, sync or async")
+        self._middlewares.append(middleware)
+        return middleware
+
+    # -- incoming ----------------------------------------------------------------------------------------
+
+    def _on_packet(self, packet: Packet) -> None:
+        kind = packet.type
+        if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
+            self._on_event(packet)
+        elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
+            callback = self._acks.pop(packet.id, None) if packet.id is not None else None
+            if callback is not None:
+                data = packet.data if isinstance(packet.data, list) else []
+                try:
+                    callback(*data)
+                except Exception:
+                    logger.exception("error in an acknowledgement callback")
+        elif kind is PacketType.DISCONNECT:
+            self._on_disconnect_packet()
+
+    def _on_event(self, packet: Packet) -> None:
+        data = packet.data
+        if not isinstance(data, list) or not data:
+            return  # an EVENT without data is ignored (B2, N4)
+        event = data[0]
+        args = data[1:]
+        ack_id = packet.id
+        if self._any_incoming:
+            for listener in tuple(self._any_incoming):
+                call_listener(listener, event, *args)
+        if self._middlewares:
+            previous = self._tail
+            self._tail = spawn(self._through_middlewares(previous, event, args, ack_id))
+            return
+        self._dispatch(event, args, ack_id)
+
+    async def _through_middlewares(
+        self, previous: Awaitable[Any] | None, event: Any, args: list[Any], ack_id: int | None
+    ) -> None:
+        if previous is not None:
+            try:
+                await previous
+            except Exception:
+                pass
+        packet = [event, *args]
+        for middleware in tuple(self._middlewares):
+            try:
+                result = middleware(packet)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                if self.connected:
+                    self.emit_reserved("error", exc)
+                return
+        if self.connected:
+            self._dispatch(packet[0], packet[1:], ack_id)
+
+    def emit_reserved(self, event: str, *args: Any) -> None:
+        """Fire a local event (``error``, ``disconnecting``, ``disconnect``) on this socket's listeners."""
+        self.emit_event(event, *args)
+
+    def _dispatch(self, event: Any, args: list[Any], ack_id: int | None) -> None:
+        listeners = self._listeners.get(event) if isinstance(event, str) else self._listeners.get(str(event))
+        if not listeners:
+            return
+        first = True
+        for listener in tuple(listeners):
+            try:
+                result = listener(*args)
+            except Exception:
+                logger.exception("error in the handler of event %r", event)
+                first = False
+                continue
+            if inspect.isawaitable(result):
+                if first and ack_id is not None:
+                    spawn(self._ack_when_done(result, ack_id))
+                else:
+                    spawn(result)
+            elif first and ack_id is not None:
+                self._send_ack(ack_id, result)
+            first = False
+
+    async def _ack_when_done(self, awaitable: Awaitable[Any], ack_id: int) -> None:
+        try:
+            result = await awaitable
+        except Exception:
+            logger.exception("error in an event handler")
+            return
+        self._send_ack(ack_id, result)
+
+    def _send_ack(self, ack_id: int, result: Any) -> None:
+        if not self.connected:
+            return
+        if result is None:
+            args: list[Any] = []
+        elif isinstance(result, tuple):
+            args = list(result)
+        else:
+            args = [result]
+        packet = Packet(PacketType.ACK, self.nsp.name, args, ack_id)
+        self._write_items(self.server._engine_items(packet), False)
+
+    # -- disconnecting -----------------------------------------------------------------------------------
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Leave the namespace (send DISCONNECT); with ``close=True`` close the whole connection too."""
+        self._disconnect_now(close)
+
+    def _disconnect_now(self, close: bool) -> None:
+        if not self.connected:
+            return
+        if close:
+            self.client._disconnect_all_and_close()
+            return
+        self._write_items(self.server._engine_items(Packet(PacketType.DISCONNECT, self.nsp.name)), False)
+        self._on_close("server namespace disconnect")
+
+    def _on_disconnect_packet(self) -> None:
+        self._on_close("client namespace disconnect")
+
+    def _on_close(self, reason: str, description: Any = None) -> None:
+        """Close this socket with ``reason`` (B6): ``disconnecting`` while in the rooms, then ``disconnect``."""
+        if not self.connected:
+            return
+        self.emit_reserved("disconnecting", reason, description)
+        self.nsp.adapter.delete_all(self.id)
+        self.nsp._remove(self)
+        self.client._remove(self)
+        self.connected = False
+        self._acks.clear()
+        self.emit_reserved("disconnect", reason, description)
+
+
+def _room_list(rooms: str | Iterable[str]) -> list[str]:
+    if isinstance(rooms, str):
+        return [rooms]
+    result = list(rooms)
+    for room in result:
+        if not isinstance(room, str):
+            raise TypeError(f"a room name is a str, not {type(room).__name__}")
+    return result
+
+
+def _remove(listeners: list[Listener], listener: Listener | None) -> None:
+    if listener is None:
+        listeners.clear()
+    elif listener in listeners:
+        listeners.remove(listener)
