@@ -1,8 +1,10 @@
 """A small event emitter for the public ``on`` / ``once`` / ``off`` API of engine and server objects.
 
 Listeners may be plain functions or coroutine functions. A plain listener runs inline; a coroutine is started
-at once as a task (it is the application's code, so it may take as long as it likes without holding up the
-connection). An exception in a listener is logged and never reaches the connection that triggered it.
+*eagerly* (:func:`start`): it runs at once, up to its first real suspension, and only then becomes a task. So a
+handler that never suspends (most ``await socket.emit(...)`` calls don't) costs no task at all, and handlers
+start in the order their events arrived. An exception in a listener is logged and never reaches the connection
+that triggered it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar, overload
 
 logger = logging.getLogger("aiosocketio")
@@ -38,15 +40,67 @@ def spawn(coro: Any) -> asyncio.Task[Any]:
     return task
 
 
+class _Resume:
+    """Awaitable that carries on a coroutine which :func:`start` has already stepped once.
+
+    The wrapped generator hands each future the coroutine waits for to the task driving it, and passes results
+    and exceptions (cancellation included) back into the coroutine: exactly what a task would have done.
+    """
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro = self._coro
+        pending = self._first
+        while True:
+            try:
+                sent = yield pending
+            except BaseException as exc:
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    pending = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+async def _carry_on(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
+    return await _Resume(coro, first)
+
+
+def start(awaitable: Any) -> asyncio.Task[Any] | None:
+    """Run a coroutine now, up to its first suspension; a task carries on from there (returned), if needed.
+
+    Errors are logged, never raised. Other awaitables (futures...) are simply wrapped in a task.
+    """
+    if not inspect.iscoroutine(awaitable):
+        return spawn(awaitable)
+    try:
+        first = awaitable.send(None)
+    except StopIteration:
+        return None
+    except Exception:
+        logger.exception("error in an event handler")
+        return None
+    return spawn(_carry_on(awaitable, first))
+
+
 def call_listener(listener: Listener, *args: Any) -> None:
-    """Call one listener with ``args``; a coroutine result is started as a task."""
+    """Call one listener with ``args``; a coroutine result is started eagerly."""
     try:
         result = listener(*args)
     except Exception:
         logger.exception("error in an event handler")
         return
     if inspect.isawaitable(result):
-        spawn(result)
+        start(result)
 
 
 class EventEmitter:

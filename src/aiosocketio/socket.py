@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from aiosocketio._emitter import EventEmitter, call_listener, spawn
+from aiosocketio._emitter import EventEmitter, call_listener, spawn, start
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers.packet import RESERVED_EVENTS, Packet, PacketType
@@ -412,9 +412,9 @@ class Socket(EventEmitter):
                 continue
             if inspect.isawaitable(result):
                 if first and ack_id is not None:
-                    spawn(self._ack_when_done(result, ack_id))
+                    start(self._ack_when_done(result, ack_id))
                 else:
-                    spawn(result)
+                    start(result)
             elif first and ack_id is not None:
                 self._send_ack(ack_id, result)
             first = False

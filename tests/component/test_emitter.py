@@ -1,0 +1,106 @@
+"""The event emitter and the eager start of coroutine handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from aiosocketio._emitter import EventEmitter, start
+
+
+async def test_a_coroutine_that_never_suspends_needs_no_task() -> None:
+    ran: list[str] = []
+
+    async def quick() -> int:
+        ran.append("quick")
+        return 1
+
+    assert start(quick()) is None
+    assert ran == ["quick"]  # ran synchronously, before start() returned
+
+
+async def test_a_suspending_coroutine_runs_at_once_then_carries_on_in_a_task() -> None:
+    order: list[str] = []
+
+    async def slow() -> int:
+        order.append("start")
+        await asyncio.sleep(0.01)
+        order.append("end")
+        return 2
+
+    task = start(slow())
+    order.append("returned")
+    assert task is not None
+    assert await task == 2
+    assert order == ["start", "returned", "end"]
+
+
+async def test_cancellation_reaches_the_coroutine() -> None:
+    seen: list[str] = []
+
+    async def waits() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    task = start(waits())
+    assert task is not None
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == ["cancelled"]
+
+
+async def test_errors_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    async def fails_now() -> None:
+        raise RuntimeError("now")
+
+    async def fails_later() -> None:
+        await asyncio.sleep(0)
+        raise RuntimeError("later")
+
+    with caplog.at_level(logging.ERROR, logger="aiosocketio"):
+        assert start(fails_now()) is None
+        task = start(fails_later())
+        assert task is not None
+        await asyncio.sleep(0.01)
+    messages = [r.exc_info[1].args[0] for r in caplog.records if r.exc_info and r.exc_info[1]]
+    assert messages == ["now", "later"]
+
+
+async def test_handlers_start_in_event_order() -> None:
+    emitter = EventEmitter()
+    order: list[int] = []
+
+    async def handler(n: int) -> None:
+        order.append(n)
+        await asyncio.sleep(0)
+
+    emitter.on("x", handler)
+    for n in range(5):
+        emitter.emit_event("x", n)
+    assert order == [0, 1, 2, 3, 4]
+    await asyncio.sleep(0.01)
+
+
+def test_on_once_off_and_decorator() -> None:
+    emitter = EventEmitter()
+    calls: list[str] = []
+
+    @emitter.on("a")
+    def first(value: str) -> None:
+        calls.append("first:" + value)
+
+    emitter.once("a", lambda value: calls.append("once:" + value))
+    emitter.emit_event("a", "1")
+    emitter.emit_event("a", "2")
+    emitter.off("a", first)
+    assert not emitter.emit_event("a", "3")
+    assert calls == ["first:1", "once:1", "first:2"]
+    with pytest.raises(TypeError, match="callable"):
+        emitter.on("a", "not a function")  # type: ignore[call-overload]
