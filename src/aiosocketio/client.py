@@ -52,7 +52,7 @@ class Client:
 
     # -- incoming ----------------------------------------------------------------------------------------
 
-    def _on_data(self, data: str | bytes) -> None:
+    def _on_data(self, data: str | bytes | None) -> None:
         if self.closed:
             return
         try:
@@ -143,9 +143,9 @@ class Client:
         self._close("forced server close")
 
     def _close(self, reason: str) -> None:
-        """Close the Engine.IO session and every socket on it with ``reason``."""
-        self.conn.close_nowait()
+        """Close every socket with ``reason``, then the Engine.IO session (whose own close then finds none)."""
         self._on_close(reason, None)
+        self.conn.close_nowait()
 
     def _on_close(self, reason: str, description: Any = None) -> None:
         if self.closed:

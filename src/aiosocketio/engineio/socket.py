@@ -75,7 +75,7 @@ class EngineSocket(EventEmitter):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._close_timer: asyncio.TimerHandle | None = None
-        self._on_message: Callable[[str | bytes], Any] | None = None
+        self._on_message: Callable[[str | bytes | None], Any] | None = None
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -106,7 +106,7 @@ class EngineSocket(EventEmitter):
     def remote_address(self) -> str:
         return self.request.remote_address
 
-    def set_message_handler(self, handler: Callable[[str | bytes], Any] | None) -> None:
+    def set_message_handler(self, handler: Callable[[str | bytes | None], Any] | None) -> None:
         """Install the one direct receiver of messages (the Socket.IO layer); ``message`` events still fire."""
         self._on_message = handler
 
@@ -222,7 +222,9 @@ class EngineSocket(EventEmitter):
 
     # -- receiving ---------------------------------------------------------------------------------------
 
-    def _deliver(self, data: str | bytes) -> None:
+    def _deliver(self, data: str | bytes | None) -> None:
+        """Hand one message to the application; ``None`` is a message packet without data (``4``), which the
+        reference also delivers as "no data" (the Socket.IO layer rejects it)."""
         handler = self._on_message
         if handler is not None:
             try:
@@ -242,7 +244,7 @@ class EngineSocket(EventEmitter):
             action = session.receive(packet, now)
             if action is Action.DELIVER:
                 data = packet.data
-                self._deliver("" if data is None else data)
+                self._deliver(data)
             elif action is Action.CLOSE:
                 self._finish_close()
                 return True
@@ -264,7 +266,7 @@ class EngineSocket(EventEmitter):
         if type(data) is str and data[:1] == "4" and session.ready_state is ReadyState.OPEN:
             if self.has_listeners("packet"):
                 self.emit_event("packet", pk.Packet(pk.PacketType.MESSAGE, data[1:] or None))
-            self._deliver(data[1:])
+            self._deliver(data[1:] or None)
             return
         packet = pk.decode(data)
         if packet is not None and self.has_listeners("packet"):
@@ -273,7 +275,7 @@ class EngineSocket(EventEmitter):
         if action is Action.DELIVER:
             assert packet is not None
             payload = packet.data
-            self._deliver("" if payload is None else payload)
+            self._deliver(payload)
         elif action is Action.CLOSE:
             self._finish_close()
         elif packet is not None and packet.type is pk.PacketType.PONG:
