@@ -1,0 +1,210 @@
+"""Starting and stopping the built-in server: :func:`serve` inside a running loop, :func:`run` as a program.
+
+Shutdown order (``RunningServer.close``): stop listening, let every app close its sessions
+(``app.shutdown()``, which sends Engine.IO/Socket.IO goodbyes over the still-open connections), close the
+idle keep-alive connections, let requests in flight finish for up to ``shutdown_timeout`` seconds, then drop
+whatever is left and wait for the handler tasks to end, so nothing is left pending on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import ssl as ssl_module
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..web import WebApp
+from .protocol import (
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_BODY_BUFFER,
+    DEFAULT_MAX_HEADER_SIZE,
+    DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_WRITE_BUFFER,
+    DEFAULT_WS_CLOSE_TIMEOUT,
+    ASGIApp,
+    HttpProtocol,
+    Limits,
+    ServerState,
+)
+
+__all__ = ["RunningServer", "run", "serve"]
+
+logger = logging.getLogger("aiosocketio.runner")
+
+
+class RunningServer:
+    """A listening server returned by :func:`serve`; ``await close()`` (or ``async with``) stops it."""
+
+    def __init__(self, server: asyncio.Server, state: ServerState, *, shutdown_timeout: float) -> None:
+        self._server = server
+        self._state = state
+        self._shutdown_timeout = shutdown_timeout
+        self._closed: asyncio.Future[None] | None = None
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        """The listening sockets (one per address the host resolved to)."""
+        return tuple(self._server.sockets)
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with ``port=0``)."""
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def connection_count(self) -> int:
+        """Open connections, HTTP and WebSocket."""
+        return len(self._state.connections)
+
+    async def close(self) -> None:
+        """Stop gracefully (see the module docstring). Calling it again waits for the first call."""
+        if self._closed is not None:
+            await asyncio.shield(self._closed)
+            return
+        self._closed = self._state.loop.create_future()
+        try:
+            await self._shutdown()
+        finally:
+            self._closed.set_result(None)
+
+    async def _shutdown(self) -> None:
+        state = self._state
+        self._server.close()
+        state.shutting_down = True
+        for app in state.apps:
+            try:
+                await app.shutdown()
+            except Exception:
+                logger.exception("error while shutting down %r", app)
+        for connection in list(state.connections):
+            connection.begin_shutdown()
+        loop = state.loop
+        deadline = loop.time() + self._shutdown_timeout
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._shutdown_timeout):
+                await state.wait_connections_closed()
+        if state.tasks:
+            await asyncio.wait(list(state.tasks), timeout=max(0.0, deadline - loop.time()))
+        for connection in list(state.connections):
+            connection.abort()
+        tasks = list(state.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+        # Let the transports run connection_lost before the loop may be closed.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await state.wait_connections_closed()
+        await self._server.wait_closed()
+
+    async def __aenter__(self) -> RunningServer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+async def serve(
+    apps: Sequence[WebApp],
+    *,
+    host: str | Sequence[str] | None = "127.0.0.1",
+    port: int = 3000,
+    other_app: ASGIApp | None = None,
+    ssl: ssl_module.SSLContext | None = None,
+    backlog: int = 2048,
+    reuse_port: bool = False,
+    max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+    max_headers: int = DEFAULT_MAX_HEADERS,
+    keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT,
+    max_body_buffer: int = DEFAULT_MAX_BODY_BUFFER,
+    max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+    ws_close_timeout: float = DEFAULT_WS_CLOSE_TIMEOUT,
+    shutdown_timeout: float = 5.0,
+) -> RunningServer:
+    """Listen on ``host:port`` and serve ``apps`` (first whose ``handles(path)`` is true) plus ``other_app``.
+
+    ``port=0`` picks a free port (read it from ``.port``). The limits are documented on
+    :class:`~aiosocketio.runner.protocol.Limits`; ``shutdown_timeout`` bounds how long :meth:`RunningServer.close`
+    waits for requests in flight.
+    """
+    loop = asyncio.get_running_loop()
+    limits = Limits(
+        max_header_size=max_header_size,
+        max_headers=max_headers,
+        keep_alive_timeout=keep_alive_timeout,
+        max_body_buffer=max_body_buffer,
+        max_write_buffer=max_write_buffer,
+        ws_close_timeout=ws_close_timeout,
+    )
+    state = ServerState(apps, other_app=other_app, limits=limits, secure=ssl is not None, loop=loop)
+
+    def factory() -> HttpProtocol:
+        return HttpProtocol(state)
+
+    server = await loop.create_server(
+        factory, host, port, ssl=ssl, backlog=backlog, reuse_address=True, reuse_port=reuse_port or None
+    )
+    return RunningServer(server, state, shutdown_timeout=shutdown_timeout)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run(
+    *apps: WebApp,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    other_app: ASGIApp | None = None,
+    log_level: int | str = "info",
+    **options: Any,
+) -> None:
+    """Serve ``apps`` until SIGINT or SIGTERM, then close gracefully; uses uvloop when it is installed.
+
+    ``options`` go to :func:`serve` (``ssl``, limits, ``shutdown_timeout``...).
+    """
+    level = logging.getLevelName(log_level.upper()) if isinstance(log_level, str) else log_level
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiosocketio").setLevel(level)
+    loop_factory = _loop_factory()
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(
+            _serve_until_signal(apps, host, port, other_app, uvloop=loop_factory is not None, **options)
+        )
+
+
+async def _serve_until_signal(
+    apps: Sequence[WebApp], host: str, port: int, other_app: ASGIApp | None, *, uvloop: bool, **options: Any
+) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    server = await serve(apps, host=host, port=port, other_app=other_app, **options)
+    scheme = "https" if options.get("ssl") else "http"
+    logger.info("serving on %s://%s:%d%s", scheme, host, server.port, " (uvloop)" if uvloop else "")
+    try:
+        await stop.wait()
+        logger.info("shutting down")
+    finally:
+        await server.close()
+        for sig in installed:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
