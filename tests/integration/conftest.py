@@ -1,0 +1,319 @@
+"""Fixtures for the integration tests: real server processes on loopback, driven by real clients.
+
+- ``free_port()``: a TCP port nobody listens on right now.
+- ``start_server(script, *args, frontend=...)``: a context manager that starts ``script`` (a path under
+  ``tests/servers/``) in a subprocess with ``--port`` and ``--frontend``, waits until the port accepts TCP
+  connections, and always stops the process at the end (SIGTERM, then SIGKILL).
+- ``server_factory``: the same as a function-scoped fixture; the logs of every server it started are printed
+  at teardown, so pytest shows them with a failing test.
+- ``eio_server``: the Engine.IO echo server (``tests/servers/eio_echo.py``), one process per test module and
+  front-end. Tests that use it run once per front-end: ``runner`` and ``uvicorn``, plus ``hypercorn`` for
+  tests marked ``all_frontends``. When a test fails, the server output written during that test is printed.
+- ``sio_server``: the Socket.IO protocol-suite server (``tests/servers/sio_suite.py``), one process per test
+  module and front-end (``runner`` and ``uvicorn``); its output is printed the same way when a test fails.
+
+Environment:
+
+- ``AIOSOCKETIO_TEST_TIMEOUT_FACTOR`` (default 1) multiplies every timeout, for slow machines.
+- ``AIOSOCKETIO_EIO_URL`` (e.g. ``http://127.0.0.1:3000``): run the ``eio_server`` tests against an Engine.IO
+  echo server that is already running there instead of starting one (see ``scripts/run_eio_suite.py``).
+- ``AIOSOCKETIO_SIO_URL``: the same for the ``sio_server`` tests and the Socket.IO suite server
+  (``tests/servers/sio_suite.py``, see ``scripts/run_sio_suite.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent.parent
+SERVERS_DIR = TESTS_DIR / "servers"
+EIO_ECHO = SERVERS_DIR / "eio_echo.py"
+SIO_SUITE = SERVERS_DIR / "sio_suite.py"
+
+TIMEOUT_FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
+EXTERNAL_EIO_URL = os.environ.get("AIOSOCKETIO_EIO_URL", "").rstrip("/")
+EXTERNAL_SIO_URL = os.environ.get("AIOSOCKETIO_SIO_URL", "").rstrip("/")
+
+CORE_FRONTENDS = ("runner", "uvicorn")
+ALL_FRONTENDS = ("runner", "uvicorn", "hypercorn")
+
+
+def scaled(seconds: float) -> float:
+    """``seconds`` multiplied by ``AIOSOCKETIO_TEST_TIMEOUT_FACTOR``."""
+    return seconds * TIMEOUT_FACTOR
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` at the time of the call."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """A server script running in a subprocess, its stdout and stderr captured to files."""
+
+    def __init__(
+        self, script: Path | str, args: tuple[str, ...], frontend: str, host: str, port: int
+    ) -> None:
+        self.script = Path(script)
+        self.args = args
+        self.frontend = frontend
+        self.host = host
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        self.ws_url = f"ws://{host}:{port}"
+        self._dir = tempfile.TemporaryDirectory(prefix="aiosocketio-server-")
+        self.stdout_path = Path(self._dir.name) / "stdout.log"
+        self.stderr_path = Path(self._dir.name) / "stderr.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.script.name} [{self.frontend}] on port {self.port}"
+
+    def start(self, ready_timeout: float) -> None:
+        command = [
+            sys.executable,
+            str(self.script),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--frontend",
+            self.frontend,
+            *self.args,
+        ]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
+            self.proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        self._wait_until_listening(ready_timeout)
+
+    def _wait_until_listening(self, timeout: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with status {self.proc.returncode} before listening\n{self.logs()}"
+                )
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.name} did not accept connections within {timeout:.1f} s\n{self.logs()}"
+                )
+            time.sleep(0.05)
+
+    def stop(self, grace: float) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=grace)
+
+    def close(self) -> None:
+        self._dir.cleanup()
+
+    def stdout(self) -> str:
+        """Everything the server printed to stdout so far."""
+        try:
+            return self.stdout_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stderr(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_sizes(self) -> tuple[int, int]:
+        sizes = []
+        for path in (self.stdout_path, self.stderr_path):
+            try:
+                sizes.append(path.stat().st_size)
+            except FileNotFoundError:
+                sizes.append(0)
+        return sizes[0], sizes[1]
+
+    def logs(self, since: tuple[int, int] = (0, 0)) -> str:
+        status = "running" if self.proc is not None and self.proc.poll() is None else "stopped"
+        if self.proc is not None and self.proc.returncode is not None:
+            status = f"exited with status {self.proc.returncode}"
+        parts = [f"===== {self.name} ({status}) ====="]
+        for label, text, offset in (
+            ("stdout", self.stdout(), since[0]),
+            ("stderr", self.stderr(), since[1]),
+        ):
+            parts.append(f"----- {label} -----")
+            parts.append(text[offset:] if offset else text)
+        return "\n".join(parts)
+
+    def lines(self, prefix: str) -> list[list[str]]:
+        """The stdout lines starting with ``prefix``, split into words."""
+        return [line.split() for line in self.stdout().splitlines() if line.startswith(prefix)]
+
+
+@contextlib.contextmanager
+def start_server(
+    script: Path | str,
+    *args: str,
+    frontend: str = "runner",
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    ready_timeout: float = 15.0,
+    stop_grace: float = 5.0,
+) -> Iterator[ServerProcess]:
+    """Run ``script`` on ``port`` (a free one by default) until the block exits; it is always stopped."""
+    server = ServerProcess(script, args, frontend, host, port or free_port(host))
+    try:
+        server.start(scaled(ready_timeout))
+        yield server
+    finally:
+        server.stop(scaled(stop_grace))
+        server.close()
+
+
+class ExternalServer:
+    """Stands in for a ``ServerProcess`` when the tests target a server someone else runs."""
+
+    frontend = "external"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ws_url = "ws" + url.removeprefix("http")
+        self.name = f"external server at {url}"
+
+    def stdout(self) -> str:
+        return ""
+
+    def log_sizes(self) -> tuple[int, int]:
+        return 0, 0
+
+    def logs(self, since: tuple[int, int] = (0, 0)) -> str:
+        return f"===== {self.name}: output not captured ====="
+
+    def lines(self, prefix: str) -> list[list[str]]:
+        return []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "all_frontends: also run the test against hypercorn (besides the runner and uvicorn)"
+    )
+
+
+_reports_key = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    item.stash.setdefault(_reports_key, {})[report.when] = report
+    return report
+
+
+def _failed(item: pytest.Item) -> bool:
+    reports = item.stash.get(_reports_key, {})
+    return any(report.failed for report in reports.values())
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "eio_server" not in metafunc.fixturenames:
+        return
+    if EXTERNAL_EIO_URL:
+        frontends: tuple[str, ...] = ("external",)
+    elif metafunc.definition.get_closest_marker("all_frontends"):
+        frontends = ALL_FRONTENDS
+    else:
+        frontends = CORE_FRONTENDS
+    metafunc.parametrize("eio_server", frontends, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def eio_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess | ExternalServer]:
+    """The Engine.IO echo server with the protocol suite's settings, on a free port."""
+    frontend = request.param
+    if frontend == "external":
+        yield ExternalServer(EXTERNAL_EIO_URL)
+        return
+    with start_server(EIO_ECHO, frontend=frontend) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _print_server_output_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """When a test that used ``eio_server`` fails, show what the server printed during that test."""
+    if "eio_server" not in request.fixturenames:
+        yield
+        return
+    server = request.getfixturevalue("eio_server")
+    since = server.log_sizes()
+    yield
+    if _failed(request.node):
+        # Give the server a moment to write what the failure provoked.
+        time.sleep(0.2)
+        print(server.logs(since))
+
+
+@pytest.fixture
+def server_factory(request: pytest.FixtureRequest) -> Iterator[object]:
+    """``start = server_factory; server = start(script, *args, frontend=...)``: stopped at teardown."""
+    with contextlib.ExitStack() as stack:
+        started: list[ServerProcess] = []
+
+        def start(script: Path | str, *args: str, frontend: str = "runner", **kwargs: Any) -> ServerProcess:
+            server = stack.enter_context(start_server(script, *args, frontend=frontend, **kwargs))
+            started.append(server)
+            return server
+
+        yield start
+        for server in started:
+            if server.proc is not None and server.proc.poll() is None:
+                server.stop(scaled(5.0))
+            print(server.logs())
+
+
+@pytest.fixture(scope="module", params=("external",) if EXTERNAL_SIO_URL else CORE_FRONTENDS)
+def sio_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess | ExternalServer]:
+    """The Socket.IO protocol-suite server (``tests/servers/sio_suite.py``) on a free port."""
+    frontend = request.param
+    if frontend == "external":
+        yield ExternalServer(EXTERNAL_SIO_URL)
+        return
+    with start_server(SIO_SUITE, frontend=frontend) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _print_sio_server_output_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """When a test that used ``sio_server`` fails, show what the server printed during that test."""
+    if "sio_server" not in request.fixturenames:
+        yield
+        return
+    server = request.getfixturevalue("sio_server")
+    since = server.log_sizes()
+    yield
+    if _failed(request.node):
+        time.sleep(0.2)
+        print(server.logs(since))
