@@ -29,10 +29,6 @@ ECHOED = ["hello", "héllo wörld ✓ 😀", {"$bytes": "0102030400ff"}]
 
 pytestmark = [
     pytest.mark.node,
-    pytest.mark.skipif(
-        NODE is None or not (TESTS_DIR / "node_modules" / "engine.io-client").is_dir(),
-        reason="needs Node.js and `npm ci` in tests/",
-    ),
 ]
 
 

@@ -41,7 +41,7 @@ from aiosocketio.engineio.packet import (
     encode_ws,
 )
 
-VECTORS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 VECTOR_FILE = VECTORS_DIR / "engineio_packets.json"
 
 

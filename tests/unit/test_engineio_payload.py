@@ -25,7 +25,7 @@ from aiosocketio.engineio.payload import (
     encode_payload,
 )
 
-VECTORS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 VECTOR_FILE = VECTORS_DIR / "engineio_payloads.json"
 
 

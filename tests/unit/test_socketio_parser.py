@@ -50,7 +50,7 @@ from aiosocketio.parsers.default import (
 )
 from aiosocketio.parsers.packet import RESERVED_EVENTS, DecodeError, EncodeError, Packet, PacketType
 
-VECTORS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 VECTOR_FILE = VECTORS_DIR / "socketio_packets.json"
 
 EVENT = PacketType.EVENT
