@@ -1,7 +1,8 @@
 """A small chat room: open http://127.0.0.1:3000 in two browser tabs.
 
-The page and the official browser client are served by a tiny ASGI app given as ``other_app``; Socket.IO itself is
-served by the built-in runner at /socket.io/. Run with ``scripts/demo`` (or ``python examples/chat.py --port N``).
+The built-in runner serves Socket.IO at /socket.io/ together with the official browser client
+(``serve_client=True``: /socket.io/socket.io.js, read from the npm package that ``scripts/setup`` installs); a tiny
+ASGI app given as ``other_app`` serves the page. Run with ``scripts/demo`` (or ``python examples/chat.py --port N``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import Any
 
 import aiosocketio
 
-HERE = Path(__file__).resolve().parent
-CLIENT_BUNDLE = HERE.parent / "tests" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+CLIENT_PACKAGE = Path(__file__).resolve().parent.parent / "tests" / "node_modules" / "socket.io-client"
 
 PAGE = b"""<!doctype html>
 <html><head><meta charset="utf-8"><title>aiosocketio chat</title>
@@ -21,7 +21,7 @@ PAGE = b"""<!doctype html>
 overflow:auto;padding:.5em}li{list-style:none}</style></head>
 <body><h1>aiosocketio chat</h1><p id="status">connecting...</p><ul id="log"></ul>
 <form id="form"><input id="text" autocomplete="off" placeholder="say something"><button>Send</button></form>
-<script src="/socket.io.min.js"></script>
+<script src="/socket.io/socket.io.js"></script>
 <script>
 const socket = io();
 const log = (text) => { const li = document.createElement("li"); li.textContent = text;
@@ -39,7 +39,7 @@ document.getElementById("form").onsubmit = async (e) => { e.preventDefault();
 
 
 def build() -> aiosocketio.Server:
-    io = aiosocketio.Server(cors={"origin": "*"})
+    io = aiosocketio.Server(serve_client=True, client_dir=str(CLIENT_PACKAGE))
 
     @io.on("connection")
     async def on_connection(socket: aiosocketio.Socket) -> None:
@@ -56,17 +56,13 @@ def build() -> aiosocketio.Server:
 
 
 async def pages(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Serve the page and the browser client; 404 for anything else."""
+    """Serve the page; 404 for anything else."""
     if scope["type"] != "http":
         return
-    path = scope["path"]
-    if path == "/":
-        body, kind = PAGE, b"text/html; charset=utf-8"
-    elif path == "/socket.io.min.js" and CLIENT_BUNDLE.exists():
-        body, kind = CLIENT_BUNDLE.read_bytes(), b"application/javascript"
+    if scope["path"] == "/":
+        status, body, kind = 200, PAGE, b"text/html; charset=utf-8"
     else:
-        body, kind = b"Not Found", b"text/plain"
-    status = 404 if kind == b"text/plain" else 200
+        status, body, kind = 404, b"Not Found", b"text/plain"
     await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", kind)]})
     await send({"type": "http.response.body", "body": body})
 

@@ -14,6 +14,7 @@ from aiosocketio._emitter import EventEmitter, F
 from aiosocketio.adapters.memory import InMemoryAdapter
 from aiosocketio.broadcast import BroadcastOperator
 from aiosocketio.client import Client
+from aiosocketio.client_bundle import ClientBundle, find_client_dir
 from aiosocketio.engineio.handshake import SidGenerator
 from aiosocketio.engineio.server import EngineServer
 from aiosocketio.namespace import Namespace, ParentNamespace
@@ -36,6 +37,7 @@ class Server(EventEmitter):
 
     __slots__ = (
         "_adapter_factory",
+        "_bundle",
         "_cleanup_empty_child_namespaces",
         "_clients",
         "_encode",
@@ -65,13 +67,12 @@ class Server(EventEmitter):
         **engine_options: Any,
     ) -> None:
         super().__init__()
-        if serve_client:
-            raise NotImplementedError("serve_client is not available yet")
         if connection_state_recovery:
             raise NotImplementedError("connection_state_recovery is not available yet")
         if not isinstance(connect_timeout, (int, float)) or connect_timeout <= 0:
             raise ValueError(f"connect_timeout must be a positive number of seconds, got {connect_timeout!r}")
         self.engine = EngineServer(path, **engine_options)
+        self._bundle = ClientBundle(self.engine.path, find_client_dir(client_dir)) if serve_client else None
         self.engine.on("connection", self._on_engine_connection)
         self.connect_timeout = float(connect_timeout)
         self.connection_state_recovery = connection_state_recovery
@@ -229,6 +230,11 @@ class Server(EventEmitter):
         return self.engine.handles(path)
 
     async def handle_http(self, request: Request) -> Response:
+        bundle = self._bundle
+        if bundle is not None:
+            name = bundle.file_for(request.path)
+            if name is not None:
+                return bundle.respond(request, name)
         return await self.engine.handle_http(request)
 
     async def handle_websocket(self, request: Request, handshake: WebSocketHandshake) -> None:
