@@ -188,9 +188,10 @@ class _ASGIWebSocket:
                 self._closed = True
                 self._notify_close(1006)
             if not self._writer.done():
-                self._wakeup.set()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._writer), 1.0)
+                if self._outbox:  # let our own close frame (or last messages) go out, briefly
+                    self._wakeup.set()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(self._writer), 1.0)
                 self._writer.cancel()
 
 

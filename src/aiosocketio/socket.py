@@ -140,6 +140,7 @@ class Socket(EventEmitter):
         "_acks",
         "_any_incoming",
         "_any_outgoing",
+        "_closed",
         "_middlewares",
         "_tail",
         "client",
@@ -162,6 +163,7 @@ class Socket(EventEmitter):
         self.data: dict[str, Any] = {}
         self.connected = False
         self.recovered = False
+        self._closed = False
         self._acks: dict[int, Callable[..., None]] = {}
         self._any_incoming: list[Listener] = []
         self._any_outgoing: list[Listener] = []
@@ -270,7 +272,7 @@ class Socket(EventEmitter):
         self._leave_now(room)
 
     def _join_now(self, rooms: Iterable[str]) -> None:
-        if self.client.closed:
+        if self._closed or self.client.closed:  # once disconnected, joining does nothing (C4)
             return
         self.nsp.adapter.add_all(self.id, rooms)
 
@@ -320,10 +322,12 @@ class Socket(EventEmitter):
 
     def on_any_outgoing(self, listener: Listener) -> Listener:
         """Called with ``(event, *args)`` for every event this socket emits (broadcasts included)."""
+        self.server._outgoing_listeners = True
         self._any_outgoing.append(listener)
         return listener
 
     def prepend_any_outgoing(self, listener: Listener) -> Listener:
+        self.server._outgoing_listeners = True
         self._any_outgoing.insert(0, listener)
         return listener
 
@@ -466,6 +470,7 @@ class Socket(EventEmitter):
         self.nsp._remove(self)
         self.client._remove(self)
         self.connected = False
+        self._closed = True
         self._acks.clear()
         self.emit_reserved("disconnect", reason, description)
 
