@@ -112,7 +112,10 @@ class Client:
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
-        self._write_packet(Packet(PacketType.CONNECT, socket.nsp.name, {"sid": socket.id}))
+        reply: dict[str, Any] = {"sid": socket.id}
+        if socket.pid is not None:
+            reply["pid"] = socket.pid
+        self._write_packet(Packet(PacketType.CONNECT, socket.nsp.name, reply))
 
     def _connect_failed(self, name: str, message: str, data: Any) -> None:
         self._write_packet(connect_error_packet(name, message, data))

@@ -76,9 +76,26 @@ class Namespace(EventEmitter):
     # -- connection flow ---------------------------------------------------------------------------------
 
     async def _attempt(self, client: Client, auth: dict[str, Any]) -> None:
-        socket = Socket(self, client, auth, self.server._new_socket_id())
+        """One connection attempt (B4): recovery if asked and possible (B9), middlewares, then connect."""
+        server = self.server
+        recovery = server.connection_state_recovery
+        session = None
+        if recovery is not None:
+            pid, offset = auth.get("pid"), auth.get("offset")
+            if isinstance(pid, str) and isinstance(offset, str):
+                session = await self.adapter.restore_session(pid, offset)
+        if session is not None:
+            socket = Socket(self, client, auth, session.sid, pid=session.pid)
+            socket.recovered = True
+            socket.data = session.data
+            socket._join_now(session.rooms)
+            run_middlewares = not recovery["skip_middlewares"]  # type: ignore[index]
+        else:
+            sid = server._new_socket_id()
+            socket = Socket(self, client, auth, sid, pid=server._new_socket_id() if recovery else None)
+            run_middlewares = True
         error: tuple[str, Any] | None = None
-        for middleware in tuple(self._middlewares):
+        for middleware in tuple(self._middlewares) if run_middlewares else ():
             try:
                 result = middleware(socket)
                 if inspect.isawaitable(result):
@@ -97,13 +114,15 @@ class Namespace(EventEmitter):
             client._connect_failed(self.name, error[0], error[1])
             self._maybe_cleanup()
             return
-        self._connect(client, socket)
+        self._connect(client, socket, session.missed_packets if session is not None else ())
 
-    def _connect(self, client: Client, socket: Socket) -> None:
+    def _connect(self, client: Client, socket: Socket, missed: Iterable[list[Any]] = ()) -> None:
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, (socket.id,))
         client._connected(socket)
+        for data in missed:  # after the CONNECT reply (the reference sends them before; clients take both)
+            socket._write_items(self.server._engine_items(Packet(PacketType.EVENT, self.name, data)), False)
         self.emit_event("connect", socket)
         self.emit_event("connection", socket)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
 from aiosocketio._emitter import EventEmitter, F
-from aiosocketio.adapters.memory import InMemoryAdapter
+from aiosocketio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from aiosocketio.broadcast import BroadcastOperator
 from aiosocketio.client import Client
 from aiosocketio.client_bundle import ClientBundle, find_client_dir
@@ -30,6 +31,30 @@ if TYPE_CHECKING:
 __all__ = ["Server"]
 
 NamespaceSpec = str | re.Pattern[str] | Callable[..., Any]
+
+_RECOVERY_DEFAULTS: dict[str, Any] = {"max_disconnection_duration": 120.0, "skip_middlewares": True}
+
+
+def _recovery_options(value: Any) -> dict[str, Any] | None:
+    """``connection_state_recovery``: None/False (off), True (defaults) or a dict of the two options."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return dict(_RECOVERY_DEFAULTS)
+    if not isinstance(value, dict):
+        raise TypeError("connection_state_recovery is a dict such as {'max_disconnection_duration': 120.0}")
+    unknown = set(value) - set(_RECOVERY_DEFAULTS)
+    if unknown:
+        raise TypeError(
+            f"unknown connection_state_recovery option(s) {sorted(unknown)}: use {sorted(_RECOVERY_DEFAULTS)}"
+        )
+    options = _RECOVERY_DEFAULTS | value
+    duration = options["max_disconnection_duration"]
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
+        raise ValueError(f"max_disconnection_duration is a positive number of seconds, got {duration!r}")
+    options["max_disconnection_duration"] = float(duration)
+    options["skip_middlewares"] = bool(options["skip_middlewares"])
+    return options
 
 
 class Server(EventEmitter):
@@ -67,16 +92,19 @@ class Server(EventEmitter):
         **engine_options: Any,
     ) -> None:
         super().__init__()
-        if connection_state_recovery:
-            raise NotImplementedError("connection_state_recovery is not available yet")
         if not isinstance(connect_timeout, (int, float)) or connect_timeout <= 0:
             raise ValueError(f"connect_timeout must be a positive number of seconds, got {connect_timeout!r}")
         self.engine = EngineServer(path, **engine_options)
         self._bundle = ClientBundle(self.engine.path, find_client_dir(client_dir)) if serve_client else None
         self.engine.on("connection", self._on_engine_connection)
         self.connect_timeout = float(connect_timeout)
-        self.connection_state_recovery = connection_state_recovery
+        self.connection_state_recovery = _recovery_options(connection_state_recovery)
         self._cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        if adapter is None and self.connection_state_recovery is not None:
+            adapter = partial(
+                SessionAwareAdapter,
+                max_disconnection_duration=self.connection_state_recovery["max_disconnection_duration"],
+            )
         self._adapter_factory: Callable[[Namespace], Adapter] = adapter or InMemoryAdapter
         parser = parser or default_parser
         self._encode: Callable[[Packet], list[str | bytes]] = parser.encode

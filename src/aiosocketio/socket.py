@@ -21,6 +21,7 @@ from aiosocketio._emitter import EventEmitter, call_listener, spawn, start
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers.packet import RESERVED_EVENTS, Packet, PacketType
+from aiosocketio.recovery import RECOVERABLE_REASONS, StoredSession
 
 if TYPE_CHECKING:
     from aiosocketio.broadcast import BroadcastOperator
@@ -149,16 +150,20 @@ class Socket(EventEmitter):
         "handshake",
         "id",
         "nsp",
+        "pid",
         "recovered",
         "server",
     )
 
-    def __init__(self, nsp: Namespace, client: Client, auth: dict[str, Any], sid: str) -> None:
+    def __init__(
+        self, nsp: Namespace, client: Client, auth: dict[str, Any], sid: str, pid: str | None = None
+    ) -> None:
         super().__init__()
         self.nsp = nsp
         self.server: Server = nsp.server
         self.client = client
         self.id = sid
+        self.pid = pid  # the private session id, only with connection state recovery
         self.handshake = Handshake.from_request(client.conn.request, auth)
         self.data: dict[str, Any] = {}
         self.connected = False
@@ -232,6 +237,9 @@ class Socket(EventEmitter):
             for listener in tuple(self._any_outgoing):
                 call_listener(listener, event, *args)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
+        if self.pid is not None:  # recovery: through the adapter, which logs it and appends its offset (B9)
+            self.nsp.adapter.broadcast(packet, BroadcastOptions(rooms=frozenset((self.id,)), flags=flags))
+            return
         self._write_items(self.server._engine_items(packet), flags.volatile)
 
     async def _emit_with_ack(self, event: Any, args: tuple[Any, ...], flags: BroadcastFlags) -> Any:
@@ -466,6 +474,9 @@ class Socket(EventEmitter):
         if not self.connected:
             return
         self.emit_reserved("disconnecting", reason, description)
+        if self.pid is not None and reason in RECOVERABLE_REASONS:
+            session = StoredSession(self.id, self.pid, self.rooms, self.data)
+            start(self.nsp.adapter.persist_session(session))
         self.nsp.adapter.delete_all(self.id)
         self.nsp._remove(self)
         self.client._remove(self)

@@ -28,6 +28,9 @@ PURE_MODULES: tuple[str, ...] = (
     "aiosocketio/parsers/packet.py",
     "aiosocketio/parsers/binary.py",
     "aiosocketio/parsers/default.py",
+    "aiosocketio/recovery.py",
+    "aiosocketio/adapters/rooms.py",
+    "aiosocketio/adapters/options.py",
 )
 
 # Pure modules that may not exist yet: shrink this set as they land. Any other missing path fails.

@@ -26,6 +26,7 @@ from aiosocketio.adapters.rooms import RoomIndex
 if TYPE_CHECKING:
     from aiosocketio.namespace import Namespace
     from aiosocketio.parsers.packet import Packet
+    from aiosocketio.recovery import StoredSession
     from aiosocketio.socket import Socket
 
 __all__ = ["Adapter"]
@@ -151,6 +152,15 @@ class Adapter(EventEmitter, ABC):
     def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
         for socket in self._local_sockets(options):
             socket._disconnect_now(close)
+
+    # -- connection state recovery ----------------------------------------------------------------------
+
+    async def persist_session(self, session: StoredSession) -> None:
+        """Keep a disconnected socket's session for a later recovery (adapters without recovery drop it)."""
+
+    async def restore_session(self, pid: str, offset: str) -> StoredSession | None:
+        """The session kept under ``pid`` with the events it missed since ``offset``, if it can be recovered."""
+        return None
 
     @abstractmethod
     async def server_side_emit(self, packet: list[Any]) -> None:

@@ -1,13 +1,21 @@
-"""``InMemoryAdapter``: the default adapter, for a single server (no cluster)."""
+"""``InMemoryAdapter``: the default adapter, for a single server (no cluster); ``SessionAwareAdapter`` adds
+connection state recovery."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiosocketio.adapters.base import Adapter
+from aiosocketio.adapters.options import BroadcastOptions
+from aiosocketio.parsers.packet import Packet, PacketType
+from aiosocketio.recovery import RecoveryStore, StoredSession
 
-__all__ = ["InMemoryAdapter"]
+if TYPE_CHECKING:
+    from aiosocketio.namespace import Namespace
+
+__all__ = ["InMemoryAdapter", "SessionAwareAdapter"]
 
 logger = logging.getLogger("aiosocketio")
 
@@ -25,3 +33,58 @@ class InMemoryAdapter(Adapter):
     async def server_side_emit_with_ack(self, packet: list[Any], timeout: float | None) -> list[Any]:
         logger.debug("server_side_emit_with_ack(%r): no other servers, no responses", packet[0])
         return []
+
+
+class SessionAwareAdapter(InMemoryAdapter):
+    """The in-memory adapter with connection state recovery (protocol.md B9).
+
+    Each event without ack that is not volatile gets an offset appended and is logged with its targeting; the
+    sessions of sockets that left with a recoverable reason are kept for ``max_disconnection_duration``. A
+    housekeeping timer runs only while there is something to expire. Emits ``session-expired(pid, sid)`` when a
+    kept session ends unused, so that the application can clean up what it keeps for that user.
+    """
+
+    __slots__ = ("_housekeeping", "_store")
+
+    def __init__(self, nsp: Namespace, max_disconnection_duration: float = 120.0) -> None:
+        super().__init__(nsp)
+        self._store = RecoveryStore(max_disconnection_duration)
+        self._housekeeping: asyncio.TimerHandle | None = None
+
+    @property
+    def store(self) -> RecoveryStore:
+        return self._store
+
+    def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        if packet.type is PacketType.EVENT and packet.id is None and not options.flags.volatile:
+            data = packet.data if isinstance(packet.data, list) else []
+            offset = self._store.log(data, options.rooms, options.except_rooms, self._now())
+            packet = Packet(PacketType.EVENT, packet.nsp, [*data, offset])
+        super().broadcast(packet, options)
+
+    async def persist_session(self, session: StoredSession) -> None:
+        self._store.persist(session, self._now())
+
+    async def restore_session(self, pid: str, offset: str) -> StoredSession | None:
+        return self._store.restore(pid, offset, self._now())
+
+    def _now(self) -> float:
+        loop = asyncio.get_running_loop()
+        if self._housekeeping is None:
+            interval = min(60.0, self._store.max_duration)
+            self._housekeeping = loop.call_later(interval, self._expire)
+        return loop.time()
+
+    def _expire(self) -> None:
+        self._housekeeping = None
+        store = self._store
+        for session in store.expire(asyncio.get_running_loop().time()):
+            self.emit_event("session-expired", session.pid, session.sid)
+        if len(store) or store.logged:
+            self._now()  # re-arms the timer
+
+    async def close(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            self._housekeeping = None
+        await super().close()
