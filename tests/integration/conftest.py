@@ -184,11 +184,18 @@ def start_server(
     ready_timeout: float = 15.0,
     stop_grace: float = 5.0,
 ) -> Iterator[ServerProcess]:
-    """Run ``script`` on ``port`` (a free one by default) until the block exits; it is always stopped."""
+    """Run ``script`` on ``port`` (a free one by default) until the block exits; it is always stopped.
+
+    Client mistakes must never put a traceback in the server's log: when the block ends normally, a
+    ``Traceback`` in the server's stderr fails the test (or the module, for module-scoped servers).
+    """
     server = ServerProcess(script, args, frontend, host, port or free_port(host))
     try:
         server.start(scaled(ready_timeout))
         yield server
+        server.stop(scaled(stop_grace))
+        if "Traceback" in server.stderr():
+            raise AssertionError(f"{server.name} logged a traceback:\n{server.logs()}")
     finally:
         server.stop(scaled(stop_grace))
         server.close()
