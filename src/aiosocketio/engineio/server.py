@@ -195,7 +195,8 @@ class EngineServer(EventEmitter):
             response.headers.extend(cors_headers)
         return response
 
-    async def _handle_http(self, request: Request) -> Response:
+    def _verify(self, request: Request, is_upgrade: bool) -> tuple[EngineSocket | None, EngineError | None]:
+        """The session the request names (if live) and the outcome of the reference's checks (A10)."""
         query = request.query
         sid = query.get("sid")
         socket = self._clients.get(sid) if sid is not None else None
@@ -203,10 +204,14 @@ class EngineServer(EventEmitter):
             method=request.method,
             query=query,
             origin=request.headers.get("origin"),
-            is_upgrade=False,
+            is_upgrade=is_upgrade,
             transports=self.transports,
             session_transport=socket.transport.name if socket is not None else None,
         )
+        return socket, error
+
+    async def _handle_http(self, request: Request) -> Response:
+        socket, error = self._verify(request, is_upgrade=False)
         if error is not None:
             return self._refuse(request, error)
         if socket is not None:
@@ -369,15 +374,7 @@ class EngineServer(EventEmitter):
             cors_headers = outcome[0]
         query = request.query
         sid = query.get("sid")
-        socket = self._clients.get(sid) if sid is not None else None
-        error = verify(
-            method=request.method,
-            query=query,
-            origin=request.headers.get("origin"),
-            is_upgrade=True,
-            transports=self.transports,
-            session_transport=socket.transport.name if socket is not None else None,
-        )
+        socket, error = self._verify(request, is_upgrade=True)
         if error is None and query.get("transport") != "websocket":
             error = EngineError.of(ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"})
         if error is None and socket is None:

@@ -129,6 +129,10 @@ class EngineSocket(EventEmitter):
             return
         if self.has_listeners("packet_create"):
             self.emit_event("packet_create", item)
+        self._enqueue(item)
+
+    def _enqueue(self, item: str | bytes) -> None:
+        """Straight to the WebSocket, or into the buffer that the next flush (one per loop turn) sends."""
         transport = self.transport
         if type(transport) is WebSocketTransport and not self._buffer:
             transport.send(item)
@@ -199,7 +203,7 @@ class EngineSocket(EventEmitter):
             if action is Action.NOTHING:
                 break
             if action is Action.SEND_PING:
-                self._send_control(pk.PING)
+                self._enqueue(pk.PING)  # through the buffer like any packet, so it reaches a polling client
                 if self.has_listeners("heartbeat"):
                     self.emit_event("heartbeat")
             elif action is Action.ABORT_UPGRADE:
@@ -208,17 +212,6 @@ class EngineSocket(EventEmitter):
                 self._finish_close()
                 return
         self._reschedule()
-
-    def _send_control(self, encoded: str) -> None:
-        """A heartbeat packet: through the buffer like any other so it reaches a polling client."""
-        transport = self.transport
-        if type(transport) is WebSocketTransport and not self._buffer:
-            transport.send(encoded)
-            return
-        self._buffer.append(encoded)
-        if transport.writable and not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
 
     # -- receiving ---------------------------------------------------------------------------------------
 
