@@ -312,7 +312,9 @@ class ASGIApp:
 
             async def wrapped_receive() -> Message:
                 message = await receive()
-                if message["type"] == "lifespan.shutdown":
+                if message["type"] == "lifespan.startup":
+                    await self._startup_apps()
+                elif message["type"] == "lifespan.shutdown":
                     await self._shutdown_apps()
                 return message
 
@@ -321,11 +323,16 @@ class ASGIApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self._startup_apps()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._shutdown_apps()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _startup_apps(self) -> None:
+        for app in self.apps:
+            await app.startup()
 
     async def _shutdown_apps(self) -> None:
         for app in self.apps:

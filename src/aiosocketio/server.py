@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
-from aiosocketio._emitter import EventEmitter, F
+from aiosocketio._emitter import EventEmitter, F, spawn
 from aiosocketio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from aiosocketio.broadcast import BroadcastOperator
 from aiosocketio.client import Client
@@ -72,6 +72,7 @@ class Server(EventEmitter):
         "_outgoing_listeners",
         "_parents",
         "_running",
+        "_started",
         "connect_timeout",
         "connection_state_recovery",
         "engine",
@@ -115,6 +116,7 @@ class Server(EventEmitter):
         self._parents: list[ParentNamespace] = []
         self._outgoing_listeners = False
         self._running: Any = None
+        self._started = False
         self.sockets: Namespace = self.of("/")
 
     # -- namespaces --------------------------------------------------------------------------------------
@@ -143,6 +145,8 @@ class Server(EventEmitter):
 
     def _add_namespace(self, nsp: Namespace) -> None:
         self._nsps[nsp.name] = nsp
+        if self._started:
+            spawn(nsp.adapter.init())
         if nsp.name != "/":
             self.emit_event("new_namespace", nsp)
 
@@ -257,7 +261,18 @@ class Server(EventEmitter):
     def handles(self, path: str) -> bool:
         return self.engine.handles(path)
 
+    async def startup(self) -> None:
+        """Initialise the adapters (a cluster adapter subscribes here); the front-ends call it before serving,
+        and the first request does if they did not."""
+        if self._started:
+            return
+        self._started = True
+        for nsp in tuple(self._nsps.values()):
+            await nsp.adapter.init()
+
     async def handle_http(self, request: Request) -> Response:
+        if not self._started:
+            await self.startup()
         bundle = self._bundle
         if bundle is not None:
             name = bundle.file_for(request.path)
@@ -266,6 +281,8 @@ class Server(EventEmitter):
         return await self.engine.handle_http(request)
 
     async def handle_websocket(self, request: Request, handshake: WebSocketHandshake) -> None:
+        if not self._started:
+            await self.startup()
         await self.engine.handle_websocket(request, handshake)
 
     async def shutdown(self) -> None:

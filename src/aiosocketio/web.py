@@ -232,6 +232,10 @@ class WebApp(Protocol):
         """Accept or reject one WebSocket upgrade; after accepting, messages flow through the receiver."""
         ...
 
+    async def startup(self) -> None:
+        """Called once by the front-end before it serves (ASGI: at lifespan startup, else the first request)."""
+        ...
+
     async def shutdown(self) -> None:
         """Close every session at once (server shutdown); called once by the front-end when it stops."""
         ...

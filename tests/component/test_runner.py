@@ -124,6 +124,9 @@ class FakeApp:
             await asyncio.sleep(0.2)  # messages arriving now must wait for the receiver
         port.set_receiver(EchoReceiver(self, port))
 
+    async def startup(self) -> None:
+        pass
+
     async def shutdown(self) -> None:
         self.shutdown_calls += 1
 
@@ -780,6 +783,9 @@ class App:
 
     async def handle_websocket(self, request, handshake):
         await handshake.reject(Response(404))
+
+    async def startup(self):
+        pass
 
     async def shutdown(self):
         print("shutdown called", flush=True)

@@ -171,6 +171,9 @@ class EngineServer(EventEmitter):
 
         return ASGIApp(self, other_app=other_app)
 
+    async def startup(self) -> None:
+        """Nothing to prepare: an engine is ready as soon as it exists."""
+
     async def shutdown(self) -> None:
         """Close every session at once, dropping what is buffered (reason "forced close")."""
         for socket in list(self._clients.values()):

@@ -143,6 +143,8 @@ async def serve(
         ws_close_timeout=ws_close_timeout,
     )
     state = ServerState(apps, other_app=other_app, limits=limits, secure=ssl is not None, loop=loop)
+    for app in apps:
+        await app.startup()  # e.g. cluster adapters subscribe before the first client arrives
 
     def factory() -> HttpProtocol:
         return HttpProtocol(state)
