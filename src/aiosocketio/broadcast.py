@@ -113,14 +113,16 @@ class BroadcastOperator:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         responses: list[Any] = []
-        expected: list[int] = []
+        # Every server (this one included) reports how many clients it wrote to, then their acks arrive (§1.4).
+        servers = 1 if self._options.flags.local else await nsp.adapter.server_count()
+        counts: list[int] = []
 
         def check() -> None:
-            if expected and len(responses) >= expected[0] and not done.done():
+            if len(counts) >= servers and len(responses) >= sum(counts) and not done.done():
                 done.set_result(None)
 
         def on_count(count: int) -> None:
-            expected.append(count)
+            counts.append(count)
             check()
 
         def on_ack(*answer: Any) -> None:

@@ -50,7 +50,7 @@ class Adapter(EventEmitter, ABC):
     async def close(self) -> None:
         """Called when the namespace goes away or the server closes."""
 
-    def server_count(self) -> int:
+    async def server_count(self) -> int:
         """How many servers share this namespace (1 without a cluster)."""
         return 1
 

@@ -1,0 +1,210 @@
+"""The classic Redis adapter between two aiosocketio servers on a real redis-server (adapters.md §1, §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import socketio
+
+import aiosocketio
+from aiosocketio import AckTimeoutError
+from aiosocketio.adapters.redis import create_adapter
+from aiosocketio.broadcast import RemoteSocket
+
+PROMPTLY = 5.0 * float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
+
+
+def free_port() -> int:
+    import socket as sock
+
+    with sock.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A redis-server of our own on a free port, stopped at the end (needs Debian's redis-server)."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is needed: apt-get install redis-server (.ci/run installs it)"
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                folder,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            import socket as sock
+
+            for _ in range(200):
+                with contextlib.suppress(OSError), sock.create_connection(("127.0.0.1", port), 0.2):
+                    break
+                import time
+
+                time.sleep(0.025)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(5)
+
+
+class Node:
+    """One aiosocketio server of the cluster, and the clients connected to it."""
+
+    def __init__(self, io: aiosocketio.Server, url: str) -> None:
+        self.io = io
+        self.url = url
+        self.clients: list[socketio.AsyncClient] = []
+
+    async def client(self, namespace: str = "/") -> tuple[socketio.AsyncClient, asyncio.Queue[Any]]:
+        received: asyncio.Queue[Any] = asyncio.Queue()
+        sio = socketio.AsyncClient()
+
+        @sio.on("*", namespace=namespace)
+        def on_any(event: str, *args: Any) -> Any:
+            received.put_nowait((event, *args))
+            return "ack-from-" + sio.get_sid(namespace) if event == "ask" else None
+
+        await sio.connect(self.url, transports=["websocket"], namespaces=[namespace])
+        self.clients.append(sio)
+        return sio, received
+
+
+@pytest.fixture
+async def cluster(redis_url: str) -> AsyncIterator[Any]:
+    nodes: list[Node] = []
+    key = "t" + os.urandom(4).hex()  # pub/sub channels are global: one prefix per test
+
+    async def make() -> Node:
+        io = aiosocketio.Server(adapter=create_adapter(redis_url, key=key, requests_timeout=2.0))
+        running = await io.listen(host="127.0.0.1", port=0)
+        node = Node(io, f"http://127.0.0.1:{running.port}")
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        for client in node.clients:
+            await client.disconnect()
+        await node.io.close()
+
+
+async def next_event(queue: asyncio.Queue[Any]) -> Any:
+    return await asyncio.wait_for(queue.get(), PROMPTLY)
+
+
+async def test_broadcasts_rooms_and_except_cross_servers(cluster: Any) -> None:
+    a, b = await cluster(), await cluster()
+    _, on_a = await a.client()
+    sio_b, on_b = await b.client()
+    assert await a.io.sockets.adapter.server_count() == 2
+    await a.io.emit("hello", 1, {"x": [True]}, b"\x01\x02")
+    assert await next_event(on_b) == ("hello", 1, {"x": [True]}, b"\x01\x02")
+    assert await next_event(on_a) == ("hello", 1, {"x": [True]}, b"\x01\x02")
+    (socket_b,) = b.io.sockets.sockets.values()
+    await socket_b.join("room1")
+    await a.io.to("room1").emit("to-room", "r")
+    assert await next_event(on_b) == ("to-room", "r")
+    await a.io.except_("room1").emit("not-room1")
+    assert await next_event(on_a) == ("not-room1",)
+    await a.io.local.emit("local-only")
+    assert await next_event(on_a) == ("local-only",)
+    await b.io.emit("marker")
+    assert await next_event(on_b) == ("marker",)  # "not-room1" and "local-only" never reached B
+    assert sio_b.connected
+
+
+async def test_utility_methods_cross_servers(cluster: Any) -> None:
+    a, b = await cluster(), await cluster()
+    await a.client()
+    sio_b, on_b = await b.client()
+    (socket_b,) = b.io.sockets.sockets.values()
+    socket_b.data["user"] = "bob"
+    await socket_b.join("r1")
+
+    sockets = await a.io.fetch_sockets()
+    remote = [s for s in sockets if isinstance(s, RemoteSocket)]
+    assert [s.id for s in remote] == [socket_b.id]
+    assert remote[0].rooms == {socket_b.id, "r1"}
+    assert remote[0].data == {"user": "bob"}
+    assert remote[0].handshake.query["transport"] == "websocket"
+    assert len(sockets) == 2
+
+    await a.io.in_("r1").sockets_join("r2")
+    await asyncio.sleep(0.2)
+    assert socket_b.rooms == {socket_b.id, "r1", "r2"}
+    await a.io.sockets_leave("r1")
+    await asyncio.sleep(0.2)
+    assert socket_b.rooms == {socket_b.id, "r2"}
+
+    await remote[0].emit("direct", 7)
+    assert await next_event(on_b) == ("direct", 7)
+
+    disconnected = asyncio.Event()
+    sio_b.on("disconnect", lambda *args: disconnected.set())
+    await a.io.in_("r2").disconnect_sockets()
+    await asyncio.wait_for(disconnected.wait(), PROMPTLY)
+    assert not b.io.sockets.sockets
+
+
+async def test_broadcast_acks_collect_every_client_of_every_server(cluster: Any) -> None:
+    a, b = await cluster(), await cluster()
+    sio_a, _ = await a.client()
+    sio_b1, _ = await b.client()
+    sio_b2, _ = await b.client()
+    answers = await a.io.timeout(2).emit_with_ack("ask")
+    expected = {"ack-from-" + c.get_sid("/") for c in (sio_a, sio_b1, sio_b2)}
+    assert sorted(answers) == sorted(expected)
+
+
+async def test_server_side_emit_with_and_without_ack(cluster: Any) -> None:
+    a, b, c = await cluster(), await cluster(), await cluster()
+    got: list[Any] = []
+    b.io.on("hello", lambda *args: got.append(("b", *args)))
+
+    @b.io.on("question")
+    async def on_question(value: int) -> int:
+        return value * 2
+
+    c.io.on("question", lambda value: value * 3)
+    await a.io.server_side_emit("hello", 1, "two")
+    for _ in range(100):
+        if got:
+            break
+        await asyncio.sleep(0.02)
+    assert got == [("b", 1, "two")]
+    assert sorted(await a.io.server_side_emit_with_ack("question", 5)) == [10, 15]
+
+
+async def test_server_side_emit_with_ack_times_out_with_partial_answers(cluster: Any) -> None:
+    a, b, c = await cluster(), await cluster(), await cluster()
+    b.io.on("slow", lambda: "fast-answer")
+
+    @c.io.on("slow")
+    async def never() -> None:
+        await asyncio.sleep(10)
+
+    with pytest.raises(AckTimeoutError) as caught:
+        await a.io.server_side_emit_with_ack("slow", timeout=0.5)
+    assert caught.value.responses == ["fast-answer"]
