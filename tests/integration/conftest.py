@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -324,3 +325,33 @@ def _print_sio_server_output_on_failure(request: pytest.FixtureRequest) -> Itera
     if _failed(request.node):
         time.sleep(0.2)
         print(server.logs(since))
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A redis-server of our own on a free port (Debian's ``redis-server``), always stopped at the end.
+
+    Pub/sub channels are global to a server, so tests that share it use their own key prefix.
+    """
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is needed: apt-get install redis-server (.ci/run installs it)"
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="aiosocketio-redis-") as folder:
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        proc = subprocess.Popen(
+            [*args, "--dir", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + scaled(10.0)
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError("redis-server did not start") from None
+                    time.sleep(0.02)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(scaled(5.0))

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import shutil
-import subprocess
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,53 +16,6 @@ from aiosocketio.adapters.redis import create_adapter
 from aiosocketio.broadcast import RemoteSocket
 
 PROMPTLY = 5.0 * float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
-
-
-def free_port() -> int:
-    import socket as sock
-
-    with sock.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A redis-server of our own on a free port, stopped at the end (needs Debian's redis-server)."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is needed: apt-get install redis-server (.ci/run installs it)"
-    port = free_port()
-    with tempfile.TemporaryDirectory() as folder:
-        proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                folder,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            import socket as sock
-
-            for _ in range(200):
-                with contextlib.suppress(OSError), sock.create_connection(("127.0.0.1", port), 0.2):
-                    break
-                import time
-
-                time.sleep(0.025)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            proc.terminate()
-            proc.wait(5)
 
 
 class Node:

@@ -1,0 +1,264 @@
+"""A cluster of two aiosocketio servers and one Node.js socket.io 4.8 server (@socket.io/redis-adapter 8.3.0)
+on one real redis-server: every operation crosses in both directions (adapters.md §1, §3, §4)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+
+import aiosocketio
+from aiosocketio.adapters.redis import create_adapter
+from aiosocketio.broadcast import RemoteSocket
+
+FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
+PROMPTLY = 5.0 * FACTOR
+TESTS_DIR = Path(__file__).resolve().parent.parent
+NODE_SERVER = Path(__file__).resolve().parent / "js" / "node_cluster_server.mjs"
+
+pytestmark = pytest.mark.node
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class NodeServer:
+    """The Node.js member of the cluster, driven by JSON commands on its stdin."""
+
+    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
+        self.process = process
+        self.url = url
+        self._ids = itertools.count()
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        async for raw in self.process.stdout:
+            line = json.loads(raw)
+            waiter = self._waiting.pop(line.get("id", -1), None)
+            if waiter is not None:
+                waiter.set_result(line)
+            else:
+                self.events.put_nowait(line)
+
+    async def ask(self, op: str, **fields: Any) -> Any:
+        ident = next(self._ids)
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[ident] = waiter
+        assert self.process.stdin is not None
+        self.process.stdin.write((json.dumps({"id": ident, "op": op, **fields}) + "\n").encode())
+        await self.process.stdin.drain()
+        line = await asyncio.wait_for(waiter, PROMPTLY)
+        assert "error" not in line, line
+        return line["result"]
+
+    async def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), PROMPTLY)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        self._reader.cancel()
+
+
+class Client:
+    """A python-socketio client that records what it receives and answers "ask" with an ack."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient()
+        self.received: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self.disconnected = asyncio.Event()
+
+        @self.sio.on("*")
+        def on_any(event: str, *args: Any) -> Any:
+            self.received.put_nowait((event, *args))
+            return f"ack-{self.sio.get_sid()}" if event == "ask" else None
+
+        self.sio.on("disconnect", lambda *args: self.disconnected.set())
+
+    async def connect(self, url: str) -> Client:
+        await self.sio.connect(url, transports=["websocket"])
+        return self
+
+    async def next(self) -> tuple[Any, ...]:
+        return await asyncio.wait_for(self.received.get(), PROMPTLY)
+
+    @property
+    def sid(self) -> str:
+        return str(self.sio.get_sid())
+
+
+@pytest.fixture
+async def world(redis_url: str) -> AsyncIterator[dict[str, Any]]:
+    node_binary = shutil.which("node")
+    assert node_binary, "Node.js is needed (scripts/setup installs the npm packages)"
+    key = "mixed" + os.urandom(4).hex()
+    servers = []
+    for name in ("a", "b"):
+        io = aiosocketio.Server(adapter=create_adapter(redis_url, key=key, requests_timeout=2.0))
+        running = await io.listen(host="127.0.0.1", port=0)
+        servers.append((name, io, f"http://127.0.0.1:{running.port}"))
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        node_binary,
+        str(NODE_SERVER),
+        str(port),
+        redis_url,
+        key,
+        cwd=TESTS_DIR,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    node = NodeServer(process, f"http://127.0.0.1:{port}")
+    assert (await asyncio.wait_for(node.events.get(), 10 * FACTOR)) == {"kind": "ready"}
+    for _ in range(int(100 * FACTOR)):  # the Node adapter subscribes in the background after listening
+        if await servers[0][1].sockets.adapter.server_count() == 3:
+            break
+        await asyncio.sleep(0.02)
+    clients: list[Client] = []
+
+    async def client(url: str) -> Client:
+        made = await Client().connect(url)
+        clients.append(made)
+        return made
+
+    world = {"a": servers[0][1], "b": servers[1][1], "node": node, "client": client}
+    world |= {f"{name}_url": url for name, _, url in servers}
+    try:
+        yield world
+    finally:
+        for made in clients:
+            await made.sio.disconnect()
+        await node.stop()
+        for _, io, _ in servers:
+            await io.close()
+
+
+async def test_every_server_counts_three(world: dict[str, Any]) -> None:
+    assert await world["a"].sockets.adapter.server_count() == 3
+    assert await world["node"].ask("serverCount") == 3
+
+
+async def test_broadcasts_cross_both_ways(world: dict[str, Any]) -> None:
+    on_a = await world["client"](world["a_url"])
+    on_b = await world["client"](world["b_url"])
+    on_node = await world["client"](world["node"].url)
+    await world["a"].emit("from-python", 1, 2.5, {"k": [None, True]}, b"\x01\x02")
+    for client in (on_a, on_b, on_node):
+        assert await client.next() == ("from-python", 1, 2.5, {"k": [None, True]}, b"\x01\x02")
+    await world["node"].ask("emit", event="from-node", args=["x", {"n": 3}])
+    for client in (on_a, on_b, on_node):
+        assert await client.next() == ("from-node", "x", {"n": 3})
+
+
+async def test_rooms_and_except_cross_both_ways(world: dict[str, Any]) -> None:
+    on_a = await world["client"](world["a_url"])
+    on_node = await world["client"](world["node"].url)
+    await on_node.sio.call("join", "room1")
+    (socket_a,) = world["a"].sockets.sockets.values()
+    await socket_a.join("room2")
+    await world["a"].to("room1").emit("python-to-room1")
+    assert await on_node.next() == ("python-to-room1",)
+    await world["node"].ask("emit", rooms=["room2"], event="node-to-room2")
+    assert await on_a.next() == ("node-to-room2",)
+    await world["node"].ask("emit", **{"except": ["room2"]}, event="all-but-room2")
+    await world["node"].ask("emit", event="marker")
+    assert await on_a.next() == ("marker",)
+
+
+async def test_fetch_sockets_both_ways(world: dict[str, Any]) -> None:
+    on_a = await world["client"](world["a_url"])
+    on_node = await world["client"](world["node"].url)
+    await on_node.sio.call("join", "room1")
+    (socket_a,) = world["a"].sockets.sockets.values()
+    socket_a.data["who"] = "python"
+    remote = [s for s in await world["a"].fetch_sockets() if isinstance(s, RemoteSocket)]
+    assert [s.id for s in remote] == [on_node.sid]
+    assert remote[0].rooms == {on_node.sid, "room1"}
+    assert remote[0].data == {"server": "node"}
+    assert remote[0].handshake.query["transport"] == "websocket"
+    seen = await world["node"].ask("fetchSockets")
+    by_id = {s["id"]: s for s in seen}
+    assert set(by_id) == {on_a.sid, on_node.sid}
+    assert by_id[on_a.sid]["data"] == {"who": "python"}
+    assert by_id[on_a.sid]["rooms"] == [on_a.sid]
+    assert by_id[on_a.sid]["query"]["transport"] == "websocket"
+
+
+async def test_sockets_join_and_disconnect_cross_both_ways(world: dict[str, Any]) -> None:
+    on_a = await world["client"](world["a_url"])
+    on_node = await world["client"](world["node"].url)
+    await world["a"].sockets_join("everyone")
+    for _ in range(100):
+        seen = await world["node"].ask("fetchSockets", rooms=["everyone"])
+        if len(seen) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert {s["id"] for s in seen} == {on_a.sid, on_node.sid}
+    await world["node"].ask("disconnectSockets", rooms=[on_a.sid])
+    await asyncio.wait_for(on_a.disconnected.wait(), PROMPTLY)
+    assert not on_node.disconnected.is_set()
+
+
+async def test_server_side_emit_both_ways(world: dict[str, Any]) -> None:
+    got: list[Any] = []
+    world["a"].on("hello", lambda *args: got.append(args))
+    world["b"].on("question", lambda value: value * 2)
+    world["a"].on("question", lambda value: value * 3)
+    await world["node"].ask("serverSideEmit", event="hello", args=[1, "two"])
+    for _ in range(100):
+        if got:
+            break
+        await asyncio.sleep(0.02)
+    assert got == [(1, "two")]
+    assert sorted(await world["node"].ask("serverSideEmitWithAck", event="question", args=[5])) == [10, 15]
+    assert sorted(await world["a"].server_side_emit_with_ack("question", 5)) == [10, 20]
+    await world["a"].server_side_emit("hello", "from-python")
+    assert (await asyncio.wait_for(world["node"].events.get(), PROMPTLY)) == {
+        "kind": "server-side",
+        "args": ["from-python"],
+    }
+
+
+async def test_broadcast_acks_both_ways(world: dict[str, Any]) -> None:
+    clients = [
+        await world["client"](world["a_url"]),
+        await world["client"](world["b_url"]),
+        await world["client"](world["node"].url),
+    ]
+    expected = sorted(f"ack-{c.sid}" for c in clients)
+    assert sorted(await world["a"].timeout(2).emit_with_ack("ask")) == expected
+    assert sorted(await world["node"].ask("emitWithAck", event="ask", timeout=2000)) == expected
+
+
+async def test_the_node_emitter_drives_python_servers(world: dict[str, Any]) -> None:
+    on_a = await world["client"](world["a_url"])
+    (socket_a,) = world["a"].sockets.sockets.values()
+    await socket_a.join("r")
+    got: list[Any] = []
+    world["b"].on("from-emitter", lambda *args: got.append(args))
+    await world["node"].ask("emitterEmit", rooms=["r"], event="emitted", args=[1, {"a": "b"}])
+    assert await on_a.next() == ("emitted", 1, {"a": "b"})
+    await world["node"].ask("emitterServerSideEmit", event="from-emitter", args=["x"])
+    for _ in range(100):
+        if got:
+            break
+        await asyncio.sleep(0.02)
+    assert got == [("x",)]
