@@ -262,3 +262,56 @@ async def test_the_node_emitter_drives_python_servers(world: dict[str, Any]) -> 
             break
         await asyncio.sleep(0.02)
     assert got == [("x",)]
+
+
+@pytest.mark.parametrize("flavour", ["async", "sync"])
+async def test_our_emitter_drives_node_and_python_servers(
+    world: dict[str, Any], redis_url: str, flavour: str
+) -> None:
+    from aiosocketio.emitter import RedisEmitter, SyncRedisEmitter
+
+    key = world["a"].sockets.adapter._key
+    on_a = await world["client"](world["a_url"])
+    on_node = await world["client"](world["node"].url)
+    await on_node.sio.call("join", "r")
+    (socket_a,) = world["a"].sockets.sockets.values()
+    await socket_a.join("r")
+    got: list[Any] = []
+    world["b"].on("ping-servers", lambda *args: got.append(args))
+
+    if flavour == "async":
+        emitter: Any = RedisEmitter(redis_url, key=key)
+
+        async def call(method: str, *args: Any) -> None:
+            await getattr(emitter, method)(*args)
+    else:
+        emitter = SyncRedisEmitter(redis_url, key=key)
+
+        async def call(method: str, *args: Any) -> None:
+            await asyncio.to_thread(getattr(emitter, method), *args)
+
+    await call("emit", "all", 1, b"\x00\xff")
+    assert await on_a.next() == ("all", 1, b"\x00\xff")
+    assert await on_node.next() == ("all", 1, b"\x00\xff")
+    room = emitter.to("r").except_(on_a.sid)
+    await (room.emit("room-not-a") if flavour == "async" else asyncio.to_thread(room.emit, "room-not-a"))
+    assert await on_node.next() == ("room-not-a",)
+    await call("server_side_emit", "ping-servers", "hi")
+    for _ in range(100):
+        if got:
+            break
+        await asyncio.sleep(0.02)
+    assert got == [("hi",)]
+    await call("sockets_join", "joined-by-emitter")
+    for _ in range(100):
+        if "joined-by-emitter" in socket_a.rooms:
+            break
+        await asyncio.sleep(0.02)
+    assert "joined-by-emitter" in socket_a.rooms
+    seen = await world["node"].ask("fetchSockets", rooms=["joined-by-emitter"])
+    assert {s["id"] for s in seen} == {on_a.sid, on_node.sid}
+    await call("disconnect_sockets")
+    await asyncio.wait_for(on_a.disconnected.wait(), PROMPTLY)
+    await asyncio.wait_for(on_node.disconnected.wait(), PROMPTLY)
+    closer = emitter._redis.aclose() if flavour == "async" else asyncio.to_thread(emitter._redis.close)
+    await closer

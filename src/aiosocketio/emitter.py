@@ -1,0 +1,166 @@
+"""Emit into a Socket.IO cluster from any process, like npm ``@socket.io/redis-emitter`` 5.1.0 (adapters.md §4).
+
+``RedisEmitter`` (asyncio) and ``SyncRedisEmitter`` (for code that is not async: Django views, Celery tasks)
+publish the classic adapter's messages, so they reach Python and Node.js servers alike. They never subscribe
+and never wait for answers: acknowledgements are not available here, as in the reference.
+
+    emitter = RedisEmitter(redis.asyncio.Redis())
+    await emitter.of("/chat").to("room1").emit("message", "hi")
+
+Both share one immutable target (:class:`_Target`) and the pure message builders of
+:mod:`aiosocketio.adapters.messages`; only the final ``PUBLISH`` differs. Needs the ``redis`` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from aiosocketio.adapters import messages as wire
+from aiosocketio.adapters.options import BroadcastOptions
+from aiosocketio.namespace import _check_server_side_name
+from aiosocketio.parsers.packet import Packet, PacketType
+from aiosocketio.socket import check_event_name
+
+if TYPE_CHECKING:
+    import redis as sync_redis
+    import redis.asyncio as async_redis
+
+__all__ = ["RedisEmitter", "SyncRedisEmitter"]
+
+
+def _rooms(rooms: str | Iterable[str]) -> frozenset[str]:
+    return frozenset((rooms,)) if isinstance(rooms, str) else frozenset(rooms)
+
+
+class _Target:
+    """Namespace, rooms, exclusions and flags; every modifier returns a new target. Builds (channel, payload)."""
+
+    __slots__ = ("_key", "_nsp", "_options")
+
+    def __init__(self, key: str, nsp: str = "/", options: BroadcastOptions | None = None) -> None:
+        self._key = key
+        self._nsp = nsp
+        self._options = options or BroadcastOptions()
+
+    def _copy(self, nsp: str | None = None, options: BroadcastOptions | None = None) -> Any:
+        clone = object.__new__(type(self))
+        for name in type(self).__slots__ + _Target.__slots__:
+            if hasattr(self, name):
+                object.__setattr__(clone, name, getattr(self, name))
+        clone._nsp = nsp if nsp is not None else self._nsp
+        clone._options = options if options is not None else self._options
+        return clone
+
+    def of(self, nsp: str) -> Any:
+        """The same emitter for another namespace (a missing leading ``/`` is added)."""
+        return self._copy(nsp=nsp if nsp.startswith("/") else "/" + nsp, options=BroadcastOptions())
+
+    def to(self, room: str | Iterable[str]) -> Any:
+        return self._copy(options=replace(self._options, rooms=self._options.rooms | _rooms(room)))
+
+    def in_(self, room: str | Iterable[str]) -> Any:
+        return self.to(room)
+
+    def except_(self, room: str | Iterable[str]) -> Any:
+        return self._copy(
+            options=replace(self._options, except_rooms=self._options.except_rooms | _rooms(room))
+        )
+
+    @property
+    def volatile(self) -> Any:
+        return self._copy(options=replace(self._options, flags=replace(self._options.flags, volatile=True)))
+
+    def compress(self, flag: bool = True) -> Any:
+        return self._copy(options=replace(self._options, flags=replace(self._options.flags, compress=flag)))
+
+    # -- messages ----------------------------------------------------------------------------------------
+
+    def _broadcast(self, event: Any, args: tuple[Any, ...]) -> tuple[str, bytes]:
+        check_event_name(event)
+        packet = Packet(PacketType.EVENT, self._nsp, [event, *args])
+        channel = wire.classic_broadcast_channel(self._key, self._nsp, self._options)
+        return channel, wire.encode_emitter_broadcast(packet, self._options)
+
+    def _request(self, body: wire.ClassicRequestBody, uid: str | None = None) -> tuple[str, str | bytes]:
+        return wire.classic_request_channel(self._key, self._nsp), wire.encode_classic_request(uid, body)
+
+    def _join(self, rooms: str | Iterable[str]) -> tuple[str, str | bytes]:
+        return self._request(wire.SocketsJoinMessage(self._options, tuple(sorted(_rooms(rooms)))))
+
+    def _leave(self, rooms: str | Iterable[str]) -> tuple[str, str | bytes]:
+        return self._request(wire.SocketsLeaveMessage(self._options, tuple(sorted(_rooms(rooms)))))
+
+    def _disconnect(self, close: bool) -> tuple[str, str | bytes]:
+        return self._request(wire.DisconnectSocketsMessage(self._options, close))
+
+    def _server_side(self, event: str, args: tuple[Any, ...]) -> tuple[str, str | bytes]:
+        _check_server_side_name(event)
+        return self._request(wire.ServerSideEmitMessage([event, *args]), wire.EMITTER_UID)
+
+
+class RedisEmitter(_Target):
+    """Emits into the cluster through a ``redis.asyncio.Redis`` client (or a URL)."""
+
+    __slots__ = ("_redis",)
+
+    def __init__(self, redis: async_redis.Redis | str, key: str = "socket.io") -> None:
+        super().__init__(key)
+        if isinstance(redis, str):
+            import redis.asyncio as async_redis_module
+
+            redis = async_redis_module.Redis.from_url(redis)
+        self._redis = redis
+
+    async def emit(self, event: Any, *args: Any) -> None:
+        """Send an event to the targeted sockets of every server."""
+        await self._redis.publish(*self._broadcast(event, args))
+
+    async def send(self, *args: Any) -> None:
+        await self.emit("message", *args)
+
+    async def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        await self._redis.publish(*self._join(rooms))
+
+    async def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        await self._redis.publish(*self._leave(rooms))
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await self._redis.publish(*self._disconnect(close))
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Reach every server's ``io.on(event)`` handlers (no acknowledgement, as in the reference)."""
+        await self._redis.publish(*self._server_side(event, args))
+
+
+class SyncRedisEmitter(_Target):
+    """The same as :class:`RedisEmitter` over a blocking ``redis.Redis`` client (or a URL)."""
+
+    __slots__ = ("_redis",)
+
+    def __init__(self, redis: sync_redis.Redis | str, key: str = "socket.io") -> None:
+        super().__init__(key)
+        if isinstance(redis, str):
+            import redis as sync_redis_module
+
+            redis = sync_redis_module.Redis.from_url(redis)
+        self._redis = redis
+
+    def emit(self, event: Any, *args: Any) -> None:
+        self._redis.publish(*self._broadcast(event, args))
+
+    def send(self, *args: Any) -> None:
+        self.emit("message", *args)
+
+    def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        self._redis.publish(*self._join(rooms))
+
+    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        self._redis.publish(*self._leave(rooms))
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        self._redis.publish(*self._disconnect(close))
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        self._redis.publish(*self._server_side(event, args))
