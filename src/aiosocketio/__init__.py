@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aiosocketio.exceptions import AckTimeoutError, AioSocketIOError, ConnectError, ProtocolError
+from aiosocketio.exceptions import (
+    AckTimeoutError,
+    AdapterError,
+    AioSocketIOError,
+    ConnectError,
+    ProtocolError,
+)
 from aiosocketio.version import __version__
 from aiosocketio.web import Request
 
@@ -21,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AckTimeoutError",
+    "AdapterError",
     "AioSocketIOError",
     "BroadcastOperator",
     "ConnectError",

@@ -3,6 +3,7 @@
     AioSocketIOError
     ├── ConnectError            a middleware refuses a connection (becomes CONNECT_ERROR)
     ├── AckTimeoutError         also a TimeoutError: an acknowledgement did not come in time
+    ├── AdapterError            a cluster operation that needs the other servers cannot reach them
     └── ProtocolError           a peer broke the protocol (never escapes the server: it becomes the
                                 reference's answer, a close with its reason, and a debug log line)
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["AckTimeoutError", "AioSocketIOError", "ConnectError", "ProtocolError"]
+__all__ = ["AckTimeoutError", "AdapterError", "AioSocketIOError", "ConnectError", "ProtocolError"]
 
 
 class AioSocketIOError(Exception):
@@ -36,6 +37,10 @@ class AckTimeoutError(AioSocketIOError, TimeoutError):
     def __init__(self, message: str = "operation has timed out", responses: list[Any] | None = None) -> None:
         super().__init__(message)
         self.responses: list[Any] = responses if responses is not None else []
+
+
+class AdapterError(AioSocketIOError):
+    """The cluster back-end (Redis...) cannot be reached for an operation that needs answers from it."""
 
 
 class ProtocolError(AioSocketIOError):

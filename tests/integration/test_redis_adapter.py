@@ -157,3 +157,79 @@ async def test_server_side_emit_with_ack_times_out_with_partial_answers(cluster:
     with pytest.raises(AckTimeoutError) as caught:
         await a.io.server_side_emit_with_ack("slow", timeout=0.5)
     assert caught.value.responses == ["fast-answer"]
+
+
+async def test_redis_restart_mid_traffic(tmp_path: Any) -> None:
+    """Redis stops: local delivery goes on and nothing raises; Redis comes back: the cluster heals within 2 s."""
+    import shutil
+    import socket as sock
+    import subprocess
+
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is needed"
+    with sock.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def start_redis() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(  # noqa: ASYNC220 - starting a daemon takes no time to wait for
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            try:
+                with sock.create_connection(("127.0.0.1", port), 0.2):
+                    return proc
+            except OSError:
+                await asyncio.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    redis_proc = await start_redis()
+    url = f"redis://127.0.0.1:{port}/0"
+    servers = []
+    clients = []
+    try:
+        for _ in range(2):
+            io = aiosocketio.Server(adapter=create_adapter(url, key="restart", requests_timeout=1.0))
+            running = await io.listen(host="127.0.0.1", port=0)
+            servers.append((io, f"http://127.0.0.1:{running.port}"))
+        queues = []
+        for _, server_url in servers:
+            received: asyncio.Queue[Any] = asyncio.Queue()
+            client = socketio.AsyncClient()
+            client.on("*", lambda event, *args, q=received: q.put_nowait((event, *args)))
+            await client.connect(server_url, transports=["websocket"])
+            clients.append(client)
+            queues.append(received)
+        a, b = servers[0][0], servers[1][0]
+        await a.emit("before", 1)
+        assert await next_event(queues[1]) == ("before", 1)
+
+        redis_proc.kill()
+        redis_proc.wait()
+        await a.emit("while-down", 2)  # published into the void, delivered here, nothing raised
+        assert await next_event(queues[0]) == ("before", 1)
+        assert await next_event(queues[0]) == ("while-down", 2)
+        with pytest.raises(aiosocketio.AdapterError, match="Redis is not reachable"):
+            await a.fetch_sockets()  # a request that needs answers fails clearly
+
+        redis_proc = await start_redis()
+        restarted = asyncio.get_running_loop().time()
+        while True:
+            await a.emit("after", 3)
+            try:
+                event = await asyncio.wait_for(queues[1].get(), 0.2)
+            except TimeoutError:
+                event = None
+            if event == ("after", 3):
+                break
+            assert asyncio.get_running_loop().time() - restarted < 2.0, "the cluster did not heal within 2 s"
+        assert await b.sockets.adapter.server_count() == 2
+    finally:
+        for client in clients:
+            await client.disconnect()
+        for io, _ in servers:
+            await io.close()
+        redis_proc.kill()
+        redis_proc.wait()

@@ -27,7 +27,7 @@ from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters.base import Adapter
 from aiosocketio.adapters.options import BroadcastOptions
-from aiosocketio.exceptions import AckTimeoutError
+from aiosocketio.exceptions import AckTimeoutError, AdapterError
 from aiosocketio.parsers.packet import Packet
 
 if TYPE_CHECKING:
@@ -250,8 +250,7 @@ class RedisAdapter(Adapter):
         try:
             result = await self._redis.pubsub_numsub(self._request_channel)
         except Exception as exc:
-            logger.warning("%s: PUBSUB NUMSUB failed: %r", self.nsp.name, exc)
-            return 1
+            raise AdapterError(f"Redis is not reachable to count the servers: {exc!r}") from exc
         return max(1, int(result[0][1])) if result else 1
 
     # -- incoming ----------------------------------------------------------------------------------------
