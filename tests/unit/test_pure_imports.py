@@ -28,6 +28,7 @@ PURE_MODULES: tuple[str, ...] = (
     "aiosocketio/parsers/packet.py",
     "aiosocketio/parsers/binary.py",
     "aiosocketio/parsers/default.py",
+    "aiosocketio/parsers/msgpack.py",
     "aiosocketio/recovery.py",
     "aiosocketio/adapters/rooms.py",
     "aiosocketio/adapters/options.py",
