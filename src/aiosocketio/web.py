@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 __all__ = [
     "BodyTooLarge",
@@ -82,6 +82,27 @@ class Headers(Mapping[str, str]):
         return dict(self._map)
 
 
+def parse_query(query_string: str) -> dict[str, str]:
+    """``a=1&b=&c`` -> ``{"a": "1", "b": "", "c": ""}``; the first value of a repeated name wins.
+
+    Every Engine.IO request parses its query (``EIO``, ``transport``, ``sid``), so the common case (nothing
+    percent-encoded) is a couple of splits; ``urllib``'s ``parse_qsl`` took a third of a polling round trip.
+    """
+    parsed: dict[str, str] = {}
+    if not query_string:
+        return parsed
+    for part in query_string.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        if "%" in part or "+" in part:
+            key = unquote_plus(key)
+            value = unquote_plus(value)
+        if key not in parsed:
+            parsed[key] = value
+    return parsed
+
+
 async def _no_body(limit: int) -> bytes:
     return b""
 
@@ -137,10 +158,7 @@ class Request:
     def query(self) -> dict[str, str]:
         """Query parameters; when a name repeats, the first value wins."""
         if self._query is None:
-            parsed: dict[str, str] = {}
-            for key, value in parse_qsl(self.query_string, keep_blank_values=True):
-                parsed.setdefault(key, value)
-            self._query = parsed
+            self._query = parse_query(self.query_string)
         return self._query
 
     @property
