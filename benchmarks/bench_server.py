@@ -1,0 +1,54 @@
+"""The ``../shared/bench`` server contract on aiosocketio, served by the built-in runner (the fast path).
+
+Mirrors the reference servers (``shared/bench/servers/node_sio.js``, ``pysio_uvicorn.py``): namespace ``/``,
+
+* ``echo`` (any args, with ack) → ack with the same argument list;
+* ``join`` (room) → join the room, ack ``true`` when asked;
+* ``broadcast`` (room, payload) → emit ``msg`` with the payload to the room (the sender is not in it), ack
+  ``true`` when asked.
+
+Usage: ``python benchmarks/bench_server.py PORT`` (or env ``PORT``; ``HOST`` defaults to 127.0.0.1). Stops on
+SIGINT/SIGTERM. ``bench_server_asgi.py`` serves the same app under uvicorn.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import aiosocketio
+
+
+def build() -> aiosocketio.Server:
+    # cors like the reference servers (irrelevant to the loader, which sends no Origin)
+    io = aiosocketio.Server(cors={"origin": "*"})
+
+    @io.on("connection")
+    def on_connection(socket: aiosocketio.Socket) -> None:
+        # Plain functions where the API allows it, like node_sio.js: they run inline, no coroutine at all.
+        @socket.on("echo")
+        def echo(*args: Any) -> tuple[Any, ...]:
+            return args  # a tuple: the ack carries the same argument list
+
+        @socket.on("join")
+        async def join(room: str) -> bool:
+            await socket.join(room)
+            return True  # sent only when the client asked for an ack
+
+        @socket.on("broadcast")
+        async def broadcast(room: str, payload: Any) -> bool:
+            await io.to(room).emit("msg", payload)
+            return True
+
+    return io
+
+
+def main() -> None:
+    port = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("PORT", "9001"))
+    host = os.environ.get("HOST", "127.0.0.1")
+    aiosocketio.run(build(), host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
