@@ -16,9 +16,9 @@ Environment:
 
 - ``AIOSOCKETIO_TEST_TIMEOUT_FACTOR`` (default 1) multiplies every timeout, for slow machines.
 - ``AIOSOCKETIO_EIO_URL`` (e.g. ``http://127.0.0.1:3000``): run the ``eio_server`` tests against an Engine.IO
-  echo server that is already running there instead of starting one (see ``scripts/run_eio_suite.py``).
+  echo server that is already running there instead of starting one (see ``scripts/run_protocol_suite.py eio``).
 - ``AIOSOCKETIO_SIO_URL``: the same for the ``sio_server`` tests and the Socket.IO suite server
-  (``tests/servers/sio_suite.py``, see ``scripts/run_sio_suite.py``).
+  (``tests/servers/sio_suite.py``, see ``scripts/run_protocol_suite.py sio``).
 """
 
 from __future__ import annotations

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""Run our Socket.IO protocol suite several times in a row against one server on port 3000.
+"""Run one of our protocol conformance suites several times in a row against one server on port 3000.
 
-This is the setting of the official Socket.IO protocol test suite: a server at http://localhost:3000, path
-/socket.io/, ping interval 300 ms, ping timeout 200 ms, connect timeout 1 s, namespaces "/" and "/custom"
-that emit "auth", echo "message" as "message-back" and acknowledge "message-with-ack". The server is
-``tests/servers/sio_suite.py``; the checks are ``tests/integration/test_socketio_protocol.py``, pointed at the
-running server through ``AIOSOCKETIO_SIO_URL`` (the checks of disconnect reasons need the server's output, so
-they are skipped in this mode; run the file with pytest directly for those).
+This is the setting of the official protocol test suites (socketio/engine.io-protocol, socketio/socket.io-protocol):
+a server at http://localhost:3000 with ping interval 300 ms and ping timeout 200 ms.
 
-    .venv/bin/python scripts/run_sio_suite.py                      # the built-in runner, 5 runs
-    .venv/bin/python scripts/run_sio_suite.py --frontend uvicorn --runs 3
-    .venv/bin/python scripts/run_sio_suite.py -- -k "not TestPacketVectors"   # after --: pytest arguments
+* ``eio``: the Engine.IO echo server (``tests/servers/eio_echo.py``, path /engine.io/, max payload 1 000 000 bytes)
+  and the checks of ``tests/integration/test_engineio_protocol.py``, pointed at it through ``AIOSOCKETIO_EIO_URL``.
+* ``sio``: the Socket.IO suite server (``tests/servers/sio_suite.py``, path /socket.io/, connect timeout 1 s,
+  namespaces "/" and "/custom") and ``tests/integration/test_socketio_protocol.py`` through
+  ``AIOSOCKETIO_SIO_URL`` (the checks of disconnect reasons need the server's output and are skipped in this mode;
+  run the file with pytest directly for those).
+
+    .venv/bin/python scripts/run_protocol_suite.py eio                     # the built-in runner, 5 runs
+    .venv/bin/python scripts/run_protocol_suite.py sio --frontend uvicorn --runs 3
+    .venv/bin/python scripts/run_protocol_suite.py eio -- -k "not TestSpecDetails"   # after --: pytest arguments
 
 The exit status is 0 only if every run passed. The server's output is printed at the end.
 """
@@ -28,8 +31,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = ROOT / "tests" / "servers" / "sio_suite.py"
-SUITE = ROOT / "tests" / "integration" / "test_socketio_protocol.py"
+#: suite -> (server script, checks, the variable that points the checks at a running server)
+SUITES = {
+    "eio": ("eio_echo.py", "test_engineio_protocol.py", "AIOSOCKETIO_EIO_URL"),
+    "sio": ("sio_suite.py", "test_socketio_protocol.py", "AIOSOCKETIO_SIO_URL"),
+}
 
 
 def wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -54,15 +60,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("suite", choices=sorted(SUITES))
     parser.add_argument("--frontend", choices=("runner", "uvicorn", "hypercorn"), default="runner")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
+    script, checks, url_variable = SUITES[args.suite]
+    server_script = ROOT / "tests" / "servers" / script
+    suite = ROOT / "tests" / "integration" / checks
 
     factor = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
     with tempfile.TemporaryFile() as log:
-        command = [sys.executable, str(SERVER), "--frontend", args.frontend]
+        command = [sys.executable, str(server_script), "--frontend", args.frontend]
         server = subprocess.Popen(
             [*command, "--host", args.host, "--port", str(args.port)],
             stdout=log,
@@ -73,7 +83,7 @@ def main() -> int:
         results: list[int] = []
         try:
             wait_for_port(args.host, args.port, server, 15 * factor)
-            env = dict(os.environ, AIOSOCKETIO_SIO_URL=f"http://{args.host}:{args.port}")
+            env = dict(os.environ, **{url_variable: f"http://{args.host}:{args.port}"})
             for run in range(1, args.runs + 1):
                 print(
                     f"===== run {run}/{args.runs} against {args.frontend} on port {args.port} =====",
@@ -83,7 +93,7 @@ def main() -> int:
                     sys.executable,
                     "-m",
                     "pytest",
-                    str(SUITE),
+                    str(suite),
                     "-q",
                     "-p",
                     "no:cacheprovider",
