@@ -123,6 +123,11 @@ class _ASGIWebSocket:
         for data in pending:
             receiver.on_ws_message(data)
 
+    @property
+    def writable(self) -> bool:
+        """Nothing waits in our outbox (the ASGI server's own buffer cannot be seen from here)."""
+        return not self._closed and not self._outbox
+
     def send_text(self, text: str) -> None:
         if not self._closed:
             self._outbox.append({"type": "websocket.send", "text": text})

@@ -208,6 +208,12 @@ class WebSocketPort(Protocol):
     def set_receiver(self, receiver: WebSocketReceiver) -> None:
         """Install the receiver that gets every later message and the close."""
 
+    @property
+    def writable(self) -> bool:
+        """False while the peer does not read what we send (its buffer is backed up): volatile packets are dropped
+        then. A front-end that cannot tell says True."""
+        ...
+
     def send_text(self, text: str) -> None:
         """Queue one text message."""
 

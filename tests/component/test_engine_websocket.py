@@ -24,6 +24,7 @@ class FakePort:
     def __init__(self) -> None:
         self.sent: list[str | bytes] = []
         self.closed_with: int | None = None
+        self.writable = True
         self.receiver: WebSocketReceiver | None = None
 
     def set_receiver(self, receiver: WebSocketReceiver) -> None:
@@ -362,3 +363,14 @@ async def test_sessions_closed_by_bad_input_are_released(world: World) -> None:
     gc.collect()
     alive = [r for r in refs if r() is not None]
     assert alive == []
+
+
+async def test_volatile_checks_whether_the_peer_keeps_up(world: World) -> None:
+    hs = await world.websocket("EIO=4&transport=websocket")
+    assert hs.port is not None
+    socket = world.sockets[0]
+    assert socket.writable
+    hs.port.writable = False  # the peer stopped reading: its buffer is backed up
+    assert not socket.writable
+    hs.port.writable = True
+    assert socket.writable

@@ -97,10 +97,7 @@ class EngineSocket(EventEmitter):
         nothing is queued before it; over WebSocket, the session is open and not backed up."""
         if self.session.ready_state is not ReadyState.OPEN:
             return False
-        transport = self.transport
-        if isinstance(transport, WebSocketTransport):
-            return not self._buffer
-        return transport.writable and not self._buffer
+        return self.transport.writable and not self._buffer
 
     @property
     def remote_address(self) -> str:
@@ -134,11 +131,16 @@ class EngineSocket(EventEmitter):
     def _enqueue(self, item: str | bytes) -> None:
         """Straight to the WebSocket, or into the buffer that the next flush (one per loop turn) sends."""
         transport = self.transport
-        if type(transport) is WebSocketTransport and not self._buffer:
-            transport.send(item)
-            return
-        self._buffer.append(item)
-        if transport.writable and not self._flush_scheduled:
+        if isinstance(transport, WebSocketTransport):
+            if not self._buffer:
+                transport.send(item)
+                return
+            self._buffer.append(item)
+            due = True  # a WebSocket always takes the buffer: its own write buffer holds the limit
+        else:
+            self._buffer.append(item)
+            due = transport.writable  # polling needs a waiting GET
+        if due and not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
@@ -307,7 +309,7 @@ class EngineSocket(EventEmitter):
     def _flush(self) -> None:
         self._flush_scheduled = False
         transport = self.transport
-        if not transport.writable:
+        if isinstance(transport, PollingTransport) and not transport.writable:
             return
         closing = self.session.ready_state is ReadyState.CLOSING
         items = self._buffer

@@ -1065,6 +1065,11 @@ class WebSocketConnection(asyncio.Protocol):
             self._close_timer = self._loop.call_later(timeout, self._on_close_timeout)
 
     @property
+    def writable(self) -> bool:
+        """False once the peer stopped reading (the transport paused our writes) or the close has begun."""
+        return not self._write_paused and not self._close_sent
+
+    @property
     def compression(self) -> bool:
         """Whether permessage-deflate was negotiated on this connection."""
         return self._deflater is not None

@@ -24,7 +24,6 @@ class WebSocketTransport:
     __slots__ = ("_b64", "_socket", "closed", "port")
 
     name = "websocket"
-    writable = True
 
     def __init__(self, socket: EngineSocket, port: WebSocketPort, *, b64: bool = False) -> None:
         self._socket = socket
@@ -32,6 +31,11 @@ class WebSocketTransport:
         self._b64 = b64
         self.closed = False
         port.set_receiver(self)
+
+    @property
+    def writable(self) -> bool:
+        """Whether the peer keeps up: what ``volatile`` packets are checked against."""
+        return not self.closed and self.port.writable
 
     # -- WebSocketReceiver -----------------------------------------------------------------------------
 
