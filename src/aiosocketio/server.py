@@ -20,7 +20,7 @@ from aiosocketio.engineio.handshake import SidGenerator
 from aiosocketio.engineio.server import EngineServer
 from aiosocketio.namespace import Namespace, ParentNamespace
 from aiosocketio.parsers import default as default_parser
-from aiosocketio.parsers.packet import Packet
+from aiosocketio.parsers.packet import Packet, PacketType
 from aiosocketio.web import Request, Response, WebSocketHandshake
 
 if TYPE_CHECKING:
@@ -249,6 +249,15 @@ class Server(EventEmitter):
     def _engine_items(self, packet: Packet) -> list[str | bytes]:
         """The packet as Engine.IO messages: text gets the message type ``4``, binary stays as it is."""
         return ["4" + part if type(part) is str else part for part in self._encode(packet)]
+
+    def _ack_items(self, nsp: str, ack_id: int, args: list[Any]) -> list[str | bytes]:
+        """An ACK as Engine.IO messages; the default parser has a fast path that builds no ``Packet``."""
+        if self._encode is default_parser.encode:
+            return [
+                "4" + part if type(part) is str else part
+                for part in default_parser.encode_ack(nsp, ack_id, args)
+            ]
+        return self._engine_items(Packet(PacketType.ACK, nsp, args, ack_id))
 
     def _new_socket_id(self) -> str:
         return self._ids()

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from aiosocketio._emitter import EventEmitter, call_listener, spawn, start
+from aiosocketio._emitter import EventEmitter, call_listener, is_awaitable, spawn, start
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers.packet import RESERVED_EVENTS, Packet, PacketType
@@ -422,7 +422,7 @@ class Socket(EventEmitter):
                 logger.exception("error in the handler of event %r", event)
                 first = False
                 continue
-            if inspect.isawaitable(result):
+            if is_awaitable(result):
                 if first and ack_id is not None:
                     start(self._ack_when_done(result, ack_id))
                 else:
@@ -448,8 +448,7 @@ class Socket(EventEmitter):
             args = list(result)
         else:
             args = [result]
-        packet = Packet(PacketType.ACK, self.nsp.name, args, ack_id)
-        self._write_items(self.server._engine_items(packet), False)
+        self._write_items(self.server._ack_items(self.nsp.name, ack_id, args), False)
 
     # -- disconnecting -----------------------------------------------------------------------------------
 
