@@ -38,7 +38,9 @@ class Client:
         self.closed = False
         self._decoder = server._new_decoder()
         self._sockets: dict[str, Socket] = {}
-        self._connecting: set[str] = set()
+        self._connecting: set[str] | None = (
+            None  # namespaces whose attempt is running; made when first needed
+        )
         self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             server.connect_timeout, self._on_connect_timeout
         )
@@ -72,8 +74,10 @@ class Client:
             if kind is not PacketType.CONNECT and kind is not PacketType.CONNECT_ERROR:
                 socket._on_packet(packet)
                 return
-        elif kind is PacketType.CONNECT and name not in self._connecting:
+        elif kind is PacketType.CONNECT and (self._connecting is None or name not in self._connecting):
             auth = packet.data if isinstance(packet.data, dict) else {}
+            if self._connecting is None:
+                self._connecting = set()
             self._connecting.add(name)
             spawn(self._connect(name, auth))
             return
@@ -90,7 +94,10 @@ class Client:
                 return
             await nsp._attempt(self, auth)
         finally:
-            self._connecting.discard(name)
+            if self._connecting is not None:
+                self._connecting.discard(name)
+                if not self._connecting:
+                    self._connecting = None
 
     def _on_decode_error(self, error: Exception) -> None:
         for socket in tuple(self._sockets.values()):

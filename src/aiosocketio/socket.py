@@ -49,6 +49,17 @@ def js_date_string(moment: datetime) -> str:
     return local.strftime("%a %b %d %Y %H:%M:%S") + f" GMT{offset} ({name})"
 
 
+_last_date: list[Any] = [-1, ""]
+
+
+def _date_string(second: int) -> str:
+    """``js_date_string`` of this second, computed once a second (it costs a few µs per handshake)."""
+    if _last_date[0] != second:
+        _last_date[0] = second
+        _last_date[1] = js_date_string(datetime.fromtimestamp(second))
+    return str(_last_date[1])
+
+
 @dataclass(slots=True)
 class Handshake:
     """The handshake of a socket, with the reference's field names and JSON types (it crosses the cluster)."""
@@ -68,7 +79,7 @@ class Handshake:
         now = time.time()
         return cls(
             headers=request.headers.to_dict(),
-            time=js_date_string(datetime.fromtimestamp(now)),
+            time=_date_string(int(now)),
             address=request.remote_address,
             xdomain="origin" in request.headers,
             secure=request.secure,
