@@ -27,7 +27,7 @@ import re
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,17 @@ TRANSPORT_ERROR = socketio.AsyncClient.reason.TRANSPORT_ERROR  # the connection 
 JS_DATE = re.compile(r"^[A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT[+-]\d{4} \(.+\)$")
 
 needs_node = pytest.mark.node  # scripts/setup installs Node.js clients; a missing one fails, never skips
+
+
+#: The transport of clients whose test does not choose one: every test runs once per transport (the fixture below).
+DEFAULT_TRANSPORT = ["websocket"]
+
+
+@pytest.fixture(autouse=True, params=["websocket", "polling", "upgrade"])
+def default_transport(request: pytest.FixtureRequest) -> Iterator[str]:
+    DEFAULT_TRANSPORT[0] = request.param
+    yield request.param
+    DEFAULT_TRANSPORT[0] = "websocket"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -164,14 +175,15 @@ class Peer:
         self,
         url: str,
         *,
-        transport: str = "websocket",
+        transport: str | None = None,
         auth: Any = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        transport = transport or DEFAULT_TRANSPORT[0]
         await self.sio.connect(
             url,
             namespaces=list(self.namespaces),
-            transports=[transport],
+            transports=["polling", "websocket"] if transport == "upgrade" else [transport],
             auth=auth,
             headers=headers or {},
             wait_timeout=PROMPTLY,
@@ -999,11 +1011,18 @@ async def test_broadcasting(h: Harness, frontend: str, ns: str) -> None:
     assert await got() == everyone
     await target.compress(True).to("r1").emit("ev", 0)
     assert await got() == {"A": [(0,)], "B": [(0,)]}
-    # volatile: delivered when the transport is idle (the barrier has been received: nothing is queued)
+    # volatile: delivered when the transport is idle (the barrier has been received: nothing is queued);
+    # over long-polling "idle" means a GET is waiting, which the test cannot arrange: delivered or dropped (B8)
     await target.volatile.emit("ev", 0)
-    assert await got() == everyone
+    if DEFAULT_TRANSPORT[0] == "websocket":
+        assert await got() == everyone
+    else:
+        assert set(await got()) <= set(everyone)
     await target.volatile.to("r2").emit("ev", 0)
-    assert await got() == {"B": [(0,)], "C": [(0,)]}
+    if DEFAULT_TRANSPORT[0] == "websocket":
+        assert await got() == {"B": [(0,)], "C": [(0,)]}
+    else:
+        assert set(await got()) <= {"B", "C"}
     # send = the "message" event
     await target.send("hi", 1)
     assert await got("message") == {name: [("hi", 1)] for name in "ABCD"}
@@ -1037,7 +1056,10 @@ async def test_broadcasting(h: Harness, frontend: str, ns: str) -> None:
 
     # from a socket, to itself only: flags apply to that emit
     await socks["A"].volatile.emit("ev", 0)
-    assert await got() == {"A": [(0,)]}
+    if DEFAULT_TRANSPORT[0] == "websocket":  # over long-polling a volatile packet may be dropped (B8)
+        assert await got() == {"A": [(0,)]}
+    else:
+        assert set(await got()) <= {"A"}
     await socks["B"].compress(False).emit("ev", 0)
     assert await got() == {"B": [(0,)]}
     await socks["C"].send("for C")
@@ -1388,8 +1410,11 @@ async def test_disconnect_reasons(h: Harness, frontend: str) -> None:
     await io.close()
     for sid in sids:
         await expect_disconnect(disconnects, sid, "server shutting down", {sid, "room"})
-    assert await peer.next("disconnect", "/") == (TRANSPORT_ERROR,)
-    assert await peer.next("disconnect", "/admin") == (TRANSPORT_ERROR,)
+    # io.close() sends no DISCONNECT; the client sees the transport go (a held GET is answered with an
+    # Engine.IO close packet, which python-socketio reports as a server disconnect over long-polling)
+    gone = (TRANSPORT_ERROR,) if DEFAULT_TRANSPORT[0] != "polling" else (SERVER_DISCONNECT,)
+    assert await peer.next("disconnect", "/") == gone
+    assert await peer.next("disconnect", "/admin") == gone
     await raw.wait_closed()
     assert io.sockets.sockets == {}
     assert io.of("/admin").sockets == {}
@@ -1470,8 +1495,11 @@ async def test_close(h: Harness, frontend: str) -> None:
     url = await h.serve(io, frontend)
     peer = await h.connected(url, ["/", "/admin"])
     await io.close()
-    assert await peer.next("disconnect", "/") == (TRANSPORT_ERROR,)
-    assert await peer.next("disconnect", "/admin") == (TRANSPORT_ERROR,)
+    # io.close() sends no DISCONNECT; the client sees the transport go (a held GET is answered with an
+    # Engine.IO close packet, which python-socketio reports as a server disconnect over long-polling)
+    gone = (TRANSPORT_ERROR,) if DEFAULT_TRANSPORT[0] != "polling" else (SERVER_DISCONNECT,)
+    assert await peer.next("disconnect", "/") == gone
+    assert await peer.next("disconnect", "/admin") == gone
     assert io.engine.clients_count == 0
     await io.close()  # a second close does nothing
     if frontend == "runner":
