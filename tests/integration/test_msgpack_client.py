@@ -32,6 +32,7 @@ import aiohttp
 import msgpack
 import pytest
 import socketio
+from jsclient import run_js_scenario
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -160,31 +161,8 @@ async def served() -> AsyncIterator[Served]:
 
 
 async def run_js_client(url: str, transport: str) -> list[dict[str, Any]]:
-    """Run the JavaScript scenario; return its observations (the trailing "done" included)."""
-    assert NODE is not None, "Node.js is needed (scripts/setup installs it)"
-    proc = await asyncio.create_subprocess_exec(
-        NODE,
-        str(CLIENT_SCRIPT),
-        url,
-        transport,
-        cwd=TESTS_DIR,
-        env=dict(os.environ, AIOSOCKETIO_TEST_TIMEOUT_FACTOR=str(FACTOR)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60 * FACTOR)
-    except TimeoutError:
-        proc.kill()
-        stdout, stderr = await proc.communicate()
-        pytest.fail(f"the client did not finish\nstdout:\n{stdout.decode()}\nstderr:\n{stderr.decode()}")
-    output = stdout.decode()
-    print(f"client stdout:\n{output}\nclient stderr:\n{stderr.decode()}")
-    events = [json.loads(line) for line in output.splitlines() if line.strip()]
-    assert proc.returncode == 0, f"client exited with {proc.returncode}: {events[-1:]}"
-    assert events, "the client reported nothing"
-    assert events[-1] == {"event": "done"}, events[-1]
-    return events
+    """Run ``js/sio_msgpack_client.mjs``; return its reports, checking that it finished cleanly."""
+    return await run_js_scenario("sio_msgpack_client.mjs", url, transport, timeout=60)
 
 
 @needs_node

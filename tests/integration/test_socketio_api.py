@@ -35,6 +35,7 @@ import aiohttp
 import pytest
 import socketio
 import uvicorn
+from jsclient import run_js_scenario
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -1805,30 +1806,7 @@ async def test_deeply_nested_argument(h: Harness) -> None:
 
 async def run_js_client(url: str, transport: str) -> list[dict[str, Any]]:
     """Run ``js/sio_api_client.mjs``; return its reports, checking that it finished cleanly."""
-    assert NODE is not None
-    proc = await asyncio.create_subprocess_exec(
-        NODE,
-        str(JS_CLIENT),
-        url,
-        transport,
-        cwd=TESTS_DIR,
-        env=dict(os.environ, AIOSOCKETIO_TEST_TIMEOUT_FACTOR=str(FACTOR)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 30 * FACTOR)
-    except TimeoutError:
-        proc.kill()
-        stdout, stderr = await proc.communicate()
-        pytest.fail(f"the client did not finish\nstdout:\n{stdout.decode()}\nstderr:\n{stderr.decode()}")
-    output = stdout.decode()
-    print(f"client stdout:\n{output}\nclient stderr:\n{stderr.decode()}")
-    reports = [json.loads(line) for line in output.splitlines() if line.strip()]
-    assert proc.returncode == 0, f"the client exited with {proc.returncode}: {reports[-1:]}"
-    assert reports, "the client reported nothing"
-    assert reports[-1] == {"event": "done"}, reports[-1]
-    return reports
+    return await run_js_scenario("sio_api_client.mjs", url, transport, timeout=30)
 
 
 @needs_node

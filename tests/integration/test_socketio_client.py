@@ -13,7 +13,6 @@ prints ``CONNECT <nsp> <sid>`` / ``DISCONNECT <sid> <reason>``, so both ends of 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
+from jsclient import run_js_scenario
 
 FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
 PROMPTLY = 5.0 * FACTOR
@@ -68,31 +68,8 @@ async def check_server_side(server: Any, sockets: dict[str, str], *reasons: str)
 
 
 async def run_js_client(server: Any, transport: str) -> list[dict[str, Any]]:
-    """Run the JavaScript scenario; return its observations (the trailing "done" included)."""
-    assert NODE is not None
-    proc = await asyncio.create_subprocess_exec(
-        NODE,
-        str(CLIENT_SCRIPT),
-        server.url,
-        transport,
-        cwd=TESTS_DIR,
-        env=dict(os.environ, AIOSOCKETIO_TEST_TIMEOUT_FACTOR=str(FACTOR)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60 * FACTOR)
-    except TimeoutError:
-        proc.kill()
-        stdout, stderr = await proc.communicate()
-        pytest.fail(f"the client did not finish\nstdout:\n{stdout.decode()}\nstderr:\n{stderr.decode()}")
-    output = stdout.decode()
-    print(f"client stdout:\n{output}\nclient stderr:\n{stderr.decode()}")
-    events = [json.loads(line) for line in output.splitlines() if line.strip()]
-    assert proc.returncode == 0, f"client exited with {proc.returncode}: {events[-1:]}"
-    assert events, "the client reported nothing"
-    assert events[-1] == {"event": "done"}, events[-1]
-    return events
+    """Run ``js/sio_client.mjs``; return its reports, checking that it finished cleanly."""
+    return await run_js_scenario("sio_client.mjs", server.url, transport, timeout=60)
 
 
 @needs_node
