@@ -1,9 +1,12 @@
-"""A cluster of two aiosocketio servers and one Node.js socket.io 4.8 server (@socket.io/redis-adapter 8.3.0)
-on one real redis-server: every operation crosses in both directions (adapters.md §1, §3, §4)."""
+"""A cluster of two aiosocketio servers and one Node.js socket.io 4.8 server on one real redis-server: every
+operation crosses in both directions (adapters.md §1, §3-§7), with each kind of Redis adapter on both sides:
+the classic one (@socket.io/redis-adapter 8.3.0 ``createAdapter``), the sharded one (its
+``createShardedAdapter``, Redis 7 sharded pub/sub) and the streams one (@socket.io/redis-streams-adapter 0.3.1)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -16,7 +19,8 @@ import pytest
 import socketio
 
 import aiosocketio
-from aiosocketio.adapters.redis import create_adapter
+from aiosocketio.adapters import redis_streams
+from aiosocketio.adapters.redis import create_adapter, create_sharded_adapter
 from aiosocketio.broadcast import RemoteSocket
 
 FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
@@ -105,43 +109,72 @@ class Client:
         return str(self.sio.get_sid())
 
 
-@pytest.fixture
-async def world(redis_url: str) -> AsyncIterator[dict[str, Any]]:
+def python_adapter(kind: str, url: str, key: str) -> Any:
+    """Our adapter factory speaking the same protocol as the Node server's ``kind`` (same key/prefix/stream)."""
+    if kind == "classic":
+        return create_adapter(url, key=key, requests_timeout=2.0)
+    if kind == "sharded":
+        return create_sharded_adapter(url, channel_prefix=key, requests_timeout=2.0)
+    if kind == "streams":
+        return redis_streams.create_adapter(
+            url,
+            stream_name=key,
+            channel_prefix=key,
+            session_key_prefix=key + ":session:",
+            requests_timeout=2.0,
+        )
+    raise AssertionError(kind)
+
+
+@contextlib.asynccontextmanager
+async def make_world(kind: str, url: str, **server_options: Any) -> AsyncIterator[dict[str, Any]]:
+    """Servers "a" and "b" (ours) and "node" in one cluster of ``kind``; ``client(url)`` connects a client."""
     node_binary = shutil.which("node")
     assert node_binary, "Node.js is needed (scripts/setup installs the npm packages)"
     key = "mixed" + os.urandom(4).hex()
     servers = []
     for name in ("a", "b"):
-        io = aiosocketio.Server(adapter=create_adapter(redis_url, key=key, requests_timeout=2.0))
+        io = aiosocketio.Server(adapter=python_adapter(kind, url, key), **server_options)
         running = await io.listen(host="127.0.0.1", port=0)
         servers.append((name, io, f"http://127.0.0.1:{running.port}"))
     port = free_port()
+    extra = ["csr"] if server_options.get("connection_state_recovery") else []
     process = await asyncio.create_subprocess_exec(
         node_binary,
         str(NODE_SERVER),
         str(port),
-        redis_url,
+        url,
         key,
+        kind,
+        *extra,
         cwd=TESTS_DIR,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
     node = NodeServer(process, f"http://127.0.0.1:{port}")
-    assert (await asyncio.wait_for(node.events.get(), 10 * FACTOR)) == {"kind": "ready"}
-    for _ in range(int(100 * FACTOR)):  # the Node adapter subscribes in the background after listening
-        if await servers[0][1].sockets.adapter.server_count() == 3:
-            break
-        await asyncio.sleep(0.02)
     clients: list[Client] = []
-
-    async def client(url: str) -> Client:
-        made = await Client().connect(url)
-        clients.append(made)
-        return made
-
-    world = {"a": servers[0][1], "b": servers[1][1], "node": node, "client": client}
-    world |= {f"{name}_url": url for name, _, url in servers}
     try:
+        assert (await asyncio.wait_for(node.events.get(), 10 * FACTOR)) == {"kind": "ready"}
+        for _ in range(int(200 * FACTOR)):  # the Node adapter subscribes in the background after listening
+            counts = [await io.sockets.adapter.server_count() for _, io, _ in servers]
+            if counts == [3, 3] and await node.ask("serverCount") == 3:
+                break
+            await asyncio.sleep(0.02)
+
+        async def client(url: str) -> Client:
+            made = await Client().connect(url)
+            clients.append(made)
+            return made
+
+        world = {
+            "a": servers[0][1],
+            "b": servers[1][1],
+            "node": node,
+            "client": client,
+            "kind": kind,
+            "key": key,
+        }
+        world |= {f"{name}_url": url for name, _, url in servers}
         yield world
     finally:
         for made in clients:
@@ -149,6 +182,19 @@ async def world(redis_url: str) -> AsyncIterator[dict[str, Any]]:
         await node.stop()
         for _, io, _ in servers:
             await io.close()
+
+
+@pytest.fixture(params=["classic", "sharded", "streams"])
+async def world(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[dict[str, Any]]:
+    async with make_world(request.param, redis_url) as made:
+        yield made
+
+
+@pytest.fixture
+async def classic_world(redis_url: str) -> AsyncIterator[dict[str, Any]]:
+    """The emitters speak the classic adapter's protocol."""
+    async with make_world("classic", redis_url) as made:
+        yield made
 
 
 async def test_every_server_counts_three(world: dict[str, Any]) -> None:
@@ -248,7 +294,8 @@ async def test_broadcast_acks_both_ways(world: dict[str, Any]) -> None:
     assert sorted(await world["node"].ask("emitWithAck", event="ask", timeout=2000)) == expected
 
 
-async def test_the_node_emitter_drives_python_servers(world: dict[str, Any]) -> None:
+async def test_the_node_emitter_drives_python_servers(classic_world: dict[str, Any]) -> None:
+    world = classic_world
     on_a = await world["client"](world["a_url"])
     (socket_a,) = world["a"].sockets.sockets.values()
     await socket_a.join("r")
@@ -266,8 +313,9 @@ async def test_the_node_emitter_drives_python_servers(world: dict[str, Any]) -> 
 
 @pytest.mark.parametrize("flavour", ["async", "sync"])
 async def test_our_emitter_drives_node_and_python_servers(
-    world: dict[str, Any], redis_url: str, flavour: str
+    classic_world: dict[str, Any], redis_url: str, flavour: str
 ) -> None:
+    world = classic_world
     from aiosocketio.emitter import RedisEmitter, SyncRedisEmitter
 
     key = world["a"].sockets.adapter._key

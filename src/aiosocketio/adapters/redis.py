@@ -16,27 +16,27 @@ Needs the ``redis`` extra (redis-py's asyncio client).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
+from aiosocketio.adapters._redis import Publisher, Subscription
 from aiosocketio.adapters.base import Adapter
+from aiosocketio.adapters.cluster import Request, remote_handshake
 from aiosocketio.adapters.options import BroadcastOptions
+from aiosocketio.adapters.redis_sharded import ShardedRedisAdapter, create_sharded_adapter
 from aiosocketio.exceptions import AckTimeoutError, AdapterError
 from aiosocketio.parsers.packet import Packet
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from redis.asyncio.client import PubSub
 
     from aiosocketio.namespace import Namespace
 
-__all__ = ["RedisAdapter", "create_adapter"]
+__all__ = ["RedisAdapter", "ShardedRedisAdapter", "create_adapter", "create_sharded_adapter"]
 
 logger = logging.getLogger("aiosocketio.redis")
 
@@ -88,40 +88,6 @@ def create_adapter(
     return factory
 
 
-class _Request:
-    """A request waiting for an answer from ``expected`` servers; ``responses`` collects what they sent."""
-
-    __slots__ = ("answered", "expected", "future", "responses")
-
-    def __init__(self, expected: int) -> None:
-        self.expected = expected
-        self.answered = 0
-        self.responses: list[Any] = []
-        self.future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-
-    def answer(self, items: Iterable[Any]) -> None:
-        """One server answered with ``items``."""
-        self.responses.extend(items)
-        self.answered += 1
-        if self.answered >= self.expected and not self.future.done():
-            self.future.set_result(self.responses)
-
-
-_HANDSHAKE_FIELDS: frozenset[str] | None = None
-
-
-def _remote_handshake(value: Any) -> Any:
-    """A received handshake as our ``Handshake`` when it has the reference's fields, else as it came."""
-    global _HANDSHAKE_FIELDS
-    from aiosocketio.socket import Handshake
-
-    if _HANDSHAKE_FIELDS is None:
-        _HANDSHAKE_FIELDS = frozenset(f.name for f in fields(Handshake))
-    if isinstance(value, dict) and set(value) >= _HANDSHAKE_FIELDS:
-        return Handshake(**{name: value[name] for name in _HANDSHAKE_FIELDS})
-    return value
-
-
 class RedisAdapter(Adapter):
     """One namespace's rooms here, and its share of the cluster through Redis pub/sub."""
 
@@ -133,13 +99,13 @@ class RedisAdapter(Adapter):
         "_on_close",
         "_pattern",
         "_publish_specific",
-        "_pubsub",
-        "_reader",
+        "_publisher",
         "_redis",
         "_request_channel",
         "_requests",
         "_response_channel",
         "_specific_channel",
+        "_subscription",
         "requests_timeout",
         "uid",
     )
@@ -167,32 +133,28 @@ class RedisAdapter(Adapter):
         self._request_channel = wire.classic_request_channel(key, name)
         self._response_channel = wire.classic_response_channel(key, name)
         self._specific_channel = wire.classic_response_channel(key, name, self.uid)
-        self._requests: dict[str, _Request] = {}
+        self._requests: dict[str, Request] = {}
         self._ack_requests: dict[str, tuple[Callable[[int], None], Callable[..., None]]] = {}
-        self._pubsub: PubSub | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._subscription = Subscription(redis, self._on_redis_message, name)
+        self._subscription.add("pattern", self._pattern)
+        self._subscription.add(
+            "channel", self._request_channel, self._response_channel, self._specific_channel
+        )
+        self._publisher = Publisher(redis, name)
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     async def init(self) -> None:
-        if self._reader is None:
-            ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._reader = spawn(self._read_forever(ready))
-            try:
-                await asyncio.wait_for(asyncio.shield(ready), self.requests_timeout)
-            except TimeoutError:
-                logger.warning("%s: Redis is not reachable yet; the adapter keeps trying", self.nsp.name)
+        self._subscription.start()
+        await self._subscription.wait_ready(self.requests_timeout)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+        await self._publisher.flush(self.requests_timeout)
+        await self._subscription.close()
         for request in self._requests.values():
             if not request.future.done():
                 request.future.cancel()
@@ -201,49 +163,9 @@ class RedisAdapter(Adapter):
         if self._on_close is not None:
             await self._on_close(self)
 
-    async def _subscribe(self) -> PubSub:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.psubscribe(self._pattern)
-        await pubsub.subscribe(self._request_channel, self._response_channel, self._specific_channel)
-        return pubsub
-
-    async def _read_forever(self, ready: asyncio.Future[None]) -> None:
-        delay = 0.1
-        while not self._closed:
-            pubsub: PubSub | None = None
-            try:
-                pubsub = await self._subscribe()
-                self._pubsub = pubsub
-                if not ready.done():
-                    ready.set_result(None)
-                delay = 0.1
-                while not self._closed:
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is not None:
-                        self._on_redis_message(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # connection lost: resubscribe after a short back-off
-                logger.warning(
-                    "%s: Redis subscription lost (%r); retrying in %.1f s", self.nsp.name, exc, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-            finally:
-                self._pubsub = None
-                if pubsub is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
-
     def _publish(self, channel: str, payload: str | bytes) -> None:
-        """Publish in the background; a failure is logged, never raised into the caller."""
-        spawn(self._publish_now(channel, payload))
-
-    async def _publish_now(self, channel: str, payload: str | bytes) -> None:
-        try:
-            await self._redis.publish(channel, payload)
-        except Exception as exc:
-            logger.warning("%s: publish to %s failed: %r", self.nsp.name, channel, exc)
+        """Publish in the background, in order; a failure is logged, never raised into the caller."""
+        self._publisher.push(channel, payload)
 
     async def server_count(self) -> int:
         """Servers subscribed to this namespace's request channel (``PUBSUB NUMSUB``), this one included."""
@@ -255,22 +177,13 @@ class RedisAdapter(Adapter):
 
     # -- incoming ----------------------------------------------------------------------------------------
 
-    def _on_redis_message(self, message: dict[str, Any]) -> None:
-        channel = message.get("channel")
-        if isinstance(channel, bytes):
-            channel = channel.decode("utf-8", "replace")
-        data = message.get("data")
-        if not isinstance(channel, str) or not isinstance(data, (bytes, str)):
-            return
-        try:
-            if message.get("type") == "pmessage":
-                self._on_broadcast(channel, data)
-            elif channel == self._request_channel:
-                self._on_request(data)
-            elif channel in (self._response_channel, self._specific_channel):
-                self._on_response(data)
-        except Exception as exc:  # a peer's bad message must never stop the reader
-            logger.debug("%s: ignored a message on %s: %r", self.nsp.name, channel, exc)
+    def _on_redis_message(self, kind: str, channel: str, data: bytes) -> None:
+        if kind == "pmessage":
+            self._on_broadcast(channel, data)
+        elif channel == self._request_channel:
+            self._on_request(data)
+        elif channel in (self._response_channel, self._specific_channel):
+            self._on_response(data)
 
     def _on_broadcast(self, channel: str, data: bytes | str) -> None:
         room = wire.classic_room_from_channel(channel, self._key, self.nsp.name)
@@ -368,9 +281,9 @@ class RedisAdapter(Adapter):
         if request is None:
             return
         if isinstance(body, wire.FetchSocketsResponse):
-            request.answer(body.sockets)
+            request.answer(None, body.sockets)
         elif isinstance(body, wire.ServerSideEmitResponse):
-            request.answer((None if body.response is wire.UNDEFINED else body.response,))
+            request.answer(None, (None if body.response is wire.UNDEFINED else body.response,))
 
     # -- outgoing ----------------------------------------------------------------------------------------
 
@@ -419,10 +332,10 @@ class RedisAdapter(Adapter):
 
     async def _ask(
         self, body_for: Callable[[str], wire.ClassicRequestBody], expected: int, timeout: float
-    ) -> _Request:
+    ) -> Request:
         """Publish a request and wait for ``expected`` responses (raises TimeoutError with them attached)."""
         request_id = uid2()
-        request = _Request(expected)
+        request = Request(expected)
         self._requests[request_id] = request
         try:
             if expected > 0:
@@ -447,7 +360,7 @@ class RedisAdapter(Adapter):
         except TimeoutError:
             raise TimeoutError("timeout reached while waiting for fetch_sockets responses") from None
         remote = [
-            RemoteSocket(self.nsp, s.id, _remote_handshake(s.handshake), set(s.rooms), s.data)
+            RemoteSocket(self.nsp, s.id, remote_handshake(s.handshake), set(s.rooms), s.data)
             for s in request.responses
         ]
         return local + remote
@@ -459,7 +372,7 @@ class RedisAdapter(Adapter):
     async def server_side_emit_with_ack(self, packet: list[Any], timeout: float | None) -> list[Any]:
         expected = await self.server_count() - 1
         request_id = uid2()
-        request = _Request(expected)
+        request = Request(expected)
         self._requests[request_id] = request
         try:
             if expected <= 0:

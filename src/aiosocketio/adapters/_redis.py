@@ -1,0 +1,223 @@
+"""What the Redis back-ends share: making a client from a URL, and a subscription that survives Redis restarts.
+
+:class:`Subscription` keeps the set of channels it should listen to (plain, pattern and sharded), reads them on a
+connection of its own, and when the connection drops it reconnects with a short back-off and subscribes to the
+whole set again, so a back-end never has to notice. Channels may be added and removed at any time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+from aiosocketio._emitter import spawn
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
+
+logger = logging.getLogger("aiosocketio.redis")
+
+Kind = Literal["channel", "pattern", "shard"]
+Handler = Callable[[str, str, bytes], None]
+"""``handler(kind, channel, data)``: kind is "message", "pmessage" or "smessage"."""
+
+
+def redis_client(redis: Redis | str) -> tuple[Redis, bool]:
+    """``(client, owned)``: a ``redis.asyncio.Redis`` made from a URL is ours to close."""
+    if isinstance(redis, str):
+        from redis.asyncio import Redis as RedisClient
+
+        return RedisClient.from_url(redis), True
+    return redis, False
+
+
+class Subscription:
+    """A self-healing set of subscriptions on one connection; calls ``handler`` for each message."""
+
+    __slots__ = ("_closed", "_handler", "_name", "_pubsub", "_reader", "_redis", "_wanted", "ready")
+
+    def __init__(self, redis: Redis, handler: Handler, name: str) -> None:
+        self._redis = redis
+        self._handler = handler
+        self._name = name
+        self._wanted: dict[Kind, set[str]] = {"channel": set(), "pattern": set(), "shard": set()}
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._closed = False
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def start(self) -> None:
+        if self._reader is None and not self._closed:
+            self._reader = spawn(self._read_forever())
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Wait until the first subscription is in place; False (and a warning) when Redis is not there yet."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.ready), timeout)
+        except TimeoutError:
+            logger.warning("%s: Redis is not reachable yet; the adapter keeps trying", self._name)
+            return False
+        return True
+
+    def add(self, kind: Kind, *channels: str) -> None:
+        """Listen to ``channels`` too (now if connected, else from the next connection on)."""
+        new = [c for c in channels if c not in self._wanted[kind]]
+        if new:
+            self._wanted[kind].update(new)
+            if self._pubsub is not None:
+                spawn(self._send(kind, True, new))
+
+    def remove(self, kind: Kind, *channels: str) -> None:
+        gone = [c for c in channels if c in self._wanted[kind]]
+        if gone:
+            self._wanted[kind].difference_update(gone)
+            if self._pubsub is not None:
+                spawn(self._send(kind, False, gone))
+
+    async def _send(self, kind: Kind, subscribe: bool, channels: list[str]) -> None:
+        """Change the live connection; if there is none (or it fails) the next reconnection catches up."""
+        pubsub = self._pubsub
+        if pubsub is None:
+            return
+        try:
+            if kind == "channel":
+                await (pubsub.subscribe(*channels) if subscribe else pubsub.unsubscribe(*channels))
+            elif kind == "pattern":
+                await (pubsub.psubscribe(*channels) if subscribe else pubsub.punsubscribe(*channels))
+            else:
+                await (pubsub.ssubscribe(*channels) if subscribe else pubsub.sunsubscribe(*channels))
+        except Exception as exc:
+            logger.debug(
+                "%s: (un)subscribing %s failed (%r); the reader will resubscribe", self._name, channels, exc
+            )
+
+    async def _subscribe_all(self) -> PubSub:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        wanted = self._wanted
+        if wanted["pattern"]:
+            await pubsub.psubscribe(*wanted["pattern"])
+        if wanted["channel"]:
+            await pubsub.subscribe(*wanted["channel"])
+        if wanted["shard"]:
+            await pubsub.ssubscribe(*wanted["shard"])
+        return pubsub
+
+    async def _read_forever(self) -> None:
+        delay = 0.1
+        while not self._closed:
+            pubsub: PubSub | None = None
+            try:
+                pubsub = await self._subscribe_all()
+                self._pubsub = pubsub
+                if not self.ready.done():
+                    self.ready.set_result(None)
+                delay = 0.1
+                while not self._closed:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._dispatch(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost: resubscribe after a short back-off
+                logger.warning("%s: Redis subscription lost (%r); retrying in %.1f s", self._name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            finally:
+                self._pubsub = None
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        channel = message.get("channel")
+        data = message.get("data")
+        if isinstance(channel, bytes):
+            channel = channel.decode("utf-8", "replace")
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if not isinstance(kind, str) or not isinstance(channel, str) or not isinstance(data, bytes):
+            return
+        try:
+            self._handler(kind, channel, data)
+        except Exception as exc:  # a peer's bad message must never stop the reader
+            logger.debug("%s: ignored a message on %s: %r", self._name, channel, exc)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+
+class Publisher:
+    """PUBLISH in the order of :meth:`push`, from one task that pipelines whatever piled up meanwhile."""
+
+    __slots__ = ("_name", "_queue", "_redis", "_task")
+
+    def __init__(self, redis: Redis, name: str) -> None:
+        self._redis = redis
+        self._name = name
+        self._queue: collections.deque[tuple[str, str | bytes]] = collections.deque()
+        self._task: asyncio.Task[None] | None = None
+
+    def push(self, channel: str, payload: str | bytes) -> None:
+        self._queue.append((channel, payload))
+        if self._task is None:
+            self._task = spawn(self._drain())
+
+    async def _drain(self) -> None:
+        queue = self._queue
+        try:
+            while queue:
+                batch = [queue.popleft() for _ in range(min(len(queue), 256))]
+                try:
+                    if len(batch) == 1:
+                        await self._redis.publish(*batch[0])
+                    else:
+                        pipe = self._redis.pipeline(transaction=False)
+                        for channel, payload in batch:
+                            pipe.publish(channel, payload)
+                        await pipe.execute()
+                except Exception as exc:
+                    logger.warning("%s: publishing %d message(s) failed: %r", self._name, len(batch), exc)
+        finally:
+            self._task = None
+
+    async def flush(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until everything pushed so far was sent or failed."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._task is not None:
+                    await asyncio.shield(self._task)
+        except TimeoutError:
+            logger.warning("%s: unsent messages dropped at close", self._name)
+
+
+class ClientLease:
+    """A Redis client shared by the adapters of one factory; one made from a URL closes with its last user."""
+
+    __slots__ = ("_owned", "_users", "client")
+
+    def __init__(self, redis: Redis | str) -> None:
+        self.client, self._owned = redis_client(redis)
+        self._users = 0
+
+    def acquire(self) -> Redis:
+        self._users += 1
+        return self.client
+
+    async def release(self) -> None:
+        self._users -= 1
+        if self._owned and self._users == 0:
+            with contextlib.suppress(Exception):
+                await self.client.aclose()

@@ -1,0 +1,362 @@
+"""The Redis Streams adapter, wire-compatible with ``@socket.io/redis-streams-adapter`` 0.3.1.
+
+A :class:`~aiosocketio.adapters.cluster.ClusterAdapter` whose durable messages (broadcasts without ack, joins,
+leaves, disconnects) go into a Redis stream (``XADD … MAXLEN ~ max_len``) and whose requests and responses go
+through pub/sub (``shared/spec/adapters.md`` §7). Because each stream entry has an id, this is the adapter that
+carries **connection state recovery across servers**: the entry id is the offset clients keep, sessions are kept in
+Redis (``SET sio:session:<pid> … PX``), and a client whose server died reconnects to any other server and gets what
+it missed from the stream.
+
+One reader per stream (``XREAD BLOCK``) and one pub/sub connection serve every namespace of the process; a reader
+that loses Redis resumes from the last entry it saw, so nothing published meanwhile is skipped.
+
+Deviation from the reference: a recovered session does not replay ``volatile`` broadcasts (the reference does;
+volatile means "may be lost", and the in-memory recovery skips them too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiosocketio._emitter import spawn
+from aiosocketio.adapters import messages as wire
+from aiosocketio.adapters._redis import ClientLease, Subscription
+from aiosocketio.adapters.cluster import ClusterAdapter, Outgoing
+from aiosocketio.exceptions import AdapterError
+from aiosocketio.parsers.packet import DecodeError
+from aiosocketio.recovery import StoredSession
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from aiosocketio.adapters.options import BroadcastOptions
+    from aiosocketio.namespace import Namespace
+
+__all__ = ["RedisStreamsAdapter", "create_adapter"]
+
+logger = logging.getLogger("aiosocketio.redis_streams")
+
+_OFFSET = re.compile(r"^[0-9]+-[0-9]+$")
+_RESTORE_MAX_RANGES = 100
+
+
+def create_adapter(
+    redis: Redis | str,
+    *,
+    stream_name: str = "socket.io",
+    stream_count: int = 1,
+    channel_prefix: str = "socket.io",
+    use_sharded_pub_sub: bool = False,
+    max_len: int = 10_000,
+    read_count: int = 100,
+    block_time: float = 5.0,
+    session_key_prefix: str = "sio:session:",
+    only_plaintext: bool = False,
+    requests_timeout: float = 5.0,
+) -> Callable[[Namespace], RedisStreamsAdapter]:
+    """``Server(adapter=create_adapter(redis))``: ``redis`` is a ``redis.asyncio.Redis`` client or a URL.
+
+    The options are the npm package's (``block_time`` in seconds for ``blockTimeInMs``). Give a stream adapter a
+    ``channel_prefix`` of its own when a classic Redis adapter uses the same Redis: with the default prefixes
+    ``socket.io#/#`` is a channel of both.
+    """
+    if stream_count < 1 or max_len < 1 or read_count < 1:
+        raise ValueError("stream_count, max_len and read_count are positive integers")
+    if block_time <= 0 or requests_timeout <= 0:
+        raise ValueError("block_time and requests_timeout are positive numbers of seconds")
+    hub = _Hub(
+        ClientLease(redis),
+        stream_name=stream_name,
+        stream_count=stream_count,
+        channel_prefix=channel_prefix,
+        sharded=use_sharded_pub_sub,
+        max_len=max_len,
+        read_count=read_count,
+        block_ms=max(1, round(block_time * 1000)),
+        session_key_prefix=session_key_prefix,
+        only_plaintext=only_plaintext,
+        requests_timeout=requests_timeout,
+    )
+    return hub.new_adapter
+
+
+class _Hub:
+    """What the adapters of one factory share: the client, the stream readers and the pub/sub connection."""
+
+    def __init__(self, lease: ClientLease, **options: Any) -> None:
+        self.lease = lease
+        self.options = options
+        self.adapters: dict[str, RedisStreamsAdapter] = {}
+        self.readers: dict[str, asyncio.Task[None]] = {}
+        self.ready: dict[str, asyncio.Future[None]] = {}
+        self.subscription: Subscription | None = None
+        self.redis: Redis | None = None
+
+    def new_adapter(self, nsp: Namespace) -> RedisStreamsAdapter:
+        if self.redis is None:
+            self.redis = self.lease.acquire()
+        adapter = RedisStreamsAdapter(nsp, self, self.redis)
+        self.adapters[nsp.name] = adapter
+        return adapter
+
+    @property
+    def pubsub_kind(self) -> Any:
+        return "shard" if self.options["sharded"] else "channel"
+
+    async def start(self, adapter: RedisStreamsAdapter) -> None:
+        """Listen for ``adapter``'s namespace: its channels, and its stream's reader if not yet running."""
+        assert self.redis is not None
+        if self.subscription is None:
+            self.subscription = Subscription(self.redis, self._on_pubsub, "redis streams")
+        self.subscription.add(self.pubsub_kind, adapter.public_channel, adapter.private_channel)
+        self.subscription.start()
+        stream = adapter.stream
+        if stream not in self.readers:
+            self.ready[stream] = asyncio.get_running_loop().create_future()
+            self.readers[stream] = spawn(self._read(stream))
+        timeout = self.options["requests_timeout"]
+        try:
+            await asyncio.wait_for(asyncio.shield(self.ready[stream]), timeout)
+        except TimeoutError:
+            logger.warning("%s: Redis is not reachable yet; the adapter keeps trying", adapter.nsp.name)
+            return
+        await self.subscription.wait_ready(timeout)
+
+    async def stop(self, adapter: RedisStreamsAdapter) -> None:
+        if self.adapters.get(adapter.nsp.name) is not adapter:
+            return
+        del self.adapters[adapter.nsp.name]
+        if self.subscription is not None:
+            self.subscription.remove(self.pubsub_kind, adapter.public_channel, adapter.private_channel)
+        if self.adapters:
+            return
+        readers, self.readers = list(self.readers.values()), {}
+        for reader in readers:
+            reader.cancel()
+        for reader in readers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        self.ready.clear()
+        if self.subscription is not None:
+            await self.subscription.close()
+            self.subscription = None
+        self.redis = None
+        await self.lease.release()
+
+    def _on_pubsub(self, kind: str, channel: str, data: bytes) -> None:
+        message = wire.decode_cluster(data, wire.MSGPACK)
+        adapter = self.adapters.get(message.nsp)
+        if adapter is not None:
+            adapter._on_message(message)
+
+    async def _read(self, stream: str) -> None:
+        """Read ``stream`` from now on, forever; after a lost connection, resume after the last entry seen."""
+        redis = self.redis
+        assert redis is not None
+        options = self.options
+        last: str | None = None
+        delay = 0.1
+        block = options["block_ms"]
+        socket_timeout = redis.connection_pool.connection_kwargs.get("socket_timeout")
+        if isinstance(socket_timeout, int | float) and socket_timeout > 0:
+            # A blocking read must return before the client's own read timeout (5 s by default in redis-py 8).
+            block = max(1, min(block, round(socket_timeout * 1000) - 500))
+        while True:
+            try:
+                if last is None:
+                    # Start after the newest entry (rather than XREAD's "$"): nothing added after start() is missed.
+                    newest = await redis.xrevrange(stream, "+", "-", count=1)
+                    last = _text(newest[0][0]) if newest else "0-0"
+                    ready = self.ready.get(stream)
+                    if ready is not None and not ready.done():
+                        ready.set_result(None)
+                response = await redis.xread(
+                    {stream: last}, count=options["read_count"], block=options["block_ms"]
+                )
+                delay = 0.1
+                streams: Any = response or ()
+                for _, entries in streams:
+                    for entry_id, fields in entries:
+                        last = _text(entry_id)
+                        self._dispatch(last, fields)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("reading stream %s failed (%r); retrying in %.1f s", stream, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _dispatch(self, entry_id: str, fields: Any) -> None:
+        try:
+            message = wire.decode_stream_entry(fields)
+        except DecodeError as exc:
+            logger.debug("ignored stream entry %s: %r", entry_id, exc)
+            return
+        adapter = self.adapters.get(message.nsp)
+        if adapter is not None:
+            try:
+                adapter._on_message(message, entry_id)
+            except Exception:
+                logger.exception("%s: handling stream entry %s failed", message.nsp, entry_id)
+
+
+def _text(value: Any) -> str:
+    return value.decode("ascii") if isinstance(value, bytes) else str(value)
+
+
+def _next_offset(offset: str) -> str:
+    ms, seq = offset.split("-")
+    return f"{ms}-{int(seq) + 1}"
+
+
+def _reaches(session_rooms: set[str], opts: BroadcastOptions) -> bool:
+    """Whether a broadcast with ``opts`` was aimed at a socket in ``session_rooms``."""
+    included = not opts.rooms or not opts.rooms.isdisjoint(session_rooms)
+    return included and opts.except_rooms.isdisjoint(session_rooms)
+
+
+class RedisStreamsAdapter(ClusterAdapter):
+    """One namespace's share of a cluster over a Redis stream, with recovery across servers."""
+
+    __slots__ = ("_hub", "_persisting", "_redis", "private_channel", "public_channel", "stream")
+
+    has_offsets = True
+
+    def __init__(self, nsp: Namespace, hub: _Hub, redis: Redis) -> None:
+        options = hub.options
+        super().__init__(nsp, requests_timeout=options["requests_timeout"])
+        self._hub = hub
+        self._redis = redis
+        self._persisting: set[asyncio.Task[Any]] = set()
+        self.stream = wire.stream_name(nsp.name, options["stream_name"], options["stream_count"])
+        self.public_channel = wire.cluster_channel(options["channel_prefix"], nsp.name)
+        self.private_channel = wire.cluster_channel(options["channel_prefix"], nsp.name, self.uid)
+
+    async def init(self) -> None:
+        await self._hub.start(self)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        await super().close()
+        if self._persisting:  # sessions of the sockets this closing server just disconnected
+            await asyncio.wait(self._persisting, timeout=self.requests_timeout)
+        await self._hub.stop(self)
+
+    # -- publishing --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _ephemeral(message: wire.ClusterMessage) -> bool:
+        """Requests go through pub/sub; everything else into the stream (§7.2)."""
+        body = message.body
+        if isinstance(body, wire.BroadcastMessage):
+            return body.request_id is not None
+        return message.type not in wire.STREAM_ENTRY_TYPES
+
+    def _queue(self, pipe: Any, target: str | None, message: wire.ClusterMessage) -> bool:
+        """Add ``message`` to ``pipe``; True when it is an XADD (whose result is an offset)."""
+        sharded = self._hub.options["sharded"]
+        if target is not None or self._ephemeral(message):
+            channel = (
+                self.public_channel
+                if target is None
+                else wire.cluster_channel(self._hub.options["channel_prefix"], self.nsp.name, target)
+            )
+            payload = wire.encode_cluster_msgpack(message)
+            if sharded:
+                pipe.spublish(channel, payload)
+            else:
+                pipe.publish(channel, payload)
+            return False
+        options = self._hub.options
+        fields = dict(wire.encode_stream_entry(message, only_plaintext=options["only_plaintext"]))
+        pipe.xadd(self.stream, fields, maxlen=options["max_len"], approximate=True)
+        return True
+
+    async def _do_publish_batch(self, batch: Sequence[Outgoing]) -> list[str | None]:
+        pipe = self._redis.pipeline(transaction=False)
+        kinds = [self._queue(pipe, target, message) for target, message in batch]
+        results = await pipe.execute()
+        return [_text(result) if is_xadd else None for is_xadd, result in zip(kinds, results, strict=True)]
+
+    async def _do_publish(self, message: wire.ClusterMessage) -> str | None:
+        return (await self._do_publish_batch([(None, message)]))[0]
+
+    async def _do_publish_response(self, requester: str, message: wire.ClusterMessage) -> None:
+        await self._do_publish_batch([(requester, message)])
+
+    async def server_count(self) -> int:
+        """Servers subscribed to this namespace's public channel (``PUBSUB NUMSUB``/``SHARDNUMSUB``)."""
+        try:
+            if self._hub.options["sharded"]:
+                result = await self._redis.pubsub_shardnumsub(self.public_channel)
+            else:
+                result = await self._redis.pubsub_numsub(self.public_channel)
+        except Exception as exc:
+            raise AdapterError(f"Redis is not reachable to count the servers: {exc!r}") from exc
+        return max(1, int(result[0][1])) if result else 1
+
+    # -- connection state recovery (§7.3) ----------------------------------------------------------------
+
+    async def persist_session(self, session: StoredSession) -> None:
+        recovery = self.nsp.server.connection_state_recovery
+        if recovery is None:
+            return
+        persisted = wire.PersistedSession(session.sid, session.pid, tuple(session.rooms), session.data)
+        key = self._hub.options["session_key_prefix"] + session.pid
+        ttl_ms = max(1, round(recovery["max_disconnection_duration"] * 1000))
+        task = spawn(self._redis.set(key, wire.encode_stream_session(persisted), px=ttl_ms))
+        self._persisting.add(task)
+        task.add_done_callback(self._persisting.discard)
+        try:
+            await asyncio.shield(task)
+        except Exception as exc:
+            logger.warning("%s: could not keep session %s in Redis: %r", self.nsp.name, session.pid, exc)
+
+    async def restore_session(self, pid: str, offset: str) -> StoredSession | None:
+        if not _OFFSET.match(offset):
+            return None
+        key = self._hub.options["session_key_prefix"] + pid
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.get(key)
+            pipe.delete(key)
+            raw, _ = await pipe.execute()
+            if raw is None or not await self._redis.xrange(self.stream, offset, offset):
+                return None
+            stored = wire.decode_stream_session(raw)
+            session = StoredSession(stored.sid, stored.pid, set(stored.rooms), _as_dict(stored.data))
+            for _ in range(_RESTORE_MAX_RANGES):
+                entries = await self._redis.xrange(self.stream, _next_offset(offset), "+")
+                if not entries:
+                    break
+                for entry_id, fields in entries:
+                    offset = _text(entry_id)
+                    self._collect(session, offset, fields)
+        except Exception as exc:
+            logger.warning("%s: could not restore session %s: %r", self.nsp.name, pid, exc)
+            return None
+        return session
+
+    def _collect(self, session: StoredSession, offset: str, fields: Any) -> None:
+        """Add the entry to the session's missed packets when it is an event that was aimed at it."""
+        try:
+            message = wire.decode_stream_entry(fields)
+        except DecodeError:
+            return
+        body = message.body
+        if message.nsp != self.nsp.name or not isinstance(body, wire.BroadcastMessage):
+            return
+        if body.opts.flags.volatile or not _reaches(session.rooms, body.opts):
+            return
+        if isinstance(body.packet.data, list):
+            session.missed_packets.append([*body.packet.data, offset])
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
