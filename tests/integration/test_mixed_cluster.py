@@ -173,6 +173,7 @@ async def make_world(kind: str, url: str, **server_options: Any) -> AsyncIterato
             "client": client,
             "kind": kind,
             "key": key,
+            "url": url,
         }
         world |= {f"{name}_url": url for name, _, url in servers}
         yield world
@@ -182,6 +183,27 @@ async def make_world(kind: str, url: str, **server_options: Any) -> AsyncIterato
         await node.stop()
         for _, io, _ in servers:
             await io.close()
+
+
+async def room_channels_ready(world: dict[str, Any], *rooms: str) -> None:
+    """With the sharded adapter a server subscribes to a room's channel when the room appears there, in the
+    background (Node does the same): wait until each room's channel has its subscriber before emitting to it."""
+    if world["kind"] != "sharded":
+        return
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(world["url"])
+    try:
+        for room in rooms:
+            for _ in range(int(100 * FACTOR)):
+                ((_, count),) = await redis.pubsub_shardnumsub(f"{world['key']}#/#{room}#")
+                if count:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError(f"nobody subscribed to the channel of {room}")
+    finally:
+        await redis.aclose()
 
 
 @pytest.fixture(params=["classic", "sharded", "streams"])
@@ -220,6 +242,7 @@ async def test_rooms_and_except_cross_both_ways(world: dict[str, Any]) -> None:
     await on_node.sio.call("join", "room1")
     (socket_a,) = world["a"].sockets.sockets.values()
     await socket_a.join("room2")
+    await room_channels_ready(world, "room1", "room2")
     await world["a"].to("room1").emit("python-to-room1")
     assert await on_node.next() == ("python-to-room1",)
     await world["node"].ask("emit", rooms=["room2"], event="node-to-room2")
@@ -363,3 +386,89 @@ async def test_our_emitter_drives_node_and_python_servers(
     await asyncio.wait_for(on_node.disconnected.wait(), PROMPTLY)
     closer = emitter._redis.aclose() if flavour == "async" else asyncio.to_thread(emitter._redis.close)
     await closer
+
+
+async def test_remote_sockets_act_on_the_other_side(world: dict[str, Any]) -> None:
+    """``fetch_sockets`` hands out RemoteSocket objects whose methods reach the socket's own server, both ways."""
+    on_a = await world["client"](world["a_url"])
+    on_node = await world["client"](world["node"].url)
+    (remote,) = [s for s in await world["a"].fetch_sockets() if isinstance(s, RemoteSocket)]
+    assert remote.id == on_node.sid
+    await remote.emit("direct", 1)
+    assert await on_node.next() == ("direct", 1)
+    assert await remote.timeout(2).emit_with_ack("ask") == f"ack-{on_node.sid}"
+    await remote.join("joined-remotely")
+    seen = await _eventually(world["node"], rooms=["joined-remotely"], count=1)
+    assert [s["id"] for s in seen] == [on_node.sid]
+    await remote.leave("joined-remotely")
+    await _eventually(world["node"], rooms=["joined-remotely"], count=0)
+
+    done = await world["node"].ask(
+        "remote", ids=[on_a.sid], method="emit", event="from-node-remote", args=[2]
+    )
+    assert done["count"] == 1
+    assert await on_a.next() == ("from-node-remote", 2)
+    done = await world["node"].ask("remote", ids=[on_a.sid], method="emitWithAck", event="ask", timeout=2000)
+    assert done["results"] == [f"ack-{on_a.sid}"]
+    await world["node"].ask("remote", ids=[on_a.sid], method="join", room="by-node")
+    (socket_a,) = world["a"].sockets.sockets.values()
+    await _until(lambda: "by-node" in socket_a.rooms)
+    await world["node"].ask("remote", ids=[on_a.sid], method="disconnect", close=True)
+    await asyncio.wait_for(on_a.disconnected.wait(), PROMPTLY)
+    await remote.disconnect()
+    await asyncio.wait_for(on_node.disconnected.wait(), PROMPTLY)
+
+
+async def test_sockets_leave_crosses_both_ways(world: dict[str, Any]) -> None:
+    await world["client"](world["a_url"])
+    on_node = await world["client"](world["node"].url)
+    await on_node.sio.call("join", "r")
+    (socket_a,) = world["a"].sockets.sockets.values()
+    await socket_a.join("r")
+    await world["a"].sockets_leave("r")
+    await _eventually(world["node"], rooms=["r"], count=0)
+    await socket_a.join("r")
+    await on_node.sio.call("join", "r")
+    await world["node"].ask("socketsLeave", leave="r")
+    await _until(lambda: "r" not in socket_a.rooms)
+
+
+async def test_local_stays_local(world: dict[str, Any]) -> None:
+    on_a = await world["client"](world["a_url"])
+    on_b = await world["client"](world["b_url"])
+    on_node = await world["client"](world["node"].url)
+    await world["a"].local.emit("only-a")
+    await world["a"].local.sockets_join("local-room")
+    assert [s.id for s in await world["a"].local.fetch_sockets()] == [on_a.sid]
+    await world["a"].emit("marker")
+    assert await on_a.next() == ("only-a",)
+    for client in (on_a, on_b, on_node):
+        assert await client.next() == ("marker",)  # B and Node never got "only-a"
+    (socket_b,) = world["b"].sockets.sockets.values()
+    assert "local-room" not in socket_b.rooms
+
+
+async def test_binary_from_node_reaches_python_clients(world: dict[str, Any]) -> None:
+    """Binary makes the sharded adapter switch to notepack and the streams one to base64 MessagePack."""
+    on_a = await world["client"](world["a_url"])
+    await world["node"].ask("emit", event="bin", args=[{"n": 1}], binary="00ff10")
+    assert await on_a.next() == ("bin", {"n": 1}, b"\x00\xff\x10")
+
+
+async def _eventually(node: NodeServer, *, rooms: list[str], count: int) -> list[dict[str, Any]]:
+    """The Node server's fetchSockets for ``rooms`` once it finds ``count`` sockets (the join travels first)."""
+    seen: list[dict[str, Any]] = []
+    for _ in range(int(100 * FACTOR)):
+        seen = await node.ask("fetchSockets", rooms=rooms)
+        if len(seen) == count:
+            return seen
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"expected {count} sockets in {rooms}, got {seen}")
+
+
+async def _until(condition: Any) -> None:
+    for _ in range(int(100 * FACTOR)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition never became true")

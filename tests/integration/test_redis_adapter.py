@@ -1,4 +1,5 @@
-"""The classic Redis adapter between two aiosocketio servers on a real redis-server (adapters.md §1, §3)."""
+"""Our Redis adapters between aiosocketio servers on a real redis-server (adapters.md §1, §3, §5-§7): every test
+runs with the classic adapter, the sharded one (Redis 7 sharded pub/sub) and the streams one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import socketio
 
 import aiosocketio
 from aiosocketio import AckTimeoutError
-from aiosocketio.adapters.redis import create_adapter
+from aiosocketio.adapters import redis_streams
+from aiosocketio.adapters.redis import create_adapter, create_sharded_adapter
 from aiosocketio.broadcast import RemoteSocket
 
 PROMPTLY = 5.0 * float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
@@ -40,18 +42,48 @@ class Node:
         return sio, received
 
 
-@pytest.fixture
-async def cluster(redis_url: str) -> AsyncIterator[Any]:
+KINDS = ["classic", "sharded", "streams"]
+
+
+def adapter_for(kind: str, url: str, key: str, requests_timeout: float) -> Any:
+    if kind == "classic":
+        return create_adapter(url, key=key, requests_timeout=requests_timeout)
+    if kind == "sharded":
+        return create_sharded_adapter(url, channel_prefix=key, requests_timeout=requests_timeout)
+    return redis_streams.create_adapter(
+        url, stream_name=key, channel_prefix=key, requests_timeout=requests_timeout
+    )
+
+
+@pytest.fixture(params=KINDS)
+async def cluster(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Any]:
     nodes: list[Node] = []
     key = "t" + os.urandom(4).hex()  # pub/sub channels are global: one prefix per test
 
     async def make() -> Node:
-        io = aiosocketio.Server(adapter=create_adapter(redis_url, key=key, requests_timeout=2.0))
+        io = aiosocketio.Server(adapter=adapter_for(request.param, redis_url, key, 2.0))
         running = await io.listen(host="127.0.0.1", port=0)
         node = Node(io, f"http://127.0.0.1:{running.port}")
         nodes.append(node)
         return node
 
+    async def room_channel_ready(room: str) -> None:
+        if request.param != "sharded":
+            return
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(redis_url)
+        try:
+            for _ in range(200):
+                ((_, count),) = await redis.pubsub_shardnumsub(f"{key}#/#{room}#")
+                if count:
+                    return
+                await asyncio.sleep(0.02)
+            raise AssertionError(f"nobody subscribed to the channel of {room}")
+        finally:
+            await redis.aclose()
+
+    make.room_channel_ready = room_channel_ready  # type: ignore[attr-defined]
     yield make
     for node in nodes:
         for client in node.clients:
@@ -73,6 +105,7 @@ async def test_broadcasts_rooms_and_except_cross_servers(cluster: Any) -> None:
     assert await next_event(on_a) == ("hello", 1, {"x": [True]}, b"\x01\x02")
     (socket_b,) = b.io.sockets.sockets.values()
     await socket_b.join("room1")
+    await cluster.room_channel_ready("room1")  # sharded: B subscribes to the room's channel in the background
     await a.io.to("room1").emit("to-room", "r")
     assert await next_event(on_b) == ("to-room", "r")
     await a.io.except_("room1").emit("not-room1")
@@ -159,7 +192,8 @@ async def test_server_side_emit_with_ack_times_out_with_partial_answers(cluster:
     assert caught.value.responses == ["fast-answer"]
 
 
-async def test_redis_restart_mid_traffic(tmp_path: Any) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_redis_restart_mid_traffic(tmp_path: Any, kind: str) -> None:
     """Redis stops: local delivery goes on and nothing raises; Redis comes back: the cluster heals within 2 s."""
     import shutil
     import socket as sock
@@ -191,7 +225,7 @@ async def test_redis_restart_mid_traffic(tmp_path: Any) -> None:
     clients = []
     try:
         for _ in range(2):
-            io = aiosocketio.Server(adapter=create_adapter(url, key="restart", requests_timeout=1.0))
+            io = aiosocketio.Server(adapter=adapter_for(kind, url, "restart", 1.0))
             running = await io.listen(host="127.0.0.1", port=0)
             servers.append((io, f"http://127.0.0.1:{running.port}"))
         queues = []

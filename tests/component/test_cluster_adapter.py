@@ -1,0 +1,164 @@
+"""``ClusterAdapterWithHeartbeat`` over an in-process bus: who is in the cluster, and what requests wait for.
+
+The bus delivers every published message to every attached adapter on the next loop turn, like a real message
+bus would, so these tests exercise the base class's bookkeeping (heartbeats, node removal, request completion)
+without any network. The operations themselves cross real Redis and real Node.js servers in tests/integration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+import aiosocketio
+from aiosocketio import AckTimeoutError
+from aiosocketio.adapters import messages as wire
+from aiosocketio.adapters.cluster import ClusterAdapterWithHeartbeat
+from aiosocketio.namespace import Namespace
+
+
+class Bus:
+    """Delivers each message to every attached adapter (the sender drops its own echo)."""
+
+    def __init__(self) -> None:
+        self.adapters: list[BusAdapter] = []
+        self.log: list[wire.ClusterMessage] = []
+        self.muted: set[str] = set()
+
+    def mute(self, adapter: BusAdapter) -> None:
+        """The adapter's server vanishes (a crash): it neither sends nor receives anything any more."""
+        self.adapters.remove(adapter)
+        self.muted.add(adapter.uid)
+
+    def send(self, message: wire.ClusterMessage) -> None:
+        if message.uid in self.muted:
+            return
+        self.log.append(message)
+        loop = asyncio.get_running_loop()
+        for adapter in list(self.adapters):
+            loop.call_soon(adapter._on_message, message)
+
+
+class BusAdapter(ClusterAdapterWithHeartbeat):
+    __slots__ = ("bus",)
+
+    def __init__(self, nsp: Namespace, bus: Bus) -> None:
+        super().__init__(nsp, requests_timeout=1.0, heartbeat_interval=0.1, heartbeat_timeout=0.3)
+        self.bus = bus
+        bus.adapters.append(self)
+
+    async def _do_publish(self, message: wire.ClusterMessage) -> str | None:
+        self.bus.send(message)
+        return None
+
+    async def _do_publish_response(self, requester: str, message: wire.ClusterMessage) -> None:
+        self.bus.send(message)
+
+
+@pytest.fixture
+async def cluster() -> AsyncIterator[Callable[[], Any]]:
+    bus = Bus()
+    servers: list[aiosocketio.Server] = []
+
+    async def make() -> aiosocketio.Server:
+        io = aiosocketio.Server(adapter=lambda nsp: BusAdapter(nsp, bus))
+        await io.startup()
+        servers.append(io)
+        return io
+
+    make.bus = bus  # type: ignore[attr-defined]
+    yield make
+    for io in servers:
+        await io.close()
+
+
+async def settle(seconds: float = 0.05) -> None:
+    await asyncio.sleep(seconds)
+
+
+async def test_servers_find_each_other_by_heartbeat(cluster: Any) -> None:
+    a = await cluster()
+    assert await a.sockets.adapter.server_count() == 1
+    b = await cluster()
+    await settle()
+    assert await a.sockets.adapter.server_count() == 2  # B's INITIAL_HEARTBEAT
+    assert await b.sockets.adapter.server_count() == 2  # A's answer
+    c = await cluster()
+    await settle()
+    assert await b.sockets.adapter.server_count() == 3
+    await c.close()  # ADAPTER_CLOSE: forgotten at once
+    await settle()
+    assert await a.sockets.adapter.server_count() == 2
+    assert await b.sockets.adapter.server_count() == 2
+
+
+async def test_an_idle_server_sends_heartbeats_and_a_silent_one_is_forgotten(cluster: Any) -> None:
+    a = await cluster()
+    b = await cluster()
+    await settle()
+    bus = cluster.bus
+    bus.log.clear()
+    await asyncio.sleep(1.3)
+    kinds = {(m.uid, type(m.body).__name__) for m in bus.log}
+    assert (a.sockets.adapter.uid, "Heartbeat") in kinds
+    assert await a.sockets.adapter.server_count() == 2  # heartbeats kept B known
+    bus.mute(b.sockets.adapter)  # B crashes: no ADAPTER_CLOSE, no more heartbeats
+    await asyncio.sleep(1.5)
+    assert await a.sockets.adapter.server_count() == 1
+
+
+async def test_a_request_stops_waiting_for_a_server_that_leaves(cluster: Any) -> None:
+    a = await cluster()
+    b = await cluster()
+    c = await cluster()
+    await settle()
+    b.on("question", lambda: "from-b")
+
+    @c.on("question")
+    async def never() -> None:
+        await asyncio.sleep(10)
+
+    asking = asyncio.ensure_future(a.server_side_emit_with_ack("question", timeout=5))
+    await settle()
+    assert not asking.done()
+    await c.sockets.adapter.close()  # C leaves before answering
+    assert await asyncio.wait_for(asking, 1) == ["from-b"]
+
+
+async def test_a_request_times_out_with_the_answers_it_got(cluster: Any) -> None:
+    a = await cluster()
+    b = await cluster()
+    c = await cluster()
+    await settle()
+    b.on("question", lambda: "from-b")
+
+    @c.on("question")
+    async def never() -> None:
+        await asyncio.sleep(10)
+
+    with pytest.raises(AckTimeoutError, match="timeout reached: missing 1 responses") as caught:
+        await a.server_side_emit_with_ack("question", timeout=0.3)
+    assert caught.value.responses == ["from-b"]
+
+
+async def test_the_emitter_is_not_a_server(cluster: Any) -> None:
+    a = await cluster()
+    a.sockets.adapter._on_message(wire.ClusterMessage("emitter", "/", wire.Heartbeat()))
+    assert await a.sockets.adapter.server_count() == 1
+
+
+async def test_messages_of_other_namespaces_are_ignored(cluster: Any) -> None:
+    a = await cluster()
+    got: list[Any] = []
+    a.on("hello", lambda *args: got.append(args))
+    a.sockets.adapter._on_message(
+        wire.ClusterMessage("x" * 16, "/other", wire.ServerSideEmitMessage(["hello", 1]))
+    )
+    a.sockets.adapter._on_message(
+        wire.ClusterMessage("x" * 16, "/", wire.ServerSideEmitMessage(["hello", 2]))
+    )
+    await settle()
+    assert got == [(2,)]
