@@ -472,3 +472,13 @@ async def _until(condition: Any) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition never became true")
+
+
+async def test_volatile_and_compress_flags_cross(world: dict[str, Any]) -> None:
+    on_node = await world["client"](world["node"].url)
+    on_b = await world["client"](world["b_url"])
+    await world["a"].volatile.emit("volatile", 1)
+    await world["a"].compress(False).emit("uncompressed", 2)
+    for client in (on_node, on_b):
+        assert await client.next() == ("volatile", 1)
+        assert await client.next() == ("uncompressed", 2)

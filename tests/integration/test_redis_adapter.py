@@ -267,3 +267,58 @@ async def test_redis_restart_mid_traffic(tmp_path: Any, kind: str) -> None:
             await io.close()
         redis_proc.kill()
         redis_proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("mode", "public_room", "socket_room"),
+    [("static", False, False), ("dynamic", True, False), ("dynamic-private", True, True)],
+)
+async def test_sharded_subscription_modes(
+    redis_url: str, mode: str, public_room: bool, socket_room: bool
+) -> None:
+    """Which room channels a server SSUBSCRIBEs to, and that broadcasts reach members in every mode."""
+    from redis.asyncio import Redis
+
+    key = "m" + os.urandom(4).hex()
+    servers = []
+    redis = Redis.from_url(redis_url)
+    client = socketio.AsyncClient()
+    received: asyncio.Queue[Any] = asyncio.Queue()
+    client.on("*", lambda event, *args: received.put_nowait((event, *args)))
+    try:
+        for _ in range(2):
+            io = aiosocketio.Server(
+                adapter=create_sharded_adapter(redis_url, channel_prefix=key, subscription_mode=mode)
+            )
+            running = await io.listen(host="127.0.0.1", port=0)
+            servers.append((io, f"http://127.0.0.1:{running.port}"))
+        (a, _), (b, b_url) = servers
+        await client.connect(b_url, transports=["websocket"])
+        (socket_b,) = b.sockets.sockets.values()
+        await socket_b.join("news")
+
+        async def subscribed(room: str) -> bool:
+            ((_, count),) = await redis.pubsub_shardnumsub(f"{key}#/#{room}#")
+            return bool(count)
+
+        for _ in range(100):
+            if await subscribed("news") == public_room and await subscribed(socket_b.id) == socket_room:
+                break
+            await asyncio.sleep(0.02)
+        assert await subscribed("news") == public_room
+        assert await subscribed(socket_b.id) == socket_room
+        await a.to("news").emit("to-room", 1)
+        await a.to(socket_b.id).emit("to-socket", 2)
+        assert await next_event(received) == ("to-room", 1)
+        assert await next_event(received) == ("to-socket", 2)
+        await socket_b.leave("news")
+        for _ in range(100):
+            if not await subscribed("news"):
+                break
+            await asyncio.sleep(0.02)
+        assert not await subscribed("news")  # unsubscribed when the room went away
+    finally:
+        await client.disconnect()
+        for io, _ in servers:
+            await io.close()
+        await redis.aclose()
