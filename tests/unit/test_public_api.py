@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import aiosocketio
 
 
@@ -27,3 +29,19 @@ def test_import_loads_no_optional_dependency() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_cluster_adapter_options_are_checked_at_once() -> None:
+    from aiosocketio.adapters import redis_streams
+    from aiosocketio.adapters.redis import create_adapter, create_sharded_adapter
+
+    with pytest.raises(ValueError, match="subscription_mode is one of static, dynamic, dynamic-private"):
+        create_sharded_adapter("redis://127.0.0.1:1/0", subscription_mode="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="requests_timeout is a positive number of seconds"):
+        create_sharded_adapter("redis://127.0.0.1:1/0", requests_timeout=0)
+    with pytest.raises(ValueError, match="requests_timeout is a positive number of seconds"):
+        create_adapter("redis://127.0.0.1:1/0", requests_timeout=-1)
+    with pytest.raises(ValueError, match="stream_count, max_len and read_count are positive integers"):
+        redis_streams.create_adapter("redis://127.0.0.1:1/0", max_len=0)
+    with pytest.raises(ValueError, match="block_time and requests_timeout are positive numbers of seconds"):
+        redis_streams.create_adapter("redis://127.0.0.1:1/0", block_time=0)
