@@ -482,3 +482,12 @@ async def test_volatile_and_compress_flags_cross(world: dict[str, Any]) -> None:
     for client in (on_node, on_b):
         assert await client.next() == ("volatile", 1)
         assert await client.next() == ("uncompressed", 2)
+
+
+async def test_node_legacy_all_rooms_request_is_answered(classic_world: dict[str, Any]) -> None:
+    """``adapter.allRooms()`` of the Node classic adapter asks every server (ALL_ROOMS, §3.3)."""
+    world = classic_world
+    on_a = await world["client"](world["a_url"])
+    (socket_a,) = world["a"].sockets.sockets.values()
+    await socket_a.join("python-room")
+    assert await world["node"].ask("allRooms") == sorted([on_a.sid, "python-room"])

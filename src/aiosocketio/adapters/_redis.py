@@ -8,7 +8,6 @@ whole set again, so a back-end never has to notice. Channels may be added and re
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 from collections.abc import Callable
@@ -34,6 +33,20 @@ def redis_client(redis: Redis | str) -> tuple[Redis, bool]:
 
         return RedisClient.from_url(redis), True
     return redis, False
+
+
+async def count_subscribers(redis: Redis, channel: str, *, sharded: bool) -> int:
+    """Servers listening to ``channel`` (``PUBSUB NUMSUB`` / ``SHARDNUMSUB``), at least 1 (this one)."""
+    from aiosocketio.exceptions import AdapterError
+
+    try:
+        if sharded:
+            result = await redis.pubsub_shardnumsub(channel)
+        else:
+            result = await redis.pubsub_numsub(channel)
+    except Exception as exc:
+        raise AdapterError(f"Redis is not reachable to count the servers: {exc!r}") from exc
+    return max(1, int(result[0][1])) if result else 1
 
 
 class Subscription:
@@ -157,50 +170,6 @@ class Subscription:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-
-
-class Publisher:
-    """PUBLISH in the order of :meth:`push`, from one task that pipelines whatever piled up meanwhile."""
-
-    __slots__ = ("_name", "_queue", "_redis", "_task")
-
-    def __init__(self, redis: Redis, name: str) -> None:
-        self._redis = redis
-        self._name = name
-        self._queue: collections.deque[tuple[str, str | bytes]] = collections.deque()
-        self._task: asyncio.Task[None] | None = None
-
-    def push(self, channel: str, payload: str | bytes) -> None:
-        self._queue.append((channel, payload))
-        if self._task is None:
-            self._task = spawn(self._drain())
-
-    async def _drain(self) -> None:
-        queue = self._queue
-        try:
-            while queue:
-                batch = [queue.popleft() for _ in range(min(len(queue), 256))]
-                try:
-                    if len(batch) == 1:
-                        await self._redis.publish(*batch[0])
-                    else:
-                        pipe = self._redis.pipeline(transaction=False)
-                        for channel, payload in batch:
-                            pipe.publish(channel, payload)
-                        await pipe.execute()
-                except Exception as exc:
-                    logger.warning("%s: publishing %d message(s) failed: %r", self._name, len(batch), exc)
-        finally:
-            self._task = None
-
-    async def flush(self, timeout: float) -> None:
-        """Wait (at most ``timeout``) until everything pushed so far was sent or failed."""
-        try:
-            async with asyncio.timeout(timeout):
-                while self._task is not None:
-                    await asyncio.shield(self._task)
-        except TimeoutError:
-            logger.warning("%s: unsent messages dropped at close", self._name)
 
 
 class ClientLease:

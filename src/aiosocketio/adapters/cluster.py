@@ -370,7 +370,7 @@ class ClusterAdapter(Adapter):
         ack: Callable[..., None],
     ) -> None:
         if not options.flags.local:
-            request_id = random_id()
+            request_id = self._request_id()
             self._ack_requests[request_id] = (client_count_callback, ack)
             remote = Packet(packet.type, packet.nsp, packet.data)
             self._publish(wire.BroadcastMessage(remote, options, request_id))
@@ -405,7 +405,7 @@ class ClusterAdapter(Adapter):
         self, body: Callable[[str], wire.ClusterBody], expected: int | set[str], timeout: float
     ) -> Request:
         """Publish a request and wait for its answers; TimeoutError carries the request in ``args[0]``."""
-        request_id = random_id()
+        request_id = self._request_id()
         request = Request(expected)
         self._requests[request_id] = request
         try:
@@ -422,6 +422,12 @@ class ClusterAdapter(Adapter):
     def _timeout_message(self, request: Request) -> str:
         return f"timeout reached: only {request.answered} responses received out of {request.answered + request.missing}"
 
+    def _fetch_timeout_message(self, request: Request) -> str:
+        return self._timeout_message(request)
+
+    def _request_id(self) -> str:
+        return random_id()
+
     async def fetch_sockets(self, options: BroadcastOptions) -> list[Any]:
         from aiosocketio.broadcast import RemoteSocket
 
@@ -433,7 +439,7 @@ class ClusterAdapter(Adapter):
         try:
             request = await self._ask(lambda rid: wire.FetchSocketsMessage(options, rid), expected, timeout)
         except TimeoutError as exc:
-            raise TimeoutError(self._timeout_message(exc.args[0])) from None
+            raise TimeoutError(self._fetch_timeout_message(exc.args[0])) from None
         remote = [
             RemoteSocket(self.nsp, s.id, remote_handshake(s.handshake), set(s.rooms), s.data)
             for s in request.responses

@@ -17,9 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from aiosocketio.adapters import messages as wire
-from aiosocketio.adapters._redis import ClientLease, Subscription
+from aiosocketio.adapters._redis import ClientLease, Subscription, count_subscribers
 from aiosocketio.adapters.cluster import ClusterAdapter, Outgoing
-from aiosocketio.exceptions import AdapterError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -153,8 +152,4 @@ class ShardedRedisAdapter(ClusterAdapter):
 
     async def server_count(self) -> int:
         """Servers listening to this namespace's main channel (``PUBSUB SHARDNUMSUB``), this one included."""
-        try:
-            result = await self._redis.pubsub_shardnumsub(self._channel)
-        except Exception as exc:
-            raise AdapterError(f"Redis is not reachable to count the servers: {exc!r}") from exc
-        return max(1, int(result[0][1])) if result else 1
+        return await count_subscribers(self._redis, self._channel, sharded=True)

@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
-from aiosocketio.adapters._redis import ClientLease, Subscription
+from aiosocketio.adapters._redis import ClientLease, Subscription, count_subscribers
 from aiosocketio.adapters.cluster import ClusterAdapter, Outgoing
-from aiosocketio.exceptions import AdapterError
 from aiosocketio.parsers.packet import DecodeError
 from aiosocketio.recovery import StoredSession
 
@@ -292,14 +291,7 @@ class RedisStreamsAdapter(ClusterAdapter):
 
     async def server_count(self) -> int:
         """Servers subscribed to this namespace's public channel (``PUBSUB NUMSUB``/``SHARDNUMSUB``)."""
-        try:
-            if self._hub.options["sharded"]:
-                result = await self._redis.pubsub_shardnumsub(self.public_channel)
-            else:
-                result = await self._redis.pubsub_numsub(self.public_channel)
-        except Exception as exc:
-            raise AdapterError(f"Redis is not reachable to count the servers: {exc!r}") from exc
-        return max(1, int(result[0][1])) if result else 1
+        return await count_subscribers(self._redis, self.public_channel, sharded=self._hub.options["sharded"])
 
     # -- connection state recovery (§7.3) ----------------------------------------------------------------
 

@@ -95,6 +95,8 @@ async function run(cmd) {
       return null;
     case "serverSideEmitWithAck":
       return await io.serverSideEmitWithAck(cmd.event, ...(cmd.args || []));
+    case "allRooms":  // classic adapter only: the legacy ALL_ROOMS request
+      return [...(await io.of("/").adapter.allRooms())].sort();
     case "serverCount":
       return await io.of("/").adapter.serverCount();
     case "emitterEmit": {
