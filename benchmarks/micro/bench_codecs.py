@@ -95,11 +95,13 @@ def engineio_cases() -> list[Case]:
 
 
 def socketio_cases() -> list[Case]:
+    # One decoder per connection, as in the server: a complete packet leaves it ready for the next one.
+    decoder = sio_default.Decoder()
+
     def decode_text(text: str) -> Any:
-        return sio_default.Decoder().add(text)
+        return decoder.add(text)
 
     def decode_binary(header: str, attachment: bytes) -> Any:
-        decoder = sio_default.Decoder()
         decoder.add(header)
         return decoder.add(attachment)
 
@@ -135,8 +137,7 @@ def msgpack_cases() -> list[Case]:
     assert isinstance(event_bytes, bytes)
     assert isinstance(binary_bytes, bytes)
 
-    def decode(data: bytes) -> Any:
-        return sio_msgpack.Decoder().add(data)
+    decode = sio_msgpack.Decoder().add  # one per connection, as in the server
 
     return [
         ("msgpack encode (event, object)", sio_msgpack.encode, (event,)),
