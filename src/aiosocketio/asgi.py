@@ -7,7 +7,10 @@ runner is the fast path. Each request becomes a :class:`aiosocketio.web.Request`
   for ``http.disconnect``; if the client leaves while the app still works on the request (a held long-polling
   GET), the handler is cancelled, which is how the engine learns that a poll was aborted.
 * WebSocket: sends from the engine are synchronous, so they go into a small outbox drained by one writer task
-  per connection; received messages are pushed into the engine's receiver by direct calls.
+  per connection; received messages are pushed into the engine's receiver by direct calls. The outbox is
+  bounded by ``max_write_buffer``: a client that stops reading makes the ASGI server's ``send`` wait, and
+  past the limit the connection is given up (the session closes with ``transport error``, README "Slow
+  consumers").
 * Lifespan: forwarded to ``other_app`` when there is one; on shutdown every app closes its sessions first.
 """
 
@@ -25,6 +28,10 @@ from aiosocketio.web import BodyTooLarge, Headers, Request, Response, WebApp, We
 __all__ = ["ASGIApp"]
 
 logger = logging.getLogger("aiosocketio.asgi")
+
+#: Characters/bytes the outbox of one WebSocket may hold while the ASGI server cannot send them (the same default
+#: as the built-in runner's ``max_write_buffer``).
+DEFAULT_MAX_WRITE_BUFFER = 16 * 1024 * 1024
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -105,11 +112,24 @@ class _BodyPump:
 class _ASGIWebSocket:
     """A ``WebSocketPort`` over ASGI: an outbox drained by one writer task, and the receive loop."""
 
-    __slots__ = ("_closed", "_max_size", "_outbox", "_pending", "_receiver", "_send", "_wakeup", "_writer")
+    __slots__ = (
+        "_closed",
+        "_limit",
+        "_max_size",
+        "_outbox",
+        "_pending",
+        "_queued",
+        "_receiver",
+        "_send",
+        "_wakeup",
+        "_writer",
+    )
 
-    def __init__(self, send: Send, max_size: int) -> None:
+    def __init__(self, send: Send, max_size: int, limit: int = DEFAULT_MAX_WRITE_BUFFER) -> None:
         self._send = send
         self._max_size = max_size
+        self._limit = limit
+        self._queued = 0  # characters/bytes of the messages in the outbox
         self._outbox: deque[Message] = deque()
         self._wakeup = asyncio.Event()
         self._receiver: WebSocketReceiver | None = None
@@ -131,12 +151,28 @@ class _ASGIWebSocket:
     def send_text(self, text: str) -> None:
         if not self._closed:
             self._outbox.append({"type": "websocket.send", "text": text})
+            self._queued += len(text)
             self._wakeup.set()
+            if self._queued > self._limit:
+                self._overflow()
 
     def send_bytes(self, data: bytes) -> None:
         if not self._closed:
             self._outbox.append({"type": "websocket.send", "bytes": data})
+            self._queued += len(data)
             self._wakeup.set()
+            if self._queued > self._limit:
+                self._overflow()
+
+    def _overflow(self) -> None:
+        """The client stopped reading: drop what waits for it and report a broken transport (1006). The ASGI
+        server keeps the connection until the client goes; ASGI has no way to abort it from here."""
+        logger.debug("dropping a WebSocket whose peer does not read (%d queued)", self._queued)
+        self._closed = True
+        self._outbox.clear()
+        self._queued = 0
+        self._writer.cancel()
+        self._notify_close(1006)
 
     def close(self, code: int = 1000) -> None:
         if self._closed:
@@ -160,6 +196,7 @@ class _ASGIWebSocket:
                 self._wakeup.clear()
                 while outbox:
                     message = outbox.popleft()
+                    self._queued -= len(message.get("text") or message.get("bytes") or "")
                     await self._send(message)
                     if message["type"] == "websocket.close":
                         return
@@ -201,12 +238,13 @@ class _ASGIWebSocket:
 
 
 class _ASGIHandshake:
-    __slots__ = ("_receive", "_scope", "_send", "port", "responded")
+    __slots__ = ("_max_write_buffer", "_receive", "_scope", "_send", "port", "responded")
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, scope: Scope, receive: Receive, send: Send, max_write_buffer: int) -> None:
         self._scope = scope
         self._receive = receive
         self._send = send
+        self._max_write_buffer = max_write_buffer
         self.port: _ASGIWebSocket | None = None
         self.responded = False
 
@@ -220,7 +258,7 @@ class _ASGIHandshake:
                 "headers": [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers],
             }
         )
-        self.port = _ASGIWebSocket(self._send, max_message_size)
+        self.port = _ASGIWebSocket(self._send, max_message_size, self._max_write_buffer)
         return self.port
 
     async def reject(self, response: Response) -> None:
@@ -241,13 +279,25 @@ class _ASGIHandshake:
 
 
 class ASGIApp:
-    """An ASGI 3 application serving ``apps`` at their paths, and ``other_app`` (or 404) elsewhere."""
+    """An ASGI 3 application serving ``apps`` at their paths, and ``other_app`` (or 404) elsewhere.
 
-    def __init__(self, *apps: WebApp, other_app: ASGI3App | None = None) -> None:
+    ``max_write_buffer``: what one WebSocket may have waiting to be sent (characters of text, bytes of binary
+    messages) while its client does not read; past it the session is closed with ``transport error``.
+    """
+
+    def __init__(
+        self,
+        *apps: WebApp,
+        other_app: ASGI3App | None = None,
+        max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+    ) -> None:
         if not apps:
             raise TypeError("ASGIApp needs at least one app (an EngineServer or a Server)")
+        if type(max_write_buffer) is not int or max_write_buffer <= 0:
+            raise ValueError(f"max_write_buffer must be a positive int, got {max_write_buffer!r}")
         self.apps = apps
         self.other_app = other_app
+        self.max_write_buffer = max_write_buffer
 
     def _route(self, path: str) -> WebApp | None:
         for app in self.apps:
@@ -305,7 +355,7 @@ class ASGIApp:
         first = await receive()
         if first["type"] != "websocket.connect":
             return
-        handshake = _ASGIHandshake(scope, receive, send)
+        handshake = _ASGIHandshake(scope, receive, send, self.max_write_buffer)
         await app.handle_websocket(_request_from_scope(scope), handshake)
         if handshake.port is not None:
             await handshake.port.receive_loop(receive)

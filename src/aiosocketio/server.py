@@ -311,11 +311,12 @@ class Server(EventEmitter):
         else:
             await self.shutdown()
 
-    def asgi_app(self, other_app: Any = None) -> Any:
-        """This server as an ASGI 3 application; requests for other paths go to ``other_app``."""
+    def asgi_app(self, other_app: Any = None, **options: Any) -> Any:
+        """This server as an ASGI 3 application; requests for other paths go to ``other_app``. ``options``: the
+        front-end's limits (``max_write_buffer``), see :class:`aiosocketio.asgi.ASGIApp`."""
         from aiosocketio.asgi import ASGIApp
 
-        return ASGIApp(self, other_app=other_app)
+        return ASGIApp(self, other_app=other_app, **options)
 
     def run(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
         """Serve with the built-in server until SIGINT/SIGTERM, then close gracefully."""

@@ -531,6 +531,26 @@ async def test_other_app_gets_every_other_path() -> None:
     await engine.shutdown()
 
 
+async def test_a_client_that_stops_polling_is_dropped_past_max_queued_bytes(
+    make: Callable[..., Harness],
+) -> None:
+    h = make(max_queued_bytes=10_000)
+    sid = await h.handshake()
+    socket = h.sockets[0]
+    for _ in range(9):
+        socket.write("x" * 1000)  # no GET waits: queued
+    assert not socket.writable  # volatile packets are dropped meanwhile
+    assert h.closes == []
+    response = await h.get(sid)  # the client comes back in time: it gets all of it
+    assert response.text == "\x1e".join(["4" + "x" * 1000] * 9)
+    for _ in range(11):
+        socket.write("x" * 1000)  # past the limit: the session goes, with its backlog
+    assert h.closes == [(sid, "transport error", "write buffer full")]
+    response = await h.get(sid)
+    assert response.status_code == 400
+    assert response.json() == {"code": 1, "message": "Session ID unknown"}
+
+
 def test_programmer_mistakes_raise_at_once() -> None:
     with pytest.raises(ValueError, match="ping_interval"):
         EngineServer(ping_interval=0)
@@ -540,6 +560,8 @@ def test_programmer_mistakes_raise_at_once() -> None:
         EngineServer(transports=("flash",))
     with pytest.raises(ValueError, match="path"):
         EngineServer("engine.io")
+    with pytest.raises(ValueError, match="max_queued_bytes"):
+        EngineServer(max_queued_bytes=0)
     with pytest.raises(TypeError):
         EngineServer(cors={"orign": "*"})
 

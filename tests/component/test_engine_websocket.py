@@ -374,3 +374,40 @@ async def test_volatile_checks_whether_the_peer_keeps_up(world: World) -> None:
     assert not socket.writable
     hs.port.writable = True
     assert socket.writable
+
+
+async def test_asgi_websocket_outbox_is_bounded() -> None:
+    # Under ASGI our sends wait in an outbox until the server's ``send`` returns; a client that stops reading
+    # makes it wait forever. Past max_write_buffer the queue is dropped and the engine is told 1006.
+    from aiosocketio.asgi import _ASGIWebSocket
+
+    stuck: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    sends: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sends.append(message)
+        await stuck  # the ASGI server's buffer is full and stays full
+
+    closes: list[int] = []
+
+    class Receiver:
+        def on_ws_message(self, data: str | bytes) -> None:
+            pass
+
+        def on_ws_close(self, code: int, reason: str) -> None:
+            closes.append(code)
+
+    port = _ASGIWebSocket(send, 1_000_000, 10_000)
+    port.set_receiver(Receiver())
+    port.send_text("x" * 4000)
+    await asyncio.sleep(0)  # the writer takes the first message and blocks in send
+    assert len(sends) == 1
+    port.send_text("y" * 4000)
+    assert not port.writable
+    port.send_bytes(bytes(5000))
+    assert closes == []  # 9000 waiting: under the limit
+    port.send_text("z" * 2000)
+    assert closes == [1006]
+    port.send_text("after")  # ignored: the port is closed
+    await asyncio.sleep(0)
+    assert len(sends) == 1

@@ -25,6 +25,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from aiosocketio.runner import RunningServer, serve
+from aiosocketio.runner.protocol import Limits, ServerState, WebSocketConnection
+from aiosocketio.runner.wsframe import FrameParser
 from aiosocketio.web import BodyTooLarge, Request, Response, WebSocketHandshake, WebSocketPort
 
 TIMEOUT = 10.0
@@ -718,6 +720,51 @@ async def test_ws_peer_that_stops_reading_is_dropped(app: FakeApp) -> None:
             await writer.wait_closed()
     finally:
         await running.close()
+
+
+class _BackedUpTransport:
+    """A transport whose peer reads nothing: it keeps every byte written, like a full socket."""
+
+    def __init__(self) -> None:
+        self.held = 0
+        self.most_held = 0
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        if not self.aborted:
+            self.held += len(data)
+            self.most_held = max(self.most_held, self.held)
+
+    def get_write_buffer_size(self) -> int:
+        return self.held
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.held = 0
+
+    def pause_reading(self) -> None:
+        pass
+
+
+async def test_ws_burst_to_a_peer_that_stopped_reading_is_cut_at_the_limit() -> None:
+    # Once the transport has paused our writes, each frame is counted against max_write_buffer as it is sent:
+    # a burst in one loop turn costs at most the limit plus one frame, not the whole burst.
+    limit = 1_000_000
+    state = ServerState([], limits=Limits(max_write_buffer=limit))
+    connection = WebSocketConnection(state, FrameParser())
+    transport = _BackedUpTransport()
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    connection.pause_writing()
+    assert not connection.writable  # volatile packets are dropped from now on
+    frame = 100_000
+    for _ in range(100):  # 10 MB in one turn
+        connection.send_bytes(bytes(frame))
+    assert transport.aborted
+    assert transport.most_held <= limit + frame + 16
+    connection.connection_lost(None)
 
 
 async def test_ws_close_handshake_times_out(app: FakeApp) -> None:

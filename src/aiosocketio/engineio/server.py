@@ -37,6 +37,9 @@ logger = logging.getLogger("aiosocketio.engineio")
 
 KNOWN_TRANSPORTS = ("polling", "websocket")
 
+#: Default of ``max_queued_bytes``: what one session may hold for a long-polling client that does not fetch it.
+DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(slots=True)
 class EngineConnectionError:
@@ -57,6 +60,10 @@ async def _maybe_await(value: Any) -> Any:
 class EngineServer(EventEmitter):
     """An Engine.IO v4 server, usable on its own (API.md "Engine.IO on its own") or under a Socket.IO server.
 
+    ``max_queued_bytes`` bounds the packets one session may hold for a transport that does not take them: a
+    long-polling client that stops fetching (the reference lets that buffer grow until the ping timeout). Past
+    it the session is closed with ``transport error``, like a broken transport. Text counts one per character.
+
     Durations are in seconds. ``allow_request(request)`` may be sync or async and returns a bool; raising an
     exception also refuses, with the exception's text as the message. ``generate_id(request)`` may be
     replaced by any sync or async callable returning a unique string.
@@ -75,6 +82,7 @@ class EngineServer(EventEmitter):
         "generate_id",
         "initial_packet",
         "max_http_buffer_size",
+        "max_queued_bytes",
         "per_message_deflate",
         "ping_interval",
         "ping_timeout",
@@ -90,6 +98,7 @@ class EngineServer(EventEmitter):
         ping_timeout: float = 20.0,
         upgrade_timeout: float = 10.0,
         max_http_buffer_size: int = 1_000_000,
+        max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         transports: Sequence[str] = ("polling", "websocket"),
         allow_upgrades: bool = True,
         allow_request: Callable[[Request], Any] | None = None,
@@ -109,6 +118,8 @@ class EngineServer(EventEmitter):
             raise ValueError(
                 f"max_http_buffer_size must be a positive int of bytes, got {max_http_buffer_size!r}"
             )
+        if type(max_queued_bytes) is not int or max_queued_bytes <= 0:
+            raise ValueError(f"max_queued_bytes must be a positive int of bytes, got {max_queued_bytes!r}")
         if isinstance(transports, str):
             raise TypeError('transports is a sequence of names, e.g. ("polling", "websocket"), not a string')
         unknown = [t for t in transports if t not in KNOWN_TRANSPORTS]
@@ -123,6 +134,7 @@ class EngineServer(EventEmitter):
         self.ping_timeout = float(ping_timeout)
         self.upgrade_timeout = float(upgrade_timeout)
         self.max_http_buffer_size = max_http_buffer_size
+        self.max_queued_bytes = max_queued_bytes
         self.transports = tuple(transports)
         self.allow_upgrades = allow_upgrades
         self.allow_request = allow_request
@@ -165,11 +177,12 @@ class EngineServer(EventEmitter):
     def handles(self, path: str) -> bool:
         return path.startswith(self._path)
 
-    def asgi_app(self, other_app: Any = None) -> Any:
-        """This engine as an ASGI 3 application (requests for other paths go to ``other_app``)."""
+    def asgi_app(self, other_app: Any = None, **options: Any) -> Any:
+        """This engine as an ASGI 3 application (requests for other paths go to ``other_app``). ``options``: the
+        front-end's limits (``max_write_buffer``), see :class:`aiosocketio.asgi.ASGIApp`."""
         from aiosocketio.asgi import ASGIApp
 
-        return ASGIApp(self, other_app=other_app)
+        return ASGIApp(self, other_app=other_app, **options)
 
     async def startup(self) -> None:
         """Nothing to prepare: an engine is ready as soon as it exists."""

@@ -40,6 +40,7 @@ class EngineSocket(EventEmitter):
     __slots__ = (
         "__weakref__",
         "_buffer",
+        "_buffered",
         "_candidate",
         "_close_timer",
         "_flush_scheduled",
@@ -70,6 +71,7 @@ class EngineSocket(EventEmitter):
         )
         self.transport: Transport = PollingTransport(self)
         self._buffer: list[str | bytes] = []
+        self._buffered = 0  # characters/bytes queued for a polling client with no GET: ``max_queued_bytes``
         self._flush_scheduled = False
         self._candidate: WebSocketTransport | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -140,9 +142,22 @@ class EngineSocket(EventEmitter):
         else:
             self._buffer.append(item)
             due = transport.writable  # polling needs a waiting GET
+            if not due:  # counted only then: with a GET waiting, the flush at the end of this turn takes all
+                buffered = self._buffered = self._buffered + len(item)
+                if buffered > self._server.max_queued_bytes:
+                    self._on_backlog_overflow()
+                    return
         if due and not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
+
+    def _on_backlog_overflow(self) -> None:
+        """A long-polling client stopped fetching while packets kept coming: drop the session and its buffer
+        rather than hold them until the ping timeout (README, "Slow consumers")."""
+        logger.debug("session %s: %d bytes queued for a client that does not poll", self.id, self._buffered)
+        self._buffer = []
+        self._buffered = 0
+        self._close_from_transport(CloseReason.TRANSPORT_ERROR, "write buffer full")
 
     async def close(self) -> None:
         """Close the session from the server side (reason "forced close"), after buffered packets are sent."""
@@ -158,11 +173,13 @@ class EngineSocket(EventEmitter):
             if self._buffer:
                 transport.send_many(self._buffer)
                 self._buffer = []
+                self._buffered = 0
             self._finish_close()
             return
         if transport.writable:  # a GET waits: it carries the buffer (if any) and the close packet
             items: list[str | bytes] = self._buffer
             self._buffer = []
+            self._buffered = 0
             items.append(pk.CLOSE)
             transport.send(items)
             self._finish_close()
@@ -175,6 +192,7 @@ class EngineSocket(EventEmitter):
         if self.session.ready_state is ReadyState.CLOSED:
             return
         self._buffer = []
+        self._buffered = 0
         self.session.start_closing(CloseReason.FORCED_CLOSE)
         self._finish_close()
 
@@ -316,6 +334,7 @@ class EngineSocket(EventEmitter):
         if not items and not closing:
             return
         self._buffer = []
+        self._buffered = 0
         if closing:
             if isinstance(transport, PollingTransport):
                 if not items:
@@ -369,6 +388,7 @@ class EngineSocket(EventEmitter):
         if self._buffer:
             items = self._buffer
             self._buffer = []
+            self._buffered = 0
             candidate.send_many(items)
         if self.has_listeners("upgrade"):
             self.emit_event("upgrade", candidate)
@@ -411,6 +431,7 @@ class EngineSocket(EventEmitter):
         else:
             transport.close()
         self._buffer = []
+        self._buffered = 0
         self._server._remove(self)
         self.emit_event("close", reason.value, session.close_description)
         self._on_message = None

@@ -73,7 +73,9 @@ DEFAULT_MAX_HEADERS: Final = 100
 DEFAULT_KEEP_ALIVE_TIMEOUT: Final = 5.0
 #: Request body bytes held while nobody reads them, before reading from the socket pauses.
 DEFAULT_MAX_BODY_BUFFER: Final = 256 * 1024
-#: Unsent bytes a connection may hold while its peer does not read; past that it is dropped.
+#: Unsent bytes a WebSocket connection may hold while its peer does not read; past that it is dropped (the
+#: session closes with "transport error"). Checked on every frame once the transport has paused our writes
+#: (above its 64 KiB high-water mark), so a connection holds at most this plus one frame.
 DEFAULT_MAX_WRITE_BUFFER: Final = 16 * 1024 * 1024
 #: Seconds to wait for the client's close frame after sending ours.
 DEFAULT_WS_CLOSE_TIMEOUT: Final = 5.0
@@ -1080,8 +1082,14 @@ class WebSocketConnection(asyncio.Protocol):
         out = self._out
         out.append(frame)
         if len(out) == 1 and self._transport is not None:
-            # First frame of this loop turn: one write at the end of the turn carries them all.
-            self._loop.call_soon(self._flush)
+            if self._write_paused:
+                # The peer is behind: coalescing saves nothing while the bytes wait in the transport anyway,
+                # and frames held here until the end of the turn would escape ``max_write_buffer``. Each one
+                # goes to the transport at once, so the limit is checked frame by frame.
+                self._flush()
+            else:
+                # First frame of this loop turn: one write at the end of the turn carries them all.
+                self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         out = self._out
@@ -1094,9 +1102,13 @@ class WebSocketConnection(asyncio.Protocol):
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
         transport.write(data)
-        if self._write_paused and transport.get_write_buffer_size() > self._state.limits.max_write_buffer:
-            logger.debug("dropping a WebSocket whose peer does not read (%d bytes unsent)", len(data))
-            transport.abort()
+        if self._write_paused:
+            unsent = transport.get_write_buffer_size()
+            if unsent > self._state.limits.max_write_buffer:
+                # A slow consumer: drop it rather than hold its backlog. The engine sees code 1006 and closes
+                # the session with "transport error" (README, "Slow consumers").
+                logger.debug("dropping a WebSocket whose peer does not read (%d bytes unsent)", unsent)
+                transport.abort()
 
     def _on_control(self, event: wsframe.WsEvent) -> None:
         if isinstance(event, wsframe.PingFrame):
