@@ -1,6 +1,7 @@
 """``EngineSocket``: one Engine.IO session, the asyncio owner of an :class:`EngineSession`.
 
-It holds the session's write buffer and current transport, keeps the session's single timer, swaps transports
+It holds the session's write buffer and current transport, files the session's single deadline with the
+server's shared :class:`~aiosocketio.engineio.timers.SessionTimers` (no timer handle of its own), swaps transports
 on upgrade and emits the public events (``message``, ``close``, ``upgrading``, ``upgrade``, ``packet``,
 ``packet_create``, ``heartbeat``, ``drain``). Sends never wait: over WebSocket they go straight to the
 connection's write buffer; over polling they are buffered and one flush per loop turn answers the held GET.
@@ -46,8 +47,7 @@ class EngineSocket(EventEmitter):
         "_loop",
         "_on_message",
         "_server",
-        "_timer",
-        "_timer_at",
+        "_timers",
         "id",
         "protocol",
         "request",
@@ -72,8 +72,7 @@ class EngineSocket(EventEmitter):
         self._buffer: list[str | bytes] = []
         self._flush_scheduled = False
         self._candidate: WebSocketTransport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._timers = server._session_timers(self._loop)
         self._close_timer: asyncio.TimerHandle | None = None
         self._on_message: Callable[[str | bytes | None], Any] | None = None
 
@@ -184,22 +183,15 @@ class EngineSocket(EventEmitter):
         self._reschedule()
 
     def _reschedule(self) -> None:
+        """File the session's next deadline with the shared timers (moving it if it changed)."""
         deadline = self.session.next_deadline()
         if deadline is None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            return
-        if self._timer is not None:
-            if self._timer_at == deadline:
-                return
-            self._timer.cancel()
-        self._timer_at = deadline
-        self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timers.cancel(self)
+        else:
+            self._timers.schedule(self, deadline)
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        now = self._loop.time()
+    def _on_timer(self, now: float) -> None:
+        """The shared timers found this session due at ``now`` (never before its deadline)."""
         while True:
             action = self.session.on_timer(now)
             if action is Action.NOTHING:
@@ -391,9 +383,7 @@ class EngineSocket(EventEmitter):
     def _finish_close(self) -> None:
         """Make the close final: timers off, transports closed, out of the server's table, ``close`` event."""
         session = self.session
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timers.cancel(self)
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
