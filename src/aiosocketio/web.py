@@ -78,8 +78,14 @@ class Headers(Mapping[str, str]):
         return f"Headers({self._map!r})"
 
     def to_dict(self) -> dict[str, str]:
-        """A plain dict copy with lower-case keys (what ``socket.handshake.headers`` holds)."""
+        """A plain dict copy with lower-case keys."""
         return dict(self._map)
+
+    def shared_dict(self) -> dict[str, str]:
+        """The plain dict with lower-case keys behind this mapping, not a copy: ``socket.handshake.headers``
+        is this very dict (as Node's ``handshake.headers`` is the request's), so a connection keeps its headers
+        once, not twice. Changing it changes what these headers answer."""
+        return self._map
 
 
 def parse_query(query_string: str) -> dict[str, str]:
