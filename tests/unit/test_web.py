@@ -45,3 +45,20 @@ def test_request_fields() -> None:
     assert request.headers["x-a"] == "1, 2"
     assert list(request.headers) == ["cookie", "x-a"]
     assert (request.remote_address, request.secure) == ("10.0.0.1", True)
+
+
+def test_share_strings_keeps_the_headers_and_stores_common_strings_once() -> None:
+    pairs = [("Host", "example.com:3000"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", "abc==")]
+    first = Headers((name, "".join(value)) for name, value in pairs)
+    second = Headers((name, "".join(value)) for name, value in pairs)
+    before = dict(first)
+    first.share_strings()
+    second.share_strings()
+    assert dict(first) == before
+    assert first["HOST"] == "example.com:3000"
+    names = {name: name for name in first}
+    for name in second:
+        assert name is names[name]  # one object for both requests
+    assert first["upgrade"] is second["upgrade"]
+    assert first["host"] is second["host"]
+    assert first.shared_dict() is first.shared_dict()
