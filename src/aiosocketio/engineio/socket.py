@@ -61,7 +61,7 @@ class EngineSocket(EventEmitter):
         self._loop = asyncio.get_running_loop()
         self.id = sid
         self.request = request
-        request.headers.share_strings()  # kept as long as the session: its common strings stored once
+        request.share_strings()  # kept as long as the session: the strings it shares with others stored once
         self.protocol = 4
         self.session = EngineSession(
             ping_interval=server.ping_interval,
