@@ -153,11 +153,11 @@ class Socket(EventEmitter):
         "_any_incoming",
         "_any_outgoing",
         "_closed",
+        "_data",
         "_middlewares",
         "_tail",
         "client",
         "connected",
-        "data",
         "handshake",
         "id",
         "nsp",
@@ -176,7 +176,7 @@ class Socket(EventEmitter):
         self.id = sid
         self.pid = pid  # the private session id, only with connection state recovery
         self.handshake = Handshake.from_request(client.conn.request, auth)
-        self.data: dict[str, Any] = {}
+        self._data: dict[str, Any] | None = None  # ``data``, made on first use
         self.connected = False
         self.recovered = False
         self._closed = False
@@ -192,6 +192,18 @@ class Socket(EventEmitter):
         return f"<Socket {self.id} nsp={self.nsp.name} connected={self.connected}>"
 
     # -- attributes --------------------------------------------------------------------------------------
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The application's own data about this socket (shared with the cluster by ``fetch_sockets``); the
+        dict is made on first use, so sockets that never use it carry none."""
+        if self._data is None:
+            self._data = {}
+        return self._data
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        self._data = value
 
     @property
     def disconnected(self) -> bool:

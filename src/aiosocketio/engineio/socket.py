@@ -70,7 +70,8 @@ class EngineSocket(EventEmitter):
             now=self._loop.time(),
         )
         self.transport: Transport = PollingTransport(self)
-        self._buffer: list[str | bytes] = []
+        # Packets waiting for the next flush; None when there are none (an idle session holds no list).
+        self._buffer: list[str | bytes] | None = None
         self._flush_scheduled = False
         self._candidate: WebSocketTransport | None = None
         self._timers = server._session_timers(self._loop)
@@ -131,14 +132,18 @@ class EngineSocket(EventEmitter):
     def _enqueue(self, item: str | bytes) -> None:
         """Straight to the WebSocket, or into the buffer that the next flush (one per loop turn) sends."""
         transport = self.transport
+        buffer = self._buffer
         if isinstance(transport, WebSocketTransport):
-            if not self._buffer:
+            if not buffer:
                 transport.send(item)
                 return
-            self._buffer.append(item)
+            buffer.append(item)
             due = True  # a WebSocket always takes the buffer: its own write buffer holds the limit
         else:
-            self._buffer.append(item)
+            if buffer is None:
+                self._buffer = [item]
+            else:
+                buffer.append(item)
             due = transport.writable  # polling needs a waiting GET
         if due and not self._flush_scheduled:
             self._flush_scheduled = True
@@ -157,12 +162,12 @@ class EngineSocket(EventEmitter):
         if isinstance(transport, WebSocketTransport):
             if self._buffer:
                 transport.send_many(self._buffer)
-                self._buffer = []
+                self._buffer = None
             self._finish_close()
             return
         if transport.writable:  # a GET waits: it carries the buffer (if any) and the close packet
-            items: list[str | bytes] = self._buffer
-            self._buffer = []
+            items: list[str | bytes] = self._buffer or []
+            self._buffer = None
             items.append(pk.CLOSE)
             transport.send(items)
             self._finish_close()
@@ -174,7 +179,7 @@ class EngineSocket(EventEmitter):
         """Close at once, dropping buffered packets (server shutdown)."""
         if self.session.ready_state is ReadyState.CLOSED:
             return
-        self._buffer = []
+        self._buffer = None
         self.session.start_closing(CloseReason.FORCED_CLOSE)
         self._finish_close()
 
@@ -308,7 +313,9 @@ class EngineSocket(EventEmitter):
         items = self._buffer
         if not items and not closing:
             return
-        self._buffer = []
+        self._buffer = None
+        if items is None:
+            items = []
         if closing:
             if isinstance(transport, PollingTransport):
                 if not items:
@@ -361,7 +368,7 @@ class EngineSocket(EventEmitter):
         self.transport = candidate
         if self._buffer:
             items = self._buffer
-            self._buffer = []
+            self._buffer = None
             candidate.send_many(items)
         if self.has_listeners("upgrade"):
             self.emit_event("upgrade", candidate)
@@ -401,7 +408,7 @@ class EngineSocket(EventEmitter):
             transport.close(pk.NOOP if reason is CloseReason.TRANSPORT_CLOSE else pk.CLOSE)
         else:
             transport.close()
-        self._buffer = []
+        self._buffer = None
         self._server._remove(self)
         self.emit_event("close", reason.value, session.close_description)
         self._on_message = None
