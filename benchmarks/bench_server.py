@@ -21,8 +21,13 @@ import aiosocketio
 
 
 def build() -> aiosocketio.Server:
-    # cors like the reference servers (irrelevant to the loader, which sends no Origin)
-    io = aiosocketio.Server(cors={"origin": "*"})
+    # cors like the reference servers (irrelevant to the loader, which sends no Origin). PING_INTERVAL and
+    # PING_TIMEOUT (seconds) exist for idle_cpu.py's trend runs; the default is the reference's 25 s / 20 s.
+    io = aiosocketio.Server(
+        cors={"origin": "*"},
+        ping_interval=float(os.environ.get("PING_INTERVAL", "25")),
+        ping_timeout=float(os.environ.get("PING_TIMEOUT", "20")),
+    )
 
     @io.on("connection")
     def on_connection(socket: aiosocketio.Socket) -> None:

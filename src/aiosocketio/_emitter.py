@@ -124,7 +124,10 @@ class EventEmitter:
     __slots__ = ("_listeners",)
 
     def __init__(self) -> None:
-        self._listeners: dict[str, list[Listener]] = {}
+        # Tuples, replaced on every change: events fire far more often than listeners change, so emitting
+        # iterates without a defensive copy, and one listener costs a 1-tuple instead of a list and its array
+        # (every connection registers a few: about 160 bytes less per connection).
+        self._listeners: dict[str, tuple[Listener, ...]] = {}
 
     @overload
     def on(self, event: str) -> Callable[[F], F]: ...
@@ -168,10 +171,12 @@ class EventEmitter:
             return
         for i, registered in enumerate(listeners):
             if registered is listener or getattr(registered, "__wrapped__", None) is listener:
-                del listeners[i]
-                break
-        if not listeners:
-            del self._listeners[event]
+                remaining = listeners[:i] + listeners[i + 1 :]
+                if remaining:
+                    self._listeners[event] = remaining
+                else:
+                    del self._listeners[event]
+                return
 
     def listeners(self, event: str) -> list[Listener]:
         """The listeners of ``event``, in call order."""
@@ -183,13 +188,13 @@ class EventEmitter:
     def _add_listener(self, event: str, listener: Listener) -> None:
         if not callable(listener):
             raise TypeError(f"a listener must be callable, got {type(listener).__name__}")
-        self._listeners.setdefault(event, []).append(listener)
+        self._listeners[event] = (*self._listeners.get(event, ()), listener)
 
     def emit_event(self, event: str, *args: Any) -> bool:
         """Call every listener of ``event``; returns whether there was any."""
         listeners = self._listeners.get(event)
         if not listeners:
             return False
-        for listener in tuple(listeners):
+        for listener in listeners:  # a tuple: listeners added or removed meanwhile take effect next time
             call_listener(listener, *args)
         return True

@@ -6,11 +6,11 @@ runner is the fast path. Each request becomes a :class:`aiosocketio.web.Request`
 * HTTP: one task reads the ASGI messages for the whole request, feeding the body to ``read_body`` and watching
   for ``http.disconnect``; if the client leaves while the app still works on the request (a held long-polling
   GET), the handler is cancelled, which is how the engine learns that a poll was aborted.
-* WebSocket: sends from the engine are synchronous, so they go into a small outbox drained by one writer task
-  per connection; received messages are pushed into the engine's receiver by direct calls. The outbox is
-  bounded by ``max_write_buffer``: a client that stops reading makes the ASGI server's ``send`` wait, and
-  past the limit the connection is given up (the session closes with ``transport error``, README "Slow
-  consumers").
+* WebSocket: sends from the engine are synchronous; each is handed to the server's ``send`` at once by a drain
+  coroutine started eagerly, which becomes a task only while ``send`` waits; received messages are pushed into
+  the engine's receiver by direct calls. The outbox is bounded by
+  ``max_write_buffer``: a client that stops reading makes the ASGI server's ``send`` wait, and past the limit the
+  connection is given up (the session closes with ``transport error``, README "Slow consumers").
 * Lifespan: forwarded to ``other_app`` when there is one; on shutdown every app closes its sessions first.
 """
 
@@ -19,19 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from aiosocketio._emitter import start
 from aiosocketio.web import BodyTooLarge, Headers, Request, Response, WebApp, WebSocketPort, WebSocketReceiver
 
 __all__ = ["ASGIApp"]
 
 logger = logging.getLogger("aiosocketio.asgi")
-
-#: Characters/bytes the outbox of one WebSocket may hold while the ASGI server cannot send them (the same default
-#: as the built-in runner's ``max_write_buffer``).
-DEFAULT_MAX_WRITE_BUFFER = 16 * 1024 * 1024
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -57,6 +53,11 @@ def _request_from_scope(
         secure=scope.get("scheme") in ("https", "wss"),
         body_reader=body_reader,
     )
+
+
+#: Characters/bytes the outbox of one WebSocket may hold while the ASGI server cannot send them (the same default
+#: as the built-in runner's ``max_write_buffer``).
+DEFAULT_MAX_WRITE_BUFFER = 16 * 1024 * 1024
 
 
 class _BodyPump:
@@ -110,10 +111,19 @@ class _BodyPump:
 
 
 class _ASGIWebSocket:
-    """A ``WebSocketPort`` over ASGI: an outbox drained by one writer task, and the receive loop."""
+    """A ``WebSocketPort`` over ASGI: sends go to the server's ``send`` at once, received messages to the receiver.
+
+    The engine's sends are synchronous and ``send`` is a coroutine that rarely suspends, so a drain coroutine is
+    started eagerly (:func:`~aiosocketio._emitter.start`) when there is something to send: it usually finishes
+    on the spot, and becomes a task only while ``send`` waits (the server's buffer is full); messages sent
+    meanwhile wait in ``_outbox``, in order, and the same drain takes them. An idle connection therefore holds no
+    writer task, event or queue (those cost about 2 KB per connection under uvicorn).
+    """
 
     __slots__ = (
         "_closed",
+        "_drain_task",
+        "_draining",
         "_limit",
         "_max_size",
         "_outbox",
@@ -121,65 +131,56 @@ class _ASGIWebSocket:
         "_queued",
         "_receiver",
         "_send",
-        "_wakeup",
-        "_writer",
     )
 
     def __init__(self, send: Send, max_size: int, limit: int = DEFAULT_MAX_WRITE_BUFFER) -> None:
         self._send = send
         self._max_size = max_size
         self._limit = limit
-        self._queued = 0  # characters/bytes of the messages in the outbox
-        self._outbox: deque[Message] = deque()
-        self._wakeup = asyncio.Event()
+        self._queued = 0  # characters/bytes of the messages not yet handed to ``send``
+        self._outbox: list[Message] | None = None  # messages not yet handed to ``send``
+        self._draining = False
+        self._drain_task: asyncio.Task[Any] | None = None  # the drain, while suspended in ``send``
         self._receiver: WebSocketReceiver | None = None
-        self._pending: list[str | bytes] = []
+        self._pending: list[str | bytes] | None = None  # messages that came before the receiver
         self._closed = False
-        self._writer = asyncio.ensure_future(self._write_loop())
 
     def set_receiver(self, receiver: WebSocketReceiver) -> None:
         self._receiver = receiver
-        pending, self._pending = self._pending, []
-        for data in pending:
+        pending, self._pending = self._pending, None
+        for data in pending or ():
             receiver.on_ws_message(data)
 
     @property
     def writable(self) -> bool:
-        """Nothing waits in our outbox (the ASGI server's own buffer cannot be seen from here)."""
-        return not self._closed and not self._outbox
+        """Nothing waits to be sent by us (the ASGI server's own buffer cannot be seen from here)."""
+        return not self._closed and not self._queued
 
     def send_text(self, text: str) -> None:
         if not self._closed:
-            self._outbox.append({"type": "websocket.send", "text": text})
-            self._queued += len(text)
-            self._wakeup.set()
-            if self._queued > self._limit:
-                self._overflow()
+            self._push({"type": "websocket.send", "text": text}, len(text))
 
     def send_bytes(self, data: bytes) -> None:
         if not self._closed:
-            self._outbox.append({"type": "websocket.send", "bytes": data})
-            self._queued += len(data)
-            self._wakeup.set()
-            if self._queued > self._limit:
-                self._overflow()
+            self._push({"type": "websocket.send", "bytes": data}, len(data))
 
     def _overflow(self) -> None:
         """The client stopped reading: drop what waits for it and report a broken transport (1006). The ASGI
         server keeps the connection until the client goes; ASGI has no way to abort it from here."""
         logger.debug("dropping a WebSocket whose peer does not read (%d queued)", self._queued)
         self._closed = True
-        self._outbox.clear()
+        self._outbox = None
         self._queued = 0
-        self._writer.cancel()
+        drain = self._drain_task
+        if drain is not None:
+            drain.cancel()
         self._notify_close(1006)
 
     def close(self, code: int = 1000) -> None:
         if self._closed:
             return
         self._closed = True
-        self._outbox.append({"type": "websocket.close", "code": code})
-        self._wakeup.set()
+        self._push({"type": "websocket.close", "code": code}, 0)
         self._notify_close(code)
 
     def _notify_close(self, code: int) -> None:
@@ -188,63 +189,84 @@ class _ASGIWebSocket:
         if receiver is not None:
             receiver.on_ws_close(code, "")
 
-    async def _write_loop(self) -> None:
-        outbox = self._outbox
+    def _push(self, message: Message, size: int) -> None:
+        if self._outbox is None:
+            self._outbox = [message]
+        else:
+            self._outbox.append(message)
+        self._queued += size
+        if self._queued > self._limit:
+            self._overflow()
+            return
+        if not self._draining:
+            self._draining = True
+            task = start(self._drain())
+            if task is not None:
+                self._drain_task = task
+
+    async def _drain(self) -> None:
         try:
-            while True:
-                await self._wakeup.wait()
-                self._wakeup.clear()
-                while outbox:
-                    message = outbox.popleft()
-                    self._queued -= len(message.get("text") or message.get("bytes") or "")
+            while self._outbox:
+                # Take the whole outbox: what is pushed meanwhile goes into a new list, sent after this one.
+                batch, self._outbox = self._outbox, None
+                for message in batch:
+                    self._queued -= len(message.get("text") or message.get("bytes") or "")  # the server's now
                     await self._send(message)
                     if message["type"] == "websocket.close":
+                        self._outbox = None
                         return
         except (OSError, RuntimeError) as exc:  # the peer is gone; the receive loop reports the close
             logger.debug("websocket send failed: %r", exc)
+            self._outbox = None
         except Exception:  # servers raise their own "disconnected" exceptions
             logger.debug("websocket send failed", exc_info=True)
-
-    async def receive_loop(self, receive: Receive) -> None:
-        try:
-            while True:
-                message = await receive()
-                kind = message["type"]
-                if kind == "websocket.receive":
-                    text = message.get("text")
-                    data: str | bytes = text if text is not None else message.get("bytes") or b""
-                    if len(data) > self._max_size:
-                        self.close(1009)
-                        return
-                    receiver = self._receiver
-                    if receiver is not None:
-                        receiver.on_ws_message(data)
-                    elif not self._closed:
-                        self._pending.append(data)
-                elif kind == "websocket.disconnect":
-                    self._closed = True
-                    self._notify_close(int(message.get("code", 1005)))
-                    return
+            self._outbox = None
         finally:
-            if not self._closed:
-                self._closed = True
-                self._notify_close(1006)
-            if not self._writer.done():
-                if self._outbox:  # let our own close frame (or last messages) go out, briefly
-                    self._wakeup.set()
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(self._writer), 1.0)
-                self._writer.cancel()
+            self._draining = False
+            self._drain_task = None
+
+    def on_message(self, message: Message) -> bool:
+        """One message from ``receive()``; False when the connection is over (the caller stops receiving)."""
+        kind = message["type"]
+        if kind == "websocket.receive":
+            text = message.get("text")
+            data: str | bytes = text if text is not None else message.get("bytes") or b""
+            if len(data) > self._max_size:
+                self.close(1009)
+                return False
+            receiver = self._receiver
+            if receiver is not None:
+                receiver.on_ws_message(data)
+            elif not self._closed:
+                if self._pending is None:
+                    self._pending = []
+                self._pending.append(data)
+        elif kind == "websocket.disconnect":
+            self._closed = True
+            self._notify_close(int(message.get("code", 1005)))
+            return False
+        return True
+
+    async def finish(self) -> None:
+        """Receiving is over: report the close if nobody did, and let a waiting send finish, briefly."""
+        if not self._closed:
+            self._closed = True
+            self._notify_close(1006)
+        drain = self._drain_task
+        if drain is not None and not drain.done():  # a send waits: let it (and our close) go out
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(drain), 1.0)
+            drain.cancel()
 
 
 class _ASGIHandshake:
     __slots__ = ("_max_write_buffer", "_receive", "_scope", "_send", "port", "responded")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, max_write_buffer: int) -> None:
+        self._max_write_buffer = max_write_buffer
         self._scope = scope
         self._receive = receive
         self._send = send
-        self._max_write_buffer = max_write_buffer
         self.port: _ASGIWebSocket | None = None
         self.responded = False
 
@@ -321,8 +343,26 @@ class ASGIApp:
             return
         if kind == "http":
             await self._http(app, scope, receive, send)
-        elif kind == "websocket":
-            await self._websocket(app, scope, receive, send)
+            return
+        if kind != "websocket":
+            return
+        # The WebSocket is served inline, not by helper coroutines: this frame lives as long as the connection,
+        # and each nested coroutine would keep a frame of its own (about 250 bytes per idle connection).
+        if (await receive())["type"] != "websocket.connect":
+            return
+        handshake = _ASGIHandshake(scope, receive, send, self.max_write_buffer)
+        await app.handle_websocket(_request_from_scope(scope), handshake)
+        port = handshake.port
+        if port is None:
+            if not handshake.responded:
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        del handshake
+        try:
+            while port.on_message(await receive()):
+                pass
+        finally:
+            await port.finish()
 
     async def _http(self, app: WebApp, scope: Scope, receive: Receive, send: Send) -> None:
         pump = _BodyPump(receive)
@@ -350,17 +390,6 @@ class ASGIApp:
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
-
-    async def _websocket(self, app: WebApp, scope: Scope, receive: Receive, send: Send) -> None:
-        first = await receive()
-        if first["type"] != "websocket.connect":
-            return
-        handshake = _ASGIHandshake(scope, receive, send, self.max_write_buffer)
-        await app.handle_websocket(_request_from_scope(scope), handshake)
-        if handshake.port is not None:
-            await handshake.port.receive_loop(receive)
-        elif not handshake.responded:
-            await send({"type": "websocket.close", "code": 1008})
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.other_app is not None:

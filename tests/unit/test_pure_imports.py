@@ -23,6 +23,7 @@ PURE_MODULES: tuple[str, ...] = (
     "aiosocketio/engineio/payload.py",
     "aiosocketio/engineio/handshake.py",
     "aiosocketio/engineio/session.py",
+    "aiosocketio/engineio/timerwheel.py",
     "aiosocketio/engineio/headers.py",
     "aiosocketio/runner/wsframe.py",
     "aiosocketio/parsers/packet.py",

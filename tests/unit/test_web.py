@@ -45,3 +45,39 @@ def test_request_fields() -> None:
     assert request.headers["x-a"] == "1, 2"
     assert list(request.headers) == ["cookie", "x-a"]
     assert (request.remote_address, request.secure) == ("10.0.0.1", True)
+
+
+def test_share_strings_keeps_the_headers_and_stores_common_strings_once() -> None:
+    pairs = [("Host", "example.com:3000"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", "abc==")]
+    first = Headers((name, "".join(value)) for name, value in pairs)
+    second = Headers((name, "".join(value)) for name, value in pairs)
+    before = dict(first)
+    first.share_strings()
+    second.share_strings()
+    assert dict(first) == before
+    assert first["HOST"] == "example.com:3000"
+    names = {name: name for name in first}
+    for name in second:
+        assert name is names[name]  # one object for both requests
+    assert first["upgrade"] is second["upgrade"]
+    assert first["host"] is second["host"]
+    assert first.shared_dict() is first.shared_dict()
+
+
+def test_request_share_strings_keeps_what_the_request_says() -> None:
+    def make(query: str) -> Request:
+        return Request("get", "/socket.io/", query, Headers([("Host", "h:1")]))
+
+    first = make("EIO=4&transport=websocket")
+    second = make("EIO=4&transport=websocket")
+    polling = make("EIO=4&transport=polling&t=abc")
+    for request in (first, second, polling):
+        before = (request.method, request.path, request.query_string, request.url, dict(request.query))
+        request.share_strings()
+        after = (request.method, request.path, request.query_string, request.url, dict(request.query))
+        assert after == before
+    assert first.url == "/socket.io/?EIO=4&transport=websocket"
+    assert first.url is second.url
+    assert first.query["transport"] is second.query["transport"]
+    assert polling.url == "/socket.io/?EIO=4&transport=polling&t=abc"
+    assert polling.query == {"EIO": "4", "transport": "polling", "t": "abc"}

@@ -8,6 +8,7 @@ the reference's answer and fires ``connection_error`` once. Accepted handshakes 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from aiosocketio.engineio.handshake import (
     verify,
 )
 from aiosocketio.engineio.socket import EngineSocket
+from aiosocketio.engineio.timers import SessionTimers, resolution_for
 from aiosocketio.engineio.transports.polling import TEXT_PLAIN, PollingTransport
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
 from aiosocketio.web import HeaderPairs, Request, Response, WebSocketHandshake
@@ -76,6 +78,7 @@ class EngineServer(EventEmitter):
         "_cors",
         "_default_id",
         "_path",
+        "_timers",
         "allow_eio3",
         "allow_request",
         "allow_upgrades",
@@ -146,6 +149,7 @@ class EngineServer(EventEmitter):
         self._cookie = hdr.CookieOptions.from_user(cookie)
         self._clients: dict[str, EngineSocket] = {}
         self._default_id = SidGenerator()
+        self._timers: SessionTimers | None = None
         self.generate_id: Callable[[Request], Any] = self._generate_default_id
 
     @staticmethod
@@ -442,6 +446,15 @@ class EngineServer(EventEmitter):
         )
 
     # -- bookkeeping -------------------------------------------------------------------------------------
+
+    def _session_timers(self, loop: asyncio.AbstractEventLoop) -> SessionTimers:
+        """The one timer of this server's sessions on ``loop`` (made with the first session, anew if the
+        server is reused on another loop); its resolution follows the configured intervals."""
+        timers = self._timers
+        if timers is None or timers.loop is not loop:
+            resolution = resolution_for(self.ping_interval, self.ping_timeout, self.upgrade_timeout)
+            timers = self._timers = SessionTimers(loop, resolution)
+        return timers
 
     def _remove(self, socket: EngineSocket) -> None:
         if self._clients.get(socket.id) is socket:

@@ -1,8 +1,8 @@
 """The Engine.IO session state machine (protocol.md A2 server handling, A7, A8, A9). Pure: time is an argument.
 
 One :class:`EngineSession` per sid. Its asyncio owner (``EngineSocket``) feeds it what arrives and the current
-time, and carries out the :class:`Action` it answers with; it keeps a single timer set to
-:meth:`EngineSession.next_deadline` and calls :meth:`EngineSession.on_timer` when it fires.
+time, and carries out the :class:`Action` it answers with; it files :meth:`EngineSession.next_deadline` with the
+server's shared timers (``engineio/timers.py``) and calls :meth:`EngineSession.on_timer` when it comes.
 
 Theory of operation::
 

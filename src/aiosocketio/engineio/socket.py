@@ -1,6 +1,7 @@
 """``EngineSocket``: one Engine.IO session, the asyncio owner of an :class:`EngineSession`.
 
-It holds the session's write buffer and current transport, keeps the session's single timer, swaps transports
+It holds the session's write buffer and current transport, files the session's single deadline with the
+server's shared :class:`~aiosocketio.engineio.timers.SessionTimers` (no timer handle of its own), swaps transports
 on upgrade and emits the public events (``message``, ``close``, ``upgrading``, ``upgrade``, ``packet``,
 ``packet_create``, ``heartbeat``, ``drain``). Sends never wait: over WebSocket they go straight to the
 connection's write buffer; over polling they are buffered and one flush per loop turn answers the held GET.
@@ -47,8 +48,7 @@ class EngineSocket(EventEmitter):
         "_loop",
         "_on_message",
         "_server",
-        "_timer",
-        "_timer_at",
+        "_timers",
         "id",
         "protocol",
         "request",
@@ -62,6 +62,7 @@ class EngineSocket(EventEmitter):
         self._loop = asyncio.get_running_loop()
         self.id = sid
         self.request = request
+        request.share_strings()  # kept as long as the session: the strings it shares with others stored once
         self.protocol = 4
         self.session = EngineSession(
             ping_interval=server.ping_interval,
@@ -70,12 +71,12 @@ class EngineSocket(EventEmitter):
             now=self._loop.time(),
         )
         self.transport: Transport = PollingTransport(self)
-        self._buffer: list[str | bytes] = []
+        # Packets waiting for the next flush; None when there are none (an idle session holds no list).
+        self._buffer: list[str | bytes] | None = None
         self._buffered = 0  # characters/bytes queued for a polling client with no GET: ``max_queued_bytes``
         self._flush_scheduled = False
         self._candidate: WebSocketTransport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._timers = server._session_timers(self._loop)
         self._close_timer: asyncio.TimerHandle | None = None
         self._on_message: Callable[[str | bytes | None], Any] | None = None
 
@@ -133,14 +134,18 @@ class EngineSocket(EventEmitter):
     def _enqueue(self, item: str | bytes) -> None:
         """Straight to the WebSocket, or into the buffer that the next flush (one per loop turn) sends."""
         transport = self.transport
+        buffer = self._buffer
         if isinstance(transport, WebSocketTransport):
-            if not self._buffer:
+            if not buffer:
                 transport.send(item)
                 return
-            self._buffer.append(item)
+            buffer.append(item)
             due = True  # a WebSocket always takes the buffer: its own write buffer holds the limit
         else:
-            self._buffer.append(item)
+            if buffer is None:
+                self._buffer = [item]
+            else:
+                buffer.append(item)
             due = transport.writable  # polling needs a waiting GET
             if not due:  # counted only then: with a GET waiting, the flush at the end of this turn takes all
                 buffered = self._buffered = self._buffered + len(item)
@@ -155,7 +160,7 @@ class EngineSocket(EventEmitter):
         """A long-polling client stopped fetching while packets kept coming: drop the session and its buffer
         rather than hold them until the ping timeout (README, "Slow consumers")."""
         logger.debug("session %s: %d bytes queued for a client that does not poll", self.id, self._buffered)
-        self._buffer = []
+        self._buffer = None
         self._buffered = 0
         self._close_from_transport(CloseReason.TRANSPORT_ERROR, "write buffer full")
 
@@ -172,13 +177,13 @@ class EngineSocket(EventEmitter):
         if isinstance(transport, WebSocketTransport):
             if self._buffer:
                 transport.send_many(self._buffer)
-                self._buffer = []
+                self._buffer = None
                 self._buffered = 0
             self._finish_close()
             return
         if transport.writable:  # a GET waits: it carries the buffer (if any) and the close packet
-            items: list[str | bytes] = self._buffer
-            self._buffer = []
+            items: list[str | bytes] = self._buffer or []
+            self._buffer = None
             self._buffered = 0
             items.append(pk.CLOSE)
             transport.send(items)
@@ -191,7 +196,7 @@ class EngineSocket(EventEmitter):
         """Close at once, dropping buffered packets (server shutdown)."""
         if self.session.ready_state is ReadyState.CLOSED:
             return
-        self._buffer = []
+        self._buffer = None
         self._buffered = 0
         self.session.start_closing(CloseReason.FORCED_CLOSE)
         self._finish_close()
@@ -202,22 +207,15 @@ class EngineSocket(EventEmitter):
         self._reschedule()
 
     def _reschedule(self) -> None:
+        """File the session's next deadline with the shared timers (moving it if it changed)."""
         deadline = self.session.next_deadline()
         if deadline is None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            return
-        if self._timer is not None:
-            if self._timer_at == deadline:
-                return
-            self._timer.cancel()
-        self._timer_at = deadline
-        self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timers.cancel(self)
+        else:
+            self._timers.schedule(self, deadline)
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        now = self._loop.time()
+    def _on_timer(self, now: float) -> None:
+        """The shared timers found this session due at ``now`` (never before its deadline)."""
         while True:
             action = self.session.on_timer(now)
             if action is Action.NOTHING:
@@ -333,8 +331,10 @@ class EngineSocket(EventEmitter):
         items = self._buffer
         if not items and not closing:
             return
-        self._buffer = []
+        self._buffer = None
         self._buffered = 0
+        if items is None:
+            items = []
         if closing:
             if isinstance(transport, PollingTransport):
                 if not items:
@@ -387,7 +387,7 @@ class EngineSocket(EventEmitter):
         self.transport = candidate
         if self._buffer:
             items = self._buffer
-            self._buffer = []
+            self._buffer = None
             self._buffered = 0
             candidate.send_many(items)
         if self.has_listeners("upgrade"):
@@ -411,9 +411,7 @@ class EngineSocket(EventEmitter):
     def _finish_close(self) -> None:
         """Make the close final: timers off, transports closed, out of the server's table, ``close`` event."""
         session = self.session
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timers.cancel(self)
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
@@ -430,7 +428,7 @@ class EngineSocket(EventEmitter):
             transport.close(pk.NOOP if reason is CloseReason.TRANSPORT_CLOSE else pk.CLOSE)
         else:
             transport.close()
-        self._buffer = []
+        self._buffer = None
         self._buffered = 0
         self._server._remove(self)
         self.emit_event("close", reason.value, session.close_description)

@@ -253,7 +253,9 @@ class FrameParser:
         self._wire_limit = max_message_size + (max_message_size >> 10) + 64 if deflate else max_message_size
         self._deflate = deflate
         self._inflater: zlib._Decompress | None = None
-        self._tail: list[bytes] = []
+        # The three lists exist only while in use (a frame cut between reads, a fragmented message): an idle
+        # connection's parser holds none of them (168 bytes less per connection).
+        self._tail: list[bytes] | None = None
         self._tail_len = 0
         self._need = 0
         self._closed = False
@@ -261,8 +263,8 @@ class FrameParser:
         self._frag_size = 0  # wire bytes of that message so far
         self._frag_compressed = False
         self._frag_inflated = 0  # bytes that message inflated to so far
-        self._parts: list[bytes] = []
-        self._text_parts: list[str] = []
+        self._parts: list[bytes] | None = None
+        self._text_parts: list[str] | None = None
         self._decoder: codecs.IncrementalDecoder | None = None
 
     @property
@@ -281,7 +283,7 @@ class FrameParser:
             if self._tail_len < self._need:
                 return events
             data = b"".join(self._tail)
-            self._tail = []
+            self._tail = None
         pos = 0
         end = len(data)
         need = 0
@@ -383,7 +385,7 @@ class FrameParser:
 
     def _fail(self, events: list[WsEvent], code: int, reason: str) -> list[WsEvent]:
         self._closed = True
-        self._tail = []
+        self._tail = None
         events.append(ProtocolFailure(code, reason))
         return events
 
@@ -444,10 +446,14 @@ class FrameParser:
         if decoder is not None:
             # Decoding each fragment as it comes fails fast on bad UTF-8 and copes with a character cut in 2.
             try:
+                if self._text_parts is None:
+                    self._text_parts = []
                 self._text_parts.append(decoder.decode(payload, last))
             except UnicodeDecodeError:
                 return ProtocolFailure(CLOSE_INVALID_PAYLOAD, "text message is not UTF-8")
         else:
+            if self._parts is None:
+                self._parts = []
             self._parts.append(payload)
         if not last:
             return None
@@ -455,11 +461,11 @@ class FrameParser:
         self._frag_size = 0
         if decoder is not None:
             self._decoder = None
-            text = "".join(self._text_parts)
-            self._text_parts = []
+            text = "".join(self._text_parts or ())
+            self._text_parts = None
             return text
-        data = b"".join(self._parts)
-        self._parts = []
+        data = b"".join(self._parts or ())
+        self._parts = None
         return data
 
     def _inflate(self, data: bytes, last: bool, already: int) -> bytes | ProtocolFailure:

@@ -1,0 +1,76 @@
+"""``SessionTimers``: the deadlines of all Engine.IO sessions of a server on one event loop, behind one timer.
+
+Each session has a single deadline at a time (``EngineSession.next_deadline``). Instead of an event-loop timer
+handle per session (10,000 idle connections: 10,000 handles, a cancel and a new handle per pong), sessions
+are filed in a :class:`~aiosocketio.engineio.timerwheel.TimerWheel` and one loop timer, armed at the wheel's
+earliest bucket, calls ``_on_timer(now)`` on every session whose bucket came. Deadlines are rounded up to the
+wheel's resolution: a ping or a ping timeout happens at most that late, never early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from aiosocketio.engineio.timerwheel import TimerWheel
+
+if TYPE_CHECKING:
+    from aiosocketio.engineio.socket import EngineSocket
+
+__all__ = ["TIMER_RESOLUTION", "SessionTimers", "resolution_for"]
+
+logger = logging.getLogger("aiosocketio.engineio")
+
+#: Bucket width for the default intervals (seconds); short test intervals get finer buckets (resolution_for).
+TIMER_RESOLUTION = 0.05
+
+
+def resolution_for(*intervals: float) -> float:
+    """Buckets fine enough that the shortest configured interval is late by at most 1/16 of itself."""
+    return min(TIMER_RESOLUTION, min(intervals) / 16)
+
+
+class SessionTimers:
+    """One loop timer for many sessions (``schedule``/``cancel`` per session, ``_fire`` when a bucket comes)."""
+
+    __slots__ = ("_armed_at", "_firing", "_handle", "loop", "wheel")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, resolution: float) -> None:
+        self.loop = loop
+        self.wheel: TimerWheel[EngineSocket] = TimerWheel(resolution)
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed_at = 0.0
+        self._firing = False
+
+    def schedule(self, socket: EngineSocket, when: float) -> None:
+        """Call ``socket._on_timer`` at ``when`` (rounded up to the resolution); replaces its previous time."""
+        due = self.wheel.schedule(socket, when)
+        if not self._firing and (self._handle is None or due < self._armed_at):
+            self._arm(due)
+
+    def cancel(self, socket: EngineSocket) -> None:
+        """No more calls for ``socket``. The loop timer stays armed: if it finds nothing due, it rests."""
+        self.wheel.cancel(socket)
+
+    def _arm(self, at: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed_at = at
+        self._handle = self.loop.call_at(at, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        now = self.loop.time()
+        self._firing = True
+        try:
+            for socket in self.wheel.pop_due(now):
+                try:
+                    socket._on_timer(now)
+                except Exception:
+                    logger.exception("error in the timer of session %s", socket.id)
+        finally:
+            self._firing = False
+            next_time = self.wheel.next_time()
+            if next_time is not None:
+                self._arm(next_time)
