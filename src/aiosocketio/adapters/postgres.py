@@ -279,7 +279,9 @@ class _Hub:
                 await self._let_go(connection)
                 raise
             except Exception as exc:
-                logger.warning("PostgreSQL listening connection failed: %r", exc)
+                # Once per outage at warning level; the retries (two a second) only at debug level.
+                log = logger.warning if attempt == 0 else logger.debug
+                log("PostgreSQL listening connection failed: %r; retrying", exc)
             self._connected.clear()
             self.connection = None
             await self._let_go(connection)
@@ -447,6 +449,7 @@ class _Hub:
                         payload = None
                 if payload is None or (channel, payload) in seen:
                     await self._notify(connection, channels, payloads)
+                    channels, payloads = [], []
                     seen.clear()
                 if payload is None:
                     await connection.execute(
@@ -474,8 +477,6 @@ class _Hub:
                 payloads,
                 timeout=self.timeout,
             )
-        channels.clear()
-        payloads.clear()
 
 
 class PostgresAdapter(ClusterAdapterWithHeartbeat):
