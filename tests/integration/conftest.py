@@ -401,14 +401,17 @@ class PostgresInstance:
             self._user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
         command = [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust"]
         command += ["-E", "UTF8", "--locale=C", "--no-sync"]
-        subprocess.run(
+        done = subprocess.run(
             command,
-            check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             cwd=self._dir,
+            check=False,
             **self._user,
         )
+        if done.returncode != 0:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise RuntimeError(f"initdb failed:\n{done.stderr.decode(errors='replace')}")
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
