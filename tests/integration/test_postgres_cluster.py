@@ -233,6 +233,39 @@ async def test_postgres_restart(postgres_instance: Any) -> None:
             await running.close()
 
 
+async def test_servers_started_while_postgres_is_down_join_when_it_is_up(postgres_instance: Any) -> None:
+    """The servers start anyway (after ``requests_timeout``), serve their own clients, and form the cluster as
+    soon as PostgreSQL is there, without waiting for a heartbeat."""
+    options = {"channel_prefix": "late", "table_name": "late_attachments", "requests_timeout": 1.0}
+    options |= {"heartbeat_interval": 30.0, "heartbeat_timeout": 60.0}  # only the announcements can do it
+    await asyncio.to_thread(postgres_instance.stop)
+    a = aiosocketio.Server(adapter=postgres.create_adapter(postgres_instance.url, **options))
+    running_a = await a.listen(host="127.0.0.1", port=0)
+    b = aiosocketio.Server(adapter=postgres.create_adapter(postgres_instance.url, **options))
+    running_b = await b.listen(host="127.0.0.1", port=0)
+    clients: list[Client] = []
+    try:
+        on_a = await Client().connect(f"http://127.0.0.1:{running_a.port}")
+        on_b = await Client().connect(f"http://127.0.0.1:{running_b.port}")
+        clients += [on_a, on_b]
+        await b.emit("alone")
+        assert await on_b.next() == ("alone",)
+        assert await b.sockets.adapter.server_count() == 1
+        await asyncio.to_thread(postgres_instance.start)
+        for _ in range(int(PROMPTLY / 0.02)):  # no traffic: they hear of each other by their announcements
+            counts = [await a.sockets.adapter.server_count(), await b.sockets.adapter.server_count()]
+            if counts == [2, 2]:
+                break
+            await asyncio.sleep(0.02)
+        assert counts == [2, 2]
+        await asyncio.wait_for(wait_for_cluster(a, b, on_a, on_b), RECOVERY)
+    finally:
+        for client in clients:
+            await client.sio.disconnect()
+        for running in (running_a, running_b):
+            await running.close()
+
+
 async def wait_for_cluster(a: aiosocketio.Server, b: aiosocketio.Server, on_a: Client, on_b: Client) -> None:
     """Until a broadcast from ``a`` reaches ``on_b`` and one from ``b`` reaches ``on_a``."""
     crossed: set[str] = set()

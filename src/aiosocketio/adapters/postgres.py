@@ -264,9 +264,11 @@ class _Hub:
                 attempt = 0
                 if reconnecting:
                     logger.info("listening to PostgreSQL again")
-                    for adapter in tuple(self.adapters.values()):
-                        adapter._announce()
                 reconnecting = True
+                # Whoever announced itself already (maybe into the void) does it again; an adapter still waiting
+                # in start() announces itself right after.
+                for adapter in tuple(self.adapters.values()):
+                    adapter._announce()
                 while not lost.done():
                     try:
                         await asyncio.wait_for(asyncio.shield(lost), keepalive)
@@ -482,7 +484,7 @@ class _Hub:
 class PostgresAdapter(ClusterAdapterWithHeartbeat):
     """One namespace's share of a cluster over PostgreSQL ``LISTEN``/``NOTIFY``."""
 
-    __slots__ = ("_hub", "channel")
+    __slots__ = ("_announced", "_hub", "channel")
 
     def __init__(self, nsp: Namespace, hub: _Hub) -> None:
         options = hub.options
@@ -494,10 +496,12 @@ class PostgresAdapter(ClusterAdapterWithHeartbeat):
         )
         self._hub = hub
         self.channel = hub.channel(nsp.name)
+        self._announced = False
 
     async def init(self) -> None:
         await self._hub.start(self)  # listen first, so that the answers to INITIAL_HEARTBEAT are heard
         await super().init()
+        self._announced = True
 
     async def close(self) -> None:
         if self._closed:
@@ -506,8 +510,9 @@ class PostgresAdapter(ClusterAdapterWithHeartbeat):
         await self._hub.stop(self)
 
     def _announce(self) -> None:
-        """Say INITIAL_HEARTBEAT again (after a reconnection) so that every server answers and is known again."""
-        if not self._closed:
+        """Say INITIAL_HEARTBEAT again (the listening connection is new: PostgreSQL was restarted, or was not
+        there when this adapter started) so that every server answers and is known again at once."""
+        if self._announced and not self._closed:
             self._publish(wire.InitialHeartbeat())
 
     async def _do_publish(self, message: wire.ClusterMessage) -> str | None:
