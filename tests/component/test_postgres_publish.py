@@ -104,3 +104,10 @@ def test_options_are_checked() -> None:
     ):
         with pytest.raises(ValueError):  # noqa: PT011
             postgres.create_adapter("postgresql://localhost/x", **bad)
+
+
+async def test_a_message_that_cannot_be_encoded_does_not_take_the_batch_down() -> None:
+    made, recorder = hub()
+    await made.publish([event("ok1"), event("bad", object()), event("ok2")])
+    ((sql, args),) = recorder.statements
+    assert [m["data"]["packet"]["data"] for _, m in notified((sql, args))] == [["ok1"], ["ok2"]]

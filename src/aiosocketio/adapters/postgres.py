@@ -110,6 +110,17 @@ def create_adapter(
     return hub.new_adapter
 
 
+def _carried(body: wire.ClusterBody) -> Any:
+    """The application data a message of :data:`ATTACHMENT_TYPES` carries: the only place binary can be."""
+    if isinstance(body, wire.BroadcastMessage):
+        return body.packet.data
+    if isinstance(body, wire.ServerSideEmitMessage):
+        return body.data
+    if isinstance(body, wire.ServerSideEmitResponse | wire.BroadcastAck):
+        return body.response
+    return None
+
+
 def _attachment_header(uid: str, kind: int) -> str:
     """The start of the NOTIFY sent for an attachment: ``{"uid":…,"type":…,"attachmentId":"`` (the row id and
     ``"}`` are appended by the database). node-postgres reads ``bigserial`` as a string, hence the quotes."""
@@ -427,28 +438,39 @@ class _Hub:
 
     # -- publishing --------------------------------------------------------------------------------------
 
+    def _encode(self, message: wire.ClusterMessage) -> tuple[str, str | None, bytes | None]:
+        """``(channel, JSON payload, None)`` for a NOTIFY, ``(channel, None, MessagePack)`` for an attachment."""
+        channel = self.channel(message.nsp)
+        value = wire.cluster_to_wire(message)
+        if message.type in ATTACHMENT_TYPES and has_binary(_carried(message.body)):
+            return channel, None, wire.MSGPACK.encode(value)
+        payload = wire.encode_json(value)
+        size = len(payload)  # UTF-8 bytes >= characters, <= 3 x characters
+        if size > self.threshold or (size * 3 > self.threshold and len(payload.encode()) > self.threshold):
+            return channel, None, wire.MSGPACK.encode(value)
+        return channel, payload, None
+
     async def publish(self, messages: Sequence[wire.ClusterMessage]) -> None:
         """NOTIFY ``messages`` in order, on one pooled connection.
 
         Consecutive small messages go in one statement (one round trip), except that two identical payloads are
-        never sent in the same transaction: PostgreSQL would deliver only one of them.
+        never sent in the same transaction: PostgreSQL would deliver only one of them. A message that cannot be
+        encoded is left out (and logged) rather than failing the whole batch.
         """
+        encoded = []
+        for message in messages:
+            try:
+                encoded.append((message, *self._encode(message)))
+            except (TypeError, ValueError, RecursionError) as exc:
+                logger.warning("%s: a cluster message could not be encoded: %r", message.nsp, exc)
+        if not encoded:
+            return
         pool = await self.get_pool()
         async with pool.acquire(timeout=self.timeout) as connection:
             channels: list[str] = []
             payloads: list[str] = []
             seen: set[tuple[str, str]] = set()
-            for message in messages:
-                channel = self.channel(message.nsp)
-                value = wire.cluster_to_wire(message)
-                payload: str | None = None
-                if not (message.type in ATTACHMENT_TYPES and has_binary(value.get("data"))):
-                    payload = wire.encode_json(value)
-                    size = len(payload)  # UTF-8 bytes >= characters, <= 3 x characters
-                    if size > self.threshold or (
-                        size * 3 > self.threshold and len(payload.encode()) > self.threshold
-                    ):
-                        payload = None
+            for message, channel, payload, attachment in encoded:
                 if payload is None or (channel, payload) in seen:
                     await self._notify(connection, channels, payloads)
                     channels, payloads = [], []
@@ -456,7 +478,7 @@ class _Hub:
                 if payload is None:
                     await connection.execute(
                         self._insert_sql,
-                        wire.MSGPACK.encode(value),
+                        attachment,
                         channel,
                         _attachment_header(message.uid, int(message.type)),
                         timeout=self.timeout,
