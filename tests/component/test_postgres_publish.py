@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import aiosocketio
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters import postgres
 from aiosocketio.adapters.options import BroadcastOptions
@@ -111,3 +112,11 @@ async def test_a_message_that_cannot_be_encoded_does_not_take_the_batch_down() -
     await made.publish([event("ok1"), event("bad", object()), event("ok2")])
     ((sql, args),) = recorder.statements
     assert [m["data"]["packet"]["data"] for _, m in notified((sql, args))] == [["ok1"], ["ok2"]]
+
+
+def test_a_namespace_too_long_for_a_channel_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    io = aiosocketio.Server(adapter=postgres.create_adapter("postgresql://127.0.0.1/x"))
+    io.of("/" + "n" * 50)
+    assert not caplog.records
+    io.of("/" + "n" * 60)  # "socket.io#/nnn…": 71 bytes
+    assert "longer than PostgreSQL allows" in caplog.text

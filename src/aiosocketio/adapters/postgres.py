@@ -61,6 +61,7 @@ _RETRY_FIRST: Final = 0.1  # seconds before the first reconnection attempt of th
 _RETRY_MAX: Final = (
     1.0  # ... and at most between two attempts, so the cluster is back within ~1 s of PostgreSQL
 )
+_MAX_CHANNEL_BYTES: Final = 63  # NAMEDATALEN - 1: pg_notify refuses longer channels, LISTEN truncates them
 _OWN_POOL_MAX_SIZE: Final = 5  # a pool made from a DSN: the listening connection + a few publishers
 
 
@@ -159,6 +160,13 @@ class _Hub:
 
     def new_adapter(self, nsp: Namespace) -> PostgresAdapter:
         adapter = PostgresAdapter(nsp, self)
+        if len(adapter.channel.encode()) > _MAX_CHANNEL_BYTES:
+            logger.warning(
+                "%s: the channel %r is longer than PostgreSQL allows (%d bytes): this namespace cannot cross servers",
+                nsp.name,
+                adapter.channel,
+                _MAX_CHANNEL_BYTES,
+            )
         self.adapters[nsp.name] = adapter
         return adapter
 
