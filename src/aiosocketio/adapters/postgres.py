@@ -77,7 +77,8 @@ def create_adapter(
     requests_timeout: float = 5.0,
 ) -> Callable[[Namespace], PostgresAdapter]:
     """``Server(adapter=create_adapter(pool_or_dsn))``: an ``asyncpg`` pool, or a PostgreSQL URL (a small pool is
-    then made on first use and closed with the last namespace).
+    then made on first use and closed with the last namespace). The factory keeps one connection of the pool for
+    itself (the one that LISTENs) as long as a namespace uses it: size a pool you give accordingly.
 
     The options are the npm package's, in seconds where it takes milliseconds (``cleanup_interval``,
     ``heartbeat_interval``, ``heartbeat_timeout``, ``requests_timeout``). ``payload_threshold`` is in bytes of
