@@ -220,7 +220,7 @@ async def test_postgres_restart(postgres_instance: Any) -> None:
         on_b = await Client().connect(f"http://127.0.0.1:{running_b.port}")
         watcher = await Client().connect(f"http://127.0.0.1:{running_a.port}")
         clients += [on_a, on_b, watcher]
-        await wait_for_cluster(a, b, on_a, on_b)
+        await asyncio.wait_for(wait_for_cluster(a, b, on_a, on_b), PROMPTLY)
         running_traffic = asyncio.ensure_future(traffic(watcher.sid))
 
         await asyncio.to_thread(postgres_instance.stop)
