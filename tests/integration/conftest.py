@@ -9,6 +9,8 @@
 - ``eio_server``: the Engine.IO echo server (``tests/servers/eio_echo.py``), one process per test module and
   front-end. Tests that use it run once per front-end: ``runner`` and ``uvicorn``, plus ``hypercorn`` for
   tests marked ``all_frontends``. When a test fails, the server output written during that test is printed.
+- ``redis_url`` / ``postgres_url``: a redis-server / a PostgreSQL cluster of our own on a free port;
+  ``postgres_instance``: a PostgreSQL cluster of the test's own, which it may stop and start again.
 - ``sio_server``: the Socket.IO protocol-suite server (``tests/servers/sio_suite.py``), one process per test
   module and front-end (``runner`` and ``uvicorn``); its output is printed the same way when a test fails.
 
@@ -355,3 +357,133 @@ def redis_url() -> Iterator[str]:
         finally:
             proc.terminate()
             proc.wait(scaled(5.0))
+
+
+def _postgres_binaries() -> Path:
+    """The folder with ``initdb`` and ``postgres``: from PATH, else the newest ``/usr/lib/postgresql/*/bin``."""
+    found = shutil.which("initdb")
+    if found:
+        folder = Path(found).resolve().parent
+        if (folder / "postgres").exists():
+            return folder
+    candidates = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()]
+    candidates.sort(key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True)
+    assert candidates, "PostgreSQL is needed: apt-get install postgresql (.ci/run installs it)"
+    return candidates[0]
+
+
+class PostgresInstance:
+    """A private PostgreSQL cluster in a temporary folder, on a free loopback port, trusting local connections.
+
+    PostgreSQL refuses to run as root: as root, the folder belongs to the ``postgres`` user (created by Debian's
+    package) and the server runs as that user. :meth:`stop` and :meth:`start` keep the data and the port.
+    """
+
+    def __init__(self) -> None:
+        self.bin = _postgres_binaries()
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._dir = tempfile.mkdtemp(prefix="aiosocketio-postgres-")
+        self.data = Path(self._dir) / "data"
+        self.log = Path(self._dir) / "postgres.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._user: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            import pwd
+
+            try:
+                account = pwd.getpwnam("postgres")
+            except KeyError:
+                raise AssertionError(
+                    "PostgreSQL cannot run as root and there is no postgres user (apt-get install postgresql)"
+                ) from None
+            os.chown(self._dir, account.pw_uid, account.pw_gid)
+            self._user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+        command = [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust"]
+        command += ["-E", "UTF8", "--locale=C", "--no-sync"]
+        done = subprocess.run(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=self._dir,
+            check=False,
+            **self._user,
+        )
+        if done.returncode != 0:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise RuntimeError(f"initdb failed:\n{done.stderr.decode(errors='replace')}")
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        assert self.proc is None
+        start_at = self.log.stat().st_size if self.log.exists() else 0
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": self._dir,
+            "fsync": "off",
+            "full_page_writes": "off",
+            "shared_buffers": "16MB",
+            "max_connections": "200",
+        }
+        command = [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port)]
+        for name, value in settings.items():
+            command += ["-c", f"{name}={value}"]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=self._dir, **self._user
+            )
+        deadline = time.monotonic() + scaled(30.0)
+        while True:
+            with self.log.open("rb") as log:
+                log.seek(start_at)
+                if b"database system is ready to accept connections" in log.read():
+                    return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"PostgreSQL did not start:\n{self.log.read_text(errors='replace')}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT: clients are disconnected at once), then SIGKILL if it lingers."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(scaled(10.0))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[PostgresInstance]:
+    instance = PostgresInstance()
+    try:
+        instance.start()
+        yield instance
+    finally:
+        instance.remove()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server of our own for the whole session, always stopped at the end.
+
+    LISTEN/NOTIFY channels are global to a database, so tests that share it use their own channel prefix (and
+    attachment table).
+    """
+    with running_postgres() as instance:
+        yield instance.url
+
+
+@pytest.fixture
+def postgres_instance() -> Iterator[PostgresInstance]:
+    """A PostgreSQL server for this test only (it may stop and start it: ``stop()``, ``start()``)."""
+    with running_postgres() as instance:
+        yield instance

@@ -19,7 +19,7 @@ import pytest
 import socketio
 
 import aiosocketio
-from aiosocketio.adapters import redis_streams
+from aiosocketio.adapters import postgres, redis_streams
 from aiosocketio.adapters.redis import create_adapter, create_sharded_adapter
 from aiosocketio.broadcast import RemoteSocket
 
@@ -121,6 +121,15 @@ def python_adapter(kind: str, url: str, key: str) -> Any:
             stream_name=key,
             channel_prefix=key,
             session_key_prefix=key + ":session:",
+            requests_timeout=2.0,
+        )
+    if kind == "postgres":  # heartbeats as the Node server's (1 s, 3 s)
+        return postgres.create_adapter(
+            url,
+            channel_prefix=key,
+            table_name=key + "_attachments",
+            heartbeat_interval=1.0,
+            heartbeat_timeout=3.0,
             requests_timeout=2.0,
         )
     raise AssertionError(kind)
