@@ -545,6 +545,8 @@ def test_zip_bomb_in_fragments_stops_at_the_limit() -> None:
         ("permessage-deflate; server_max_window_bits=7", None, None),
         ("permessage-deflate; server_max_window_bits=010", None, None),
         ("permessage-deflate; server_max_window_bits=abc", None, None),
+        ("permessage-deflate; server_max_window_bits=\u00b2", None, None),  # '²'.isdigit() is true
+        ("permessage-deflate; client_max_window_bits=\u00b9\u00b2", None, None),
         ("permessage-deflate; server_max_window_bits", None, None),
         ("permessage-deflate; client_max_window_bits=16", None, None),
         ("permessage-deflate; server_no_context_takeover=1", None, None),

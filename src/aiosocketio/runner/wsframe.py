@@ -613,7 +613,7 @@ def _parse_extension_offers(header_value: str) -> list[tuple[str, list[tuple[str
 
 def _window_bits(value: str | None) -> int | None:
     """A ``*_max_window_bits`` value (1*DIGIT in 8..15, §7.1.2), or None when invalid."""
-    if value is None or not value.isdigit() or len(value) > 2 or value.startswith("0"):
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 2 or value.startswith("0"):
         return None
     bits = int(value)
     return bits if 8 <= bits <= 15 else None
