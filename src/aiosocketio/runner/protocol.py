@@ -697,7 +697,12 @@ class HttpProtocol(asyncio.Protocol):
         async def read_body(limit: int) -> bytes:
             if not ex.body_complete:
                 declared = ex.header(b"content-length")
-                if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
+                if (
+                    declared is not None
+                    and declared.isascii()
+                    and declared.isdigit()
+                    and int(declared) > limit
+                ):
                     raise BodyTooLarge(f"the request body is over {limit} bytes")
             ex.reading = True
             self._resume(_PAUSE_BODY)
