@@ -1,7 +1,8 @@
-"""A cluster of two aiosocketio servers and one Node.js socket.io 4.8 server on one real redis-server: every
-operation crosses in both directions (adapters.md §1, §3-§7), with each kind of Redis adapter on both sides:
-the classic one (@socket.io/redis-adapter 8.3.0 ``createAdapter``), the sharded one (its
-``createShardedAdapter``, Redis 7 sharded pub/sub) and the streams one (@socket.io/redis-streams-adapter 0.3.1)."""
+"""A cluster of two aiosocketio servers and one Node.js socket.io 4.8 server: every operation crosses in both
+directions (adapters.md §1, §3-§8), with each kind of adapter on both sides: on a real redis-server the classic one
+(@socket.io/redis-adapter 8.3.0 ``createAdapter``), the sharded one (its ``createShardedAdapter``, Redis 7 sharded
+pub/sub) and the streams one (@socket.io/redis-streams-adapter 0.3.1); on a real PostgreSQL the postgres one
+(@socket.io/postgres-adapter 0.5.0). PostgreSQL-only checks are in test_postgres_cluster.py."""
 
 from __future__ import annotations
 
@@ -215,9 +216,11 @@ async def room_channels_ready(world: dict[str, Any], *rooms: str) -> None:
         await redis.aclose()
 
 
-@pytest.fixture(params=["classic", "sharded", "streams"])
-async def world(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[dict[str, Any]]:
-    async with make_world(request.param, redis_url) as made:
+@pytest.fixture(params=["classic", "sharded", "streams", "postgres"])
+async def world(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    """The cluster of each kind of adapter; every test below runs on all of them."""
+    url = request.getfixturevalue("postgres_url" if request.param == "postgres" else "redis_url")
+    async with make_world(request.param, url) as made:
         yield made
 
 

@@ -1,6 +1,6 @@
 """A cluster of two aiosocketio servers and one Node.js socket.io 4.8 server with @socket.io/postgres-adapter 0.5.0,
 on a real PostgreSQL (adapters.md §5, §8): every operation crosses in both directions (the tests of
-``test_mixed_cluster`` run here against this cluster), binary and large payloads take the attachment table both
+``test_mixed_cluster`` run against this cluster too), binary and large payloads take the attachment table both
 ways, the server count follows the heartbeats, and the cluster survives a PostgreSQL restart."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-import test_mixed_cluster as mixed
 from test_mixed_cluster import FACTOR, PROMPTLY, Client, make_world
 
 import aiosocketio
@@ -31,16 +30,6 @@ async def world(postgres_url: str) -> AsyncIterator[dict[str, Any]]:
     async with make_world("postgres", postgres_url) as made:
         made["url"] = postgres_url
         yield made
-
-
-# Every operation, both ways: the same tests as for the Redis adapters, on this cluster.
-test_every_server_counts_three = mixed.test_every_server_counts_three
-test_broadcasts_cross_both_ways = mixed.test_broadcasts_cross_both_ways
-test_rooms_and_except_cross_both_ways = mixed.test_rooms_and_except_cross_both_ways
-test_fetch_sockets_both_ways = mixed.test_fetch_sockets_both_ways
-test_sockets_join_and_disconnect_cross_both_ways = mixed.test_sockets_join_and_disconnect_cross_both_ways
-test_server_side_emit_both_ways = mixed.test_server_side_emit_both_ways
-test_broadcast_acks_both_ways = mixed.test_broadcast_acks_both_ways
 
 
 @contextlib.asynccontextmanager
