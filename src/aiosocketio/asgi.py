@@ -36,9 +36,8 @@ ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
 def _request_from_scope(
     scope: Scope, body_reader: Callable[[int], Awaitable[bytes]] | None = None
 ) -> Request:
-    headers = Headers(
-        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", ())
-    )
+    raw = scope.get("headers", ())
+    headers = Headers.from_raw(raw if isinstance(raw, list | tuple) else list(raw))
     client = scope.get("client")
     method = scope.get("method", "GET")
     return Request(

@@ -17,7 +17,7 @@ Theory of operation:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Protocol
@@ -58,6 +58,20 @@ class Headers(Mapping[str, str]):
             else:
                 merged[key] = value
         self._map = merged
+
+    @classmethod
+    def from_raw(cls, pairs: Sequence[tuple[bytes, bytes]]) -> Headers:
+        """Headers from the bytes pairs a server parsed (Latin-1, as HTTP/1.1 allows), built in one pass.
+
+        Every request builds one, so the common case (no name repeated) is a single dict comprehension; the
+        general constructor runs only when a name repeats.
+        """
+        merged = {name.lower().decode("latin-1"): value.decode("latin-1") for name, value in pairs}
+        if len(merged) != len(pairs):
+            return cls((name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs)
+        headers = cls.__new__(cls)
+        headers._map = merged
+        return headers
 
     def __getitem__(self, key: str) -> str:
         return self._map[key.lower()]

@@ -101,6 +101,9 @@ class FakeApp:
             except asyncio.CancelledError:
                 self.forever_cancelled.set()
                 raise
+        if path == "/app/slow":  # answers after a real suspension (a task carries it on)
+            await asyncio.sleep(float(request.query.get("s", "0.01")))
+            return Response(200, [("content-type", "text/plain")], b"slow " + request.query_string.encode())
         if path == "/app/error":
             raise RuntimeError("boom (expected by the test)")
         if path == "/app/bad-header":
@@ -314,6 +317,9 @@ async def test_header_injection_is_refused(
         response = await client.get("/app/bad-header")
     assert response.status_code == 500
     assert "x-injected" not in response.headers
+    with caplog.at_level(logging.CRITICAL, logger="aiosocketio.runner"):
+        again = await client.get("/app/bad-header")  # refused every time, not only the first
+    assert again.status_code == 500
 
 
 async def test_no_content_has_no_body(client: httpx.AsyncClient) -> None:
@@ -346,6 +352,40 @@ async def test_pipelined_requests_answered_in_order(server: RunningServer) -> No
     statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
     assert statuses == [b"200", b"200", b"201", b"200"]
     assert data.index(b'"n": "1"') < data.index(b"body") < data.index(b"/nothing-here") < data.index(b"hello")
+
+
+async def test_pipelined_requests_in_order_when_one_waits(server: RunningServer) -> None:
+    # Handlers run at once when a request arrives: the ones that answer without waiting must still wait
+    # their turn behind one that suspends, and the ones after it start when it is done.
+    requests = (
+        b"GET /app/hello?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /app/slow?s=0.05&n=2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /app/body HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthree"
+        b"GET /app/slow?s=0&n=4 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /app/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    data = await raw_exchange(server.port, requests)
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
+    assert statuses == [b"200"] * 5
+    bodies = [data.index(part) for part in (b"hello", b"slow s=0.05&n=2", b"three", b"slow s=0&n=4")]
+    assert bodies == sorted(bodies)
+    assert data.endswith(b"hello")
+
+
+async def test_keep_alive_timeout_does_not_cut_a_long_request(app: FakeApp) -> None:
+    # The request outlasts the keep-alive timeout; the connection closes only once it has been idle that long
+    # after the last answer (the pipelined second request is answered first).
+    running = await serve([app], port=0, keep_alive_timeout=0.1)
+    try:
+        data = await raw_exchange(
+            running.port,
+            b"GET /app/slow?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\nGET /app/hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        assert re.findall(rb"HTTP/1\.1 (\d{3}) ", data) == [b"200", b"200"]
+        assert b"connection: close" not in data  # closed for being idle, not by either answer
+        assert data.endswith(b"hello")
+    finally:
+        await running.close()
 
 
 async def test_http_1_0_closes_unless_keep_alive(server: RunningServer) -> None:

@@ -45,3 +45,21 @@ def test_request_fields() -> None:
     assert request.headers["x-a"] == "1, 2"
     assert list(request.headers) == ["cookie", "x-a"]
     assert (request.remote_address, request.secure) == ("10.0.0.1", True)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [],
+        [(b"Host", b"x"), (b"Content-Type", b"text/plain")],
+        [(b"X-A", b"1"), (b"Host", b"x"), (b"x-a", b"2"), (b"X-A", b"3")],
+        [(b"X-Latin", b"caf\xe9")],
+    ],
+)
+def test_headers_from_raw_bytes_equal_headers_from_str(raw: list[tuple[bytes, bytes]]) -> None:
+    from_raw = Headers.from_raw(raw)
+    from_str = Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
+    assert from_raw.to_dict() == from_str.to_dict()
+    assert list(from_raw) == list(from_str)
+    for name, _ in raw:
+        assert from_raw[name.decode().upper()] == from_str[name.decode()]

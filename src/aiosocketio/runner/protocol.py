@@ -36,6 +36,7 @@ from urllib.parse import unquote
 
 import httptools
 
+from .._emitter import carry_on
 from ..web import (
     BodyTooLarge,
     HeaderPairs,
@@ -194,12 +195,32 @@ def _checked(value: bytes) -> bytes:
     return value
 
 
+def _encode_header(name: str, value: str) -> bytes:
+    """``name: value\r\n``, or nothing for a header the runner owns."""
+    if name.lower() in _OWN_HEADERS:
+        return b""
+    return _checked(name.encode("latin-1")) + b": " + _checked(value.encode("latin-1")) + b"\r\n"
+
+
+#: Encoded lines of the header pairs seen so far. Engine responses repeat the same few pairs on every request
+#: (content type, cache control, CORS), and encoding and checking them was a tenth of a polling round trip.
+#: Bounded: unique values (a session cookie) stop being remembered once it is full.
+_header_lines: dict[tuple[str, str], bytes] = {}
+_MAX_CACHED_LINES: Final = 512
+
+
 def _encode_str_headers(headers: HeaderPairs) -> list[bytes]:
     out: list[bytes] = []
-    for name, value in headers:
-        if name.lower() in _OWN_HEADERS:
-            continue
-        out.append(_checked(name.encode("latin-1")) + b": " + _checked(value.encode("latin-1")) + b"\r\n")
+    cache = _header_lines
+    for pair in headers:
+        line = cache.get(pair) if type(pair) is tuple else None
+        if line is None:
+            name, value = pair
+            line = _encode_header(name, value)
+            if type(pair) is tuple and len(cache) < _MAX_CACHED_LINES:
+                cache[pair] = line
+        if line:
+            out.append(line)
     return out
 
 
@@ -319,6 +340,7 @@ class HttpProtocol(asyncio.Protocol):
         "_head_size",
         "_header_list",
         "_idle",
+        "_idle_deadline",
         "_in_head",
         "_loop",
         "_parser",
@@ -353,6 +375,7 @@ class HttpProtocol(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._asgi_task = False  # an ASGI app is told of a lost client, not cancelled
         self._idle: asyncio.TimerHandle | None = None
+        self._idle_deadline = 0.0  # loop time at which an idle connection closes; 0: not idle
         self._paused = 0
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
@@ -376,7 +399,7 @@ class HttpProtocol(asyncio.Protocol):
         self._transport = None
         self._closing = True
         self._parser = None  # breaks the parser <-> protocol cycle at once
-        self._disarm_idle()
+        self._cancel_idle()
         self._state.forget(self)
         for ex in (self._active, self._parsing):
             if ex is not None:
@@ -570,12 +593,37 @@ class HttpProtocol(asyncio.Protocol):
                 return
             # Another kind of upgrade (h2c, ...): answer as plain HTTP; the connection closes afterwards.
         if app is not None:
-            self._task = self._state.start_task(self._run_http(app, ex))
+            self._run_eagerly(ex, self._run_http(app, ex))
         elif self._state.other_app is not None:
             self._asgi_task = True
             self._task = self._state.start_task(_AsgiCycle(self, ex, self._state.other_app).run())
         else:
             self._respond(ex, _NOT_FOUND)
+
+    def _run_eagerly(self, ex: _Exchange, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a handler now, up to its first suspension; only a handler that suspends gets a task.
+
+        Most requests are answered without waiting for anything (a long-polling POST, a refused request), so
+        this saves a task, two loop turns and the task bookkeeping per request. The handler may answer, and
+        so complete ``ex`` and even start the next pipelined exchange, before ``send`` returns: the task is
+        recorded only if ``ex`` is still the one being answered. Like Socket.IO event handlers, the first step
+        runs inside ``data_received``, where ``asyncio.current_task()`` is None.
+        """
+        try:
+            first = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            # _run_http answers every error of the app; this is a bug of ours, and the exchange may be stuck.
+            logger.exception("error while answering %s %s", ex.method, ex.path)
+            if not ex.answered:
+                self._close()
+            return
+        task = self._state.start_task(carry_on(coro, first))
+        if self._active is ex and not ex.answered:
+            self._task = task
+            if ex.disconnected:  # the client left during the first step: nobody cancelled the handler yet
+                task.cancel()
 
     def _complete(self, ex: _Exchange, keep_alive: bool) -> None:
         """The answer to ``ex`` is written: go on with the next request, wait for one, or close."""
@@ -685,7 +733,7 @@ class HttpProtocol(asyncio.Protocol):
             ex.method,
             ex.path,
             ex.query.decode("latin-1"),
-            Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in ex.headers),
+            Headers.from_raw(ex.headers),
             remote_address=self._client[0] if self._client else "",
             secure=self._state.secure,
             body_reader=body_reader,
@@ -742,7 +790,7 @@ class HttpProtocol(asyncio.Protocol):
         self._task = None
         self._upgrade_ex = None
         self._parser = None
-        self._disarm_idle()
+        self._cancel_idle()
         if transport is None or self._closing:
             ws._lost_before_start()
             return ws
@@ -789,17 +837,35 @@ class HttpProtocol(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
 
+    # The keep-alive timer is armed after every response and disarmed by every request head. Rather than
+    # cancel and create a timer handle each time (two heap operations per request), arming moves a deadline
+    # and disarming clears it; the one pending timer looks at the deadline when it fires and sleeps again if
+    # it was moved.
+
     def _arm_idle(self) -> None:
-        self._disarm_idle()
-        self._idle = self._loop.call_later(self._state.limits.keep_alive_timeout, self._on_idle)
+        deadline = self._loop.time() + self._state.limits.keep_alive_timeout
+        self._idle_deadline = deadline
+        if self._idle is None:
+            self._idle = self._loop.call_at(deadline, self._on_idle)
 
     def _disarm_idle(self) -> None:
+        self._idle_deadline = 0.0
+
+    def _cancel_idle(self) -> None:
+        """Disarm for good (the connection closes or changes protocol): the pending timer goes too."""
+        self._idle_deadline = 0.0
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
 
     def _on_idle(self) -> None:
         self._idle = None
+        deadline = self._idle_deadline
+        if not deadline:
+            return  # a request came; the next response arms a new timer
+        if deadline > self._loop.time():
+            self._idle = self._loop.call_at(deadline, self._on_idle)
+            return
         if self._active is None:
             logger.debug("closing idle connection from %s", self._client)
             self._close()
@@ -815,7 +881,7 @@ class HttpProtocol(asyncio.Protocol):
         if transport is None or self._closing:
             return
         self._closing = True  # ``data_received`` now drops everything
-        self._disarm_idle()
+        self._cancel_idle()
         if not transport.can_write_eof():
             transport.close()
             return
@@ -826,7 +892,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _close(self) -> None:
         self._closing = True
-        self._disarm_idle()
+        self._cancel_idle()
         if self._transport is not None:
             self._transport.close()
 
