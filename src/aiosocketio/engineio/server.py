@@ -23,6 +23,7 @@ from aiosocketio.engineio.handshake import (
     check_protocol,
     error_response_body,
     open_packet,
+    origin_is_invalid,
     status_for,
     verify,
 )
@@ -67,6 +68,7 @@ class EngineServer(EventEmitter):
         "_compression",
         "_cookie",
         "_cors",
+        "_cors_fixed",
         "_default_id",
         "_path",
         "allow_eio3",
@@ -131,6 +133,7 @@ class EngineServer(EventEmitter):
         self.initial_packet = initial_packet
         self._compression = hdr.CompressionOptions.from_user(http_compression)
         self._cors = hdr.CorsOptions.from_user(cors)
+        self._cors_fixed = self._fixed_cors_headers(self._cors)
         self._cookie = hdr.CookieOptions.from_user(cookie)
         self._clients: dict[str, EngineSocket] = {}
         self._default_id = SidGenerator()
@@ -143,6 +146,23 @@ class EngineServer(EventEmitter):
         if path.endswith("/"):
             path = path[:-1]
         return path + "/" if add_trailing_slash else path
+
+    @staticmethod
+    def _fixed_cors_headers(cors: hdr.CorsOptions | None) -> HeaderPairs | None:
+        """The CORS headers of every request but a preflight, when they do not depend on the request.
+
+        That is the case for a static origin that is ``"*"`` or one fixed origin (the default ``cors={"origin":
+        "*"}`` among them): computed once here instead of per request.
+        """
+        if cors is None or callable(cors.origin):
+            return None
+        allowed = hdr.resolve_origin(cors.origin)
+        if not isinstance(allowed, str):
+            return None  # reflected from the request's Origin, or nothing at all
+        headers, _ = hdr.cors_headers(
+            cors, method="GET", request_origin=None, request_headers=None, allowed_origin=allowed
+        )
+        return headers
 
     def _generate_default_id(self, request: Request) -> str:
         return self._default_id()
@@ -185,8 +205,8 @@ class EngineServer(EventEmitter):
     # -- plain HTTP --------------------------------------------------------------------------------------
 
     async def handle_http(self, request: Request) -> Response:
-        cors_headers: HeaderPairs = []
-        if self._cors is not None:
+        cors_headers = self._cors_fixed
+        if self._cors is not None and (cors_headers is None or request.method == "OPTIONS"):
             outcome = await self._run_cors(request)
             if isinstance(outcome, EngineError):
                 return self._refuse(request, outcome, [])
@@ -214,6 +234,25 @@ class EngineServer(EventEmitter):
         return socket, error
 
     async def _handle_http(self, request: Request) -> Response:
+        query = request.query
+        sid = query.get("sid")
+        if sid is not None:
+            # The common case, a request of a live polling session, checked without building verify()'s
+            # arguments: the transport it names is the session's, so it is allowed and matches.
+            socket = self._clients.get(sid)
+            if (
+                socket is not None
+                and type(socket.transport) is PollingTransport
+                and query.get("transport") == "polling"
+                and "polling" in self.transports
+            ):
+                origin = request.headers.get("origin")
+                if origin is None or not origin_is_invalid(origin):
+                    method = request.method
+                    if method == "GET":
+                        return await socket.transport.handle_get(request)
+                    if method == "POST":
+                        return await socket.transport.handle_post(request)
         socket, error = self._verify(request, is_upgrade=False)
         if error is not None:
             return self._refuse(request, error)
