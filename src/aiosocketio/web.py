@@ -105,6 +105,12 @@ def parse_query(query_string: str) -> dict[str, str]:
     parsed: dict[str, str] = {}
     if not query_string:
         return parsed
+    if "%" not in query_string and "+" not in query_string:  # nothing to unquote: the common case
+        for part in query_string.split("&"):
+            key, _, value = part.partition("=")
+            if key not in parsed and part:
+                parsed[key] = value
+        return parsed
     for part in query_string.split("&"):
         if not part:
             continue

@@ -213,7 +213,17 @@ class EngineServer(EventEmitter):
             cors_headers, preflight = outcome
             if preflight:
                 return Response(self._cors.options_success_status, cors_headers)
-        response = await self._handle_http(request)
+        transport = self._live_polling_transport(request)
+        if transport is not None:
+            method = request.method
+            if method == "GET":
+                response = await transport.handle_get(request)
+            elif method == "POST":
+                response = await transport.handle_post(request)
+            else:
+                response = await self._handle_http(request)
+        else:
+            response = await self._handle_http(request)
         if cors_headers:
             response.headers.extend(cors_headers)
         return response
@@ -233,26 +243,32 @@ class EngineServer(EventEmitter):
         )
         return socket, error
 
-    async def _handle_http(self, request: Request) -> Response:
+    def _live_polling_transport(self, request: Request) -> PollingTransport | None:
+        """The transport of the live polling session this request belongs to, when every check of verify()
+        passes; None sends the request the long way (_handle_http), which answers errors too.
+
+        The common case, checked without building verify()'s arguments: the transport the request names is
+        the session's, so it is allowed and matches; only the origin is left to check.
+        """
         query = request.query
         sid = query.get("sid")
-        if sid is not None:
-            # The common case, a request of a live polling session, checked without building verify()'s
-            # arguments: the transport it names is the session's, so it is allowed and matches.
-            socket = self._clients.get(sid)
-            if (
-                socket is not None
-                and type(socket.transport) is PollingTransport
-                and query.get("transport") == "polling"
-                and "polling" in self.transports
-            ):
-                origin = request.headers.get("origin")
-                if origin is None or not origin_is_invalid(origin):
-                    method = request.method
-                    if method == "GET":
-                        return await socket.transport.handle_get(request)
-                    if method == "POST":
-                        return await socket.transport.handle_post(request)
+        if sid is None:
+            return None
+        socket = self._clients.get(sid)
+        if socket is None:
+            return None
+        transport = socket.transport
+        if (
+            type(transport) is PollingTransport
+            and query.get("transport") == "polling"
+            and "polling" in self.transports
+        ):
+            origin = request.headers.get("origin")
+            if origin is None or not origin_is_invalid(origin):
+                return transport
+        return None
+
+    async def _handle_http(self, request: Request) -> Response:
         socket, error = self._verify(request, is_upgrade=False)
         if error is not None:
             return self._refuse(request, error)
@@ -370,9 +386,9 @@ class EngineServer(EventEmitter):
 
     def _sync_hooked(self, headers: HeaderPairs, request: Request) -> HeaderPairs:
         """The ``headers`` hook on a per-request response; async hooks are not awaited here (documented)."""
-        hooks = self.listeners("headers")
-        if not hooks:
+        if not self.has_listeners("headers"):
             return headers
+        hooks = self.listeners("headers")
         mapping = dict(headers)
         for hook in hooks:
             try:

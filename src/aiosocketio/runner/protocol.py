@@ -267,14 +267,24 @@ class _Exchange:
         "waiter",
     )
 
-    def __init__(self) -> None:
-        self.method = "GET"
-        self.path = "/"
-        self.raw_path = b"/"
-        self.query = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.http_version = "1.1"
-        self.keep_alive = False
+    def __init__(
+        self,
+        method: str = "GET",
+        path: str = "/",
+        raw_path: bytes = b"/",
+        query: bytes = b"",
+        headers: list[tuple[bytes, bytes]] | None = None,
+        http_version: str = "1.1",
+        keep_alive: bool = False,
+    ) -> None:
+        # The request line and head come in as arguments: one exchange per request, so no field is set twice.
+        self.method = method
+        self.path = path
+        self.raw_path = raw_path
+        self.query = query
+        self.headers = headers if headers is not None else []
+        self.http_version = http_version
+        self.keep_alive = keep_alive
         self.upgrade = False
         self.upgrade_tail = b""
         self.chunks: list[bytes] = []
@@ -501,16 +511,11 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._in_head = False
         self._head_bytes = 0
-        ex = _Exchange()
-        method = parser.get_method()
-        ex.method = _METHODS.get(method) or method.decode("ascii")
-        ex.http_version = parser.get_http_version()
-        ex.keep_alive = parser.should_keep_alive()
-        ex.headers = self._header_list
+        headers = self._header_list
+        url = self._url
         # Ready for the next request's head (there is no on_message_begin: one parser callback less).
         self._header_list = []
         self._head_size = 0
-        url = self._url
         self._url = b""
         if url[:1] != b"/":
             if url == b"*":
@@ -525,16 +530,25 @@ class HttpProtocol(asyncio.Protocol):
         if b"#" in url:
             url = url.partition(b"#")[0]
         raw_path, _, query = url.partition(b"?")
-        ex.raw_path = raw_path
-        ex.query = query
         path = raw_path.decode("latin-1")
-        ex.path = unquote(path) if "%" in path else path
+        if "%" in path:
+            path = unquote(path)
+        method = parser.get_method()
+        ex = _Exchange(
+            _METHODS.get(method) or method.decode("ascii"),
+            path,
+            raw_path,
+            query,
+            headers,
+            parser.get_http_version(),
+            parser.should_keep_alive(),
+        )
         self._parsing = ex
         if parser.should_upgrade():
             ex.upgrade = True
             ex.keep_alive = False  # the parser cannot go on after an upgrade request
             self._upgrade_ex = ex
-        self._disarm_idle()
+        self._idle_deadline = 0.0  # _disarm_idle(), inline
         self._queue.append(ex)
 
     def on_body(self, body: bytes) -> None:
