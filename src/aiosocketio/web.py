@@ -135,6 +135,7 @@ class Request:
     """
 
     __slots__ = (
+        "_body",
         "_body_reader",
         "_cookies",
         "_query",
@@ -157,6 +158,7 @@ class Request:
         remote_address: str = "",
         secure: bool = False,
         body_reader: Callable[[int], Awaitable[bytes]] | None = None,
+        body: bytes | None = None,
     ) -> None:
         self.method = method.upper()
         self.path = path
@@ -166,6 +168,9 @@ class Request:
         self.secure = secure
         self.scheme = "https" if secure else "http"
         self._body_reader = body_reader or _no_body
+        # The whole body, when the front-end had all of it before the request started (a small POST usually
+        # arrives with its head): read_body() then needs no reader.
+        self._body = body
         self._query: dict[str, str] | None = None
         self._cookies: dict[str, str] | None = None
 
@@ -197,7 +202,12 @@ class Request:
 
     async def read_body(self, limit: int) -> bytes:
         """The whole request body; raises :class:`BodyTooLarge` as soon as it passes ``limit`` bytes."""
-        return await self._body_reader(limit)
+        body = self._body
+        if body is None:
+            return await self._body_reader(limit)
+        if len(body) > limit:
+            raise BodyTooLarge(f"the request body is over {limit} bytes")
+        return body
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"

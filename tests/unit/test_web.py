@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from aiosocketio.web import Headers, Request, parse_query
+from aiosocketio.web import BodyTooLarge, Headers, Request, parse_query
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,11 @@ def test_headers_from_raw_bytes_equal_headers_from_str(raw: list[tuple[bytes, by
     assert list(from_raw) == list(from_str)
     for name, _ in raw:
         assert from_raw[name.decode().upper()] == from_str[name.decode()]
+
+
+async def test_read_body_given_whole() -> None:
+    request = Request("POST", "/", "", Headers(), body=b"abcdef")
+    assert await request.read_body(6) == b"abcdef"
+    with pytest.raises(BodyTooLarge):
+        await request.read_body(5)
+    assert await Request("GET", "/", "", Headers()).read_body(10) == b""

@@ -731,6 +731,15 @@ class HttpProtocol(asyncio.Protocol):
 
     async def _run_http(self, app: WebApp, ex: _Exchange) -> None:
         client = self._client
+        body: bytes | None = None
+        reader: Callable[[int], Awaitable[bytes]] | None = None
+        if ex.body_complete:  # all of it came with the head: hand it over as it is, no reader needed
+            chunks = ex.chunks
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            ex.chunks = []
+            ex.buffered = 0
+        else:
+            reader = self._body_reader(ex)
         request = Request(
             ex.method,
             ex.path,
@@ -738,7 +747,8 @@ class HttpProtocol(asyncio.Protocol):
             Headers.from_raw(ex.headers),
             remote_address=client[0] if client else "",
             secure=self._state.secure,
-            body_reader=self._body_reader(ex),
+            body_reader=reader,
+            body=body,
         )
         try:
             response = await app.handle_http(request)

@@ -63,7 +63,9 @@ class PollingTransport:
             logger.debug("session %s: overlapping GET", socket.id)
             socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "overlap from client")
             return Response(400)
-        waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        # The session's loop, not asyncio.get_running_loop(): on Python 3.11 that one makes a getpid() system
+        # call each time, once per long-polling round trip.
+        waiter: asyncio.Future[bytes] = socket._loop.create_future()
         self._get = waiter
         self._get_request = request
         socket._on_poll_ready()
