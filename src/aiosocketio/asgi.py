@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from aiosocketio._emitter import carry_on
 from aiosocketio.web import BodyTooLarge, Headers, Request, Response, WebApp, WebSocketPort, WebSocketReceiver
 
 __all__ = ["ASGIApp"]
@@ -33,8 +34,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+async def _until_disconnect(receive: Receive) -> None:
+    """Return once the client has gone away (the body was read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 def _request_from_scope(
-    scope: Scope, body_reader: Callable[[int], Awaitable[bytes]] | None = None
+    scope: Scope, body_reader: Callable[[int], Awaitable[bytes]] | None = None, body: bytes | None = None
 ) -> Request:
     raw = scope.get("headers", ())
     headers = Headers.from_raw(raw if isinstance(raw, list | tuple) else list(raw))
@@ -48,6 +55,7 @@ def _request_from_scope(
         remote_address=client[0] if client else "",
         secure=scope.get("scheme") in ("https", "wss"),
         body_reader=body_reader,
+        body=body,
     )
 
 
@@ -65,10 +73,15 @@ class _BodyPump:
         self.disconnected = False
         self.overflow = False
 
-    async def run(self) -> None:
-        """Read until the body is complete, then wait for the disconnect (returns when the client is gone)."""
+    async def run(self, first: Message | None = None) -> None:
+        """Read until the body is complete, then wait for the disconnect (returns when the client is gone).
+
+        ``first`` is a message the caller already received."""
         while True:
-            message = await self._receive()
+            if first is not None:
+                message, first = first, None
+            else:
+                message = await self._receive()
             kind = message["type"]
             if kind == "http.request":
                 chunk = message.get("body", b"")
@@ -274,10 +287,14 @@ class ASGIApp:
             await self._websocket(app, scope, receive, send)
 
     async def _http(self, app: WebApp, scope: Scope, receive: Receive, send: Send) -> None:
+        first = await receive()
+        if first["type"] == "http.request" and not first.get("more_body", False):
+            await self._http_whole(app, scope, receive, send, bytes(first.get("body", b"")))
+            return
         pump = _BodyPump(receive)
         request = _request_from_scope(scope, pump.read)
         handler = asyncio.ensure_future(app.handle_http(request))
-        watcher = asyncio.ensure_future(pump.run())
+        watcher = asyncio.ensure_future(pump.run(first))
         try:
             await asyncio.wait((handler, watcher), return_when=asyncio.FIRST_COMPLETED)
             if not handler.done() or handler.cancelled():
@@ -291,6 +308,33 @@ class ASGIApp:
             raise
         finally:
             watcher.cancel()
+        await self._send_response(send, response)
+
+    async def _http_whole(self, app: WebApp, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
+        """A request whose body came in one message (every GET, most POSTs): the handler runs at once, in this
+        task, and most handlers answer without waiting, so no other task is needed. One that waits (a held
+        long-polling GET) goes on in a task, cancelled if the client goes away meanwhile."""
+        coro = app.handle_http(_request_from_scope(scope, body=body))
+        try:
+            step = coro.send(None)
+        except StopIteration as done:
+            response: Response = done.value
+        else:
+            handler = asyncio.ensure_future(carry_on(coro, step))
+            watcher = asyncio.ensure_future(_until_disconnect(receive))
+            try:
+                await asyncio.wait((handler, watcher), return_when=asyncio.FIRST_COMPLETED)
+                if not handler.done() or handler.cancelled():
+                    handler.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await handler
+                    return
+                response = handler.result()
+            except asyncio.CancelledError:
+                handler.cancel()
+                raise
+            finally:
+                watcher.cancel()
         await self._send_response(send, response)
 
     @staticmethod
