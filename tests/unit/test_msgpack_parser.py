@@ -828,7 +828,8 @@ def test_pack_is_packb_after_normalisation(value: Any) -> None:
         if isinstance(item, dict):
             keys = {str(k): converted(v) for k, v in item.items()}
             index = sorted(
-                (k for k in keys if k.isdigit() and str(int(k)) == k and int(k) < 2**32 - 1), key=int
+                (k for k in keys if k.isdigit() and k.isascii() and str(int(k)) == k and int(k) < 2**32 - 1),
+                key=int,
             )
             return {k: keys[k] for k in index + [k for k in keys if k not in index]}
         if isinstance(item, float) and item.is_integer() and -(2**63) <= item < 2**64:
