@@ -104,6 +104,9 @@ class FakeApp:
         if path == "/app/slow":  # answers after a real suspension (a task carries it on)
             await asyncio.sleep(float(request.query.get("s", "0.01")))
             return Response(200, [("content-type", "text/plain")], b"slow " + request.query_string.encode())
+        if path == "/app/late-error":
+            await asyncio.sleep(0)
+            raise RuntimeError("late boom (expected by the test)")
         if path == "/app/error":
             raise RuntimeError("boom (expected by the test)")
         if path == "/app/bad-header":
@@ -308,6 +311,10 @@ async def test_handler_error_gives_500(client: httpx.AsyncClient, caplog: pytest
         response = await client.get("/app/error")
     assert response.status_code == 500
     assert (await client.get("/app/hello")).status_code == 200  # the connection lives on
+    with caplog.at_level(logging.CRITICAL, logger="aiosocketio.runner"):
+        late = await client.get("/app/late-error")  # raised after the handler first waited
+    assert late.status_code == 500
+    assert (await client.get("/app/hello")).status_code == 200
 
 
 async def test_header_injection_is_refused(

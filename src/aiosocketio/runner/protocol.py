@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
+from types import CoroutineType
 from typing import Any, Final, TypeAlias, cast
 from urllib.parse import unquote
 
@@ -614,37 +615,70 @@ class HttpProtocol(asyncio.Protocol):
                 return
             # Another kind of upgrade (h2c, ...): answer as plain HTTP; the connection closes afterwards.
         if app is not None:
-            self._run_eagerly(ex, self._run_http(app, ex))
+            self._serve_http(app, ex)
         elif self._state.other_app is not None:
             self._asgi_task = True
             self._task = self._state.start_task(_AsgiCycle(self, ex, self._state.other_app).run())
         else:
             self._respond(ex, _NOT_FOUND)
 
-    def _run_eagerly(self, ex: _Exchange, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a handler now, up to its first suspension; only a handler that suspends gets a task.
+    def _serve_http(self, app: WebApp, ex: _Exchange) -> None:
+        """Run the app's handler now, up to its first suspension; only a handler that suspends gets a task.
 
-        Most requests are answered without waiting for anything (a long-polling POST, a refused request), so
-        this saves a task, two loop turns and the task bookkeeping per request. The handler may answer, and
-        so complete ``ex`` and even start the next pipelined exchange, before ``send`` returns: the task is
-        recorded only if ``ex`` is still the one being answered. Like Socket.IO event handlers, the first step
-        runs inside ``data_received``, where ``asyncio.current_task()`` is None.
+        Most requests are answered without waiting for anything (a long-polling POST, a GET that finds
+        packets waiting, a refused request), so this saves a task, two loop turns and the task bookkeeping per
+        request. The handler may answer, and so complete ``ex`` and even start the next pipelined exchange,
+        before ``send`` returns: the task is recorded only if ``ex`` is still the one being answered. Like
+        Socket.IO event handlers, the first step runs inside ``data_received``, where
+        ``asyncio.current_task()`` is None.
         """
+        client = self._client
+        body: bytes | None = None
+        reader: Callable[[int], Awaitable[bytes]] | None = None
+        if ex.body_complete:  # all of it came with the head: hand it over as it is, no reader needed
+            chunks = ex.chunks
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            ex.chunks = []
+            ex.buffered = 0
+        else:
+            reader = self._body_reader(ex)
+        request = Request(
+            ex.method,
+            ex.path,
+            ex.query.decode("latin-1"),
+            Headers.from_raw(ex.headers),
+            remote_address=client[0] if client else "",
+            secure=self._state.secure,
+            body_reader=reader,
+            body=body,
+        )
         try:
-            first = coro.send(None)
-        except StopIteration:
+            awaitable = app.handle_http(request)
+            if type(awaitable) is CoroutineType:
+                rest: Awaitable[Response] = carry_on(awaitable, awaitable.send(None))
+            else:
+                rest = awaitable  # another kind of awaitable: the task awaits it
+        except StopIteration as done:
+            self._respond(ex, done.value)
             return
         except Exception:
-            # _run_http answers every error of the app; this is a bug of ours, and the exchange may be stuck.
-            logger.exception("error while answering %s %s", ex.method, ex.path)
-            if not ex.answered:
-                self._close()
+            logger.exception("error in %r while answering %s %s", app, ex.method, ex.path)
+            self._respond(ex, _SERVER_ERROR)
             return
-        task = self._state.start_task(carry_on(coro, first))
+        task = self._state.start_task(self._finish_http(app, ex, rest))
         if self._active is ex and not ex.answered:
             self._task = task
             if ex.disconnected:  # the client left during the first step: nobody cancelled the handler yet
                 task.cancel()
+
+    async def _finish_http(self, app: WebApp, ex: _Exchange, rest: Awaitable[Response]) -> None:
+        """The rest of a handler that suspended (see :meth:`_serve_http`), in a task."""
+        try:
+            response = await rest
+        except Exception:
+            logger.exception("error in %r while answering %s %s", app, ex.method, ex.path)
+            response = _SERVER_ERROR
+        self._respond(ex, response)
 
     def _complete(self, ex: _Exchange, keep_alive: bool) -> None:
         """The answer to ``ex`` is written: go on with the next request, wait for one, or close."""
@@ -728,34 +762,6 @@ class HttpProtocol(asyncio.Protocol):
         error.body_complete = True
         self._queue.append(error)
         self._advance()
-
-    async def _run_http(self, app: WebApp, ex: _Exchange) -> None:
-        client = self._client
-        body: bytes | None = None
-        reader: Callable[[int], Awaitable[bytes]] | None = None
-        if ex.body_complete:  # all of it came with the head: hand it over as it is, no reader needed
-            chunks = ex.chunks
-            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            ex.chunks = []
-            ex.buffered = 0
-        else:
-            reader = self._body_reader(ex)
-        request = Request(
-            ex.method,
-            ex.path,
-            ex.query.decode("latin-1"),
-            Headers.from_raw(ex.headers),
-            remote_address=client[0] if client else "",
-            secure=self._state.secure,
-            body_reader=reader,
-            body=body,
-        )
-        try:
-            response = await app.handle_http(request)
-        except Exception:
-            logger.exception("error in %r while answering %s %s", app, ex.method, ex.path)
-            response = _SERVER_ERROR
-        self._respond(ex, response)
 
     async def _run_websocket(self, app: WebApp, ex: _Exchange) -> None:
         handshake = _Handshake(self, ex)
