@@ -34,6 +34,21 @@ Send = Callable[[Message], Awaitable[None]]
 ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+#: ASGI (lower-case bytes) forms of the header pairs seen so far: engine responses repeat the same few pairs
+#: on every request. Bounded, so unique values (a session cookie) stop being remembered once it is full.
+_asgi_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
+def _asgi_header(pair: tuple[str, str]) -> tuple[bytes, bytes]:
+    cached = _asgi_headers.get(pair) if type(pair) is tuple else None
+    if cached is None:
+        name, value = pair
+        cached = (name.lower().encode("latin-1"), value.encode("latin-1"))
+        if type(pair) is tuple and len(_asgi_headers) < 512:
+            _asgi_headers[pair] = cached
+    return cached
+
+
 async def _until_disconnect(receive: Receive) -> None:
     """Return once the client has gone away (the body was read already)."""
     while (await receive())["type"] != "http.disconnect":
@@ -339,8 +354,8 @@ class ASGIApp:
 
     @staticmethod
     async def _send_response(send: Send, response: Response) -> None:
-        headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        headers = [_asgi_header(pair) for pair in response.headers]
+        headers.append((b"content-length", b"%d" % len(response.body)))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
