@@ -570,7 +570,8 @@ class HttpProtocol(asyncio.Protocol):
         self._in_head = True
         if ex is not None:
             ex.body_complete = True
-            ex.wake()
+            if ex.waiter is not None:
+                ex.wake()
 
     # --- answering, one exchange at a time ---
 
@@ -705,7 +706,11 @@ class HttpProtocol(asyncio.Protocol):
             if self._paused:
                 self._resume(_PAUSE_PIPELINE)
             if self._parsing is None:
-                self._arm_idle()
+                # _arm_idle(), inline: once per request
+                loop = self._loop
+                self._idle_deadline = deadline = loop.time() + self._state.limits.keep_alive_timeout
+                if self._idle is None:
+                    self._idle = loop.call_at(deadline, self._on_idle)
 
     def _keep_alive(self, ex: _Exchange) -> bool:
         # A body nobody finished reading leaves the parser mid-message: the connection cannot be reused.
