@@ -29,6 +29,10 @@ TEXT_PLAIN = "text/plain; charset=UTF-8"
 
 def encode_items(items: list[str | bytes]) -> bytes:
     """The UTF-8 payload of buffered packets: text packets as they are, binary as ``b`` + base64 (A3)."""
+    if len(items) == 1:
+        item = items[0]
+        if type(item) is str:  # one text packet, the usual answer to a poll: no list to build and join
+            return encode_utf8(item)
     parts = [
         item if type(item) is str else "b" + binascii.b2a_base64(item, newline=False).decode("ascii")  # type: ignore[arg-type]
         for item in items
