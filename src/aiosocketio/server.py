@@ -6,6 +6,7 @@ ASGI app serve it directly. Each Engine.IO session gets a :class:`~aiosocketio.c
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Coroutine, Iterable
 from functools import partial
@@ -290,6 +291,9 @@ class Server(EventEmitter):
         return self._handle_http(request)
 
     async def _handle_http(self, request: Request) -> Response:
+        if not self._started and asyncio.current_task() is None:
+            # The adapters' start-up may do I/O that needs a current task (see EngineServer.handle_http).
+            return await asyncio.ensure_future(self._handle_http(request))
         if not self._started:
             await self.startup()
         bundle = self._bundle

@@ -909,3 +909,40 @@ def test_on_uvloop(scenario: Any, caplog: pytest.LogCaptureFixture) -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main())
+
+
+async def test_engine_hooks_run_inside_a_task() -> None:
+    # Handlers start outside any task; the hooks an application gives the engine must still find one, since
+    # asyncio.timeout() (and client libraries such as aiohttp) refuse to work without it.
+    from aiosocketio.engineio import EngineServer
+
+    seen: list[str] = []
+
+    async def allow_request(request: Request) -> bool:
+        async with asyncio.timeout(TIMEOUT):
+            await asyncio.sleep(0)
+        seen.append("allow_request")
+        return asyncio.current_task() is not None
+
+    async def origin(value: str | None) -> str:
+        async with asyncio.timeout(TIMEOUT):
+            await asyncio.sleep(0)
+        seen.append("origin")
+        return "*"
+
+    engine = EngineServer("/engine.io/", allow_request=allow_request, cors={"origin": origin})
+    running = await serve([engine], host="127.0.0.1", port=0, shutdown_timeout=1.0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{running.port}", timeout=TIMEOUT) as http:
+            response = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
+            assert response.status_code == 200, response.text
+            assert response.text.startswith("0{")
+            assert response.headers["access-control-allow-origin"] == "*"
+            sid = json.loads(response.text[1:])["sid"]
+            post = await http.post(
+                "/engine.io/", params={"EIO": "4", "transport": "polling", "sid": sid}, content=b"4hi"
+            )
+            assert post.text == "ok"
+    finally:
+        await asyncio.wait_for(running.close(), TIMEOUT)
+    assert seen == ["origin", "allow_request", "origin"]

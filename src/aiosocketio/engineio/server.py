@@ -8,6 +8,7 @@ the reference's answer and fires ``connection_error`` once. Accepted handshakes 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Sequence
@@ -205,6 +206,31 @@ class EngineServer(EventEmitter):
     # -- plain HTTP --------------------------------------------------------------------------------------
 
     async def handle_http(self, request: Request) -> Response:
+        cors_headers = self._cors_fixed
+        if self._cors is None or (cors_headers is not None and request.method != "OPTIONS"):
+            transport = self._live_polling_transport(request)
+            if transport is not None:
+                # The hot path: a GET or POST of a live polling session calls no application hook that may
+                # wait (only the synchronous "headers" listeners).
+                method = request.method
+                if method == "GET":
+                    response = await transport.handle_get(request)
+                elif method == "POST":
+                    response = await transport.handle_post(request)
+                else:
+                    response = await self._handle_http(request)
+                if cors_headers:
+                    response.headers.extend(cors_headers)
+                return response
+        # Everything else may run the application's hooks (a CORS origin function, allow_request, generate_id,
+        # the headers listeners). The built-in runner starts a handler outside any task, and only moves it into
+        # one when it first waits; code such as asyncio.timeout() or an aiohttp request needs a current task
+        # from the start, so these requests get their own.
+        if asyncio.current_task() is None:
+            return await asyncio.ensure_future(self._handle_http_hooked(request))
+        return await self._handle_http_hooked(request)
+
+    async def _handle_http_hooked(self, request: Request) -> Response:
         cors_headers = self._cors_fixed
         if self._cors is not None and (cors_headers is None or request.method == "OPTIONS"):
             outcome = await self._run_cors(request)
