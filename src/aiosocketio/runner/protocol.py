@@ -6,8 +6,9 @@ Theory of operation:
   ``_Exchange``; exchanges are answered strictly one at a time, in arrival order, so pipelined requests get
   their responses in order. While one is being answered the next ones wait in a queue and reading pauses.
 * An exchange goes to the first :class:`~aiosocketio.web.WebApp` whose ``handles(path)`` is true: a plain
-  request runs ``app.handle_http`` in a task (cancelled if the client goes away, which is how the engine
-  notices an aborted long-polling GET); an upgrade runs ``app.handle_websocket`` with a handshake object. A
+  request runs ``app.handle_http`` at once, inside ``data_received``, and goes on in a task only if it waits
+  (that task is cancelled if the client goes away, which is how the engine notices an aborted long-polling
+  GET); an upgrade runs ``app.handle_websocket`` in a task, with a handshake object. A
   request for no app goes to the ASGI ``other_app`` when there is one, else gets 404.
 * Accepting the handshake writes the 101 and hands the transport to a new :class:`WebSocketConnection`
   (``transport.set_protocol``), so an idle WebSocket keeps no HTTP parser and its ``data_received`` has no
