@@ -72,7 +72,8 @@ class _Resume:
                     return done.value
 
 
-async def _carry_on(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
+async def carry_on(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
+    """A coroutine (for a task) that goes on with ``coro``, which yielded ``first`` from its first step."""
     return await _Resume(coro, first)
 
 
@@ -90,7 +91,7 @@ def start(awaitable: Any) -> asyncio.Task[Any] | None:
     except Exception:
         logger.exception("error in an event handler")
         return None
-    return spawn(_carry_on(awaitable, first))
+    return spawn(carry_on(awaitable, first))
 
 
 _PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, bytes, tuple, list, dict})

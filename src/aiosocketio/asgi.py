@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from aiosocketio._emitter import start
+from aiosocketio._emitter import carry_on, start
 from aiosocketio.web import BodyTooLarge, Headers, Request, Response, WebApp, WebSocketPort, WebSocketReceiver
 
 __all__ = ["ASGIApp"]
@@ -36,12 +36,32 @@ Send = Callable[[Message], Awaitable[None]]
 ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+#: ASGI (lower-case bytes) forms of the header pairs seen so far: engine responses repeat the same few pairs
+#: on every request. Bounded, so unique values (a session cookie) stop being remembered once it is full.
+_asgi_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
+def _asgi_header(pair: tuple[str, str]) -> tuple[bytes, bytes]:
+    cached = _asgi_headers.get(pair) if type(pair) is tuple else None
+    if cached is None:
+        name, value = pair
+        cached = (name.lower().encode("latin-1"), value.encode("latin-1"))
+        if type(pair) is tuple and len(_asgi_headers) < 512:
+            _asgi_headers[pair] = cached
+    return cached
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    """Return once the client has gone away (the body was read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 def _request_from_scope(
-    scope: Scope, body_reader: Callable[[int], Awaitable[bytes]] | None = None
+    scope: Scope, body_reader: Callable[[int], Awaitable[bytes]] | None = None, body: bytes | None = None
 ) -> Request:
-    headers = Headers(
-        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", ())
-    )
+    raw = scope.get("headers", ())
+    headers = Headers.from_raw(raw if isinstance(raw, list | tuple) else list(raw))
     client = scope.get("client")
     method = scope.get("method", "GET")
     return Request(
@@ -52,6 +72,7 @@ def _request_from_scope(
         remote_address=client[0] if client else "",
         secure=scope.get("scheme") in ("https", "wss"),
         body_reader=body_reader,
+        body=body,
     )
 
 
@@ -74,10 +95,15 @@ class _BodyPump:
         self.disconnected = False
         self.overflow = False
 
-    async def run(self) -> None:
-        """Read until the body is complete, then wait for the disconnect (returns when the client is gone)."""
+    async def run(self, first: Message | None = None) -> None:
+        """Read until the body is complete, then wait for the disconnect (returns when the client is gone).
+
+        ``first`` is a message the caller already received."""
         while True:
-            message = await self._receive()
+            if first is not None:
+                message, first = first, None
+            else:
+                message = await self._receive()
             kind = message["type"]
             if kind == "http.request":
                 chunk = message.get("body", b"")
@@ -365,10 +391,14 @@ class ASGIApp:
             await port.finish()
 
     async def _http(self, app: WebApp, scope: Scope, receive: Receive, send: Send) -> None:
+        first = await receive()
+        if first["type"] == "http.request" and not first.get("more_body", False):
+            await self._http_whole(app, scope, receive, send, bytes(first.get("body", b"")))
+            return
         pump = _BodyPump(receive)
         request = _request_from_scope(scope, pump.read)
         handler = asyncio.ensure_future(app.handle_http(request))
-        watcher = asyncio.ensure_future(pump.run())
+        watcher = asyncio.ensure_future(pump.run(first))
         try:
             await asyncio.wait((handler, watcher), return_when=asyncio.FIRST_COMPLETED)
             if not handler.done() or handler.cancelled():
@@ -384,10 +414,37 @@ class ASGIApp:
             watcher.cancel()
         await self._send_response(send, response)
 
+    async def _http_whole(self, app: WebApp, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
+        """A request whose body came in one message (every GET, most POSTs): the handler runs at once, in this
+        task, and most handlers answer without waiting, so no other task is needed. One that waits (a held
+        long-polling GET) goes on in a task, cancelled if the client goes away meanwhile."""
+        coro = app.handle_http(_request_from_scope(scope, body=body))
+        try:
+            step = coro.send(None)
+        except StopIteration as done:
+            response: Response = done.value
+        else:
+            handler = asyncio.ensure_future(carry_on(coro, step))
+            watcher = asyncio.ensure_future(_until_disconnect(receive))
+            try:
+                await asyncio.wait((handler, watcher), return_when=asyncio.FIRST_COMPLETED)
+                if not handler.done() or handler.cancelled():
+                    handler.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await handler
+                    return
+                response = handler.result()
+            except asyncio.CancelledError:
+                handler.cancel()
+                raise
+            finally:
+                watcher.cancel()
+        await self._send_response(send, response)
+
     @staticmethod
     async def _send_response(send: Send, response: Response) -> None:
-        headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        headers = [_asgi_header(pair) for pair in response.headers]
+        headers.append((b"content-length", b"%d" % len(response.body)))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 

@@ -6,8 +6,9 @@ ASGI app serve it directly. Each Engine.IO session gets a :class:`~aiosocketio.c
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
@@ -279,7 +280,20 @@ class Server(EventEmitter):
         for nsp in tuple(self._nsps.values()):
             await nsp.adapter.init()
 
-    async def handle_http(self, request: Request) -> Response:
+    def handle_http(self, request: Request) -> Coroutine[Any, Any, Response]:
+        """Answer one plain HTTP request (``WebApp.handle_http``).
+
+        A plain function that returns the engine's coroutine once the server is started and serves no client
+        bundle: one coroutine less for every long-polling request.
+        """
+        if self._started and self._bundle is None:
+            return self.engine.handle_http(request)
+        return self._handle_http(request)
+
+    async def _handle_http(self, request: Request) -> Response:
+        if not self._started and asyncio.current_task() is None:
+            # The adapters' start-up may do I/O that needs a current task (see EngineServer.handle_http).
+            return await asyncio.ensure_future(self._handle_http(request))
         if not self._started:
             await self.startup()
         bundle = self._bundle

@@ -17,7 +17,7 @@ Theory of operation:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Protocol
@@ -96,6 +96,22 @@ class Headers(Mapping[str, str]):
                 merged[key] = value
         self._map = merged
 
+    @classmethod
+    def from_raw(cls, pairs: Sequence[tuple[bytes, bytes]]) -> Headers:
+        """Headers from the bytes pairs a server parsed (Latin-1, as HTTP/1.1 allows), built in one pass.
+
+        Every request builds one, so the common case (no name repeated) is one plain loop (a comprehension
+        costs a function call more on Python 3.11); the general constructor runs only when a name repeats.
+        """
+        merged: dict[str, str] = {}
+        for name, value in pairs:
+            merged[name.lower().decode("latin-1")] = value.decode("latin-1")
+        if len(merged) != len(pairs):
+            return cls((name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs)
+        headers = object.__new__(cls)
+        headers._map = merged
+        return headers
+
     def __getitem__(self, key: str) -> str:
         return self._map[key.lower()]
 
@@ -145,6 +161,12 @@ def parse_query(query_string: str) -> dict[str, str]:
     parsed: dict[str, str] = {}
     if not query_string:
         return parsed
+    if "%" not in query_string and "+" not in query_string:  # nothing to unquote: the common case
+        for part in query_string.split("&"):
+            key, _, value = part.partition("=")
+            if key not in parsed and part:
+                parsed[key] = value
+        return parsed
     for part in query_string.split("&"):
         if not part:
             continue
@@ -169,6 +191,7 @@ class Request:
     """
 
     __slots__ = (
+        "_body",
         "_body_reader",
         "_cookies",
         "_query",
@@ -192,6 +215,7 @@ class Request:
         remote_address: str = "",
         secure: bool = False,
         body_reader: Callable[[int], Awaitable[bytes]] | None = None,
+        body: bytes | None = None,
     ) -> None:
         self.method = method.upper()
         self.path = path
@@ -201,6 +225,9 @@ class Request:
         self.secure = secure
         self.scheme = "https" if secure else "http"
         self._body_reader = body_reader or _no_body
+        # The whole body, when the front-end had all of it before the request started (a small POST usually
+        # arrives with its head): read_body() then needs no reader.
+        self._body = body
         self._query: dict[str, str] | None = None
         self._cookies: dict[str, str] | None = None
         self._url: str | None = None  # set by share_strings() only
@@ -257,7 +284,12 @@ class Request:
 
     async def read_body(self, limit: int) -> bytes:
         """The whole request body; raises :class:`BodyTooLarge` as soon as it passes ``limit`` bytes."""
-        return await self._body_reader(limit)
+        body = self._body
+        if body is None:
+            return await self._body_reader(limit)
+        if len(body) > limit:
+            raise BodyTooLarge(f"the request body is over {limit} bytes")
+        return body
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"

@@ -199,6 +199,26 @@ async def test_origin_with_control_characters_is_code_3(make: Callable[..., Harn
     assert h.errors[0].context["name"] == "INVALID_ORIGIN"
 
 
+async def test_requests_of_a_live_session_are_checked_too(make: Callable[..., Harness]) -> None:
+    h = make()
+    sid = await h.handshake()
+    bad_origin = await h.get(sid, headers={"Origin": "https://a.example\x01"})
+    assert (bad_origin.status_code, bad_origin.json()) == (400, {"code": 3, "message": "Bad request"})
+    mismatch = await h.client.get(PATH, params={"EIO": "4", "transport": "websocket", "sid": sid})
+    assert (mismatch.status_code, mismatch.json()) == (400, {"code": 3, "message": "Bad request"})
+    unknown = await h.client.get(PATH, params={"EIO": "4", "transport": "carrier-pigeon", "sid": sid})
+    assert (unknown.status_code, unknown.json()) == (400, {"code": 0, "message": "Transport unknown"})
+    contexts = [error.context for error in h.errors]
+    assert contexts == [
+        {"name": "INVALID_ORIGIN", "origin": "https://a.example\x01"},
+        {"name": "TRANSPORT_MISMATCH", "transport": "websocket", "previousTransport": "polling"},
+        {"transport": "carrier-pigeon"},
+    ]
+    # None of that touched the session.
+    assert (await h.post(sid, "4ok", headers={"Origin": "https://a.example"})).text == "ok"
+    assert h.messages == ["ok"]
+
+
 @pytest.mark.parametrize("use_async", [False, True])
 async def test_generate_id(make: Callable[..., Harness], use_async: bool) -> None:
     h = make()
@@ -456,6 +476,43 @@ async def test_cors_headers_on_actual_and_error_responses(make: Callable[..., Ha
     assert error.status_code == 400
     assert error.headers["access-control-allow-origin"] == "https://app.example"
     assert error.headers["access-control-allow-credentials"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("cors", "expected"),
+    [
+        ({"origin": "*"}, [("access-control-allow-origin", "*")]),
+        (
+            {"origin": "https://app.example", "credentials": True, "exposed_headers": ["x-a", "x-b"]},
+            [
+                ("access-control-allow-origin", "https://app.example"),
+                ("vary", "Origin"),
+                ("access-control-allow-credentials", "true"),
+                ("access-control-expose-headers", "x-a,x-b"),
+            ],
+        ),
+    ],
+)
+async def test_fixed_cors_headers_on_every_polling_response(
+    make: Callable[..., Harness], cors: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    h = make(cors=cors)
+    origin = {"Origin": "https://elsewhere.example"}  # a fixed origin is sent whatever the request's
+    handshake = await h.client.get(PATH, params={"EIO": "4", "transport": "polling"}, headers=origin)
+    sid = orjson.loads(handshake.text[1:])["sid"]
+    post = await h.post(sid, "4x", headers=origin)
+    await h.sockets[0].send("y")
+    get = await h.get(sid, headers=origin)
+    refused = await h.get("no-such-sid", headers=origin)
+    preflight = await h.client.options(PATH, params={"EIO": "4", "transport": "polling"}, headers=origin)
+    for response in (handshake, post, get, refused):
+        cors_headers = [
+            (k, v) for k, v in response.headers.items() if k.startswith(("access-control", "vary"))
+        ]
+        assert cors_headers == expected
+    assert (post.text, get.text, refused.status_code) == ("ok", "4y", 400)
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-methods"] == "GET,HEAD,PUT,PATCH,POST,DELETE"
 
 
 async def test_cors_origin_callable_failure_is_code_3(make: Callable[..., Harness]) -> None:

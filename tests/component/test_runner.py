@@ -103,6 +103,12 @@ class FakeApp:
             except asyncio.CancelledError:
                 self.forever_cancelled.set()
                 raise
+        if path == "/app/slow":  # answers after a real suspension (a task carries it on)
+            await asyncio.sleep(float(request.query.get("s", "0.01")))
+            return Response(200, [("content-type", "text/plain")], b"slow " + request.query_string.encode())
+        if path == "/app/late-error":
+            await asyncio.sleep(0)
+            raise RuntimeError("late boom (expected by the test)")
         if path == "/app/error":
             raise RuntimeError("boom (expected by the test)")
         if path == "/app/bad-header":
@@ -307,6 +313,10 @@ async def test_handler_error_gives_500(client: httpx.AsyncClient, caplog: pytest
         response = await client.get("/app/error")
     assert response.status_code == 500
     assert (await client.get("/app/hello")).status_code == 200  # the connection lives on
+    with caplog.at_level(logging.CRITICAL, logger="aiosocketio.runner"):
+        late = await client.get("/app/late-error")  # raised after the handler first waited
+    assert late.status_code == 500
+    assert (await client.get("/app/hello")).status_code == 200
 
 
 async def test_header_injection_is_refused(
@@ -316,6 +326,9 @@ async def test_header_injection_is_refused(
         response = await client.get("/app/bad-header")
     assert response.status_code == 500
     assert "x-injected" not in response.headers
+    with caplog.at_level(logging.CRITICAL, logger="aiosocketio.runner"):
+        again = await client.get("/app/bad-header")  # refused every time, not only the first
+    assert again.status_code == 500
 
 
 async def test_no_content_has_no_body(client: httpx.AsyncClient) -> None:
@@ -348,6 +361,40 @@ async def test_pipelined_requests_answered_in_order(server: RunningServer) -> No
     statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
     assert statuses == [b"200", b"200", b"201", b"200"]
     assert data.index(b'"n": "1"') < data.index(b"body") < data.index(b"/nothing-here") < data.index(b"hello")
+
+
+async def test_pipelined_requests_in_order_when_one_waits(server: RunningServer) -> None:
+    # Handlers run at once when a request arrives: the ones that answer without waiting must still wait
+    # their turn behind one that suspends, and the ones after it start when it is done.
+    requests = (
+        b"GET /app/hello?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /app/slow?s=0.05&n=2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /app/body HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthree"
+        b"GET /app/slow?s=0&n=4 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /app/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    data = await raw_exchange(server.port, requests)
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
+    assert statuses == [b"200"] * 5
+    bodies = [data.index(part) for part in (b"hello", b"slow s=0.05&n=2", b"three", b"slow s=0&n=4")]
+    assert bodies == sorted(bodies)
+    assert data.endswith(b"hello")
+
+
+async def test_keep_alive_timeout_does_not_cut_a_long_request(app: FakeApp) -> None:
+    # The request outlasts the keep-alive timeout; the connection closes only once it has been idle that long
+    # after the last answer (the pipelined second request is answered first).
+    running = await serve([app], port=0, keep_alive_timeout=0.1)
+    try:
+        data = await raw_exchange(
+            running.port,
+            b"GET /app/slow?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\nGET /app/hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        assert re.findall(rb"HTTP/1\.1 (\d{3}) ", data) == [b"200", b"200"]
+        assert b"connection: close" not in data  # closed for being idle, not by either answer
+        assert data.endswith(b"hello")
+    finally:
+        await running.close()
 
 
 async def test_http_1_0_closes_unless_keep_alive(server: RunningServer) -> None:
@@ -909,3 +956,40 @@ def test_on_uvloop(scenario: Any, caplog: pytest.LogCaptureFixture) -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main())
+
+
+async def test_engine_hooks_run_inside_a_task() -> None:
+    # Handlers start outside any task; the hooks an application gives the engine must still find one, since
+    # asyncio.timeout() (and client libraries such as aiohttp) refuse to work without it.
+    from aiosocketio.engineio import EngineServer
+
+    seen: list[str] = []
+
+    async def allow_request(request: Request) -> bool:
+        async with asyncio.timeout(TIMEOUT):
+            await asyncio.sleep(0)
+        seen.append("allow_request")
+        return asyncio.current_task() is not None
+
+    async def origin(value: str | None) -> str:
+        async with asyncio.timeout(TIMEOUT):
+            await asyncio.sleep(0)
+        seen.append("origin")
+        return "*"
+
+    engine = EngineServer("/engine.io/", allow_request=allow_request, cors={"origin": origin})
+    running = await serve([engine], host="127.0.0.1", port=0, shutdown_timeout=1.0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{running.port}", timeout=TIMEOUT) as http:
+            response = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
+            assert response.status_code == 200, response.text
+            assert response.text.startswith("0{")
+            assert response.headers["access-control-allow-origin"] == "*"
+            sid = json.loads(response.text[1:])["sid"]
+            post = await http.post(
+                "/engine.io/", params={"EIO": "4", "transport": "polling", "sid": sid}, content=b"4hi"
+            )
+            assert post.text == "ok"
+    finally:
+        await asyncio.wait_for(running.close(), TIMEOUT)
+    assert seen == ["origin", "allow_request", "origin"]

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from aiosocketio.web import Headers, Request, parse_query
+from aiosocketio.web import BodyTooLarge, Headers, Request, parse_query
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,29 @@ def test_request_share_strings_keeps_what_the_request_says() -> None:
     assert first.query["transport"] is second.query["transport"]
     assert polling.url == "/socket.io/?EIO=4&transport=polling&t=abc"
     assert polling.query == {"EIO": "4", "transport": "polling", "t": "abc"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [],
+        [(b"Host", b"x"), (b"Content-Type", b"text/plain")],
+        [(b"X-A", b"1"), (b"Host", b"x"), (b"x-a", b"2"), (b"X-A", b"3")],
+        [(b"X-Latin", b"caf\xe9")],
+    ],
+)
+def test_headers_from_raw_bytes_equal_headers_from_str(raw: list[tuple[bytes, bytes]]) -> None:
+    from_raw = Headers.from_raw(raw)
+    from_str = Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
+    assert from_raw.to_dict() == from_str.to_dict()
+    assert list(from_raw) == list(from_str)
+    for name, _ in raw:
+        assert from_raw[name.decode().upper()] == from_str[name.decode()]
+
+
+async def test_read_body_given_whole() -> None:
+    request = Request("POST", "/", "", Headers(), body=b"abcdef")
+    assert await request.read_body(6) == b"abcdef"
+    with pytest.raises(BodyTooLarge):
+        await request.read_body(5)
+    assert await Request("GET", "/", "", Headers()).read_body(10) == b""

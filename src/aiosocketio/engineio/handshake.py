@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -21,6 +22,7 @@ __all__ = [
     "SidGenerator",
     "error_response_body",
     "open_packet",
+    "origin_is_invalid",
     "status_for",
     "verify",
 ]
@@ -70,13 +72,12 @@ def error_response_body(error: EngineError) -> bytes:
     return orjson.dumps({"code": int(error.code), "message": error.message})
 
 
-def _origin_is_invalid(origin: str) -> bool:
+_INVALID_ORIGIN_CHAR = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def origin_is_invalid(origin: str) -> bool:
     """Characters Node.js refuses in a header value: controls other than TAB, and DEL."""
-    for ch in origin:
-        o = ord(ch)
-        if (o < 0x20 and o != 0x09) or o == 0x7F:
-            return True
-    return False
+    return _INVALID_ORIGIN_CHAR.search(origin) is not None
 
 
 def verify(
@@ -98,7 +99,7 @@ def verify(
     transport = query.get("transport")
     if transport is None or transport not in transports:
         return EngineError.of(ErrorCode.UNKNOWN_TRANSPORT, {"transport": transport})
-    if origin is not None and _origin_is_invalid(origin):
+    if origin is not None and origin_is_invalid(origin):
         return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "INVALID_ORIGIN", "origin": origin})
     sid = query.get("sid")
     if sid is not None:

@@ -24,6 +24,7 @@ from aiosocketio.engineio.handshake import (
     check_protocol,
     error_response_body,
     open_packet,
+    origin_is_invalid,
     status_for,
     verify,
 )
@@ -76,6 +77,7 @@ class EngineServer(EventEmitter):
         "_compression",
         "_cookie",
         "_cors",
+        "_cors_fixed",
         "_default_id",
         "_path",
         "_timers",
@@ -146,6 +148,7 @@ class EngineServer(EventEmitter):
         self.initial_packet = initial_packet
         self._compression = hdr.CompressionOptions.from_user(http_compression)
         self._cors = hdr.CorsOptions.from_user(cors)
+        self._cors_fixed = self._fixed_cors_headers(self._cors)
         self._cookie = hdr.CookieOptions.from_user(cookie)
         self._clients: dict[str, EngineSocket] = {}
         self._default_id = SidGenerator()
@@ -159,6 +162,23 @@ class EngineServer(EventEmitter):
         if path.endswith("/"):
             path = path[:-1]
         return path + "/" if add_trailing_slash else path
+
+    @staticmethod
+    def _fixed_cors_headers(cors: hdr.CorsOptions | None) -> HeaderPairs | None:
+        """The CORS headers of every request but a preflight, when they do not depend on the request.
+
+        That is the case for a static origin that is ``"*"`` or one fixed origin (the default ``cors={"origin":
+        "*"}`` among them): computed once here instead of per request.
+        """
+        if cors is None or callable(cors.origin):
+            return None
+        allowed = hdr.resolve_origin(cors.origin)
+        if not isinstance(allowed, str):
+            return None  # reflected from the request's Origin, or nothing at all
+        headers, _ = hdr.cors_headers(
+            cors, method="GET", request_origin=None, request_headers=None, allowed_origin=allowed
+        )
+        return headers
 
     def _generate_default_id(self, request: Request) -> str:
         return self._default_id()
@@ -202,15 +222,50 @@ class EngineServer(EventEmitter):
     # -- plain HTTP --------------------------------------------------------------------------------------
 
     async def handle_http(self, request: Request) -> Response:
-        cors_headers: HeaderPairs = []
-        if self._cors is not None:
+        cors_headers = self._cors_fixed
+        if self._cors is None or (cors_headers is not None and request.method != "OPTIONS"):
+            transport = self._live_polling_transport(request)
+            if transport is not None:
+                # The hot path: a GET or POST of a live polling session calls no application hook that may
+                # wait (only the synchronous "headers" listeners).
+                method = request.method
+                if method == "GET":
+                    response = await transport.handle_get(request)
+                elif method == "POST":
+                    response = await transport.handle_post(request)
+                else:
+                    response = await self._handle_http(request)
+                if cors_headers:
+                    response.headers.extend(cors_headers)
+                return response
+        # Everything else may run the application's hooks (a CORS origin function, allow_request, generate_id,
+        # the headers listeners). The built-in runner starts a handler outside any task, and only moves it into
+        # one when it first waits; code such as asyncio.timeout() or an aiohttp request needs a current task
+        # from the start, so these requests get their own.
+        if asyncio.current_task() is None:
+            return await asyncio.ensure_future(self._handle_http_hooked(request))
+        return await self._handle_http_hooked(request)
+
+    async def _handle_http_hooked(self, request: Request) -> Response:
+        cors_headers = self._cors_fixed
+        if self._cors is not None and (cors_headers is None or request.method == "OPTIONS"):
             outcome = await self._run_cors(request)
             if isinstance(outcome, EngineError):
                 return self._refuse(request, outcome, [])
             cors_headers, preflight = outcome
             if preflight:
                 return Response(self._cors.options_success_status, cors_headers)
-        response = await self._handle_http(request)
+        transport = self._live_polling_transport(request)
+        if transport is not None:
+            method = request.method
+            if method == "GET":
+                response = await transport.handle_get(request)
+            elif method == "POST":
+                response = await transport.handle_post(request)
+            else:
+                response = await self._handle_http(request)
+        else:
+            response = await self._handle_http(request)
         if cors_headers:
             response.headers.extend(cors_headers)
         return response
@@ -229,6 +284,31 @@ class EngineServer(EventEmitter):
             session_transport=socket.transport.name if socket is not None else None,
         )
         return socket, error
+
+    def _live_polling_transport(self, request: Request) -> PollingTransport | None:
+        """The transport of the live polling session this request belongs to, when every check of verify()
+        passes; None sends the request the long way (_handle_http), which answers errors too.
+
+        The common case, checked without building verify()'s arguments: the transport the request names is
+        the session's, so it is allowed and matches; only the origin is left to check.
+        """
+        query = request.query
+        sid = query.get("sid")
+        if sid is None:
+            return None
+        socket = self._clients.get(sid)
+        if socket is None:
+            return None
+        transport = socket.transport
+        if (
+            type(transport) is PollingTransport
+            and query.get("transport") == "polling"
+            and "polling" in self.transports
+        ):
+            origin = request.headers.get("origin")
+            if origin is None or not origin_is_invalid(origin):
+                return transport
+        return None
 
     async def _handle_http(self, request: Request) -> Response:
         socket, error = self._verify(request, is_upgrade=False)
@@ -348,9 +428,9 @@ class EngineServer(EventEmitter):
 
     def _sync_hooked(self, headers: HeaderPairs, request: Request) -> HeaderPairs:
         """The ``headers`` hook on a per-request response; async hooks are not awaited here (documented)."""
-        hooks = self.listeners("headers")
-        if not hooks:
+        if not self.has_listeners("headers"):
             return headers
+        hooks = self.listeners("headers")
         mapping = dict(headers)
         for hook in hooks:
             try:

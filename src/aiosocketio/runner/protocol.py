@@ -6,8 +6,9 @@ Theory of operation:
   ``_Exchange``; exchanges are answered strictly one at a time, in arrival order, so pipelined requests get
   their responses in order. While one is being answered the next ones wait in a queue and reading pauses.
 * An exchange goes to the first :class:`~aiosocketio.web.WebApp` whose ``handles(path)`` is true: a plain
-  request runs ``app.handle_http`` in a task (cancelled if the client goes away, which is how the engine
-  notices an aborted long-polling GET); an upgrade runs ``app.handle_websocket`` with a handshake object. A
+  request runs ``app.handle_http`` at once, inside ``data_received``, and goes on in a task only if it waits
+  (that task is cancelled if the client goes away, which is how the engine notices an aborted long-polling
+  GET); an upgrade runs ``app.handle_websocket`` in a task, with a handshake object. A
   request for no app goes to the ASGI ``other_app`` when there is one, else gets 404.
 * Accepting the handshake writes the 101 and hands the transport to a new :class:`WebSocketConnection`
   (``transport.set_protocol``), so an idle WebSocket keeps no HTTP parser and its ``data_received`` has no
@@ -31,11 +32,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
+from types import CoroutineType
 from typing import Any, Final, TypeAlias, cast
 from urllib.parse import unquote
 
 import httptools
 
+from .._emitter import carry_on
 from ..web import (
     BodyTooLarge,
     HeaderPairs,
@@ -169,6 +172,7 @@ def _date_header() -> bytes:
 
 
 _status_lines: dict[int, bytes] = {}
+_STATUS_OK: Final = b"HTTP/1.1 200 OK\r\n"
 
 
 def _status_line(status: int) -> bytes:
@@ -196,12 +200,32 @@ def _checked(value: bytes) -> bytes:
     return value
 
 
+def _encode_header(name: str, value: str) -> bytes:
+    """``name: value\r\n``, or nothing for a header the runner owns."""
+    if name.lower() in _OWN_HEADERS:
+        return b""
+    return _checked(name.encode("latin-1")) + b": " + _checked(value.encode("latin-1")) + b"\r\n"
+
+
+#: Encoded lines of the header pairs seen so far. Engine responses repeat the same few pairs on every request
+#: (content type, cache control, CORS), and encoding and checking them was a tenth of a polling round trip.
+#: Bounded: unique values (a session cookie) stop being remembered once it is full.
+_header_lines: dict[tuple[str, str], bytes] = {}
+_MAX_CACHED_LINES: Final = 512
+
+
 def _encode_str_headers(headers: HeaderPairs) -> list[bytes]:
     out: list[bytes] = []
-    for name, value in headers:
-        if name.lower() in _OWN_HEADERS:
-            continue
-        out.append(_checked(name.encode("latin-1")) + b": " + _checked(value.encode("latin-1")) + b"\r\n")
+    cache = _header_lines
+    for pair in headers:
+        line = cache.get(pair) if type(pair) is tuple else None
+        if line is None:
+            name, value = pair
+            line = _encode_header(name, value)
+            if type(pair) is tuple and len(cache) < _MAX_CACHED_LINES:
+                cache[pair] = line
+        if line:
+            out.append(line)
     return out
 
 
@@ -247,14 +271,24 @@ class _Exchange:
         "waiter",
     )
 
-    def __init__(self) -> None:
-        self.method = "GET"
-        self.path = "/"
-        self.raw_path = b"/"
-        self.query = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.http_version = "1.1"
-        self.keep_alive = False
+    def __init__(
+        self,
+        method: str = "GET",
+        path: str = "/",
+        raw_path: bytes = b"/",
+        query: bytes = b"",
+        headers: list[tuple[bytes, bytes]] | None = None,
+        http_version: str = "1.1",
+        keep_alive: bool = False,
+    ) -> None:
+        # The request line and head come in as arguments: one exchange per request, so no field is set twice.
+        self.method = method
+        self.path = path
+        self.raw_path = raw_path
+        self.query = query
+        self.headers = headers if headers is not None else []
+        self.http_version = http_version
+        self.keep_alive = keep_alive
         self.upgrade = False
         self.upgrade_tail = b""
         self.chunks: list[bytes] = []
@@ -292,6 +326,11 @@ class _Exchange:
                 waiter.set_result(None)
 
 
+_METHODS: Final = {
+    name.encode(): name for name in ("GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH")
+}
+
+
 class _HeadTooLarge(Exception):
     """Raised inside a parser callback to stop parsing a request head that passed the limits."""
 
@@ -321,6 +360,7 @@ class HttpProtocol(asyncio.Protocol):
         "_head_size",
         "_header_list",
         "_idle",
+        "_idle_deadline",
         "_in_head",
         "_loop",
         "_parser",
@@ -355,6 +395,7 @@ class HttpProtocol(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._asgi_task = False  # an ASGI app is told of a lost client, not cancelled
         self._idle: asyncio.TimerHandle | None = None
+        self._idle_deadline = 0.0  # loop time at which an idle connection closes; 0: not idle
         self._paused = 0
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
@@ -378,7 +419,7 @@ class HttpProtocol(asyncio.Protocol):
         self._transport = None
         self._closing = True
         self._parser = None  # breaks the parser <-> protocol cycle at once
-        self._disarm_idle()
+        self._cancel_idle()
         self._state.forget(self)
         for ex in (self._active, self._parsing):
             if ex is not None:
@@ -454,11 +495,6 @@ class HttpProtocol(asyncio.Protocol):
 
     # --- httptools callbacks ---
 
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._header_list = []
-        self._head_size = 0
-
     def on_url(self, url: bytes) -> None:
         self._url += url
         self._head_size += len(url)
@@ -479,13 +515,12 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._in_head = False
         self._head_bytes = 0
-        ex = _Exchange()
-        ex.method = parser.get_method().decode("ascii")
-        ex.http_version = parser.get_http_version()
-        ex.keep_alive = parser.should_keep_alive()
-        ex.headers = self._header_list
-        self._header_list = []
+        headers = self._header_list
         url = self._url
+        # Ready for the next request's head (there is no on_message_begin: one parser callback less).
+        self._header_list = []
+        self._head_size = 0
+        self._url = b""
         if url[:1] != b"/":
             if url == b"*":
                 url = b"/"
@@ -496,17 +531,28 @@ class HttpProtocol(asyncio.Protocol):
                 except httptools.HttpParserInvalidURLError:
                     raise _BadRequest from None
                 url = (parsed.path or b"/") + (b"?" + parsed.query if parsed.query else b"")
-        raw_path, _, query = url.partition(b"#")[0].partition(b"?")
-        ex.raw_path = raw_path
-        ex.query = query
+        if b"#" in url:
+            url = url.partition(b"#")[0]
+        raw_path, _, query = url.partition(b"?")
         path = raw_path.decode("latin-1")
-        ex.path = unquote(path) if "%" in path else path
+        if "%" in path:
+            path = unquote(path)
+        method = parser.get_method()
+        ex = _Exchange(
+            _METHODS.get(method) or method.decode("ascii"),
+            path,
+            raw_path,
+            query,
+            headers,
+            parser.get_http_version(),
+            parser.should_keep_alive(),
+        )
         self._parsing = ex
         if parser.should_upgrade():
             ex.upgrade = True
             ex.keep_alive = False  # the parser cannot go on after an upgrade request
             self._upgrade_ex = ex
-        self._disarm_idle()
+        self._idle_deadline = 0.0  # _disarm_idle(), inline
         self._queue.append(ex)
 
     def on_body(self, body: bytes) -> None:
@@ -527,7 +573,8 @@ class HttpProtocol(asyncio.Protocol):
         self._in_head = True
         if ex is not None:
             ex.body_complete = True
-            ex.wake()
+            if ex.waiter is not None:
+                ex.wake()
 
     # --- answering, one exchange at a time ---
 
@@ -541,7 +588,7 @@ class HttpProtocol(asyncio.Protocol):
                 self._start(self._queue.popleft())
             if self._queue:
                 self._pause(_PAUSE_PIPELINE)
-            else:
+            elif self._paused:
                 self._resume(_PAUSE_PIPELINE)
         finally:
             self._advancing = False
@@ -572,12 +619,70 @@ class HttpProtocol(asyncio.Protocol):
                 return
             # Another kind of upgrade (h2c, ...): answer as plain HTTP; the connection closes afterwards.
         if app is not None:
-            self._task = self._state.start_task(self._run_http(app, ex))
+            self._serve_http(app, ex)
         elif self._state.other_app is not None:
             self._asgi_task = True
             self._task = self._state.start_task(_AsgiCycle(self, ex, self._state.other_app).run())
         else:
             self._respond(ex, _NOT_FOUND)
+
+    def _serve_http(self, app: WebApp, ex: _Exchange) -> None:
+        """Run the app's handler now, up to its first suspension; only a handler that suspends gets a task.
+
+        Most requests are answered without waiting for anything (a long-polling POST, a GET that finds
+        packets waiting, a refused request), so this saves a task, two loop turns and the task bookkeeping per
+        request. The handler may answer, and so complete ``ex`` and even start the next pipelined exchange,
+        before ``send`` returns: the task is recorded only if ``ex`` is still the one being answered. Like
+        Socket.IO event handlers, the first step runs inside ``data_received``, where
+        ``asyncio.current_task()`` is None.
+        """
+        client = self._client
+        body: bytes | None = None
+        reader: Callable[[int], Awaitable[bytes]] | None = None
+        if ex.body_complete:  # all of it came with the head: hand it over as it is, no reader needed
+            chunks = ex.chunks
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            ex.chunks = []
+            ex.buffered = 0
+        else:
+            reader = self._body_reader(ex)
+        request = Request(
+            ex.method,
+            ex.path,
+            ex.query.decode("latin-1"),
+            Headers.from_raw(ex.headers),
+            remote_address=client[0] if client else "",
+            secure=self._state.secure,
+            body_reader=reader,
+            body=body,
+        )
+        try:
+            awaitable = app.handle_http(request)
+            if type(awaitable) is CoroutineType:
+                rest: Awaitable[Response] = carry_on(awaitable, awaitable.send(None))
+            else:
+                rest = awaitable  # another kind of awaitable: the task awaits it
+        except StopIteration as done:
+            self._respond(ex, done.value)
+            return
+        except Exception:
+            logger.exception("error in %r while answering %s %s", app, ex.method, ex.path)
+            self._respond(ex, _SERVER_ERROR)
+            return
+        task = self._state.start_task(self._finish_http(app, ex, rest))
+        if self._active is ex and not ex.answered:
+            self._task = task
+            if ex.disconnected:  # the client left during the first step: nobody cancelled the handler yet
+                task.cancel()
+
+    async def _finish_http(self, app: WebApp, ex: _Exchange, rest: Awaitable[Response]) -> None:
+        """The rest of a handler that suspended (see :meth:`_serve_http`), in a task."""
+        try:
+            response = await rest
+        except Exception:
+            logger.exception("error in %r while answering %s %s", app, ex.method, ex.path)
+            response = _SERVER_ERROR
+        self._respond(ex, response)
 
     def _complete(self, ex: _Exchange, keep_alive: bool) -> None:
         """The answer to ``ex`` is written: go on with the next request, wait for one, or close."""
@@ -586,8 +691,10 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._active = None
         self._task = None
-        ex.wake()
-        self._resume(_PAUSE_BODY)
+        if ex.waiter is not None:
+            ex.wake()
+        if self._paused:
+            self._resume(_PAUSE_BODY)
         if not keep_alive:
             if ex.body_complete and not ex.error:
                 self._close()
@@ -599,9 +706,14 @@ class HttpProtocol(asyncio.Protocol):
         if self._queue:
             self._advance()
         else:
-            self._resume(_PAUSE_PIPELINE)
+            if self._paused:
+                self._resume(_PAUSE_PIPELINE)
             if self._parsing is None:
-                self._arm_idle()
+                # _arm_idle(), inline: once per request
+                loop = self._loop
+                self._idle_deadline = deadline = loop.time() + self._state.limits.keep_alive_timeout
+                if self._idle is None:
+                    self._idle = loop.call_at(deadline, self._on_idle)
 
     def _keep_alive(self, ex: _Exchange) -> bool:
         # A body nobody finished reading leaves the parser mid-message: the connection cannot be reused.
@@ -612,7 +724,8 @@ class HttpProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or self._closing or ex.answered:
             return
-        keep_alive = self._keep_alive(ex)
+        # What _keep_alive() says, inline (``_closing`` is known to be false here): one call less per request.
+        keep_alive = ex.keep_alive and ex.body_complete and not self._state.shutting_down
         status = response.status
         try:
             lines = _encode_str_headers(response.headers)
@@ -622,8 +735,8 @@ class HttpProtocol(asyncio.Protocol):
             response = _SERVER_ERROR
             lines = _encode_str_headers(response.headers)
         body = response.body
-        parts = [_status_line(status), _date_header(), *lines]
-        if not _has_no_body(status):
+        parts = [_STATUS_OK if status == 200 else _status_line(status), _date_header(), *lines]
+        if status >= 200 and status != 204 and status != 304:  # not _has_no_body(status)
             parts.append(b"content-length: %d\r\n" % len(body))
         else:
             body = b""
@@ -658,15 +771,6 @@ class HttpProtocol(asyncio.Protocol):
         self._queue.append(error)
         self._advance()
 
-    async def _run_http(self, app: WebApp, ex: _Exchange) -> None:
-        request = self._request(ex, self._body_reader(ex))
-        try:
-            response = await app.handle_http(request)
-        except Exception:
-            logger.exception("error in %r while answering %s %s", app, ex.method, ex.path)
-            response = _SERVER_ERROR
-        self._respond(ex, response)
-
     async def _run_websocket(self, app: WebApp, ex: _Exchange) -> None:
         handshake = _Handshake(self, ex)
         try:
@@ -687,7 +791,7 @@ class HttpProtocol(asyncio.Protocol):
             ex.method,
             ex.path,
             ex.query.decode("latin-1"),
-            Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in ex.headers),
+            Headers.from_raw(ex.headers),
             remote_address=self._client[0] if self._client else "",
             secure=self._state.secure,
             body_reader=body_reader,
@@ -749,7 +853,7 @@ class HttpProtocol(asyncio.Protocol):
         self._task = None
         self._upgrade_ex = None
         self._parser = None
-        self._disarm_idle()
+        self._cancel_idle()
         if transport is None or self._closing:
             ws._lost_before_start()
             return ws
@@ -796,17 +900,35 @@ class HttpProtocol(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
 
+    # The keep-alive timer is armed after every response and disarmed by every request head. Rather than
+    # cancel and create a timer handle each time (two heap operations per request), arming moves a deadline
+    # and disarming clears it; the one pending timer looks at the deadline when it fires and sleeps again if
+    # it was moved.
+
     def _arm_idle(self) -> None:
-        self._disarm_idle()
-        self._idle = self._loop.call_later(self._state.limits.keep_alive_timeout, self._on_idle)
+        deadline = self._loop.time() + self._state.limits.keep_alive_timeout
+        self._idle_deadline = deadline
+        if self._idle is None:
+            self._idle = self._loop.call_at(deadline, self._on_idle)
 
     def _disarm_idle(self) -> None:
+        self._idle_deadline = 0.0
+
+    def _cancel_idle(self) -> None:
+        """Disarm for good (the connection closes or changes protocol): the pending timer goes too."""
+        self._idle_deadline = 0.0
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
 
     def _on_idle(self) -> None:
         self._idle = None
+        deadline = self._idle_deadline
+        if not deadline:
+            return  # a request came; the next response arms a new timer
+        if deadline > self._loop.time():
+            self._idle = self._loop.call_at(deadline, self._on_idle)
+            return
         if self._active is None:
             logger.debug("closing idle connection from %s", self._client)
             self._close()
@@ -822,7 +944,7 @@ class HttpProtocol(asyncio.Protocol):
         if transport is None or self._closing:
             return
         self._closing = True  # ``data_received`` now drops everything
-        self._disarm_idle()
+        self._cancel_idle()
         if not transport.can_write_eof():
             transport.close()
             return
@@ -833,7 +955,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _close(self) -> None:
         self._closing = True
-        self._disarm_idle()
+        self._cancel_idle()
         if self._transport is not None:
             self._transport.close()
 

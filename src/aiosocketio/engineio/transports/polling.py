@@ -29,11 +29,26 @@ TEXT_PLAIN = "text/plain; charset=UTF-8"
 
 def encode_items(items: list[str | bytes]) -> bytes:
     """The UTF-8 payload of buffered packets: text packets as they are, binary as ``b`` + base64 (A3)."""
+    if len(items) == 1:
+        item = items[0]
+        if type(item) is str:  # one text packet, the usual answer to a poll: no list to build and join
+            return encode_utf8(item)
     parts = [
         item if type(item) is str else "b" + binascii.b2a_base64(item, newline=False).decode("ascii")  # type: ignore[arg-type]
         for item in items
     ]
     return encode_utf8(payload_codec.SEPARATOR.join(parts))
+
+
+class _PendingGet:
+    """A GET waiting for packets. When some are buffered already it is answered while it registers, and
+    ``body`` carries the payload back without a future; only a GET that really waits gets one."""
+
+    __slots__ = ("body", "future")
+
+    def __init__(self) -> None:
+        self.body: bytes | None = None
+        self.future: asyncio.Future[bytes] | None = None
 
 
 class PollingTransport:
@@ -45,7 +60,7 @@ class PollingTransport:
 
     def __init__(self, socket: EngineSocket) -> None:
         self._socket = socket
-        self._get: asyncio.Future[bytes] | None = None
+        self._get: _PendingGet | None = None
         self._get_request: Request | None = None
         self._posting = False
         self.closed = False
@@ -63,30 +78,39 @@ class PollingTransport:
             logger.debug("session %s: overlapping GET", socket.id)
             socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "overlap from client")
             return Response(400)
-        waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._get = waiter
+        pending = _PendingGet()
+        self._get = pending
         self._get_request = request
         socket._on_poll_ready()
-        try:
-            body = await waiter
-        except asyncio.CancelledError:
-            if self._get is waiter:
-                self._get = None
-                logger.debug("session %s: poll request aborted", socket.id)
-                socket._close_from_transport(
-                    CloseReason.TRANSPORT_ERROR, "poll connection closed prematurely"
-                )
-            raise
+        body = pending.body
+        if body is None:
+            # Nothing to send yet: wait. The session's loop, not asyncio.get_running_loop(): on Python 3.11
+            # that one makes a getpid() system call each time.
+            waiter: asyncio.Future[bytes] = socket._loop.create_future()
+            pending.future = waiter
+            try:
+                body = await waiter
+            except asyncio.CancelledError:
+                if self._get is pending:
+                    self._get = None
+                    logger.debug("session %s: poll request aborted", socket.id)
+                    socket._close_from_transport(
+                        CloseReason.TRANSPORT_ERROR, "poll connection closed prematurely"
+                    )
+                raise
         return socket._server._poll_response(request, body, socket)
 
     def send(self, items: list[str | bytes]) -> None:
         """Answer the waiting GET with these packets as one payload."""
-        waiter = self._get
-        if waiter is None:
+        pending = self._get
+        if pending is None:
             raise RuntimeError("no GET is waiting")  # the socket checks ``writable`` first
         self._get = None
         self._get_request = None
-        if not waiter.done():
+        waiter = pending.future
+        if waiter is None:
+            pending.body = encode_items(items)  # answered while the GET registers
+        elif not waiter.done():
             waiter.set_result(encode_items(items))
 
     # -- POST --------------------------------------------------------------------------------------------
