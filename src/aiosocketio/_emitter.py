@@ -1,10 +1,14 @@
 """A small event emitter for the public ``on`` / ``once`` / ``off`` API of engine and server objects.
 
-Listeners may be plain functions or coroutine functions. A plain listener runs inline; a coroutine is started
-*eagerly* (:func:`start`): it runs at once, up to its first real suspension, and only then becomes a task. So a
-handler that never suspends (most ``await socket.emit(...)`` calls don't) costs no task at all, and handlers
-start in the order their events arrived. An exception in a listener is logged and never reaches the connection
-that triggered it.
+Listeners may be plain functions or coroutine functions. A plain listener runs inline; a coroutine runs as a
+task of its own (:func:`start`), so that everything asyncio offers works in it from its first line:
+``asyncio.current_task()``, ``asyncio.timeout()``, libraries that need a task (aiohttp's timeouts), and context
+variables that stay the handler's own. Handlers start in the order their events arrived. On Python 3.12+ the task
+starts eagerly (it runs at once, and a handler that never suspends is finished before ``start`` returns); on 3.11
+it starts on the next loop turn. An exception in a listener is logged and never reaches the connection that
+triggered it.
+
+:func:`step` is the eager start without a task, for the library's own coroutines that run no application code.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sys
 from collections.abc import Callable, Coroutine, Generator
 from types import CoroutineType
 from typing import Any, TypeVar, overload
@@ -77,10 +82,31 @@ async def carry_on(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
     return await _Resume(coro, first)
 
 
-def start(awaitable: Any) -> asyncio.Task[Any] | None:
-    """Run a coroutine now, up to its first suspension; a task carries on from there (returned), if needed.
+_EAGER_TASKS = sys.version_info >= (3, 12)
 
-    Errors are logged, never raised. Other awaitables (futures...) are simply wrapped in a task.
+
+def start(awaitable: Any) -> asyncio.Task[Any] | None:
+    """Run application code (a handler's coroutine) as a task: eagerly where asyncio can (3.12+).
+
+    Returns the task, or None when it already finished. Errors are logged, never raised.
+    """
+    if _EAGER_TASKS and inspect.iscoroutine(awaitable):
+        task: asyncio.Task[Any] = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+            awaitable, loop=asyncio.get_running_loop(), eager_start=True
+        )
+        if task.done():
+            _log_task_error(task)
+            return None
+        _background_tasks.add(task)
+        task.add_done_callback(_log_task_error)
+        return task
+    return spawn(awaitable)
+
+
+def step(awaitable: Any) -> asyncio.Task[Any] | None:
+    """Run one of the library's own coroutines now, up to its first suspension; a task carries on from there
+    (returned), if needed. Not for application code: until it suspends, the coroutine runs in the caller's task
+    (or none) and context. Errors are logged, never raised. Other awaitables are wrapped in a task.
     """
     if not inspect.iscoroutine(awaitable):
         return spawn(awaitable)

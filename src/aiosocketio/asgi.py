@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from aiosocketio._emitter import carry_on, start
+from aiosocketio._emitter import carry_on, step
 from aiosocketio.web import BodyTooLarge, Headers, Request, Response, WebApp, WebSocketPort, WebSocketReceiver
 
 __all__ = ["ASGIApp"]
@@ -140,7 +140,7 @@ class _ASGIWebSocket:
     """A ``WebSocketPort`` over ASGI: sends go to the server's ``send`` at once, received messages to the receiver.
 
     The engine's sends are synchronous and ``send`` is a coroutine that rarely suspends, so a drain coroutine is
-    started eagerly (:func:`~aiosocketio._emitter.start`) when there is something to send: it usually finishes
+    started eagerly (:func:`~aiosocketio._emitter.step`) when there is something to send: it usually finishes
     on the spot, and becomes a task only while ``send`` waits (the server's buffer is full); messages sent
     meanwhile wait in ``_outbox``, in order, and the same drain takes them. An idle connection therefore holds no
     writer task, event or queue (those cost about 2 KB per connection under uvicorn).
@@ -226,7 +226,7 @@ class _ASGIWebSocket:
             return
         if not self._draining:
             self._draining = True
-            task = start(self._drain())
+            task = step(self._drain())
             if task is not None:
                 self._drain_task = task
 

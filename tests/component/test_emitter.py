@@ -1,27 +1,30 @@
-"""The event emitter and the eager start of coroutine handlers."""
+"""The event emitter, how coroutine handlers run (``start``) and the eager start of the library's own
+coroutines (``step``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+from typing import Any
 
 import pytest
 
-from aiosocketio._emitter import EventEmitter, start
+from aiosocketio._emitter import EventEmitter, start, step
 
 
-async def test_a_coroutine_that_never_suspends_needs_no_task() -> None:
+async def test_a_library_coroutine_that_never_suspends_needs_no_task() -> None:
     ran: list[str] = []
 
     async def quick() -> int:
         ran.append("quick")
         return 1
 
-    assert start(quick()) is None
-    assert ran == ["quick"]  # ran synchronously, before start() returned
+    assert step(quick()) is None
+    assert ran == ["quick"]  # ran synchronously, before step() returned
 
 
-async def test_a_suspending_coroutine_runs_at_once_then_carries_on_in_a_task() -> None:
+async def test_a_suspending_library_coroutine_runs_at_once_then_carries_on_in_a_task() -> None:
     order: list[str] = []
 
     async def slow() -> int:
@@ -30,14 +33,47 @@ async def test_a_suspending_coroutine_runs_at_once_then_carries_on_in_a_task() -
         order.append("end")
         return 2
 
-    task = start(slow())
+    task = step(slow())
     order.append("returned")
     assert task is not None
     assert await task == 2
     assert order == ["start", "returned", "end"]
 
 
-async def test_cancellation_reaches_the_coroutine() -> None:
+async def test_a_handler_runs_in_a_task_of_its_own_from_its_first_line() -> None:
+    """``asyncio.timeout()`` and libraries that need the current task (aiohttp) work in a handler at once."""
+    seen: list[object] = []
+    done = asyncio.Event()
+
+    async def handler() -> None:
+        seen.append(asyncio.current_task())
+        async with asyncio.timeout(1):
+            await asyncio.sleep(0)
+        done.set()
+
+    start(handler())
+    await asyncio.wait_for(done.wait(), 1)
+    assert seen[0] is not None
+    assert seen[0] is not asyncio.current_task()
+
+
+async def test_a_handler_s_context_variables_stay_its_own() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[str] = []
+
+    async def handler(value: str) -> None:
+        seen.append(var.get())
+        var.set(value)
+
+    start(handler("first"))
+    start(handler("second"))
+    await asyncio.sleep(0.01)
+    assert seen == ["unset", "unset"]
+    assert var.get() == "unset"
+
+
+@pytest.mark.parametrize("run", [start, step])
+async def test_cancellation_reaches_the_coroutine(run: Any) -> None:
     seen: list[str] = []
 
     async def waits() -> None:
@@ -47,7 +83,7 @@ async def test_cancellation_reaches_the_coroutine() -> None:
             seen.append("cancelled")
             raise
 
-    task = start(waits())
+    task = run(waits())
     assert task is not None
     await asyncio.sleep(0)
     task.cancel()
@@ -56,7 +92,8 @@ async def test_cancellation_reaches_the_coroutine() -> None:
     assert seen == ["cancelled"]
 
 
-async def test_errors_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("run", [start, step])
+async def test_errors_are_logged_not_raised(caplog: pytest.LogCaptureFixture, run: Any) -> None:
     async def fails_now() -> None:
         raise RuntimeError("now")
 
@@ -65,9 +102,8 @@ async def test_errors_are_logged_not_raised(caplog: pytest.LogCaptureFixture) ->
         raise RuntimeError("later")
 
     with caplog.at_level(logging.ERROR, logger="aiosocketio"):
-        assert start(fails_now()) is None
-        task = start(fails_later())
-        assert task is not None
+        run(fails_now())
+        run(fails_later())
         await asyncio.sleep(0.01)
     messages = [r.exc_info[1].args[0] for r in caplog.records if r.exc_info and r.exc_info[1]]
     assert messages == ["now", "later"]
@@ -84,8 +120,8 @@ async def test_handlers_start_in_event_order() -> None:
     emitter.on("x", handler)
     for n in range(5):
         emitter.emit_event("x", n)
-    assert order == [0, 1, 2, 3, 4]
     await asyncio.sleep(0.01)
+    assert order == [0, 1, 2, 3, 4]
 
 
 def test_on_once_off_and_decorator() -> None:
