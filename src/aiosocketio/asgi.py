@@ -326,6 +326,26 @@ class _ASGIHandshake:
             await self._send({"type": "websocket.close", "code": 1008})
 
 
+async def _unless_client_leaves(
+    handler: asyncio.Future[Response], watcher: asyncio.Future[Any]
+) -> Response | None:
+    """The handler's response, or None when the watcher saw the client go first (the handler is then cancelled:
+    that is how the engine learns a held poll was aborted)."""
+    try:
+        await asyncio.wait((handler, watcher), return_when=asyncio.FIRST_COMPLETED)
+        if not handler.done() or handler.cancelled():
+            handler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await handler
+            return None
+        return handler.result()
+    except asyncio.CancelledError:
+        handler.cancel()
+        raise
+    finally:
+        watcher.cancel()
+
+
 class ASGIApp:
     """An ASGI 3 application serving ``apps`` at their paths, and ``other_app`` (or 404) elsewhere.
 
@@ -397,22 +417,11 @@ class ASGIApp:
             return
         pump = _BodyPump(receive)
         request = _request_from_scope(scope, pump.read)
-        handler = asyncio.ensure_future(app.handle_http(request))
-        watcher = asyncio.ensure_future(pump.run(first))
-        try:
-            await asyncio.wait((handler, watcher), return_when=asyncio.FIRST_COMPLETED)
-            if not handler.done() or handler.cancelled():
-                handler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await handler
-                return
-            response = handler.result()
-        except asyncio.CancelledError:
-            handler.cancel()
-            raise
-        finally:
-            watcher.cancel()
-        await self._send_response(send, response)
+        outcome = await _unless_client_leaves(
+            asyncio.ensure_future(app.handle_http(request)), asyncio.ensure_future(pump.run(first))
+        )
+        if outcome is not None:
+            await self._send_response(send, outcome)
 
     async def _http_whole(self, app: WebApp, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
         """A request whose body came in one message (every GET, most POSTs): the handler runs at once, in this
@@ -424,21 +433,12 @@ class ASGIApp:
         except StopIteration as done:
             response: Response = done.value
         else:
-            handler = asyncio.ensure_future(carry_on(coro, step))
-            watcher = asyncio.ensure_future(_until_disconnect(receive))
-            try:
-                await asyncio.wait((handler, watcher), return_when=asyncio.FIRST_COMPLETED)
-                if not handler.done() or handler.cancelled():
-                    handler.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await handler
-                    return
-                response = handler.result()
-            except asyncio.CancelledError:
-                handler.cancel()
-                raise
-            finally:
-                watcher.cancel()
+            outcome = await _unless_client_leaves(
+                asyncio.ensure_future(carry_on(coro, step)), asyncio.ensure_future(_until_disconnect(receive))
+            )
+            if outcome is None:
+                return
+            response = outcome
         await self._send_response(send, response)
 
     @staticmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,13 +228,7 @@ class EngineServer(EventEmitter):
             if transport is not None:
                 # The hot path: a GET or POST of a live polling session calls no application hook that may
                 # wait (only the synchronous "headers" listeners).
-                method = request.method
-                if method == "GET":
-                    response = await transport.handle_get(request)
-                elif method == "POST":
-                    response = await transport.handle_post(request)
-                else:
-                    response = await self._handle_http(request)
+                response = await self._to_transport(transport, request)
                 if cors_headers:
                     response.headers.extend(cors_headers)
                 return response
@@ -257,18 +251,22 @@ class EngineServer(EventEmitter):
                 return Response(self._cors.options_success_status, cors_headers)
         transport = self._live_polling_transport(request)
         if transport is not None:
-            method = request.method
-            if method == "GET":
-                response = await transport.handle_get(request)
-            elif method == "POST":
-                response = await transport.handle_post(request)
-            else:
-                response = await self._handle_http(request)
+            response = await self._to_transport(transport, request)
         else:
             response = await self._handle_http(request)
         if cors_headers:
             response.headers.extend(cors_headers)
         return response
+
+    def _to_transport(self, transport: PollingTransport, request: Request) -> Awaitable[Response]:
+        """The live session's transport answers its GET and POST (the coroutine, not awaited here: no extra
+        frame on the hot path); other methods get the reference's refusal."""
+        method = request.method
+        if method == "GET":
+            return transport.handle_get(request)
+        if method == "POST":
+            return transport.handle_post(request)
+        return self._handle_http(request)
 
     def _verify(self, request: Request, is_upgrade: bool) -> tuple[EngineSocket | None, EngineError | None]:
         """The session the request names (if live) and the outcome of the reference's checks (A10)."""
