@@ -93,6 +93,7 @@ _LEN16: Final = struct.Struct("!H")
 _LEN64: Final = struct.Struct("!Q")
 _HEAD16: Final = struct.Struct("!BBH")
 _HEAD64: Final = struct.Struct("!BBQ")
+_KEY32: Final = struct.Struct("<I")  # a masking key read as a little-endian integer, without slicing it out
 
 
 # --- handshake ---
@@ -279,6 +280,27 @@ class FrameParser:
 
     def feed(self, data: bytes) -> list[WsEvent]:
         """Take the next bytes from the connection; return the events they complete, in order."""
+        if self._tail is None and not self._frag_opcode and not self._closed:
+            # The request/response case (an emit, an ack): the read is exactly one whole, short, masked text
+            # frame. Anything unusual about it, bad UTF-8 included, is left to the general path below.
+            end = len(data)
+            if end > 6 and data[0] == 0x81:
+                length = data[1] - 0x80  # negative when the frame is not masked
+                if length == end - 6 and length < 126 and length <= self._max_size:
+                    try:
+                        return [
+                            (
+                                (
+                                    int.from_bytes(data[6:], "little")
+                                    ^ _KEY32.unpack_from(data, 2)[0] * _KEY_REPEAT[length]
+                                )
+                                & _LOW_BYTES[length]
+                            )
+                            .to_bytes(length, "little")
+                            .decode("utf-8")
+                        ]
+                    except UnicodeDecodeError:
+                        pass
         events: list[WsEvent] = []
         if self._closed:
             return events
@@ -331,7 +353,7 @@ class FrameParser:
                     payload = (
                         (
                             int.from_bytes(data[start:pos], "little")
-                            ^ int.from_bytes(data[start - 4 : start], "little") * _KEY_REPEAT[length]
+                            ^ _KEY32.unpack_from(data, start - 4)[0] * _KEY_REPEAT[length]
                         )
                         & _LOW_BYTES[length]
                     ).to_bytes(length, "little")
