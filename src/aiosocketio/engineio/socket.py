@@ -129,7 +129,11 @@ class EngineSocket(EventEmitter):
             return
         if "packet_create" in self._listeners:  # has_listeners() inlined: checked for every packet sent
             self.emit_event("packet_create", item)
-        self._enqueue(item)
+        transport = self.transport
+        if type(transport) is WebSocketTransport and not self._buffer:
+            transport.send(item)  # what _enqueue does first, without the extra call
+        else:
+            self._enqueue(item)
 
     def _enqueue(self, item: str | bytes) -> None:
         """Straight to the WebSocket, or into the buffer that the next flush (one per loop turn) sends."""
