@@ -12,9 +12,10 @@ Theory of operation:
 * Accepting the handshake writes the 101 and hands the transport to a new :class:`WebSocketConnection`
   (``transport.set_protocol``), so an idle WebSocket keeps no HTTP parser and its ``data_received`` has no
   HTTP branch. That object is also the engine's :class:`~aiosocketio.web.WebSocketPort`.
-* Frames sent during one loop turn are joined and written with one ``transport.write`` scheduled by
-  ``loop.call_soon``: a write costs a system call, so coalescing is what makes broadcasts cheap (DESIGN.md,
-  "Coalesce writes per connection").
+* Frames sent during one loop turn are joined and written with one ``transport.write`` per connection at the
+  end of the turn, by one ``loop.call_soon`` for all connections (``ServerState.flush_later``): a write costs
+  a system call, so coalescing is what makes broadcasts cheap (DESIGN.md, "Coalesce writes per connection"),
+  and writing after all the reads of a turn costs the kernel less than writing between them.
 
 Whose fault: malformed requests, oversized heads and protocol errors are the client's, answered with
 400/431 or a WebSocket close code and logged at debug level; exceptions raised by an app are ours and logged
