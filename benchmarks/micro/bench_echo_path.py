@@ -11,6 +11,7 @@ Usage::
 
     .venv/bin/python benchmarks/micro/bench_echo_path.py [--conns 100] [--turns 2000] [--repeat 7]
     .venv/bin/python benchmarks/micro/bench_echo_path.py --profile   # cProfile of one run, by total time
+    .venv/bin/python benchmarks/micro/bench_echo_path.py --fanout --conns 1000   # µs per broadcast delivery
 
 Prints the best and median µs per ack of ``--repeat`` runs (the best is the least disturbed by other
 processes). Not a test; pytest never collects it.
@@ -151,10 +152,46 @@ async def run_echo(conns: list[tuple[FakeTransport, Any]], turns: int, ack_base:
     return elapsed
 
 
+async def run_fanout(conns: list[tuple[FakeTransport, Any]], turns: int, per_turn: int) -> float:
+    """Seconds for ``turns`` loop turns in which the first connection broadcasts ``per_turn`` times to the
+    others (all in room ``bench``), like the harness ``fanout`` scenario with several broadcasts in flight."""
+    sender = conns[0][1]
+    frame = masked_text('42["broadcast","bench","xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]')
+    writes_before = sum(t.writes for t, _ in conns)
+    start = time.perf_counter()
+    for _ in range(turns):
+        for _ in range(per_turn):
+            sender.data_received(frame)
+        await _turn()
+    elapsed = time.perf_counter() - start
+    writes = sum(t.writes for t, _ in conns) - writes_before
+    assert writes == turns * (len(conns) - 1), (writes, turns * (len(conns) - 1))  # one write per turn each
+    return elapsed
+
+
+async def main_fanout(state: ServerState, args: argparse.Namespace) -> None:
+    conns = await connect(state, args.conns + 1)
+    for _, ws in conns[1:]:
+        ws.data_received(masked_text('420["join","bench"]'))
+    for _ in range(5):
+        await _turn()
+    turns = max(1, args.turns // 20)
+    deliveries = turns * args.conns * 4
+    await run_fanout(conns, max(1, turns // 10), 4)  # warm-up
+    results = [await run_fanout(conns, turns, 4) / deliveries * 1e6 for _ in range(args.repeat)]
+    print(
+        f"fan-out, {args.conns} receivers x 4 broadcasts x {turns} turns: "
+        f"best {min(results):.3f} us/delivery, median {statistics.median(results):.3f} us/delivery"
+    )
+
+
 async def main_async(args: argparse.Namespace) -> None:
     io = build()
     state = ServerState([io])
     await io.startup()
+    if args.fanout:
+        await main_fanout(state, args)
+        return
     conns = await connect(state, args.conns)
     await run_echo(conns, max(1, args.turns // 10), 100)  # warm-up
     acks = args.turns * args.conns
@@ -181,6 +218,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--fanout", action="store_true", help="broadcasts from one connection to --conns others instead"
+    )
     parser.add_argument("--asyncio", action="store_true", help="the stdlib loop instead of uvloop")
     args = parser.parse_args()
     if args.asyncio:
