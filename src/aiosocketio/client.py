@@ -48,8 +48,9 @@ class Client:
         self.id = conn.id
         self.closed = False
         self._decoder = server._new_decoder()
-        # The default decoder reads a plain EVENT on "/" without building a Packet (``add_event``).
-        self._events = isinstance(self._decoder, Decoder)
+        # The default decoder reads a plain EVENT on "/" without building a Packet (``add_event``). Exactly that
+        # class: a subclass may have changed what add() does, and then add() must see every message.
+        self._events = type(self._decoder) is Decoder
         self._sockets: dict[str, Socket] = {}
         self._connecting: set[str] | None = (
             None  # namespaces whose attempt is running; made when first needed
