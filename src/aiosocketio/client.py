@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiosocketio._emitter import spawn
 from aiosocketio.namespace import connect_error_packet
+from aiosocketio.parsers.default import Decoder
 from aiosocketio.parsers.packet import Packet, PacketType
 
 if TYPE_CHECKING:
@@ -29,7 +30,17 @@ logger = logging.getLogger("aiosocketio")
 class Client:
     """The Socket.IO side of one Engine.IO session."""
 
-    __slots__ = ("_connect_timer", "_connecting", "_decoder", "_sockets", "closed", "conn", "id", "server")
+    __slots__ = (
+        "_connect_timer",
+        "_connecting",
+        "_decoder",
+        "_events",
+        "_sockets",
+        "closed",
+        "conn",
+        "id",
+        "server",
+    )
 
     def __init__(self, server: Server, conn: EngineSocket) -> None:
         self.server = server
@@ -37,6 +48,9 @@ class Client:
         self.id = conn.id
         self.closed = False
         self._decoder = server._new_decoder()
+        # The default decoder reads a plain EVENT on "/" without building a Packet (``add_event``). Exactly that
+        # class: a subclass may have changed what add() does, and then add() must see every message.
+        self._events = type(self._decoder) is Decoder
         self._sockets: dict[str, Socket] = {}
         self._connecting: set[str] | None = (
             None  # namespaces whose attempt is running; made when first needed
@@ -57,12 +71,25 @@ class Client:
     def _on_data(self, data: str | bytes | None) -> None:
         if self.closed:
             return
+        decoder = self._decoder
+        event: tuple[list[Any], int | None] | None = None
+        packet: Packet | None = None
         try:
-            packet = self._decoder.add(data)
+            if self._events and type(data) is str:
+                event = decoder.add_event(data)
+            if event is None:
+                packet = decoder.add(data)
         except Exception as exc:  # the decoder's errors, and anything a hostile input could provoke
             logger.debug("client %s: invalid Socket.IO packet: %s", self.id, exc)
             self._on_decode_error(exc)
             return
+        if event is not None:
+            # The hot path: an event for the main namespace goes straight to its socket.
+            socket = self._sockets.get("/")
+            if socket is not None:
+                socket._on_event(event[0], event[1])
+                return
+            packet = Packet(PacketType.EVENT, "/", event[0], event[1])
         if packet is not None:
             self._on_packet(packet)
 

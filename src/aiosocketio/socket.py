@@ -15,11 +15,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from aiosocketio._emitter import EventEmitter, call_listener, is_awaitable, spawn, start
+from aiosocketio._emitter import _PLAIN_RESULTS, EventEmitter, call_listener, spawn, start
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
 from aiosocketio.exceptions import AckTimeoutError
+from aiosocketio.parsers import default as default_parser
 from aiosocketio.parsers.packet import RESERVED_EVENTS, Packet, PacketType
 from aiosocketio.recovery import RECOVERABLE_REASONS, StoredSession
 
@@ -392,7 +394,9 @@ class Socket(EventEmitter):
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
         if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
-            self._on_event(packet)
+            data = packet.data
+            if isinstance(data, list) and data:  # an EVENT without data is ignored (B2, N4)
+                self._on_event(data, packet.id)
         elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
             callback = self._acks.pop(packet.id, None) if packet.id is not None else None
             if callback is not None:
@@ -404,13 +408,10 @@ class Socket(EventEmitter):
         elif kind is PacketType.DISCONNECT:
             self._on_disconnect_packet()
 
-    def _on_event(self, packet: Packet) -> None:
-        data = packet.data
-        if not isinstance(data, list) or not data:
-            return  # an EVENT without data is ignored (B2, N4)
+    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+        """An incoming event: ``data`` is ``[name, *args]`` (never empty), ``ack_id`` the id to answer."""
         event = data[0]
         args = data[1:]
-        ack_id = packet.id
         if self._any_incoming:
             for listener in tuple(self._any_incoming):
                 call_listener(listener, event, *args)
@@ -450,14 +451,15 @@ class Socket(EventEmitter):
         if not listeners:
             return
         first = True
-        for listener in tuple(listeners):
+        for listener in listeners:  # a tuple (EventEmitter): changes made by a handler apply next time
             try:
                 result = listener(*args)
             except Exception:
                 logger.exception("error in the handler of event %r", event)
                 first = False
                 continue
-            if is_awaitable(result):
+            kind = type(result)  # is_awaitable() inlined, with its common answers first
+            if kind is CoroutineType or (kind not in _PLAIN_RESULTS and inspect.isawaitable(result)):
                 if first and ack_id is not None:
                     start(self._ack_when_done(result, ack_id))
                 else:
@@ -478,12 +480,19 @@ class Socket(EventEmitter):
         if not self.connected:
             return
         if result is None:
-            args: list[Any] = []
+            args: tuple[Any, ...] = ()
         elif isinstance(result, tuple):
-            args = list(result)
+            args = result
         else:
-            args = [result]
-        self._write_items(self.server._ack_items(self.nsp.name, ack_id, args), False)
+            args = (result,)
+        server = self.server
+        if server._encode is default_parser.encode:
+            # The hot path: plain arguments make one text packet, which goes to the session as it is.
+            text = default_parser.plain_ack(self.nsp.name, ack_id, args)
+            if text is not None:
+                self.client.conn.send_encoded("4" + text)
+                return
+        self._write_items(server._ack_items(self.nsp.name, ack_id, list(args)), False)
 
     # -- disconnecting -----------------------------------------------------------------------------------
 

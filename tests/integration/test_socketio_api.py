@@ -1687,6 +1687,23 @@ BAD_INPUT = [
 ]
 
 
+async def test_event_for_the_main_namespace_not_joined_closes_the_connection(h: Harness) -> None:
+    # The decoder's fast path reads 2[...] as an event on "/" without a Packet; when only another namespace
+    # was joined it must still be the "wrong state" close, as for any other namespace not joined.
+    io = aiosocketio.Server()
+    disconnects = Queues()
+    echoed: list[Any] = []
+    io.on("connection", lambda sock: sock.on("echo", lambda *args: echoed.append(args)))
+    io.of("/admin").on("connection", lambda sock: record_disconnects(sock, disconnects))
+    url = await h.serve(io)
+    raw = await h.raw(url)
+    admin = await raw.join("/admin")
+    await raw.send('421["echo",1]')
+    await raw.wait_closed()
+    await expect_disconnect(disconnects, admin, "forced server close")
+    assert echoed == []
+
+
 async def test_bad_input_does_not_disturb_others(h: Harness) -> None:
     io = aiosocketio.Server()
     io.of("/admin")

@@ -46,6 +46,7 @@ from aiosocketio.parsers.default import (
     encode_event,
     js_number,
     new_decoder,
+    plain_ack,
     to_json,
 )
 from aiosocketio.parsers.packet import RESERVED_EVENTS, DecodeError, EncodeError, Packet, PacketType
@@ -481,6 +482,60 @@ def test_plain_and_fast_paths_agree_with_encode() -> None:
             assert encode_ack(nsp, 3, ack_args) == encode(Packet(ACK, nsp, list(ack_args), 3))
     assert encode_event("/", 42, ()) == ["2[42]"]
     assert encode_event("/", 1.0, (2.0,)) == ["2[1,2]"]
+
+
+def _text_inputs() -> list[str]:
+    """Every text message of the vectors, plus events the fast path must hand back to the general one."""
+    texts = [
+        part for case in ENCODE_CASES for part in (_value(p) for p in case["encoded"]) if type(part) is str
+    ]
+    for case in DECODE_CASES:
+        texts.extend(v for item in case["inputs"] if type(v := _value(item)) is str)
+    texts += ['2["a"]', '27["a",1]', '2 7["a"]', '2["connect"]', "2[]", '2{"a":1}', "2[1", '2["a",NaN]']
+    texts += ['2123456789012345678901["a"]', '2/admin,["a"]', '2-1["a"]', '2\u00a0["a"]', "2", "2["]
+    return texts
+
+
+@pytest.mark.parametrize("text", _text_inputs())
+def test_add_event_agrees_with_add(text: str) -> None:
+    """The fast path gives add()'s packet, add()'s error, or None (then add() decides): never another answer."""
+    fast: tuple[list[Any], int | None] | None = None
+    fast_error = slow_error = None
+    try:
+        fast = Decoder().add_event(text)
+    except DecodeError as exc:
+        fast_error = str(exc)
+    try:
+        packet = Decoder().add(text)
+    except DecodeError as exc:
+        slow_error = str(exc)
+    if fast_error is not None:
+        assert slow_error == fast_error
+    elif fast is not None:
+        assert slow_error is None
+        assert packet is not None
+        assert same_packet(packet, Packet(EVENT, "/", fast[0], fast[1])), (packet, fast)
+
+
+def test_add_event_leaves_a_pending_binary_packet_to_add() -> None:
+    decoder = Decoder()
+    assert decoder.add('51-["a",{"_placeholder":true,"num":0}]') is None
+    assert decoder.add_event('2["b"]') is None
+    with pytest.raises(DecodeError, match="got plaintext data when reconstructing a packet"):
+        decoder.add('2["b"]')
+
+
+def test_plain_ack_is_encode_ack_or_none() -> None:
+    for nsp in ("/", "/admin"):
+        for args in ((), ("ok",), (1, None, True, "x"), ["a", 2]):
+            assert plain_ack(nsp, 7, args) is not None
+            assert [plain_ack(nsp, 7, args)] == encode_ack(nsp, 7, args)
+        for args in (({"a": 1},), (1.5,), (b"\x01",), ("\ud800",)):
+            assert plain_ack(nsp, 7, args) is None
+            assert encode_ack(nsp, 7, args) == encode(Packet(ACK, nsp, list(args), 7))
+        assert plain_ack(nsp, 7, (2**70,)) is None  # the full encoder explains what is wrong
+        with pytest.raises(EncodeError):
+            encode_ack(nsp, 7, (2**70,))
 
 
 def test_encode_leaves_binary_types_and_tuples() -> None:

