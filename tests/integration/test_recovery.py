@@ -82,7 +82,9 @@ async def serve() -> AsyncIterator[Any]:
         await io.close()
 
 
-async def run_client(url: str, cuts: int, delay_ms: int = 50) -> list[dict[str, Any]]:
+async def run_client(url: str, cuts: int, delay_ms: int = 300) -> list[dict[str, Any]]:
+    """The client's reconnection delay is well over the server's 50 ms wait in ``_while_away``, so the events
+    sent while away are always sent before the client is back (a 50 ms delay raced it)."""
     node = shutil.which("node")
     assert node is not None, "Node.js is needed (scripts/setup installs the clients)"
     process = await asyncio.create_subprocess_exec(
