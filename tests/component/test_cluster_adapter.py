@@ -162,3 +162,31 @@ async def test_messages_of_other_namespaces_are_ignored(cluster: Any) -> None:
     )
     await settle()
     assert got == [(2,)]
+
+
+async def test_a_hanging_bus_holds_a_bounded_number_of_messages(
+    cluster: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bus that accepts but never answers: messages wait up to the bound, then new ones are dropped (with one
+    warning), and local delivery goes on."""
+    from aiosocketio.adapters import cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module._Outbox, "MAX_PENDING", 50)
+    a = await cluster()
+    adapter = a.sockets.adapter
+    stuck: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def hangs(self: BusAdapter, batch: Any) -> list[str | None]:
+        await stuck
+        return [None] * len(batch)
+
+    monkeypatch.setattr(BusAdapter, "_do_publish_batch", hangs)
+    with caplog.at_level("WARNING", logger="aiosocketio.cluster"):
+        for n in range(500):
+            await a.server_side_emit("tick", n)
+        await settle()
+    assert len(adapter._outbox._queue) <= 50
+    warnings = [r for r in caplog.records if "does not keep up" in r.getMessage()]
+    assert len(warnings) == 1
+    stuck.set_result(None)
+    await adapter.flush()

@@ -121,12 +121,20 @@ def local_socket_data(sockets: Iterable[Any]) -> tuple[wire.SocketData, ...]:
 
 
 class _Outbox:
-    """The adapter's ordered outgoing queue, drained by one task in batches."""
+    """The adapter's ordered outgoing queue, drained by one task in batches.
 
-    __slots__ = ("_adapter", "_queue", "_task")
+    Bounded: while the bus hangs (a server that accepts connections but does not answer), at most
+    ``MAX_PENDING`` messages wait; more are dropped, like the publishes made while the bus is down, and a
+    broadcast waiting for its offset is delivered locally without one. One warning per such episode.
+    """
+
+    __slots__ = ("_adapter", "_dropping", "_queue", "_task")
+
+    MAX_PENDING = 100_000
 
     def __init__(self, adapter: ClusterAdapter) -> None:
         self._adapter = adapter
+        self._dropping = False
         self._queue: collections.deque[
             tuple[str | None, wire.ClusterMessage, Callable[[str | None], None] | None]
         ]
@@ -139,6 +147,18 @@ class _Outbox:
         message: wire.ClusterMessage,
         then: Callable[[str | None], None] | None = None,
     ) -> None:
+        if len(self._queue) >= self.MAX_PENDING:
+            if not self._dropping:
+                self._dropping = True
+                logger.warning(
+                    "%s: the cluster bus does not keep up (%d messages waiting); dropping new ones",
+                    self._adapter.nsp.name,
+                    len(self._queue),
+                )
+            if then is not None:
+                then(None)
+            return
+        self._dropping = False
         self._queue.append((target, message, then))
         if self._task is None:
             self._task = spawn(self._drain())
