@@ -76,8 +76,8 @@ import msgpack  # type: ignore[import-untyped, unused-ignore]
 import orjson
 
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
-from aiosocketio.parsers.binary import has_binary, js_items
-from aiosocketio.parsers.default import _json_with_orjson, js_number, to_json
+from aiosocketio.parsers.binary import has_binary, js_items, too_deep
+from aiosocketio.parsers.default import _json_with_orjson, js_key, to_json
 from aiosocketio.parsers.packet import DecodeError, EncodeError, Packet, PacketType
 
 __all__ = [
@@ -240,28 +240,6 @@ class _Raw:
         self.data = data
 
 
-def _js_property_name(key: Any) -> str:
-    """The property name JavaScript gives a key (``1`` -> ``"1"``, ``True`` -> ``"true"``, ``None`` -> ``"null"``)."""
-    if isinstance(key, str):
-        return str(key)
-    if key is True:
-        return "true"
-    if key is False:
-        return "false"
-    if key is None:
-        return "null"
-    if isinstance(key, int):
-        return str(int(key))
-    if isinstance(key, float):
-        key = float(key)
-        if key != key:
-            return "NaN"
-        if key in (float("inf"), float("-inf")):
-            return "Infinity" if key > 0 else "-Infinity"
-        return js_number(key)
-    raise EncodeError(f"dict keys must be str, int, float, bool or None, not {type(key).__name__}")
-
-
 def _timestamp(value: datetime.datetime) -> msgpack.Timestamp:
     """A ``Date`` as both libraries write it: whole milliseconds (floored), seconds and nanoseconds (§2.1)."""
     if value.tzinfo is None or value.utcoffset() is None:
@@ -378,7 +356,7 @@ def _notepack_wrapped_integer(value: float) -> bytes:
 
 
 def _too_deep(limit: int) -> EncodeError:
-    return EncodeError(f"data is too deeply nested (more than {limit} levels)")
+    return EncodeError(too_deep(limit))
 
 
 def _via_orjson(value: Any) -> Any:
@@ -477,7 +455,7 @@ def _normalize_map(value: dict[Any, Any], notepack: bool, exact: bool, depth: in
     items: list[tuple[Any, Any]] = []
     for key, item in value.items():
         if type(key) is not str:
-            key = _js_property_name(key)
+            key = js_key(key)
             changed = True
         if key and "0" <= key[0] <= "9":
             digit_key = True
@@ -615,7 +593,7 @@ def _js_key_of(value: Any) -> str:
         return value.isoformat()  # JavaScript writes Date.prototype.toString() (local time): not reproduced
     if value is UNDEFINED:
         return "undefined"
-    return _js_property_name(value)
+    return js_key(value)
 
 
 class _ByteReader:
@@ -944,7 +922,7 @@ def _room_name(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return _js_property_name(value)
+        return js_key(value)
     raise DecodeError(f"a room must be a string, not {type(value).__name__}")
 
 

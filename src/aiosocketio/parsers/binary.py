@@ -31,10 +31,12 @@ __all__ = [
     "BINARY_TYPES",
     "DEFAULT_MAX_DEPTH",
     "deconstruct",
+    "deeper_than",
     "has_binary",
     "is_binary",
     "js_items",
     "reconstruct",
+    "too_deep",
 ]
 
 DEFAULT_MAX_DEPTH: Final = 1024
@@ -97,8 +99,24 @@ def js_items(mapping: dict[Any, Any]) -> list[tuple[Any, Any]]:
     return first + [item for position, item in enumerate(items) if position not in taken]
 
 
-def _too_deep(max_depth: int) -> str:
+def too_deep(max_depth: int) -> str:
+    """The message of the error every walk raises past ``max_depth`` levels."""
     return f"data is too deeply nested (more than {max_depth} levels)"
+
+
+def deeper_than(data: Any, max_depth: int) -> bool:
+    """Whether decoded ``data`` nests more than ``max_depth`` containers (iterative)."""
+    if not isinstance(data, (list, dict)):
+        return False
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        container, depth = stack.pop()
+        for value in container.values() if type(container) is dict else container:
+            if isinstance(value, (list, dict)):
+                if depth >= max_depth:
+                    return True
+                stack.append((value, depth + 1))
+    return False
 
 
 def has_binary(data: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> bool:
@@ -118,7 +136,7 @@ def has_binary(data: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> bool:
                 return True
             if isinstance(value, (list, tuple, dict)):
                 if len(stack) >= max_depth:
-                    raise EncodeError(_too_deep(max_depth))
+                    raise EncodeError(too_deep(max_depth))
                 stack.append(iter(value.values() if isinstance(value, dict) else value))
                 break
         else:
@@ -145,18 +163,18 @@ def deconstruct(data: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> tuple[Any, lis
     def convert(value: Any) -> Any:
         if isinstance(value, BINARY_TYPES):
             if len(stack) >= max_depth:  # the placeholder is an object: one more level in the JSON
-                raise EncodeError(_too_deep(max_depth))
+                raise EncodeError(too_deep(max_depth))
             attachments.append(bytes(value))
             return {"_placeholder": True, "num": len(attachments) - 1}
         if isinstance(value, dict):
             if len(stack) >= max_depth:
-                raise EncodeError(_too_deep(max_depth))
+                raise EncodeError(too_deep(max_depth))
             new_dict: dict[Any, Any] = {}
             stack.append((iter(js_items(value)), new_dict))
             return new_dict
         if isinstance(value, (list, tuple)):
             if len(stack) >= max_depth:
-                raise EncodeError(_too_deep(max_depth))
+                raise EncodeError(too_deep(max_depth))
             new_list: list[Any] = []
             stack.append((((None, item) for item in value), new_list))
             return new_list

@@ -73,10 +73,11 @@ import orjson
 from aiosocketio.parsers.binary import (
     BINARY_TYPES,
     DEFAULT_MAX_DEPTH,
-    _too_deep,
     deconstruct,
+    deeper_than,
     js_items,
     reconstruct,
+    too_deep,
 )
 from aiosocketio.parsers.packet import RESERVED_EVENTS, DecodeError, EncodeError, Packet, PacketType
 
@@ -89,6 +90,7 @@ __all__ = [
     "encode",
     "encode_ack",
     "encode_event",
+    "js_key",
     "js_number",
     "new_decoder",
     "plain_ack",
@@ -456,6 +458,28 @@ def _leaf_json(value: Any) -> str:
     )
 
 
+def js_key(key: Any) -> str:
+    """A dict key as the JavaScript property name it becomes (``1`` -> ``"1"``, ``True`` -> ``"true"``,
+    ``None`` -> ``"null"``): every key of a JavaScript object is a string."""
+    if isinstance(key, str):
+        return str(key)
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, int):
+        return str(int(key))
+    if isinstance(key, float):
+        if key != key:
+            return "NaN"
+        if key in (float("inf"), float("-inf")):
+            return "Infinity" if key > 0 else "-Infinity"
+        return js_number(float(key))
+    raise EncodeError(f"dict keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
 def _key_json(key: Any) -> str:
     """The JSON text of a dict key, as the JavaScript property name the key would become."""
     if isinstance(key, str):
@@ -504,12 +528,12 @@ def to_json(data: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> str:
     while True:
         if isinstance(value, dict):
             if len(stack) >= max_depth:
-                raise EncodeError(_too_deep(max_depth))
+                raise EncodeError(too_deep(max_depth))
             out.append("{")
             stack.append((_dict_members(value), "}"))
         elif isinstance(value, (list, tuple)):
             if len(stack) >= max_depth:
-                raise EncodeError(_too_deep(max_depth))
+                raise EncodeError(too_deep(max_depth))
             out.append("[")
             stack.append((_list_members(value), "]"))
         else:
@@ -630,21 +654,6 @@ _VALIDATORS: Final = (
     _valid_event,
     _valid_ack,
 )
-
-
-def _deeper_than(data: Any, max_depth: int) -> bool:
-    """Whether decoded JSON ``data`` nests more than ``max_depth`` containers (iterative)."""
-    if not isinstance(data, (list, dict)):
-        return False
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        container, depth = stack.pop()
-        for value in container.values() if type(container) is dict else container:
-            if isinstance(value, (list, dict)):
-                if depth >= max_depth:
-                    return True
-                stack.append((value, depth + 1))
-    return False
 
 
 # Packets built by the decoder are valid by construction: skipping the frozen dataclass __init__ and its
@@ -832,7 +841,7 @@ class Decoder:
                 self._check_depth
                 # Cheap bound first: the nesting cannot exceed the number of opening brackets.
                 and json_text.count("[") + json_text.count("{") > self._max_depth
-                and _deeper_than(data, self._max_depth)
+                and deeper_than(data, self._max_depth)
             ):
                 raise DecodeError(_INVALID_PAYLOAD)
         if expected:

@@ -95,8 +95,8 @@ from typing import Any, Final
 
 import msgpack  # type: ignore[import-untyped, unused-ignore]
 
-from aiosocketio.parsers.binary import js_items
-from aiosocketio.parsers.default import js_number
+from aiosocketio.parsers.binary import deeper_than, js_items, too_deep
+from aiosocketio.parsers.default import js_key
 from aiosocketio.parsers.packet import RESERVED_EVENTS, DecodeError, EncodeError, Packet, PacketType
 
 __all__ = [
@@ -158,10 +158,6 @@ _INVALID_PAYLOAD: Final = "invalid payload"
 _PLAIN_LEAVES: Final = frozenset({str, int, bool, type(None), bytes, bytearray})
 
 
-def _too_deep(max_depth: int) -> str:
-    return f"data is too deeply nested (more than {max_depth} levels)"
-
-
 def _is_array_index_key(key: str) -> bool:
     """Whether JavaScript lists ``key`` first: the canonical decimal form of 0 .. 2**32 - 2 (``"7"``)."""
     return (
@@ -200,12 +196,12 @@ def _is_plain(data: Any, max_depth: int) -> bool:
             kind = type(value)
             if kind is list or kind is tuple:
                 if len(stack) >= max_depth:
-                    raise EncodeError(_too_deep(max_depth))
+                    raise EncodeError(too_deep(max_depth))
                 stack.append(iter(value))
                 break
             if kind is dict:
                 if len(stack) >= max_depth:
-                    raise EncodeError(_too_deep(max_depth))
+                    raise EncodeError(too_deep(max_depth))
                 if not _plain_keys(value):
                     return False
                 stack.append(iter(value.values()))
@@ -215,27 +211,6 @@ def _is_plain(data: Any, max_depth: int) -> bool:
         else:
             stack.pop()
     return True
-
-
-def _js_key(key: Any) -> str:
-    """A dict key as the JavaScript property name it becomes (every key of a JavaScript object is a string)."""
-    if isinstance(key, str):
-        return key
-    if key is True:
-        return "true"
-    if key is False:
-        return "false"
-    if key is None:
-        return "null"
-    if isinstance(key, int):
-        return str(int(key))
-    if isinstance(key, float):
-        if key != key:
-            return "NaN"
-        if key in (float("inf"), float("-inf")):
-            return "Infinity" if key > 0 else "-Infinity"
-        return js_number(float(key))
-    raise EncodeError(f"dict keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
 def _date_ext(value: datetime.datetime) -> Any:
@@ -284,13 +259,13 @@ def _prepare(data: Any, max_depth: int) -> Any:
     def convert(value: Any) -> Any:
         if isinstance(value, dict):
             if len(stack) >= max_depth:
-                raise EncodeError(_too_deep(max_depth))
+                raise EncodeError(too_deep(max_depth))
             new_dict: dict[str, Any] = {}
             stack.append((iter(js_items(value)), new_dict))
             return new_dict
         if isinstance(value, (list, tuple)):
             if len(stack) >= max_depth:
-                raise EncodeError(_too_deep(max_depth))
+                raise EncodeError(too_deep(max_depth))
             new_list: list[Any] = []
             stack.append((((None, item) for item in value), new_list))
             return new_list
@@ -309,7 +284,7 @@ def _prepare(data: Any, max_depth: int) -> Any:
                 stack.pop()
         else:
             for key, value in pairs:
-                target[_js_key(key)] = convert(value)
+                target[js_key(key)] = convert(value)
                 if len(stack) != depth:
                     break
             else:
@@ -664,21 +639,6 @@ _SMALL_NUMBER_CHARS: Final = frozenset(
 )
 
 
-def _deeper_than(data: Any, max_depth: int) -> bool:
-    """Whether decoded ``data`` nests more than ``max_depth`` containers (iterative)."""
-    if not isinstance(data, (list, dict)):
-        return False
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        container, depth = stack.pop()
-        for value in container.values() if type(container) is dict else container:
-            if isinstance(value, (list, dict)):
-                if depth >= max_depth:
-                    return True
-                stack.append((value, depth + 1))
-    return False
-
-
 def _is_integer(value: Any) -> bool:
     """JavaScript's ``Number.isInteger``: an int (not a bool) or an integral, finite float."""
     kind = type(value)
@@ -800,7 +760,7 @@ class Decoder:
             pass  # a malformed document, or one only the reference reader can read right
         else:
             if b"\xff" not in buf or not _holds_timestamp(document):  # memchr first: 0xff is the type byte
-                if max_depth < MAX_DEPTH and len(buf) > max_depth and _deeper_than(document, max_depth + 1):
+                if max_depth < MAX_DEPTH and len(buf) > max_depth and deeper_than(document, max_depth + 1):
                     raise DecodeError(_INVALID_PAYLOAD)
                 return document
         return _unpack_reference(buf, max_depth)
