@@ -14,10 +14,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiosocketio._emitter import spawn
+from aiosocketio.adapters.cluster import ClusterAdapter
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
+
+    from aiosocketio.namespace import Namespace
 
 logger = logging.getLogger("aiosocketio.redis")
 
@@ -190,3 +193,30 @@ class ClientLease:
         if self._owned and self._users == 0:
             with contextlib.suppress(Exception):
                 await self.client.aclose()
+
+
+class SubscribedAdapter(ClusterAdapter):
+    """A cluster adapter reading Redis through one :class:`Subscription` of its own, on a leased client: the
+    part the classic and the sharded adapters share. Subclasses add their channels and handle the messages."""
+
+    __slots__ = ("_lease", "_redis", "_subscription")
+
+    def __init__(self, nsp: Namespace, lease: ClientLease, *, requests_timeout: float, name: str) -> None:
+        super().__init__(nsp, requests_timeout=requests_timeout)
+        self._lease = lease
+        self._redis = lease.acquire()
+        self._subscription = Subscription(self._redis, self._on_redis_message, name)
+
+    def _on_redis_message(self, kind: str, channel: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def init(self) -> None:
+        self._subscription.start()
+        await self._subscription.wait_ready(self.requests_timeout)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        await super().close()
+        await self._subscription.close()
+        await self._lease.release()

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
-from aiosocketio.adapters._redis import Subscription, count_subscribers
-from aiosocketio.adapters.cluster import ClusterAdapter, Outgoing, Request
+from aiosocketio.adapters._redis import ClientLease, SubscribedAdapter, count_subscribers
+from aiosocketio.adapters.cluster import Outgoing, Request
 from aiosocketio.adapters.redis_sharded import ShardedRedisAdapter, create_sharded_adapter
 
 if TYPE_CHECKING:
@@ -67,68 +67,46 @@ def create_adapter(
     publish_on_specific_response_channel: bool = False,
 ) -> Callable[[Namespace], RedisAdapter]:
     """``Server(adapter=create_adapter(redis))``: ``redis`` is a ``redis.asyncio.Redis`` client or a URL."""
-    if isinstance(redis, str):
-        from redis.asyncio import Redis as RedisClient
-
-        client: Redis = RedisClient.from_url(redis)
-    else:
-        client = redis
     if requests_timeout <= 0:
         raise ValueError("requests_timeout is a positive number of seconds")
-    owned = isinstance(redis, str)
-    open_adapters: set[RedisAdapter] = set()
-
-    async def released(adapter: RedisAdapter) -> None:
-        """A client made here from a URL is closed with the last adapter that used it."""
-        open_adapters.discard(adapter)
-        if owned and not open_adapters:
-            await client.aclose()
+    lease = ClientLease(redis)
 
     def factory(nsp: Namespace) -> RedisAdapter:
-        adapter = RedisAdapter(
+        return RedisAdapter(
             nsp,
-            client,
+            lease,
             key=key,
             requests_timeout=requests_timeout,
             publish_on_specific_response_channel=publish_on_specific_response_channel,
-            on_close=released,
         )
-        open_adapters.add(adapter)
-        return adapter
 
     return factory
 
 
-class RedisAdapter(ClusterAdapter):
+class RedisAdapter(SubscribedAdapter):
     """One namespace's rooms here, and its share of the cluster through Redis pub/sub (classic protocol)."""
 
     __slots__ = (
         "_channel",
         "_key",
-        "_on_close",
         "_pattern",
         "_publish_specific",
-        "_redis",
         "_request_channel",
         "_response_channel",
         "_specific_channel",
-        "_subscription",
     )
 
     def __init__(
         self,
         nsp: Namespace,
-        redis: Redis,
+        lease: ClientLease,
         *,
         key: str = "socket.io",
         requests_timeout: float = 5.0,
         publish_on_specific_response_channel: bool = False,
-        on_close: Callable[[RedisAdapter], Awaitable[None]] | None = None,
     ) -> None:
-        super().__init__(nsp, requests_timeout=requests_timeout)
+        super().__init__(nsp, lease, requests_timeout=requests_timeout, name=nsp.name)
         self.uid = uid2()
-        self._on_close = on_close
-        self._redis = redis
         self._key = key
         self._publish_specific = publish_on_specific_response_channel
         name = nsp.name
@@ -137,7 +115,6 @@ class RedisAdapter(ClusterAdapter):
         self._request_channel = wire.classic_request_channel(key, name)
         self._response_channel = wire.classic_response_channel(key, name)
         self._specific_channel = wire.classic_response_channel(key, name, self.uid)
-        self._subscription = Subscription(redis, self._on_redis_message, name)
         self._subscription.add("pattern", self._pattern)
         self._subscription.add(
             "channel", self._request_channel, self._response_channel, self._specific_channel
@@ -148,20 +125,6 @@ class RedisAdapter(ClusterAdapter):
 
     def _fetch_timeout_message(self, request: Request) -> str:
         return "timeout reached while waiting for fetch_sockets responses"
-
-    # -- lifecycle ---------------------------------------------------------------------------------------
-
-    async def init(self) -> None:
-        self._subscription.start()
-        await self._subscription.wait_ready(self.requests_timeout)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        await super().close()
-        await self._subscription.close()
-        if self._on_close is not None:
-            await self._on_close(self)
 
     async def server_count(self) -> int:
         """Servers subscribed to this namespace's request channel (``PUBSUB NUMSUB``), this one included."""

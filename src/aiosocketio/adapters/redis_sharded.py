@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from aiosocketio.adapters import messages as wire
-from aiosocketio.adapters._redis import ClientLease, Subscription, count_subscribers
-from aiosocketio.adapters.cluster import ClusterAdapter, Outgoing
+from aiosocketio.adapters._redis import ClientLease, SubscribedAdapter, count_subscribers
+from aiosocketio.adapters.cluster import Outgoing
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -62,10 +62,10 @@ def _looks_like_socket_id(room: str) -> bool:
     return len(room) == 20
 
 
-class ShardedRedisAdapter(ClusterAdapter):
+class ShardedRedisAdapter(SubscribedAdapter):
     """One namespace's share of a cluster over Redis sharded pub/sub."""
 
-    __slots__ = ("_channel", "_lease", "_mode", "_redis", "_response_channel", "_subscription")
+    __slots__ = ("_channel", "_mode", "_response_channel")
 
     def __init__(
         self,
@@ -76,28 +76,14 @@ class ShardedRedisAdapter(ClusterAdapter):
         subscription_mode: SubscriptionMode = "dynamic",
         requests_timeout: float = 5.0,
     ) -> None:
-        super().__init__(nsp, requests_timeout=requests_timeout)
-        self._lease = lease
-        self._redis = lease.acquire()
+        super().__init__(nsp, lease, requests_timeout=requests_timeout, name=f"{nsp.name} (sharded)")
         self._mode = subscription_mode
         self._channel = wire.cluster_channel(channel_prefix, nsp.name)
         self._response_channel = wire.cluster_channel(channel_prefix, nsp.name, self.uid)
-        self._subscription = Subscription(self._redis, self._on_redis_message, f"{nsp.name} (sharded)")
         self._subscription.add("shard", self._channel, self._response_channel)
         if subscription_mode != "static":
             self.on("create-room", self._on_create_room)
             self.on("delete-room", self._on_delete_room)
-
-    async def init(self) -> None:
-        self._subscription.start()
-        await self._subscription.wait_ready(self.requests_timeout)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        await super().close()
-        await self._subscription.close()
-        await self._lease.release()
 
     # -- rooms with a channel of their own ---------------------------------------------------------------
 
