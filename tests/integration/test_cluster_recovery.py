@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_mixed_cluster import FACTOR, PROMPTLY, TESTS_DIR, make_world
+from test_mixed_cluster import FACTOR, PROMPTLY, TESTS_DIR, make_world, stop_process
 
 import aiosocketio
 
@@ -90,13 +90,7 @@ class FailoverClient:
         await self.process.stdin.drain()
 
     async def stop(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            await asyncio.wait_for(self.process.wait(), PROMPTLY)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+        await stop_process(self.process)
 
 
 @contextlib.asynccontextmanager

@@ -40,6 +40,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """End a Node.js helper by closing its stdin (it exits on EOF); kill it if it does not."""
+    assert process.stdin is not None
+    process.stdin.close()
+    try:
+        await asyncio.wait_for(process.wait(), PROMPTLY)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 class NodeServer:
     """The Node.js member of the cluster, driven by JSON commands on its stdin."""
 
@@ -73,13 +84,7 @@ class NodeServer:
         return line["result"]
 
     async def stop(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            await asyncio.wait_for(self.process.wait(), PROMPTLY)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+        await stop_process(self.process)
         self._reader.cancel()
 
 
