@@ -29,35 +29,9 @@
 //   {"event":"done"}, or {"event":"timeout","step":"..."} (exit status 2) when a step hangs.
 
 import { Manager } from "socket.io-client";
+import { STEP_TIMEOUT, factor, next, report, state, within } from "./scenario.mjs";
 
 const [url, transport] = process.argv.slice(2);
-const factor = Number(process.env.AIOSOCKETIO_TEST_TIMEOUT_FACTOR || "1") || 1;
-const STEP_TIMEOUT = 5000 * factor;
-
-let step = "start";
-
-function report(event) {
-  process.stdout.write(JSON.stringify(event) + "\n");
-}
-
-function next(emitter, event) {
-  return new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
-}
-
-async function within(promise) {
-  let timer;
-  const expired = new Promise(() => {
-    timer = setTimeout(() => {
-      report({ event: "timeout", step });
-      process.exit(2);
-    }, STEP_TIMEOUT);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function callbackAck(socket, name, ...args) {
   return new Promise((resolve) => {
@@ -79,7 +53,7 @@ async function run() {
   manager.on("error", (err) => report({ event: "error", message: `manager: ${err?.message ?? err}` }));
 
   // 1. the main namespace
-  step = "connect /";
+  state.step = "connect /";
   const root = manager.socket("/", { auth: { token: "js" } });
   root.on("disconnect", (reason) => report({ event: "disconnect", nsp: "/", reason }));
   root.on("connect_error", (err) => report({ event: "error", message: `connect_error on /: ${err.message}` }));
@@ -91,28 +65,28 @@ async function run() {
   await within(rootConnected);
   report({ event: "connect", nsp: "/", id: root.id, engineId: manager.engine.id });
   const engineClosed = next(manager.engine, "close");
-  step = "welcome";
+  state.step = "welcome";
   report({ event: "welcome", args: await within(welcome) });
 
   // 2. the server asks, we answer
-  step = "asked";
+  state.step = "asked";
   const asked = next(root, "asked");
   root.emit("ask-me");
   report({ event: "asked", args: await within(asked) });
 
   // 3. acknowledgements of the server's handlers
-  step = "multi";
+  state.step = "multi";
   report({ event: "ack", name: "multi", args: await within(callbackAck(root, "multi", 1, 2, 3)) });
-  step = "nothing";
+  state.step = "nothing";
   report({ event: "ack", name: "nothing", args: await within(callbackAck(root, "nothing")) });
 
   // 4. a broadcast with acknowledgements, answered by us
-  step = "poll";
+  state.step = "poll";
   const polled = await within(root.timeout(STEP_TIMEOUT).emitWithAck("start-poll", "colour?"));
   report({ event: "poll", value: polled });
 
   // 5. a middleware refuses, then accepts
-  step = "connect /admin (refused)";
+  state.step = "connect /admin (refused)";
   const admin = manager.socket("/admin", { auth: { token: "bad" } });
   admin.on("disconnect", (reason) => report({ event: "disconnect", nsp: "/admin", reason }));
   let news = 0;
@@ -123,7 +97,7 @@ async function run() {
   admin.connect();
   const [err] = await within(refused);
   report({ event: "connect_error", nsp: "/admin", message: err.message, data: err.data ?? null });
-  step = "connect /admin";
+  state.step = "connect /admin";
   admin.auth = { token: "ok" };
   const adminConnected = next(admin, "connect");
   admin.connect();
@@ -131,26 +105,26 @@ async function run() {
   report({ event: "connect", nsp: "/admin", id: admin.id, engineId: manager.engine.id });
 
   // 6. rooms and a broadcast to two of them
-  step = "join";
+  state.step = "join";
   report({ event: "joined", value: await within(admin.timeout(STEP_TIMEOUT).emitWithAck("join", ["r1", "r2"])) });
-  step = "fanout";
+  state.step = "fanout";
   const done = next(admin, "news-done");
   admin.emit("fanout");
   await within(done);
   report({ event: "news", count: news });
 
   // 7. the server disconnects /admin
-  step = "kick";
+  state.step = "kick";
   const kicked = next(admin, "disconnect");
   admin.emit("kick");
   await within(kicked);
 
   // 8. we leave /
-  step = "disconnect /";
+  state.step = "disconnect /";
   const left = next(root, "disconnect");
   root.disconnect();
   await within(left);
-  step = "engine close";
+  state.step = "engine close";
   const [reason] = await within(engineClosed);
   report({ event: "engine-close", reason });
   report({ event: "done" });
@@ -162,6 +136,6 @@ if (!url || !["polling", "websocket"].includes(transport)) {
   process.exit(64);
 }
 run().catch((error) => {
-  report({ event: "error", message: `${step}: ${error?.stack ?? error}` });
+  report({ event: "error", message: `${state.step}: ${error?.stack ?? error}` });
   process.exit(1);
 });

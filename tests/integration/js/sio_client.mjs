@@ -31,18 +31,23 @@
 //   {"event":"done"} at the end, or {"event":"timeout","step":"..."} (exit status 2) if a step hangs.
 
 import { Manager } from "socket.io-client";
+import {
+  STEP_TIMEOUT,
+  TRANSPORTS,
+  awaitUpgrade,
+  exchange,
+  hex,
+  join,
+  main,
+  next,
+  report,
+  state,
+  watchManager,
+  windDown,
+  within,
+} from "./scenario.mjs";
 
 const [url, transportArg] = process.argv.slice(2);
-const factor = Number(process.env.AIOSOCKETIO_TEST_TIMEOUT_FACTOR || "1") || 1;
-const STEP_TIMEOUT = 5000 * factor;
-
-function report(event) {
-  process.stdout.write(JSON.stringify(event) + "\n");
-}
-
-function hex(view) {
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString("hex");
-}
 
 // JSON-friendly view of what the client handed to the application.
 function describe(value) {
@@ -55,90 +60,23 @@ function describe(value) {
   return value;
 }
 
-let step = "start";
-let openedWith = null;
-
-// Resolves with the arguments of the next `event` on `emitter`.
-function next(emitter, event) {
-  return new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
-}
-
-// Awaits `promise`, or reports a timeout for the current step and exits with status 2.
-async function within(promise) {
-  let timer;
-  const expired = new Promise(() => {
-    timer = setTimeout(() => {
-      report({ event: "timeout", step });
-      process.exit(2);
-    }, STEP_TIMEOUT);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function transportOf(socket) {
-  return socket.io.engine?.transport?.name ?? null;
-}
-
-const TRANSPORTS = {
-  polling: ["polling"],
-  websocket: ["websocket"],
-  upgrade: ["polling", "websocket"],
-};
-
-async function join(manager, nsp, auth) {
-  step = `connect ${nsp}`;
-  const socket = manager.socket(nsp, auth === undefined ? {} : { auth });
-  socket.on("connect_error", (err) => report({ event: "error", message: `connect_error on ${nsp}: ${err.message}` }));
-  socket.on("disconnect", (reason) => report({ event: "disconnect", nsp, reason, connected: socket.connected }));
-  // The server emits "auth" right after the CONNECT reply: listen before connecting.
-  const authArgs = next(socket, "auth");
-  const connected = next(socket, "connect");
-  socket.connect();
-  await within(connected);
-  report({
-    event: "connect",
-    nsp,
-    id: socket.id,
-    engineId: manager.engine.id,
-    // The transport the Engine.IO connection was opened with (it may have been upgraded since).
-    openedWith: openedWith,
-  });
-  step = `auth ${nsp}`;
-  report({ event: "auth", nsp, args: describe(await within(authArgs)) });
-  return socket;
-}
-
-async function exchange(socket, nsp, args) {
-  step = `message ${nsp}`;
-  const back = next(socket, "message-back");
-  socket.emit("message", ...args);
-  report({ event: "message-back", nsp, args: describe(await within(back)), transport: transportOf(socket) });
-}
-
 async function run() {
-  const transports = TRANSPORTS[transportArg];
-  const manager = new Manager(url, { transports, reconnection: false, autoConnect: false, timeout: STEP_TIMEOUT });
-  manager.on("error", (err) => report({ event: "error", message: `manager: ${err?.message ?? err}` }));
-  manager.on("open", () => {
-    openedWith = manager.engine.transport.name;
+  const manager = new Manager(url, {
+    transports: TRANSPORTS[transportArg],
+    reconnection: false,
+    autoConnect: false,
+    timeout: STEP_TIMEOUT,
   });
+  watchManager(manager);
 
-  const root = await join(manager, "/", { token: "123" });
+  const root = await join(manager, "/", { token: "123" }, describe);
   const engine = manager.engine;
   const engineClosed = next(engine, "close");
-  if (transportArg === "upgrade") {
-    step = "upgrade";
-    if (engine.transport.name !== "websocket") await within(next(engine, "upgrade"));
-    report({ event: "upgrade", transport: engine.transport.name });
-  }
+  await awaitUpgrade(engine, transportArg);
 
-  await exchange(root, "/", ["hello", Uint8Array.from([1, 2, 3]), { nested: Buffer.from([4, 5]) }, 42, "héllo 😀"]);
+  await exchange(root, "/", ["hello", Uint8Array.from([1, 2, 3]), { nested: Buffer.from([4, 5]) }, 42, "héllo 😀"], describe);
 
-  step = "ack";
+  state.step = "ack";
   const acked = new Promise((resolve) => {
     const binary = Uint8Array.from([6, 7]);
     root.timeout(STEP_TIMEOUT).emit("message-with-ack", 1, "2", { 3: [false] }, binary, (err, ...args) => {
@@ -147,42 +85,13 @@ async function run() {
     });
   });
   report({ event: "ack", nsp: "/", args: describe(await within(acked)) });
-  step = "emitWithAck";
+  state.step = "emitWithAck";
   const value = await within(root.timeout(STEP_TIMEOUT).emitWithAck("message-with-ack", "first", "second"));
   report({ event: "emitWithAck", nsp: "/", value: describe(value) });
 
-  const custom = await join(manager, "/custom", { token: "abc" });
-  await exchange(custom, "/custom", ["to custom", Uint8Array.from([8])]);
-
-  step = "connect /random";
-  const random = manager.socket("/random");
-  const failed = next(random, "connect_error");
-  random.connect();
-  const [err] = await within(failed);
-  report({ event: "connect_error", nsp: "/random", message: err.message, data: err.data ?? null });
-  random.disconnect();
-
-  step = "disconnect /custom";
-  const customGone = next(custom, "disconnect");
-  custom.disconnect();
-  await within(customGone);
-  step = "disconnect /";
-  const rootGone = next(root, "disconnect");
-  root.disconnect();
-  await within(rootGone);
-  step = "engine close";
-  const [reason] = await within(engineClosed);
-  report({ event: "engine-close", reason });
-  report({ event: "done" });
-  // Let the last packets go out, but never hang.
-  setTimeout(() => process.exit(0), 2000 * factor).unref();
+  const custom = await join(manager, "/custom", { token: "abc" }, describe);
+  await exchange(custom, "/custom", ["to custom", Uint8Array.from([8])], describe);
+  await windDown(manager, root, custom, engineClosed);
 }
 
-if (!url || !(transportArg in TRANSPORTS)) {
-  process.stderr.write(`usage: sio_client.mjs <url> <${Object.keys(TRANSPORTS).join("|")}>\n`);
-  process.exit(64);
-}
-run().catch((err) => {
-  report({ event: "error", message: `${step}: ${err?.stack ?? err}` });
-  process.exit(1);
-});
+main("sio_client.mjs", url, transportArg, run);
