@@ -63,56 +63,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
 import time
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-
-FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
-
-PATH = "/engine.io/"
-PING_INTERVAL = 0.3
-PING_TIMEOUT = 0.2
-MAX_PAYLOAD = 1_000_000
-RS = "\x1e"
-
-#: Tolerance added to protocol deadlines before a check gives up.
-SLACK = 0.3 * FACTOR
-#: Upper bound for anything that should happen "at once" (a reply, a close).
-PROMPTLY = 2.0 * FACTOR
-
-OPEN_KEYS = ["maxPayload", "pingInterval", "pingTimeout", "sid", "upgrades"]
-
+from rawengine import (
+    FACTOR,
+    MAX_PAYLOAD,
+    PING_INTERVAL,
+    PING_TIMEOUT,
+    PROMPTLY,
+    RS,
+    SLACK,
+    RawEngine,
+    check_open_packet,
+    expect_server_close,
+    expect_websocket_refused,
+    recv,
+    recv_skipping_pings,
+    ws_connect,
+)
+from websockets.asyncio.client import ClientConnection
 
 # --------------------------------------------------------------------------------------------------
 # helpers
 
 
-class Eio:
+class Eio(RawEngine):
     """Builds the Engine.IO URLs of one server and performs the polling requests."""
-
-    def __init__(self, server: Any, http: httpx.AsyncClient) -> None:
-        self.server = server
-        self.http = http
-
-    def polling_url(self, sid: str | None = None, query: str = "EIO=4&transport=polling") -> str:
-        url = f"{self.server.url}{PATH}?{query}"
-        return url if sid is None else f"{url}&sid={sid}"
-
-    def websocket_url(self, sid: str | None = None, query: str = "EIO=4&transport=websocket") -> str:
-        url = f"{self.server.ws_url}{PATH}?{query}"
-        return url if sid is None else f"{url}&sid={sid}"
-
-    async def open_polling_session(self) -> str:
-        response = await self.http.get(self.polling_url())
-        assert response.status_code == 200, response.text
-        return check_open_packet(response.text, upgrades=["websocket"])
 
     async def get(self, sid: str, extra: str = "") -> httpx.Response:
         return await self.http.get(self.polling_url(sid) + extra)
@@ -121,100 +101,10 @@ class Eio:
         return await self.http.post(self.polling_url(sid), content=body, **kwargs)
 
 
-def check_open_packet(packet: str, upgrades: list[str]) -> str:
-    """Check an ``open`` packet with the suite's settings; return the session id."""
-    assert isinstance(packet, str), f"the open packet must be text, got {packet!r}"
-    assert packet[:1] == "0", f"expected an open packet, got {packet!r}"
-    value = json.loads(packet[1:])
-    assert sorted(value) == OPEN_KEYS, value
-    assert isinstance(value["sid"], str), value
-    assert value["sid"], value
-    assert value["upgrades"] == upgrades, value
-    for key, expected in (
-        ("pingInterval", int(PING_INTERVAL * 1000)),
-        ("pingTimeout", int(PING_TIMEOUT * 1000)),
-        ("maxPayload", MAX_PAYLOAD),
-    ):
-        # Milliseconds as JSON integers: a float such as 300.0 would not be what the reference sends.
-        assert type(value[key]) is int, f"{key} must be an integer, got {value[key]!r}"
-        assert value[key] == expected, f"{key}: expected {expected}, got {value[key]!r}"
-    return str(value["sid"])
-
-
 def check_error(response: httpx.Response, code: int, message: str, status: int = 400) -> None:
     assert response.status_code == status, (response.status_code, response.text)
     assert response.headers.get("content-type", "").startswith("application/json"), response.headers
     assert response.json() == {"code": code, "message": message}
-
-
-def ws_connect(url: str) -> connect:
-    # No WebSocket-level keepalive and no compression: the tests look at Engine.IO frames only.
-    return connect(
-        url,
-        open_timeout=PROMPTLY,
-        close_timeout=PROMPTLY,
-        ping_interval=None,
-        compression=None,
-        max_size=None,
-        proxy=None,
-    )
-
-
-async def recv(ws: ClientConnection, within: float = PROMPTLY) -> str | bytes:
-    try:
-        async with asyncio.timeout(within):
-            return await ws.recv()
-    except TimeoutError:
-        pytest.fail(f"no WebSocket message within {within:.2f} s")
-
-
-async def recv_skipping_pings(ws: ClientConnection, within: float = PROMPTLY) -> str | bytes:
-    """The next frame that is not an Engine.IO ping; pings are answered with a pong."""
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                message = await ws.recv()
-                if message != "2":
-                    return message
-                await ws.send("3")
-    except TimeoutError:
-        pytest.fail(f"no WebSocket message (other than pings) within {within:.2f} s")
-
-
-async def expect_server_close(
-    ws: ClientConnection, within: float = PROMPTLY, *, answer_pings: bool = True
-) -> list[str | bytes]:
-    """Wait until the server closes ``ws``; return the frames received meanwhile.
-
-    Pings are answered (unless ``answer_pings`` is false) so that a close cannot come from a ping timeout.
-    """
-    received: list[str | bytes] = []
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                message = await ws.recv()
-                received.append(message)
-                if answer_pings and message == "2":
-                    await ws.send("3")
-    except ConnectionClosed:
-        return received
-    except TimeoutError:
-        pytest.fail(f"the server did not close the WebSocket within {within:.2f} s; received {received!r}")
-
-
-async def expect_websocket_refused(url: str) -> None:
-    """The server must not open a session: reject the upgrade with 400, or accept it and close at once."""
-    status: int | None = None
-    received: list[str | bytes] = []
-    try:
-        async with ws_connect(url) as ws:
-            received = await expect_server_close(ws, answer_pings=False)
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-    if status is not None:
-        assert status == 400, f"the upgrade was refused with {status}, expected 400"
-    else:
-        assert not any(isinstance(m, str) and m.startswith("0") for m in received), received
 
 
 @contextlib.asynccontextmanager

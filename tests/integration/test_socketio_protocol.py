@@ -91,7 +91,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -99,34 +98,38 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-
-FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
+from rawengine import (
+    FACTOR,
+    PING_INTERVAL,
+    PING_TIMEOUT,
+    PROMPTLY,
+    RS,
+    SLACK,
+    Frame,
+    RawEngine,
+    check_open_packet,
+    expect_server_close,
+    expect_websocket_refused,
+    recv,
+    recv_skipping_pings,
+    ws_connect,
+)
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 PATH = "/socket.io/"
-PING_INTERVAL = 0.3
-PING_TIMEOUT = 0.2
 CONNECT_TIMEOUT = 1.0
-MAX_PAYLOAD = 1_000_000
-RS = "\x1e"
-
-#: Tolerance added to protocol deadlines before a check gives up.
-SLACK = 0.3 * FACTOR
-#: Upper bound for anything that should happen "at once" (a reply, a close).
-PROMPTLY = 2.0 * FACTOR
 
 #: The Content-Type of the POST bodies of the official clients.
 TEXT_BODY = {"content-type": "text/plain;charset=UTF-8"}
 
-OPEN_KEYS = ["maxPayload", "pingInterval", "pingTimeout", "sid", "upgrades"]
 TRANSPORTS = ("websocket", "polling")
 
 #: The placeholders of two attachments, as the reference encoder writes them.
 TWO_PLACEHOLDERS = '{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}'
 PLACEHOLDER_0 = '{"_placeholder":true,"num":0}'
 
-Packet = str | bytes
+Packet = Frame
 
 
 # --------------------------------------------------------------------------------------------------
@@ -138,21 +141,6 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def check_open_packet(packet: Packet, upgrades: list[str]) -> str:
-    """Check an Engine.IO ``open`` packet with the suite's settings; return the session id."""
-    assert isinstance(packet, str), f"the open packet must be text, got {packet!r}"
-    assert packet[:1] == "0", f"expected an open packet, got {packet!r}"
-    value = json.loads(packet[1:])
-    assert sorted(value) == OPEN_KEYS, value
-    assert isinstance(value["sid"], str), value
-    assert value["sid"], value
-    assert value["upgrades"] == upgrades, value
-    assert value["pingInterval"] == int(PING_INTERVAL * 1000), value
-    assert value["pingTimeout"] == int(PING_TIMEOUT * 1000), value
-    assert value["maxPayload"] == MAX_PAYLOAD, value
-    return str(value["sid"])
-
-
 def encode_payload(packets: tuple[Packet, ...]) -> str:
     """An HTTP long-polling payload: packets separated by \\x1e, binary ones as ``b<base64>``."""
     return RS.join(p if isinstance(p, str) else "b" + base64.b64encode(p).decode() for p in packets)
@@ -160,80 +148,6 @@ def encode_payload(packets: tuple[Packet, ...]) -> str:
 
 def decode_payload(text: str) -> list[Packet]:
     return [base64.b64decode(p[1:]) if p.startswith("b") else p for p in text.split(RS)]
-
-
-def ws_connect(url: str) -> connect:
-    # No WebSocket-level keepalive and no compression: the tests look at Engine.IO frames only.
-    return connect(
-        url,
-        open_timeout=PROMPTLY,
-        close_timeout=PROMPTLY,
-        ping_interval=None,
-        compression=None,
-        max_size=None,
-        proxy=None,
-    )
-
-
-async def recv_frame(ws: ClientConnection, within: float = PROMPTLY) -> Packet:
-    try:
-        async with asyncio.timeout(within):
-            return await ws.recv()
-    except TimeoutError:
-        pytest.fail(f"no WebSocket message within {within:.2f} s")
-
-
-async def recv_frame_skipping_pings(ws: ClientConnection, within: float = PROMPTLY) -> Packet:
-    """The next frame that is not an Engine.IO ping; pings are answered with a pong."""
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                message = await ws.recv()
-                if message != "2":
-                    return message
-                await ws.send("3")
-    except TimeoutError:
-        pytest.fail(f"no WebSocket message (other than pings) within {within:.2f} s")
-
-
-async def expect_websocket_closed(
-    ws: ClientConnection, within: float = PROMPTLY, *, answer_pings: bool = True
-) -> list[Packet]:
-    """Wait until the server closes ``ws``; return the frames received meanwhile.
-
-    Pings are answered (unless ``answer_pings`` is false) so that a close cannot come from a ping timeout.
-    """
-    received: list[Packet] = []
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                message = await ws.recv()
-                received.append(message)
-                if answer_pings and message == "2":
-                    await ws.send("3")
-    except ConnectionClosed:
-        return received
-    except TimeoutError:
-        pytest.fail(f"the server did not close the WebSocket within {within:.2f} s; received {received!r}")
-
-
-async def expect_websocket_refused(url: str) -> None:
-    """The server must not open a session: reject the upgrade with 400, or accept it and close at once."""
-    status: int | None = None
-    received: list[Packet] = []
-    try:
-        async with ws_connect(url) as ws:
-            received = await expect_websocket_closed(ws, answer_pings=False)
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-    if status is not None:
-        assert status == 400, f"the upgrade was refused with {status}, expected 400"
-    else:
-        assert not any(isinstance(m, str) and m.startswith("0") for m in received), received
-
-
-# --------------------------------------------------------------------------------------------------
-# one Engine.IO connection, either transport: send and receive Engine.IO packets ("4..." or bytes)
 
 
 class Conn(Protocol):
@@ -272,13 +186,13 @@ class WebSocketConn:
             await self.send(*packets)
 
     async def recv(self, within: float = PROMPTLY) -> Packet:
-        return await recv_frame_skipping_pings(self.ws, within)
+        return await recv_skipping_pings(self.ws, within)
 
     async def recv_raw(self, within: float = PROMPTLY) -> Packet:
-        return await recv_frame(self.ws, within)
+        return await recv(self.ws, within)
 
     async def expect_closed(self, within: float = PROMPTLY) -> list[Packet]:
-        return await expect_websocket_closed(self.ws, within)
+        return await expect_server_close(self.ws, within)
 
 
 class PollingConn:
@@ -362,32 +276,17 @@ class PollingConn:
                     await self.post("3")
 
 
-class Sio:
+class Sio(RawEngine):
     """Builds the URLs of one server and opens raw Engine.IO connections to it."""
 
-    def __init__(self, server: Any, http: httpx.AsyncClient) -> None:
-        self.server = server
-        self.http = http
-
-    def polling_url(self, sid: str | None = None, query: str = "EIO=4&transport=polling") -> str:
-        url = f"{self.server.url}{PATH}?{query}"
-        return url if sid is None else f"{url}&sid={sid}"
-
-    def websocket_url(self, sid: str | None = None, query: str = "EIO=4&transport=websocket") -> str:
-        url = f"{self.server.ws_url}{PATH}?{query}"
-        return url if sid is None else f"{url}&sid={sid}"
-
-    async def open_polling_session(self) -> str:
-        response = await self.http.get(self.polling_url())
-        assert response.status_code == 200, response.text
-        return check_open_packet(response.text, upgrades=["websocket"])
+    path = PATH
 
     @contextlib.asynccontextmanager
     async def open(self, transport: str) -> AsyncIterator[Conn]:
         """A fresh Engine.IO session over ``transport``, its ``open`` packet checked and consumed."""
         if transport == "websocket":
             async with ws_connect(self.websocket_url()) as ws:
-                sid = check_open_packet(await recv_frame(ws), upgrades=[])
+                sid = check_open_packet(await recv(ws), upgrades=[])
                 yield WebSocketConn(ws, sid)
             return
         sid = await self.open_polling_session()
@@ -499,7 +398,7 @@ async def test_eio_polling_handshake_rejects_invalid_method(sio: Sio) -> None:
 
 async def test_eio_websocket_handshake_opens_a_session(sio: Sio) -> None:
     async with ws_connect(sio.websocket_url()) as ws:
-        check_open_packet(await recv_frame(ws), upgrades=[])
+        check_open_packet(await recv(ws), upgrades=[])
 
 
 async def test_eio_websocket_handshake_rejects_invalid_eio(sio: Sio) -> None:
@@ -550,10 +449,10 @@ async def test_eio_websocket_ping_pong(sio: Sio) -> None:
 
 async def test_eio_websocket_ping_timeout_closes_the_session(sio: Sio) -> None:
     async with ws_connect(sio.websocket_url()) as ws:
-        check_open_packet(await recv_frame(ws), upgrades=[])
+        check_open_packet(await recv(ws), upgrades=[])
         started = time.monotonic()
         # Within pingInterval + pingTimeout (+ slack), well before the 1 s connect timeout.
-        received = await expect_websocket_closed(ws, PING_INTERVAL + PING_TIMEOUT + SLACK, answer_pings=False)
+        received = await expect_server_close(ws, PING_INTERVAL + PING_TIMEOUT + SLACK, answer_pings=False)
         assert received == ["2"]
         assert time.monotonic() - started >= PING_INTERVAL + PING_TIMEOUT - 0.05
 
@@ -576,16 +475,16 @@ async def test_eio_polling_close_packet_closes_the_session(sio: Sio) -> None:
 
 async def test_eio_websocket_close_packet_closes_the_session(sio: Sio) -> None:
     async with ws_connect(sio.websocket_url()) as ws:
-        check_open_packet(await recv_frame(ws), upgrades=[])
+        check_open_packet(await recv(ws), upgrades=[])
         await ws.send("1")
-        await expect_websocket_closed(ws)
+        await expect_server_close(ws)
 
 
 async def complete_upgrade(ws: ClientConnection) -> None:
     """Probe and upgrade the way the official suite does (``2probe`` and ``5`` back to back)."""
     await ws.send("2probe")
     await ws.send("5")
-    assert await recv_frame(ws) == "3probe"
+    assert await recv(ws) == "3probe"
 
 
 async def test_eio_upgrade_from_polling_to_websocket(sio: Sio) -> None:
@@ -598,14 +497,14 @@ async def test_eio_upgrade_from_polling_to_websocket(sio: Sio) -> None:
     assert await conn.recv() == '42["auth",{}]'
     async with ws_connect(sio.websocket_url(sid)) as ws:
         await ws.send("2probe")
-        assert await recv_frame(ws) == "3probe"
+        assert await recv(ws) == "3probe"
         # The server releases the polling GET with a noop so that the client can complete the upgrade.
         poll = await sio.http.get(sio.polling_url(sid))
         assert poll.status_code == 200
         assert poll.text == "6"
         await ws.send("5")
         await ws.send('42["message","over websocket"]')
-        assert await recv_frame_skipping_pings(ws) == '42["message-back","over websocket"]'
+        assert await recv_skipping_pings(ws) == '42["message-back","over websocket"]'
     await check_disconnect_reason(sio.server, socket_sid, "transport close")
 
 
