@@ -23,7 +23,17 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from aiosocketio._emitter import carry_on, step
-from aiosocketio.web import BodyTooLarge, Headers, Request, Response, WebApp, WebSocketPort, WebSocketReceiver
+from aiosocketio.web import (
+    BodyTooLarge,
+    FixedHeaders,
+    Headers,
+    Request,
+    Response,
+    WebApp,
+    WebSocketPort,
+    WebSocketReceiver,
+    quick_answerer,
+)
 
 __all__ = ["ASGIApp"]
 
@@ -75,6 +85,8 @@ def _request_from_scope(
         body=body,
     )
 
+
+_SERVER_ERROR = Response(500, [("Content-Type", "text/plain; charset=utf-8")], b"Internal Server Error")
 
 #: Characters/bytes the outbox of one WebSocket may hold while the ASGI server cannot send them (the same default
 #: as the built-in runner's ``max_write_buffer``).
@@ -366,19 +378,47 @@ class ASGIApp:
         self.apps = apps
         self.other_app = other_app
         self.max_write_buffer = max_write_buffer
-
-    def _route(self, path: str) -> WebApp | None:
-        for app in self.apps:
-            if app.handles(path):
-                return app
-        return None
+        # Each app with its answer_at_once (None if it has none), looked up once here rather than per request.
+        self._routes = tuple((app, quick_answerer(app)) for app in apps)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        app = self._route(scope.get("path", "/"))
+        path = scope.get("path", "/")
+        app: WebApp | None = None
+        quick = None
+        for candidate, candidate_quick in self._routes:
+            if candidate.handles(path):
+                app = candidate
+                quick = candidate_quick
+                break
+        if app is not None and kind == "http":
+            # Plain HTTP, inline (each helper coroutine is a frame more per request): a request whose body came
+            # in one message is offered to answer_at_once first (a long-polling GET or POST of a live session).
+            first = await receive()
+            if first["type"] == "http.request" and not first.get("more_body", False):
+                body = bytes(first.get("body", b""))
+                if quick is not None:
+                    try:
+                        response = quick(
+                            scope.get("method", "GET"),
+                            path,
+                            scope.get("query_string", b""),
+                            scope.get("headers", ()),
+                            body,
+                        )
+                    except Exception:
+                        logger.exception("error in %r while answering %s %s", app, scope.get("method"), path)
+                        response = _SERVER_ERROR
+                    if response is not None:
+                        await self._send_response(send, response)
+                        return
+                await self._http_whole(app, scope, receive, send, body)
+            else:
+                await self._http(app, scope, receive, send, first)
+            return
         if app is None:
             if self.other_app is not None:
                 await self.other_app(scope, receive, send)
@@ -386,9 +426,6 @@ class ASGIApp:
                 await self._send_response(send, Response(404, [("Content-Type", "text/plain")], b"Not Found"))
             elif kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
-            return
-        if kind == "http":
-            await self._http(app, scope, receive, send)
             return
         if kind != "websocket":
             return
@@ -410,11 +447,8 @@ class ASGIApp:
         finally:
             await port.finish()
 
-    async def _http(self, app: WebApp, scope: Scope, receive: Receive, send: Send) -> None:
-        first = await receive()
-        if first["type"] == "http.request" and not first.get("more_body", False):
-            await self._http_whole(app, scope, receive, send, bytes(first.get("body", b"")))
-            return
+    async def _http(self, app: WebApp, scope: Scope, receive: Receive, send: Send, first: Message) -> None:
+        """A request whose body comes in several messages: the body pump reads them while the handler runs."""
         pump = _BodyPump(receive)
         request = _request_from_scope(scope, pump.read)
         outcome = await _unless_client_leaves(
@@ -443,8 +477,15 @@ class ASGIApp:
 
     @staticmethod
     async def _send_response(send: Send, response: Response) -> None:
-        headers = [_asgi_header(pair) for pair in response.headers]
-        headers.append((b"content-length", b"%d" % len(response.body)))
+        pairs = response.headers
+        if type(pairs) is FixedHeaders:
+            fixed = pairs.asgi
+            if fixed is None:
+                fixed = pairs.asgi = [_asgi_header(pair) for pair in pairs]
+            headers = [*fixed, (b"content-length", b"%d" % len(response.body))]
+        else:
+            headers = [_asgi_header(pair) for pair in pairs]
+            headers.append((b"content-length", b"%d" % len(response.body)))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 

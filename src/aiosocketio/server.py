@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
@@ -289,6 +289,18 @@ class Server(EventEmitter):
         if self._started and self._bundle is None:
             return self.engine.handle_http(request)
         return self._handle_http(request)
+
+    def answer_at_once(
+        self, method: str, path: str, query: bytes, headers: Sequence[tuple[bytes, bytes]], body: bytes
+    ) -> Response | None:
+        """``QuickWebApp.answer_at_once``: the engine's, once the server is started and unless the path is one
+        of the client bundle's files."""
+        if not self._started:
+            return None
+        bundle = self._bundle
+        if bundle is not None and bundle.file_for(path) is not None:
+            return None
+        return self.engine.answer_at_once(method, path, query, headers, body)
 
     async def _handle_http(self, request: Request) -> Response:
         if not self._started and asyncio.current_task() is None:

@@ -25,7 +25,9 @@ from urllib.parse import unquote_plus
 
 __all__ = [
     "BodyTooLarge",
+    "FixedHeaders",
     "Headers",
+    "QuickWebApp",
     "Request",
     "Response",
     "WebApp",
@@ -295,12 +297,30 @@ class Request:
         return f"<Request {self.method} {self.url}>"
 
 
+class FixedHeaders(tuple[tuple[str, str], ...]):
+    """Response headers that never change, built once (an engine's long-polling answers): a front-end encodes
+    them on first use and keeps its encoding here, so answering costs no header work at all.
+
+    It is a tuple: nobody can change the pairs after a front-end has encoded them. (A tuple subclass cannot
+    have ``__slots__``; there is one of these per engine and kind of answer.)
+    """
+
+    asgi: list[tuple[bytes, bytes]] | None  # the ASGI front-end's encoding
+    http1: bytes | None  # the built-in runner's header lines
+
+    def __new__(cls, pairs: Iterable[tuple[str, str]]) -> FixedHeaders:
+        fixed = super().__new__(cls, pairs)
+        fixed.asgi = None
+        fixed.http1 = None
+        return fixed
+
+
 @dataclass(slots=True)
 class Response:
     """A complete HTTP response. ``headers`` never holds Content-Length: the front-end sets it."""
 
     status: int
-    headers: HeaderPairs = field(default_factory=list)
+    headers: HeaderPairs | FixedHeaders = field(default_factory=list)
     body: bytes = b""
 
 
@@ -353,7 +373,8 @@ class WebApp(Protocol):
     """Something the front-ends can serve at its own path: an ``EngineServer`` or a Socket.IO ``Server``.
 
     The runner and the ASGI app ask ``handles(path)`` for every request and route it to the first app that
-    says yes; other requests go to ``other_app`` (an ASGI app) or get 404.
+    says yes; other requests go to ``other_app`` (an ASGI app) or get 404. An app may also be a
+    :class:`QuickWebApp`.
     """
 
     def handles(self, path: str) -> bool:
@@ -375,3 +396,28 @@ class WebApp(Protocol):
     async def shutdown(self) -> None:
         """Close every session at once (server shutdown); called once by the front-end when it stops."""
         ...
+
+
+class QuickWebApp(WebApp, Protocol):
+    """A ``WebApp`` that can answer some requests at once, from the request's raw parts.
+
+    The front-ends offer every plain HTTP request whose whole body they already hold to ``answer_at_once``
+    before they build a :class:`Request`: a long-polling GET or POST of a live session is answered there,
+    without the request object, the coroutine or the header work (they were half of a polling round trip).
+    """
+
+    def answer_at_once(
+        self, method: str, path: str, query: bytes, headers: Sequence[tuple[bytes, bytes]], body: bytes
+    ) -> Response | None:
+        """The response, or None to have the request go the usual way (``handle_http``), which must then give
+        the same answer. Nothing may have changed when None is returned. ``headers`` are the raw pairs with
+        lower-case names."""
+        ...
+
+
+def quick_answerer(
+    app: WebApp,
+) -> Callable[[str, str, bytes, Sequence[tuple[bytes, bytes]], bytes], Response | None] | None:
+    """``app.answer_at_once`` when the app has one (see :class:`QuickWebApp`), else None."""
+    answer = getattr(app, "answer_at_once", None)
+    return answer if callable(answer) else None

@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from aiosocketio.runner import RunningServer, serve
 from aiosocketio.runner.protocol import Limits, ServerState, WebSocketConnection
 from aiosocketio.runner.wsframe import FrameParser
-from aiosocketio.web import BodyTooLarge, Request, Response, WebSocketHandshake, WebSocketPort
+from aiosocketio.web import BodyTooLarge, FixedHeaders, Request, Response, WebSocketHandshake, WebSocketPort
 
 TIMEOUT = 10.0
 BODY_LIMIT = 1000
@@ -59,6 +59,9 @@ class EchoReceiver:
         self.app.ws_closed.set()
 
 
+QUICK_HEADERS = FixedHeaders([("content-type", "text/plain"), ("X-Quick", "yes")])
+
+
 class FakeApp:
     """Serves ``/app/...``; records what it saw so the tests can check it."""
 
@@ -73,6 +76,17 @@ class FakeApp:
 
     def handles(self, path: str) -> bool:
         return path.startswith("/app/")
+
+    def answer_at_once(
+        self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> Response | None:
+        """``/app/quick`` is answered here, from the raw parts; everything else goes to handle_http."""
+        if path == "/app/quick-error":
+            raise RuntimeError("quick boom (expected by the test)")
+        if path != "/app/quick":
+            return None
+        names = b",".join(name for name, _ in headers)
+        return Response(200, QUICK_HEADERS, b"%s %s [%s] %s" % (method.encode(), query, names, body))
 
     async def handle_http(self, request: Request) -> Response:
         self.requests.append(request)
@@ -239,6 +253,41 @@ async def test_request_fields(client: httpx.AsyncClient) -> None:
     assert info["headers"]["x-custom"] == "v"
     assert info["remote"] == "127.0.0.1"
     assert info["secure"] is False
+
+
+async def test_answered_at_once_from_the_raw_parts(
+    client: httpx.AsyncClient, server: RunningServer, app: FakeApp
+) -> None:
+    for _ in range(2):  # the second answer reuses the encoding the first one kept in the FixedHeaders
+        response = await client.get("/app/quick?a=1&b", headers={"X-Mixed-Case": "v"})
+        assert response.status_code == 200
+        assert response.headers["x-quick"] == "yes"
+        assert response.headers["content-type"] == "text/plain"
+        assert response.headers["content-length"] == str(len(response.content))
+        method, query, names, body = response.text.split(" ")
+        assert (method, query, body) == ("GET", "a=1&b", "")
+        assert "x-mixed-case" in names.strip("[]").split(",")  # lower-case names, as ASGI has them
+    assert QUICK_HEADERS.http1 is not None
+    # A POST whose body comes with its head is offered too (one whose body comes later goes the usual way).
+    data = await raw_exchange(
+        server.port,
+        b"POST /app/quick HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody",
+    )
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert data.endswith(b"POST  [host,content-length,connection] body")
+    assert app.requests == []  # handle_http never saw them
+    info = await client.get("/app/info?x=1")  # declined (None): the usual way
+    assert info.json()["query"] == {"x": "1"}
+    assert len(app.requests) == 1
+
+
+async def test_an_error_in_answer_at_once_gives_500(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.CRITICAL, logger="aiosocketio.runner"):
+        response = await client.get("/app/quick-error")
+    assert response.status_code == 500
+    assert (await client.get("/app/hello")).status_code == 200  # the connection lives on
 
 
 async def test_keep_alive_reuses_one_connection(client: httpx.AsyncClient, server: RunningServer) -> None:

@@ -32,7 +32,7 @@ from aiosocketio.engineio.socket import EngineSocket
 from aiosocketio.engineio.timers import SessionTimers, resolution_for
 from aiosocketio.engineio.transports.polling import TEXT_PLAIN, PollingTransport
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
-from aiosocketio.web import HeaderPairs, Request, Response, WebSocketHandshake
+from aiosocketio.web import FixedHeaders, HeaderPairs, Request, Response, WebSocketHandshake
 
 __all__ = ["EngineConnectionError", "EngineServer"]
 
@@ -52,6 +52,12 @@ class EngineConnectionError:
     code: int
     message: str
     context: dict[str, Any] = field(default_factory=dict)
+
+
+#: The headers of a long-polling GET's answer (and of a POST's), as the reference sends them.
+_POLL_HEADERS: HeaderPairs = [("Content-Type", TEXT_PLAIN), ("Cache-Control", "no-store")]
+_POST_HEADERS: HeaderPairs = [("Content-Type", "text/html"), ("Cache-Control", "no-store")]
+_OK = b"ok"
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -79,7 +85,9 @@ class EngineServer(EventEmitter):
         "_cors",
         "_cors_fixed",
         "_default_id",
+        "_get_headers",
         "_path",
+        "_post_headers",
         "_timers",
         "allow_eio3",
         "allow_request",
@@ -149,6 +157,10 @@ class EngineServer(EventEmitter):
         self._compression = hdr.CompressionOptions.from_user(http_compression)
         self._cors = hdr.CorsOptions.from_user(cors)
         self._cors_fixed = self._fixed_cors_headers(self._cors)
+        # The headers of every long-polling answer that answer_at_once gives (CORS included, when fixed).
+        cors_fixed = self._cors_fixed or []
+        self._get_headers = FixedHeaders([*_POLL_HEADERS, *cors_fixed])
+        self._post_headers = FixedHeaders([*_POST_HEADERS, *cors_fixed])
         self._cookie = hdr.CookieOptions.from_user(cookie)
         self._clients: dict[str, EngineSocket] = {}
         self._default_id = SidGenerator()
@@ -221,6 +233,83 @@ class EngineServer(EventEmitter):
 
     # -- plain HTTP --------------------------------------------------------------------------------------
 
+    def answer_at_once(
+        self, method: str, path: str, query: bytes, headers: Sequence[tuple[bytes, bytes]], body: bytes
+    ) -> Response | None:
+        """The hot path of long-polling (``QuickWebApp``): a GET or POST of a live polling session, answered
+        from the request's raw parts when it needs no waiting.
+
+        It gives exactly what :meth:`handle_http` would, or None before changing anything: a query with
+        anything percent-encoded, a ``headers`` listener (it wants a Request), CORS that depends on the request,
+        one of the headers read here sent twice (Headers would join them), a GET with nothing to send yet (it
+        waits in ``handle_http``), and every request the checks of :meth:`_live_polling_transport` would not
+        pass. What the reference checks on such a request (A10) is the sid, the transport and the origin.
+        """
+        if method == "GET":
+            posting = False
+        elif method == "POST":
+            posting = True
+        else:
+            return None
+        if (self._cors is not None and self._cors_fixed is None) or "headers" in self._listeners:
+            return None
+        if b"%" in query or b"+" in query:
+            return None
+        sid = name = None
+        for part in query.split(b"&"):
+            key, _, value = part.partition(b"=")
+            if key == b"sid":
+                if sid is None:
+                    sid = value
+            elif key == b"transport" and name is None:
+                name = value
+        if sid is None or name != b"polling" or "polling" not in self.transports:
+            return None
+        socket = self._clients.get(sid.decode("latin-1"))
+        if socket is None:
+            return None
+        transport = socket.transport
+        if type(transport) is not PollingTransport:
+            return None
+        origin = content_type = user_agent = accept_encoding = None
+        for key, value in headers:
+            if key == b"origin":
+                if origin is not None:
+                    return None
+                origin = value
+            elif key == b"content-type":
+                if content_type is not None:
+                    return None
+                content_type = value
+            elif key == b"user-agent":
+                if user_agent is not None:
+                    return None
+                user_agent = value
+            elif key == b"accept-encoding":
+                if accept_encoding is not None:
+                    return None
+                accept_encoding = value
+        if origin is not None and origin_is_invalid(origin.decode("latin-1")):
+            return None
+        if posting:
+            accepted = transport.receive_now(body, content_type)
+            if accepted is None:
+                return None
+            if accepted:
+                return Response(200, self._post_headers, _OK)
+            return Response(400, list(self._cors_fixed or ()))
+        payload = transport.answer_now()
+        if payload is None:
+            return None
+        extra, payload = self._poll_extras(
+            payload,
+            user_agent.decode("latin-1") if user_agent is not None else None,
+            accept_encoding.decode("latin-1") if accept_encoding is not None else None,
+        )
+        if extra:  # in handle_http's order: the poll's own headers, then CORS
+            return Response(200, [*_POLL_HEADERS, *extra, *(self._cors_fixed or ())], payload)
+        return Response(200, self._get_headers, payload)
+
     async def handle_http(self, request: Request) -> Response:
         cors_headers = self._cors_fixed
         if self._cors is None or (cors_headers is not None and request.method != "OPTIONS"):
@@ -230,7 +319,7 @@ class EngineServer(EventEmitter):
                 # wait (only the synchronous "headers" listeners).
                 response = await self._to_transport(transport, request)
                 if cors_headers:
-                    response.headers.extend(cors_headers)
+                    response.headers = [*response.headers, *cors_headers]
                 return response
         # Everything else may run the application's hooks (a CORS origin function, allow_request, generate_id,
         # the headers listeners). The built-in runner starts a handler outside any task, and only moves it into
@@ -255,7 +344,7 @@ class EngineServer(EventEmitter):
         else:
             response = await self._handle_http(request)
         if cors_headers:
-            response.headers.extend(cors_headers)
+            response.headers = [*response.headers, *cors_headers]
         return response
 
     def _to_transport(self, transport: PollingTransport, request: Request) -> Awaitable[Response]:
@@ -408,21 +497,30 @@ class EngineServer(EventEmitter):
         return [(name, str(value)) for name, value in mapping.items()]
 
     def _poll_response(self, request: Request, body: bytes, socket: EngineSocket) -> Response:
-        headers: HeaderPairs = [("Content-Type", TEXT_PLAIN), ("Cache-Control", "no-store")]
-        user_agent = request.headers.get("user-agent")
+        request_headers = request.headers
+        extra, body = self._poll_extras(
+            body, request_headers.get("user-agent"), request_headers.get("accept-encoding")
+        )
+        return Response(200, self._sync_hooked([*_POLL_HEADERS, *extra], request), body)
+
+    def _poll_extras(
+        self, body: bytes, user_agent: str | None, accept_encoding: str | None
+    ) -> tuple[HeaderPairs, bytes]:
+        """The headers a poll's answer needs beyond the fixed ones, and its body, compressed if it should be:
+        old Internet Explorer gets ``X-XSS-Protection: 0``, as the reference sends it."""
+        extra: HeaderPairs = []
         if user_agent and (";MSIE" in user_agent or "Trident/" in user_agent):
-            headers.append(("X-XSS-Protection", "0"))
+            extra.append(("X-XSS-Protection", "0"))
         compression = self._compression
         if compression is not None and len(body) >= compression.threshold:
-            encoding = hdr.choose_encoding(request.headers.get("accept-encoding"))
+            encoding = hdr.choose_encoding(accept_encoding)
             if encoding is not None:
                 body = hdr.compress(body, encoding)
-                headers.append(("Content-Encoding", encoding))
-        return Response(200, self._sync_hooked(headers, request), body)
+                extra.append(("Content-Encoding", encoding))
+        return extra, body
 
     def _post_response(self, request: Request, socket: EngineSocket) -> Response:
-        headers: HeaderPairs = [("Content-Type", "text/html"), ("Cache-Control", "no-store")]
-        return Response(200, self._sync_hooked(headers, request), b"ok")
+        return Response(200, self._sync_hooked(list(_POST_HEADERS), request), _OK)
 
     def _sync_hooked(self, headers: HeaderPairs, request: Request) -> HeaderPairs:
         """The ``headers`` hook on a per-request response; async hooks are not awaited here (documented)."""

@@ -249,6 +249,25 @@ class EngineSocket(EventEmitter):
         if self.has_listeners("message"):
             self.emit_event("message", data)
 
+    def _on_message_text(self, message: str | None) -> None:
+        """The hot path of receiving: one text message packet (``4...``, ``None`` for a bare ``4``) on the
+        current transport. ``_deliver`` inlined, the listener checks are dict lookups, and no Packet is made
+        unless a ``packet`` listener wants one; a message packet never moves the session's deadlines."""
+        if self.session.ready_state is not ReadyState.OPEN:
+            self._on_packets([pk.Packet(pk.PacketType.MESSAGE, message)], False)
+            return
+        listeners = self._listeners
+        if "packet" in listeners:
+            self.emit_event("packet", pk.Packet(pk.PacketType.MESSAGE, message))
+        handler = self._on_message
+        if handler is not None:
+            try:
+                handler(message)
+            except Exception:
+                logger.exception("error in the message handler of session %s", self.id)
+        if "message" in listeners:
+            self.emit_event("message", message)
+
     def _on_packets(self, packets: list[pk.Packet], error: bool) -> bool:
         """Packets of one POST, in order; returns False when the payload was bad (the session is closed)."""
         session = self.session
@@ -279,20 +298,7 @@ class EngineSocket(EventEmitter):
             return
         session = self.session
         if type(data) is str and data[:1] == "4" and session.ready_state is ReadyState.OPEN:
-            # The hot path, a message on an open session: ``_deliver`` inlined, the listener checks are dict
-            # lookups, and no Packet is made unless a ``packet`` listener wants one.
-            message = data[1:] or None
-            listeners = self._listeners
-            if "packet" in listeners:
-                self.emit_event("packet", pk.Packet(pk.PacketType.MESSAGE, message))
-            handler = self._on_message
-            if handler is not None:
-                try:
-                    handler(message)
-                except Exception:
-                    logger.exception("error in the message handler of session %s", self.id)
-            if "message" in listeners:
-                self.emit_event("message", message)
+            self._on_message_text(data[1:] or None)
             return
         packet = pk.decode(data)
         if packet is not None and self.has_listeners("packet"):

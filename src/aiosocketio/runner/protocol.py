@@ -42,12 +42,14 @@ import httptools
 from .._emitter import carry_on
 from ..web import (
     BodyTooLarge,
+    FixedHeaders,
     HeaderPairs,
     Headers,
     Request,
     Response,
     WebApp,
     WebSocketReceiver,
+    quick_answerer,
 )
 from . import wsframe
 
@@ -110,6 +112,7 @@ class ServerState:
         "limits",
         "loop",
         "other_app",
+        "routes",
         "secure",
         "shutting_down",
         "tasks",
@@ -125,6 +128,8 @@ class ServerState:
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.apps = tuple(apps)
+        # Each app with its answer_at_once (None if it has none), looked up once here rather than per request.
+        self.routes = tuple((app, quick_answerer(app)) for app in self.apps)
         self.other_app = other_app
         self.limits = limits or Limits()
         self.secure = secure
@@ -236,7 +241,7 @@ _header_lines: dict[tuple[str, str], bytes] = {}
 _MAX_CACHED_LINES: Final = 512
 
 
-def _encode_str_headers(headers: HeaderPairs) -> list[bytes]:
+def _encode_str_headers(headers: Sequence[tuple[str, str]]) -> list[bytes]:
     out: list[bytes] = []
     cache = _header_lines
     for pair in headers:
@@ -525,7 +530,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         headers = self._header_list
-        headers.append((name, value))
+        headers.append((name.lower(), value))  # lower-case names, as ASGI has them and answer_at_once wants
         self._head_size += len(name) + len(value) + 4
         limits = self._state.limits
         if self._head_size > limits.max_header_size or len(headers) > limits.max_headers:
@@ -624,9 +629,11 @@ class HttpProtocol(asyncio.Protocol):
             return
         path = ex.path
         app: WebApp | None = None
-        for candidate in self._state.apps:
+        quick = None
+        for candidate, candidate_quick in self._state.routes:
             if candidate.handles(path):
                 app = candidate
+                quick = candidate_quick
                 break
         if ex.upgrade:
             problem = _websocket_problem(ex)
@@ -641,6 +648,17 @@ class HttpProtocol(asyncio.Protocol):
                 return
             # Another kind of upgrade (h2c, ...): answer as plain HTTP; the connection closes afterwards.
         if app is not None:
+            if quick is not None and ex.body_complete:
+                chunks = ex.chunks
+                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                try:
+                    response = quick(ex.method, path, ex.query, ex.headers, body)
+                except Exception:
+                    logger.exception("error in %r while answering %s %s", app, ex.method, ex.path)
+                    response = _SERVER_ERROR
+                if response is not None:
+                    self._respond(ex, response)
+                    return
             self._serve_http(app, ex)
         elif self._state.other_app is not None:
             self._asgi_task = True
@@ -749,8 +767,15 @@ class HttpProtocol(asyncio.Protocol):
         # What _keep_alive() says, inline (``_closing`` is known to be false here): one call less per request.
         keep_alive = ex.keep_alive and ex.body_complete and not self._state.shutting_down
         status = response.status
+        headers = response.headers
         try:
-            lines = _encode_str_headers(response.headers)
+            if type(headers) is FixedHeaders:
+                head = headers.http1
+                if head is None:
+                    head = headers.http1 = b"".join(_encode_str_headers(headers))
+                lines = [head]
+            else:
+                lines = _encode_str_headers(headers)
         except (ValueError, UnicodeEncodeError):
             logger.exception("invalid response headers for %s %s", ex.method, ex.path)
             status = 500

@@ -54,14 +54,13 @@ class _PendingGet:
 class PollingTransport:
     """The long-polling side of one session."""
 
-    __slots__ = ("_get", "_get_request", "_posting", "_socket", "closed")
+    __slots__ = ("_get", "_posting", "_socket", "closed")
 
     name = "polling"
 
     def __init__(self, socket: EngineSocket) -> None:
         self._socket = socket
         self._get: _PendingGet | None = None
-        self._get_request: Request | None = None
         self._posting = False
         self.closed = False
 
@@ -80,7 +79,6 @@ class PollingTransport:
             return Response(400)
         pending = _PendingGet()
         self._get = pending
-        self._get_request = request
         socket._on_poll_ready()
         body = pending.body
         if body is None:
@@ -100,13 +98,27 @@ class PollingTransport:
                 raise
         return socket._server._poll_response(request, body, socket)
 
+    def answer_now(self) -> bytes | None:
+        """The payload for a GET when it can have one at once (packets are waiting, or the session closes or is
+        being upgraded), as :meth:`handle_get` would give it; None, with nothing changed, when the GET would
+        have to wait (or overlaps another: handle_get answers that)."""
+        if self._get is not None:
+            return None
+        pending = _PendingGet()
+        self._get = pending
+        self._socket._on_poll_ready()
+        body = pending.body
+        if body is None:
+            # Nothing was said: _on_poll_ready() did nothing at all, so forgetting the GET undoes everything.
+            self._get = None
+        return body
+
     def send(self, items: list[str | bytes]) -> None:
         """Answer the waiting GET with these packets as one payload."""
         pending = self._get
         if pending is None:
             raise RuntimeError("no GET is waiting")  # the socket checks ``writable`` first
         self._get = None
-        self._get_request = None
         waiter = pending.future
         if waiter is None:
             pending.body = encode_items(items)  # answered while the GET registers
@@ -114,6 +126,23 @@ class PollingTransport:
             waiter.set_result(encode_items(items))
 
     # -- POST --------------------------------------------------------------------------------------------
+
+    def receive_now(self, body: bytes, content_type: bytes | None) -> bool | None:
+        """Take in a POST whose whole body is here, as :meth:`handle_post` would: True when its packets were
+        delivered, False for a bad payload (the session is closed; the answer is 400). None, with nothing
+        changed, sends the request to handle_post: a binary content type, a body over the limit, or a POST
+        overlapping one still being read."""
+        socket = self._socket
+        if self._posting or len(body) > socket._server.max_http_buffer_size:
+            return None
+        if content_type is not None and content_type.startswith(b"application/octet-stream"):
+            return None
+        if body[:1] == b"4" and b"\x1e" not in body:
+            # One message, the usual POST: no payload decoding, no Packet.
+            socket._on_message_text(str(body[1:], "utf-8", "replace") or None)
+            return True
+        packets, error = payload_codec.decode_payload_bytes(body)
+        return socket._on_packets(packets, error)
 
     async def handle_post(self, request: Request) -> Response:
         socket = self._socket
