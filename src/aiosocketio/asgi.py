@@ -27,6 +27,7 @@ from aiosocketio.web import (
     BodyTooLarge,
     FixedHeaders,
     Headers,
+    HeldAnswer,
     Request,
     Response,
     WebApp,
@@ -338,6 +339,32 @@ class _ASGIHandshake:
             await self._send({"type": "websocket.close", "code": 1008})
 
 
+async def _wait_held(held: HeldAnswer, receive: Receive) -> Response | None:
+    """The answer of a held request, or None when the client leaves first (the app is told: ``held.cancel()``).
+
+    One task watches for the disconnect (the ASGI server's ``receive`` must be awaited to see it); the answer
+    itself comes through a future, without a task. The watcher cancels the held answer from its done callback,
+    so an answer and a disconnect cannot both win."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[Response | None] = loop.create_future()
+    held.bind(answer.set_result)
+    watcher = loop.create_task(_until_disconnect(receive))
+
+    def client_left(_: object) -> None:
+        if held.cancel():
+            answer.set_result(None)
+
+    watcher.add_done_callback(client_left)
+    try:
+        return await answer
+    except asyncio.CancelledError:  # the ASGI server gave up on this request
+        held.cancel()
+        raise
+    finally:
+        watcher.remove_done_callback(client_left)
+        watcher.cancel()
+
+
 async def _unless_client_leaves(
     handler: asyncio.Future[Response], watcher: asyncio.Future[Any]
 ) -> Response | None:
@@ -412,6 +439,11 @@ class ASGIApp:
                     except Exception:
                         logger.exception("error in %r while answering %s %s", app, scope.get("method"), path)
                         response = _SERVER_ERROR
+                    if isinstance(response, HeldAnswer):
+                        answer = await _wait_held(response, receive)
+                        if answer is not None:  # else the client left first
+                            await self._send_response(send, answer)
+                        return
                     if response is not None:
                         await self._send_response(send, response)
                         return

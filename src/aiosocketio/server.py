@@ -22,7 +22,7 @@ from aiosocketio.engineio.server import EngineServer
 from aiosocketio.namespace import Namespace, ParentNamespace
 from aiosocketio.parsers import default as default_parser
 from aiosocketio.parsers.packet import Packet, PacketType
-from aiosocketio.web import Request, Response, WebSocketHandshake
+from aiosocketio.web import HeldAnswer, Request, Response, WebSocketHandshake
 
 if TYPE_CHECKING:
     from aiosocketio.adapters.base import Adapter
@@ -292,7 +292,7 @@ class Server(EventEmitter):
 
     def answer_at_once(
         self, method: str, path: str, query: bytes, headers: Sequence[tuple[bytes, bytes]], body: bytes
-    ) -> Response | None:
+    ) -> Response | HeldAnswer | None:
         """``QuickWebApp.answer_at_once``: the engine's, once the server is started and unless the path is one
         of the client bundle's files."""
         if not self._started:

@@ -27,6 +27,7 @@ __all__ = [
     "BodyTooLarge",
     "FixedHeaders",
     "Headers",
+    "HeldAnswer",
     "QuickWebApp",
     "Request",
     "Response",
@@ -398,26 +399,69 @@ class WebApp(Protocol):
         ...
 
 
+class HeldAnswer:
+    """An answer an app gives later without a task or a future of its own: a long-polling GET that waits for
+    packets, returned by ``answer_at_once`` in place of a Response.
+
+    The front-end says where the answer goes (:meth:`bind`, before it next yields to the loop) and calls
+    :meth:`cancel` when it gives up on the request first (the client left, the connection failed, shutdown ran
+    out of time), which tells the app. The app calls :meth:`respond` at most once. Whichever of ``respond`` and
+    ``cancel`` comes first wins; the other does nothing.
+    """
+
+    __slots__ = ("_deliver", "_on_cancel", "done")
+
+    def __init__(self, on_cancel: Callable[[], object]) -> None:
+        self._deliver: Callable[[Response], object] | None = None
+        self._on_cancel: Callable[[], object] | None = on_cancel
+        self.done = False
+
+    def bind(self, deliver: Callable[[Response], object]) -> None:
+        """(Front-end) ``deliver(response)`` is called with the answer."""
+        self._deliver = deliver
+
+    def respond(self, response: Response) -> None:
+        """(App) The answer is ready."""
+        deliver = self._deliver
+        if self.done or deliver is None:
+            return
+        self.done = True
+        self._deliver = self._on_cancel = None
+        deliver(response)
+
+    def cancel(self) -> bool:
+        """(Front-end) Nobody will take the answer; False when it was given already."""
+        on_cancel = self._on_cancel
+        if self.done or on_cancel is None:
+            return False
+        self.done = True
+        self._deliver = self._on_cancel = None
+        on_cancel()
+        return True
+
+
 class QuickWebApp(WebApp, Protocol):
     """A ``WebApp`` that can answer some requests at once, from the request's raw parts.
 
     The front-ends offer every plain HTTP request whose whole body they already hold to ``answer_at_once``
     before they build a :class:`Request`: a long-polling GET or POST of a live session is answered there,
-    without the request object, the coroutine or the header work (they were half of a polling round trip).
+    without the request object, the coroutine or the header work (they were half of a polling round trip),
+    and a GET that must wait is held without a task (:class:`HeldAnswer`).
     """
 
     def answer_at_once(
         self, method: str, path: str, query: bytes, headers: Sequence[tuple[bytes, bytes]], body: bytes
-    ) -> Response | None:
-        """The response, or None to have the request go the usual way (``handle_http``), which must then give
-        the same answer. Nothing may have changed when None is returned. ``headers`` are the raw pairs with
-        lower-case names."""
+    ) -> Response | HeldAnswer | None:
+        """The response; a :class:`HeldAnswer` when it comes later; or None to have the request go the usual
+        way (``handle_http``), which must then give the same answer. Nothing may have changed when None is
+        returned. ``headers`` are the raw pairs with lower-case names."""
         ...
 
 
-def quick_answerer(
-    app: WebApp,
-) -> Callable[[str, str, bytes, Sequence[tuple[bytes, bytes]], bytes], Response | None] | None:
+QuickAnswer = Callable[[str, str, bytes, Sequence[tuple[bytes, bytes]], bytes], Response | HeldAnswer | None]
+
+
+def quick_answerer(app: WebApp) -> QuickAnswer | None:
     """``app.answer_at_once`` when the app has one (see :class:`QuickWebApp`), else None."""
     answer = getattr(app, "answer_at_once", None)
     return answer if callable(answer) else None

@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from aiosocketio.engineio import EngineServer, EngineSocket
-from aiosocketio.web import FixedHeaders, Headers, Request, Response
+from aiosocketio.web import FixedHeaders, Headers, HeldAnswer, Request, Response
 
 PATH = "/engine.io/"
 SID = "s1"
@@ -34,6 +34,7 @@ class Twin:
         self.engine.generate_id = lambda request: SID
         self.log: list[tuple[Any, ...]] = []
         self.socket: EngineSocket | None = None
+        self.quick_lane = True
         self.engine.on("connection", self._on_connection)
 
     def _on_connection(self, socket: EngineSocket) -> None:
@@ -224,19 +225,114 @@ async def test_declines_when_cors_depends_on_the_request() -> None:
     await twin.engine.shutdown()
 
 
-async def test_a_get_that_must_wait_leaves_nothing_behind() -> None:
+def _hook(headers: dict[str, str], request: Request) -> None:
+    headers["X-Hook"] = f"{request.method} {request.url} {request.headers.get('user-agent')}"
+
+
+async def _held(twin: Twin, quick: bool, headers: list[tuple[bytes, bytes]]) -> asyncio.Future[Response]:
+    """A GET that waits: held by the quick lane, or a handle_http task."""
+    if not quick:
+        return asyncio.ensure_future(twin.slow("GET", Q, headers, b""))
+    held = twin.engine.answer_at_once("GET", PATH, Q, headers, b"")
+    assert isinstance(held, HeldAnswer)
+    answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+    held.bind(answer.set_result)
+    return answer
+
+
+async def _on_both(action: str, twin: Twin) -> None:
+    socket = twin.socket
+    assert socket is not None
+    if action == "write":
+        socket.write("later")
+        socket.write(b"\x00")
+    elif action == "write-big":
+        socket.write("w" * 3000)
+    elif action == "close":
+        socket.close_nowait()
+    elif action == "shutdown":
+        await twin.engine.shutdown()
+    elif action == "overlap":
+        answer = (
+            await twin.quick_first("GET", Q, [], b"")
+            if twin.quick_lane
+            else (await twin.slow("GET", Q, [], b""), 0)
+        )
+        twin.log.append(("overlap answer", _answer(answer[0])))
+    elif action == "client-close":
+        answer = await twin.quick_first("POST", Q, [], b"1")
+        twin.log.append(("post answer", _answer(answer[0])))
+    elif action == "hook-then-write":
+        twin.engine.on("headers", _hook)
+        socket.write("hooked")
+
+
+@pytest.mark.parametrize(
+    "action", ["write", "write-big", "close", "shutdown", "overlap", "client-close", "hook-then-write"]
+)
+@pytest.mark.parametrize(
+    "headers", [[], [(b"user-agent", UA_MSIE), (b"accept-encoding", b"gzip")]], ids=["plain", "msie-gzip"]
+)
+async def test_a_held_get_gets_what_handle_http_gives(
+    action: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    answers = []
+    logs = []
+    for quick in (False, True):
+        twin = Twin(cors={"origin": "*"})
+        twin.quick_lane = quick
+        await twin.handshake()
+        waiting = await _held(twin, quick, headers)
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        await _on_both(action, twin)
+        answers.append(_answer(await asyncio.wait_for(waiting, 1)))
+        logs.append(twin.log)
+        await twin.engine.shutdown()
+    assert answers[1] == answers[0]
+    assert logs[1] == logs[0]
+    if action == "hook-then-write":  # the hook saw the held GET as a Request
+        assert (
+            "X-Hook",
+            f"GET {PATH}?{Q.decode()} {dict(headers).get(b'user-agent', b'').decode() or None}",
+        ) in answers[0][1]
+
+
+async def test_a_held_get_the_client_left_closes_the_session_as_an_aborted_poll() -> None:
+    logs = []
+    for quick in (False, True):
+        twin = Twin()
+        await twin.handshake()
+        if quick:
+            held = twin.engine.answer_at_once("GET", PATH, Q, [], b"")
+            assert isinstance(held, HeldAnswer)
+            held.bind(lambda response: pytest.fail("no answer after cancel"))
+            assert held.cancel() is True
+            assert held.cancel() is False
+        else:
+            task = asyncio.ensure_future(twin.slow("GET", Q, [], b""))
+            await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        logs.append(twin.log)
+        await twin.engine.shutdown()
+    assert logs[1] == logs[0] == [("close", "transport error", "poll connection closed prematurely")]
+
+
+async def test_a_held_answer_once_given_cannot_be_cancelled() -> None:
     twin = Twin()
     await twin.handshake()
     assert twin.socket is not None
-    assert twin.engine.answer_at_once("GET", PATH, Q, [], b"") is None
-    # The long way then holds the GET until something is sent; had the quick lane left its GET registered,
-    # this one would be refused as overlapping (400).
-    held = asyncio.ensure_future(twin.slow("GET", Q, [], b""))
-    await asyncio.sleep(0.01)
-    assert not held.done()
-    twin.socket.write("later")
-    response = await asyncio.wait_for(held, 1)
-    assert (response.status, response.body) == (200, b"4later")
+    held = twin.engine.answer_at_once("GET", PATH, Q, [], b"")
+    assert isinstance(held, HeldAnswer)
+    got: list[Response] = []
+    held.bind(got.append)
+    twin.socket.write("x")
+    await asyncio.sleep(0.01)  # the flush runs on the next loop turn
+    assert [response.body for response in got] == [b"4x"]
+    assert held.cancel() is False
+    assert twin.log == []  # the session lives on
     await twin.engine.shutdown()
 
 

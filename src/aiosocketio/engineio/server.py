@@ -30,9 +30,17 @@ from aiosocketio.engineio.handshake import (
 )
 from aiosocketio.engineio.socket import EngineSocket
 from aiosocketio.engineio.timers import SessionTimers, resolution_for
-from aiosocketio.engineio.transports.polling import TEXT_PLAIN, PollingTransport
+from aiosocketio.engineio.transports.polling import TEXT_PLAIN, PollContext, PollingTransport
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
-from aiosocketio.web import FixedHeaders, HeaderPairs, Request, Response, WebSocketHandshake
+from aiosocketio.web import (
+    FixedHeaders,
+    HeaderPairs,
+    Headers,
+    HeldAnswer,
+    Request,
+    Response,
+    WebSocketHandshake,
+)
 
 __all__ = ["EngineConnectionError", "EngineServer"]
 
@@ -235,15 +243,16 @@ class EngineServer(EventEmitter):
 
     def answer_at_once(
         self, method: str, path: str, query: bytes, headers: Sequence[tuple[bytes, bytes]], body: bytes
-    ) -> Response | None:
+    ) -> Response | HeldAnswer | None:
         """The hot path of long-polling (``QuickWebApp``): a GET or POST of a live polling session, answered
         from the request's raw parts when it needs no waiting.
 
         It gives exactly what :meth:`handle_http` would, or None before changing anything: a query with
         anything percent-encoded, a ``headers`` listener (it wants a Request), CORS that depends on the request,
-        one of the headers read here sent twice (Headers would join them), a GET with nothing to send yet (it
-        waits in ``handle_http``), and every request the checks of :meth:`_live_polling_transport` would not
-        pass. What the reference checks on such a request (A10) is the sid, the transport and the origin.
+        one of the headers read here sent twice (Headers would join them), an overlapping GET, and every
+        request the checks of :meth:`_live_polling_transport` would not pass. What the reference checks on
+        such a request (A10) is the sid, the transport and the origin. A GET with nothing to send yet is held:
+        the :class:`HeldAnswer` gets its answer when packets come.
         """
         if method == "GET":
             posting = False
@@ -298,17 +307,39 @@ class EngineServer(EventEmitter):
             if accepted:
                 return Response(200, self._post_headers, _OK)
             return Response(400, list(self._cors_fixed or ()))
-        payload = transport.answer_now()
-        if payload is None:
-            return None
-        extra, payload = self._poll_extras(
-            payload,
-            user_agent.decode("latin-1") if user_agent is not None else None,
-            accept_encoding.decode("latin-1") if accept_encoding is not None else None,
-        )
+        agent = user_agent.decode("latin-1") if user_agent is not None else None
+        encodings = accept_encoding.decode("latin-1") if accept_encoding is not None else None
+        payload = transport.answer_now((agent, encodings, path, query, headers))
+        if isinstance(payload, bytes):
+            return self._quick_poll_response(payload, agent, encodings)
+        return payload  # a HeldAnswer (see _held_poll_response), or None for an overlapping GET
+
+    def _quick_poll_response(
+        self, payload: bytes, user_agent: str | None, accept_encoding: str | None
+    ) -> Response:
+        """What handle_http answers a poll with when no ``headers`` listener is there (CORS fixed, if any)."""
+        extra, payload = self._poll_extras(payload, user_agent, accept_encoding)
         if extra:  # in handle_http's order: the poll's own headers, then CORS
             return Response(200, [*_POLL_HEADERS, *extra, *(self._cors_fixed or ())], payload)
         return Response(200, self._get_headers, payload)
+
+    def _held_poll_response(self, payload: bytes, context: PollContext, socket: EngineSocket) -> Response:
+        """The answer to a GET held by answer_at_once, as handle_http would give it now. A ``headers`` listener
+        added while it waited gets a Request built from the raw parts (its remote address is the session's)."""
+        user_agent, accept_encoding, path, query, headers = context
+        if "headers" not in self._listeners:
+            return self._quick_poll_response(payload, user_agent, accept_encoding)
+        request = Request(
+            "GET",
+            path,
+            query.decode("latin-1"),
+            Headers.from_raw(headers),
+            remote_address=socket.remote_address,
+        )
+        response = self._poll_response(request, payload, socket)
+        if self._cors_fixed:
+            response.headers = [*response.headers, *self._cors_fixed]
+        return response
 
     async def handle_http(self, request: Request) -> Response:
         cors_headers = self._cors_fixed

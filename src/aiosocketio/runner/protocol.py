@@ -32,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from types import CoroutineType
 from typing import Any, Final, TypeAlias, cast
@@ -45,6 +46,7 @@ from ..web import (
     FixedHeaders,
     HeaderPairs,
     Headers,
+    HeldAnswer,
     Request,
     Response,
     WebApp,
@@ -419,7 +421,7 @@ class HttpProtocol(asyncio.Protocol):
         self._parsing: _Exchange | None = None  # the exchange whose body the parser is reading
         self._queue: deque[_Exchange] = deque()
         self._advancing = False
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | HeldAnswer | None = None  # what answers the active exchange
         self._asgi_task = False  # an ASGI app is told of a lost client, not cancelled
         self._idle: asyncio.TimerHandle | None = None
         self._idle_deadline = 0.0  # loop time at which an idle connection closes; 0: not idle
@@ -656,6 +658,11 @@ class HttpProtocol(asyncio.Protocol):
                 except Exception:
                     logger.exception("error in %r while answering %s %s", app, ex.method, ex.path)
                     response = _SERVER_ERROR
+                if isinstance(response, HeldAnswer):
+                    # A long-polling GET that waits: no task; cancelled like one when the client leaves.
+                    response.bind(partial(self._respond, ex))
+                    self._task = response
+                    return
                 if response is not None:
                     self._respond(ex, response)
                     return

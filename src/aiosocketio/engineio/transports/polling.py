@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import binascii
 import logging
+from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from aiosocketio.engineio import payload as payload_codec
 from aiosocketio.engineio.packet import NOOP, encode_utf8
 from aiosocketio.engineio.session import CloseReason
-from aiosocketio.web import BodyTooLarge, Request, Response
+from aiosocketio.web import BodyTooLarge, HeldAnswer, Request, Response
 
 if TYPE_CHECKING:
     from aiosocketio.engineio.socket import EngineSocket
 
-__all__ = ["PollingTransport", "encode_items"]
+__all__ = ["PollContext", "PollingTransport", "encode_items"]
 
 logger = logging.getLogger("aiosocketio.engineio")
 
@@ -42,13 +44,21 @@ def encode_items(items: list[str | bytes]) -> bytes:
 
 class _PendingGet:
     """A GET waiting for packets. When some are buffered already it is answered while it registers, and
-    ``body`` carries the payload back without a future; only a GET that really waits gets one."""
+    ``body`` carries the payload back without a future; only a GET that really waits gets one, or a
+    :class:`HeldAnswer` (from ``answer_at_once``) that ``context`` goes with."""
 
-    __slots__ = ("body", "future")
+    __slots__ = ("body", "context", "future", "held")
 
     def __init__(self) -> None:
         self.body: bytes | None = None
         self.future: asyncio.Future[bytes] | None = None
+        self.held: HeldAnswer | None = None
+        self.context: PollContext | None = None
+
+
+#: What a held GET's answer is built from when it comes: the request's User-Agent and Accept-Encoding values, and
+#: its path, query and raw headers (for a ``headers`` listener added meanwhile, which wants a Request).
+PollContext = tuple[str | None, str | None, str, bytes, Sequence[tuple[bytes, bytes]]]
 
 
 class PollingTransport:
@@ -89,29 +99,34 @@ class PollingTransport:
             try:
                 body = await waiter
             except asyncio.CancelledError:
-                if self._get is pending:
-                    self._get = None
-                    logger.debug("session %s: poll request aborted", socket.id)
-                    socket._close_from_transport(
-                        CloseReason.TRANSPORT_ERROR, "poll connection closed prematurely"
-                    )
+                self._abandon(pending)
                 raise
         return socket._server._poll_response(request, body, socket)
 
-    def answer_now(self) -> bytes | None:
-        """The payload for a GET when it can have one at once (packets are waiting, or the session closes or is
-        being upgraded), as :meth:`handle_get` would give it; None, with nothing changed, when the GET would
-        have to wait (or overlaps another: handle_get answers that)."""
+    def answer_now(self, context: PollContext) -> bytes | HeldAnswer | None:
+        """A GET as :meth:`handle_get` takes it, without a coroutine: its payload when it can have one at once
+        (packets are waiting, or the session closes or is being upgraded); else a :class:`HeldAnswer` that
+        gets the answer when there is one (built from ``context``). None, with nothing changed, for a GET that
+        overlaps another: handle_get answers that."""
         if self._get is not None:
             return None
         pending = _PendingGet()
         self._get = pending
         self._socket._on_poll_ready()
         body = pending.body
-        if body is None:
-            # Nothing was said: _on_poll_ready() did nothing at all, so forgetting the GET undoes everything.
+        if body is not None:
+            return body
+        held = pending.held = HeldAnswer(partial(self._abandon, pending))
+        pending.context = context
+        return held
+
+    def _abandon(self, pending: _PendingGet) -> None:
+        """The front-end gave up on a held GET (the client left): as when handle_get is cancelled."""
+        if self._get is pending:
             self._get = None
-        return body
+            socket = self._socket
+            logger.debug("session %s: poll request aborted", socket.id)
+            socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "poll connection closed prematurely")
 
     def send(self, items: list[str | bytes]) -> None:
         """Answer the waiting GET with these packets as one payload."""
@@ -119,6 +134,12 @@ class PollingTransport:
         if pending is None:
             raise RuntimeError("no GET is waiting")  # the socket checks ``writable`` first
         self._get = None
+        held = pending.held
+        if held is not None:
+            assert pending.context is not None
+            socket = self._socket
+            held.respond(socket._server._held_poll_response(encode_items(items), pending.context, socket))
+            return
         waiter = pending.future
         if waiter is None:
             pending.body = encode_items(items)  # answered while the GET registers
