@@ -5,11 +5,15 @@ Theory of operation:
 * :class:`HttpProtocol` parses requests as bytes arrive. Each request whose head is complete becomes an
   ``_Exchange``; exchanges are answered strictly one at a time, in arrival order, so pipelined requests get
   their responses in order. While one is being answered the next ones wait in a queue and reading pauses.
-* An exchange goes to the first :class:`~aiosocketio.web.WebApp` whose ``handles(path)`` is true: a plain
-  request runs ``app.handle_http`` at once, inside ``data_received``, and goes on in a task only if it waits
-  (that task is cancelled if the client goes away, which is how the engine notices an aborted long-polling
-  GET); an upgrade runs ``app.handle_websocket`` in a task, with a handshake object. A
-  request for no app goes to the ASGI ``other_app`` when there is one, else gets 404.
+* An exchange goes to the first :class:`~aiosocketio.web.WebApp` whose ``handles(path)`` is true. A plain
+  request whose body is all here is first offered to ``app.answer_at_once`` (a
+  :class:`~aiosocketio.web.QuickWebApp`) from its raw parts: that answers a long-polling GET or POST of a live
+  session with no Request, coroutine or task, or holds a GET that must wait (a
+  :class:`~aiosocketio.web.HeldAnswer`, cancelled like a task if the client goes away). Otherwise
+  ``app.handle_http`` runs at once, inside ``data_received``, and goes on in a task only if it waits (that task
+  is cancelled if the client goes away, which is how the engine notices an aborted long-polling GET); an
+  upgrade runs ``app.handle_websocket`` in a task, with a handshake object. A request for no app goes to the
+  ASGI ``other_app`` when there is one, else gets 404.
 * Accepting the handshake writes the 101 and hands the transport to a new :class:`WebSocketConnection`
   (``transport.set_protocol``), so an idle WebSocket keeps no HTTP parser and its ``data_received`` has no
   HTTP branch. That object is also the engine's :class:`~aiosocketio.web.WebSocketPort`.
