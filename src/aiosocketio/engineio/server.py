@@ -66,6 +66,8 @@ class EngineConnectionError:
 _POLL_HEADERS: HeaderPairs = [("Content-Type", TEXT_PLAIN), ("Cache-Control", "no-store")]
 _POST_HEADERS: HeaderPairs = [("Content-Type", "text/html"), ("Cache-Control", "no-store")]
 _OK = b"ok"
+#: The request headers answer_at_once reads; one of them sent twice sends the request the long way.
+_QUICK_HEADERS = frozenset({b"origin", b"content-type", b"user-agent", b"accept-encoding"})
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -280,24 +282,16 @@ class EngineServer(EventEmitter):
         transport = socket.transport
         if type(transport) is not PollingTransport:
             return None
-        origin = content_type = user_agent = accept_encoding = None
+        found: dict[bytes, bytes] = {}
         for key, value in headers:
-            if key == b"origin":
-                if origin is not None:
+            if key in _QUICK_HEADERS:
+                if key in found:
                     return None
-                origin = value
-            elif key == b"content-type":
-                if content_type is not None:
-                    return None
-                content_type = value
-            elif key == b"user-agent":
-                if user_agent is not None:
-                    return None
-                user_agent = value
-            elif key == b"accept-encoding":
-                if accept_encoding is not None:
-                    return None
-                accept_encoding = value
+                found[key] = value
+        origin = found.get(b"origin")
+        content_type = found.get(b"content-type")
+        user_agent = found.get(b"user-agent")
+        accept_encoding = found.get(b"accept-encoding")
         if origin is not None and origin_is_invalid(origin.decode("latin-1")):
             return None
         if posting:

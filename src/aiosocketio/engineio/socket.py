@@ -246,27 +246,19 @@ class EngineSocket(EventEmitter):
                 handler(data)
             except Exception:
                 logger.exception("error in the message handler of session %s", self.id)
-        if self.has_listeners("message"):
+        if "message" in self._listeners:  # has_listeners() inlined: checked for every message
             self.emit_event("message", data)
 
     def _on_message_text(self, message: str | None) -> None:
         """The hot path of receiving: one text message packet (``4...``, ``None`` for a bare ``4``) on the
-        current transport. ``_deliver`` inlined, the listener checks are dict lookups, and no Packet is made
-        unless a ``packet`` listener wants one; a message packet never moves the session's deadlines."""
+        current transport. No Packet is made unless a ``packet`` listener wants one, and a message packet never
+        moves the session's deadlines."""
         if self.session.ready_state is not ReadyState.OPEN:
             self._on_packets([pk.Packet(pk.PacketType.MESSAGE, message)], False)
             return
-        listeners = self._listeners
-        if "packet" in listeners:
+        if "packet" in self._listeners:
             self.emit_event("packet", pk.Packet(pk.PacketType.MESSAGE, message))
-        handler = self._on_message
-        if handler is not None:
-            try:
-                handler(message)
-            except Exception:
-                logger.exception("error in the message handler of session %s", self.id)
-        if "message" in listeners:
-            self.emit_event("message", message)
+        self._deliver(message)
 
     def _on_packets(self, packets: list[pk.Packet], error: bool) -> bool:
         """Packets of one POST, in order; returns False when the payload was bad (the session is closed)."""
