@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aiosocketio.engineio import EngineServer, EngineSocket
 from aiosocketio.web import FixedHeaders, Headers, HeldAnswer, Request, Response
@@ -422,3 +424,119 @@ async def test_the_asgi_front_end_answers_at_once(caplog: pytest.LogCaptureFixtu
     assert status == 500
     CountingEngine.fail = False
     await engine.shutdown()
+
+
+# -- any request: property-based ----------------------------------------------------------------------------
+
+_PIECES = st.sampled_from(
+    [
+        b"4hi",
+        b"4",
+        "4é".encode(),
+        b"bAQID",
+        b"b",
+        b"3",
+        b"2",
+        b"1",
+        b"6",
+        b"5",
+        b"0",
+        b"x",
+        b"",
+        b"4\xff\xfe",
+        b"3probe",
+    ]
+)
+_GOOD_PIECES = st.sampled_from([b"4hi", b"4", "4é".encode(), b"bAQID", b"3", b"6"])
+_QUERY_PARTS = st.sampled_from(
+    [
+        b"EIO=4",
+        b"transport=polling",
+        b"transport=websocket",
+        b"sid=s1",
+        b"sid=s2",
+        b"sid=",
+        b"sid",
+        b"t=N1x",
+        b"",
+        b"sid=s%31",
+        b"transport=poll+ing",
+        b"j=0",
+        b"EIO=3",
+    ]
+)
+_HEADER = st.tuples(
+    st.sampled_from([b"origin", b"content-type", b"user-agent", b"accept-encoding", b"host", b"cookie"]),
+    st.sampled_from(
+        [
+            b"https://a.example",
+            b"bad\x01origin",
+            b"text/plain;charset=UTF-8",
+            b"application/octet-stream",
+            b"Mozilla/5.0 Trident/7.0",
+            b"gzip",
+            b"deflate, gzip",
+            b"",
+            b"\t",
+        ]
+    ),
+)
+_REQUEST = st.tuples(
+    st.sampled_from(["GET", "GET", "POST", "POST", "POST", "PUT", "OPTIONS"]),
+    st.one_of(
+        st.just(Q),  # the usual query, most of the time
+        st.just(Q),
+        st.lists(_QUERY_PARTS, max_size=3).map(lambda parts: b"&".join([Q, *parts])),
+        st.lists(_QUERY_PARTS, max_size=3).map(lambda parts: b"&".join([*parts, Q])),
+        st.lists(_QUERY_PARTS, max_size=5).map(b"&".join),
+    ),
+    st.lists(_HEADER, max_size=3),
+    st.one_of(st.lists(_GOOD_PIECES, min_size=1, max_size=4), st.lists(_PIECES, min_size=1, max_size=4)).map(
+        b"\x1e".join
+    ),
+)
+
+
+#: Whether each request of the property test was answered by the quick lane (a check that it is exercised).
+ANSWERED_AT_ONCE: list[bool] = []
+
+
+@pytest.mark.parametrize("options", [{"cors": {"origin": "*"}}, {}], ids=["cors", "no-cors"])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    requests=st.lists(_REQUEST, min_size=1, max_size=6),
+    writes=st.lists(st.booleans(), min_size=6, max_size=6),
+)
+async def test_any_request_gets_what_handle_http_gives(
+    options: dict[str, Any],
+    requests: list[tuple[str, bytes, list[tuple[bytes, bytes]], bytes]],
+    writes: list[bool],
+) -> None:
+    # Random requests, some after the server has written: a GET that would wait goes the long way on both
+    # twins only when something is buffered (so neither ever blocks); a held one would need a flush to end.
+    slow, quick = Twin(max_http_buffer_size=100, **options), Twin(max_http_buffer_size=100, **options)
+    await slow.handshake()
+    await quick.handshake()
+    for (method, query, headers, body), write in zip(requests, writes, strict=False):
+        if write:
+            for twin in (slow, quick):
+                assert twin.socket is not None
+                twin.socket.write("w")
+        assert slow.socket is not None
+        if method == "GET" and not slow.socket._buffer and slow.socket.ready_state == "open":
+            continue  # would wait for the next ping on the long way
+        expected = await asyncio.wait_for(slow.slow(method, query, headers, body), 1)
+        got = quick.engine.answer_at_once(method, PATH, query, headers, body)
+        ANSWERED_AT_ONCE.append(got is not None)
+        if got is None:
+            got = await asyncio.wait_for(quick.slow(method, query, headers, body), 1)
+        assert isinstance(got, Response), (method, query, headers, body)
+        assert _answer(got) == _answer(expected), (method, query, headers, body)
+        assert quick.log == slow.log
+    for twin in (slow, quick):
+        await twin.engine.shutdown()
+
+
+def test_the_property_test_exercised_the_quick_lane() -> None:
+    # Runs after the property test (file order): a third of its requests or so are answered at once.
+    assert ANSWERED_AT_ONCE.count(True) > 50, ANSWERED_AT_ONCE.count(True)
