@@ -62,6 +62,31 @@ def _asgi_header(pair: tuple[str, str]) -> tuple[bytes, bytes]:
     return cached
 
 
+#: A request body that comes in several ASGI messages (hypercorn sends every body so, and an empty last one) is
+#: gathered up to this size before the request is offered to ``answer_at_once``; a bigger one goes to the handler,
+#: which reads the rest through the body pump.
+_GATHER_LIMIT = 64 * 1024
+
+
+async def _gather_body(first: Message, receive: Receive) -> tuple[Message | None, list[Message]]:
+    """The whole body as one message when it ends within :data:`_GATHER_LIMIT` (else None), and every message
+    read here (for the body pump, when the whole body is not here: a big body, or a client that left)."""
+    received = [first]
+    chunks = [first.get("body", b"")]
+    size = len(chunks[0])
+    while size <= _GATHER_LIMIT:
+        message = await receive()
+        received.append(message)
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}, received
+    return None, received
+
+
 async def _until_disconnect(receive: Receive) -> None:
     """Return once the client has gone away (the body was read already)."""
     while (await receive())["type"] != "http.disconnect":
@@ -108,14 +133,14 @@ class _BodyPump:
         self.disconnected = False
         self.overflow = False
 
-    async def run(self, first: Message | None = None) -> None:
+    async def run(self, received: list[Message]) -> None:
         """Read until the body is complete, then wait for the disconnect (returns when the client is gone).
 
-        ``first`` is a message the caller already received."""
+        ``received``: the messages the caller read already, in order."""
+        pending = iter(received)
         while True:
-            if first is not None:
-                message, first = first, None
-            else:
+            message = next(pending, None)
+            if message is None:
                 message = await self._receive()
             kind = message["type"]
             if kind == "http.request":
@@ -425,6 +450,11 @@ class ASGIApp:
             # Plain HTTP, inline (each helper coroutine is a frame more per request): a request whose body came
             # in one message is offered to answer_at_once first (a long-polling GET or POST of a live session).
             first = await receive()
+            received = None
+            if quick is not None and first["type"] == "http.request" and first.get("more_body", False):
+                whole, received = await _gather_body(first, receive)
+                if whole is not None:
+                    first = whole
             if first["type"] == "http.request" and not first.get("more_body", False):
                 body = bytes(first.get("body", b""))
                 if quick is not None:
@@ -449,7 +479,7 @@ class ASGIApp:
                         return
                 await self._http_whole(app, scope, receive, send, body)
             else:
-                await self._http(app, scope, receive, send, first)
+                await self._http(app, scope, receive, send, received or [first])
             return
         if app is None:
             if self.other_app is not None:
@@ -479,12 +509,15 @@ class ASGIApp:
         finally:
             await port.finish()
 
-    async def _http(self, app: WebApp, scope: Scope, receive: Receive, send: Send, first: Message) -> None:
-        """A request whose body comes in several messages: the body pump reads them while the handler runs."""
+    async def _http(
+        self, app: WebApp, scope: Scope, receive: Receive, send: Send, received: list[Message]
+    ) -> None:
+        """A request whose body comes in several messages (``received``: those read already): the body pump
+        reads the rest while the handler runs."""
         pump = _BodyPump(receive)
         request = _request_from_scope(scope, pump.read)
         outcome = await _unless_client_leaves(
-            asyncio.ensure_future(app.handle_http(request)), asyncio.ensure_future(pump.run(first))
+            asyncio.ensure_future(app.handle_http(request)), asyncio.ensure_future(pump.run(received))
         )
         if outcome is not None:
             await self._send_response(send, outcome)

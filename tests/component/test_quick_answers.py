@@ -369,11 +369,22 @@ class CountingEngine(EngineServer):
 
 
 async def asgi_request(
-    app: Any, method: str, query: bytes, body: bytes = b""
+    app: Any,
+    method: str,
+    query: bytes,
+    body: bytes = b"",
+    *,
+    chunks: list[bytes] | None = None,
+    leave: bool = False,
 ) -> tuple[int, dict[bytes, bytes], bytes]:
     """One request through an ASGI app with its whole body in one message, as uvicorn and hypercorn send a small
     one (httpx's ASGITransport always streams, so the quick lane would never be offered)."""
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    if chunks is None:
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+    else:  # as hypercorn sends a body: one message per chunk, then an empty last one (or the client leaves)
+        messages = [{"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks]
+        messages.append({"type": "http.disconnect"} if leave else {"type": "http.request", "body": b""})
+    messages.reverse()
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -395,6 +406,9 @@ async def asgi_request(
         "scheme": "http",
     }
     await asyncio.wait_for(app(scope, receive, send), 5)
+    if leave:
+        assert sent == []
+        return 0, {}, b""
     start, content = sent
     return start["status"], dict(start["headers"]), content["body"]
 
@@ -540,3 +554,34 @@ async def test_any_request_gets_what_handle_http_gives(
 def test_the_property_test_exercised_the_quick_lane() -> None:
     # Runs after the property test (file order): a third of its requests or so are answered at once.
     assert ANSWERED_AT_ONCE.count(True) > 50, ANSWERED_AT_ONCE.count(True)
+
+
+async def test_a_body_in_several_asgi_messages_is_gathered(caplog: pytest.LogCaptureFixture) -> None:
+    engine = CountingEngine(PATH, max_http_buffer_size=200_000)
+    CountingEngine.long_way = 0
+    messages: list[Any] = []
+    sockets: list[EngineSocket] = []
+    engine.on("connection", sockets.append)
+    app = engine.asgi_app()
+    _, _, body = await asgi_request(app, "GET", b"EIO=4&transport=polling")
+    query = b"EIO=4&transport=polling&sid=" + orjson.loads(body[1:])["sid"].encode()
+    sockets[0].on("message", messages.append)
+    # hypercorn's way: the quick lane still answers
+    assert await asgi_request(app, "POST", query, chunks=[b"4a", b"b", b"c"]) == (
+        200,
+        {b"content-type": b"text/html", b"cache-control": b"no-store", b"content-length": b"2"},
+        b"ok",
+    )
+    assert CountingEngine.long_way == 1  # only the handshake went the long way
+    # past the gathering limit: the handler reads the rest through the body pump
+    big = [b"4" + b"x" * 40_000, b"y" * 40_000, b"z" * 100]
+    status, _, body = await asgi_request(app, "POST", query, chunks=big)
+    assert (status, body) == (200, b"ok")
+    assert CountingEngine.long_way == 2
+    # a client that leaves in the middle of a body: no answer, no message, the session closes as the reference's
+    closes: list[Any] = []
+    sockets[0].on("close", lambda *reason: closes.append(reason))
+    await asgi_request(app, "POST", query, chunks=[b"4part"], leave=True)
+    assert messages == ["abc", "x" * 40_000 + "y" * 40_000 + "z" * 100]
+    assert closes == [("transport error", "data request connection closed prematurely")]
+    await engine.shutdown()

@@ -182,7 +182,9 @@ class PollingTransport:
             except BodyTooLarge:
                 return Response(413)
             except asyncio.CancelledError:
-                socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "data request connection closed")
+                socket._close_from_transport(
+                    CloseReason.TRANSPORT_ERROR, "data request connection closed prematurely"
+                )
                 raise
         finally:
             self._posting = False
