@@ -1,0 +1,233 @@
+"""Socket.IO v2 clients (EIO=3) against a server with EIO=3 compatibility: what a user of such a client sees.
+
+The client is the official socket.io-client 2.5.0 (npm alias ``socket.io-client-v2``), driven by
+``tests/integration/js/sio_v2_client.mjs`` over HTTP long-polling, WebSocket, and polling upgraded to WebSocket.
+Each test runs against two servers with the same handlers:
+
+- ``node``: the reference, Node.js socket.io 4.8.4 with ``allowEIO3: true``
+  (``tests/integration/js/node_eio3_server.mjs``). The assertions below are what it was observed to give.
+- ``ours-runner``: aiosocketio with ``allow_eio3=True`` on its built-in server (``tests/servers/eio3.py``).
+
+Both servers print ``CONNECT <nsp> <id>`` and ``DISCONNECT <nsp> <id> <reason>``, so both ends of each socket
+are checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SERVERS_DIR, TESTS_DIR, ServerProcess, _failed, free_port, scaled, start_server
+from jsclient import run_js_scenario
+
+# No module-wide ``node`` marker: pytest's ``-k`` also matches marker names, and ``-k node`` must select the
+# reference server's variants only (``-k ours`` selects aiosocketio's).
+
+NODE_SERVER = Path(__file__).resolve().parent / "js" / "node_eio3_server.mjs"
+OUR_SERVER = SERVERS_DIR / "eio3.py"
+CLIENT = "sio_v2_client.mjs"
+TRANSPORTS = ("polling", "websocket", "upgrade")
+PROMPTLY = scaled(5.0)
+
+
+class NodeServer(ServerProcess):
+    """The reference server under Node.js, run from ``tests/`` so that ``node_modules`` resolves."""
+
+    def start(self, ready_timeout: float) -> None:
+        node = shutil.which("node")
+        assert node is not None, "Node.js is needed (scripts/setup installs the npm packages)"
+        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [node, str(self.script), str(self.port)],
+                cwd=TESTS_DIR,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                env=dict(os.environ),
+            )
+        self._wait_until_listening(ready_timeout)
+
+
+@contextlib.contextmanager
+def node_server() -> Iterator[ServerProcess]:
+    """The reference server on a free port, always stopped at the end."""
+    server = NodeServer(NODE_SERVER, (), "node", "127.0.0.1", free_port())
+    try:
+        server.start(scaled(15.0))
+        yield server
+    finally:
+        server.stop(scaled(5.0))
+        server.close()
+
+
+@pytest.fixture(scope="module", params=("node", "ours-runner"))
+def eio3_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """The server under test, shared by the module's tests; its output is printed when a test fails."""
+    if request.param == "node":
+        with node_server() as server:
+            yield server
+    else:
+        with start_server(OUR_SERVER, frontend="runner") as server:
+            yield server
+
+
+@pytest.fixture(autouse=True)
+def _server_output_on_failure(request: pytest.FixtureRequest, eio3_server: ServerProcess) -> Iterator[None]:
+    since = eio3_server.log_sizes()
+    yield
+    if _failed(request.node):
+        time.sleep(0.2)  # let the server write what the failure provoked
+        print(eio3_server.logs(since))
+
+
+async def run(server: ServerProcess, scenario: str, transport: str) -> list[dict[str, Any]]:
+    """Run one scenario of the v2 client against ``server``; every report but the final ``done``."""
+    reports = await run_js_scenario(CLIENT, server.url, scenario, transport, timeout=30.0)
+    return reports[:-1]
+
+
+def only(reports: list[dict[str, Any]], event: str) -> dict[str, Any]:
+    """The single report of kind ``event``."""
+    found = [report for report in reports if report["event"] == event]
+    assert len(found) == 1, reports
+    return found[0]
+
+
+async def server_says(server: ServerProcess, *words: str) -> None:
+    """Wait (a few seconds at most) until the server prints the line ``words``."""
+    line = " ".join(words)
+    deadline = time.monotonic() + PROMPTLY
+    while line not in [" ".join(printed) for printed in server.lines(words[0])]:
+        assert time.monotonic() < deadline, f"the server never printed {line!r}"
+        await asyncio.sleep(0.05)
+
+
+def opened_with(transport: str) -> str:
+    return "websocket" if transport == "websocket" else "polling"
+
+
+def ends_on(transport: str) -> str:
+    return "polling" if transport == "polling" else "websocket"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_root_namespace(eio3_server: ServerProcess, transport: str) -> None:
+    """``/``: the socket id is the Engine.IO id; binary crosses both ways; the ack carries every argument."""
+    reports = await run(eio3_server, "root", transport)
+    upgrade = ["upgrade"] if transport == "upgrade" else []
+    assert [r["event"] for r in reports] == ["connect", "welcome", *upgrade, "ack", "disconnect"], reports
+
+    connect = only(reports, "connect")
+    engine_id = connect["engineId"]
+    assert engine_id
+    assert connect == {
+        "event": "connect",
+        "nsp": "/",
+        "id": engine_id,
+        "engineId": engine_id,
+        "connected": True,
+        "openedWith": opened_with(transport),
+    }
+    assert only(reports, "welcome")["args"] == [{"id": engine_id, "binary": {"$bytes": "010203"}}]
+    if upgrade:
+        assert only(reports, "upgrade")["transport"] == "websocket"
+    assert only(reports, "ack") == {
+        "event": "ack",
+        "nsp": "/",
+        "args": ["hello", 42, {"a": [1, "b"], "n": None}, {"$bytes": "010203"}],
+        "transport": ends_on(transport),
+    }
+    assert only(reports, "disconnect") == {
+        "event": "disconnect",
+        "nsp": "/",
+        "reason": "io client disconnect",
+        "connected": False,
+    }
+    await server_says(eio3_server, "CONNECT", "/", engine_id)
+    await server_says(eio3_server, "DISCONNECT", "/", engine_id, "client namespace disconnect")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_admin_namespace_with_query(eio3_server: ServerProcess, transport: str) -> None:
+    """``/admin?token=abc``: id ``/admin#<engine id>``, the query is both the handshake query and the auth;
+    refusals reach the v2 client as an ``error`` event carrying ``err.data``, else ``err.message``."""
+    reports = await run(eio3_server, "admin", transport)
+    upgrade = ["upgrade"] if transport == "upgrade" else []
+    expected = ["connect", "seen", *upgrade, "ack", "refused", "refused", "disconnect"]
+    assert [r["event"] for r in reports] == expected, reports
+
+    connect = only(reports, "connect")
+    engine_id = connect["engineId"]
+    assert engine_id
+    assert connect == {
+        "event": "connect",
+        "nsp": "/admin",
+        "id": f"/admin#{engine_id}",
+        "engineId": engine_id,
+        "connected": True,
+        "openedWith": opened_with(transport),
+    }
+
+    [seen] = only(reports, "seen")["args"]
+    query = dict(seen["query"])
+    if opened_with(transport) == "polling":
+        # The v2 client adds a cache-busting timestamp to polling requests and, under Node.js (no binary XHR),
+        # asks for base64 payloads.
+        assert isinstance(query.pop("t"), str)
+        assert query == {"token": "abc", "EIO": "3", "transport": "polling", "b64": "1"}
+    else:
+        assert query == {"token": "abc", "EIO": "3", "transport": "websocket"}
+    assert seen["auth"] == {"token": "abc"}
+    assert seen["id"] == f"/admin#{engine_id}"
+    assert seen["protocol"] == 3
+
+    assert only(reports, "ack") == {
+        "event": "ack",
+        "nsp": "/admin",
+        "args": ["admin", {"$bytes": "0405"}],
+        "transport": ends_on(transport),
+    }
+    refused = [r for r in reports if r["event"] == "refused"]
+    assert refused == [
+        {"event": "refused", "token": None, "error": "no token", "connected": False},
+        {"event": "refused", "token": "wrong", "error": {"token": "wrong"}, "connected": False},
+    ]
+    assert only(reports, "disconnect")["reason"] == "io client disconnect"
+
+    # The server connects every v2 client to "/" by itself; closing the client ends that socket too.
+    await server_says(eio3_server, "CONNECT", "/", engine_id)
+    await server_says(eio3_server, "CONNECT", "/admin", f"/admin#{engine_id}")
+    await server_says(
+        eio3_server, "DISCONNECT", "/admin", f"/admin#{engine_id}", "client namespace disconnect"
+    )
+    await server_says(eio3_server, "DISCONNECT", "/", engine_id, "transport close")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_client_heartbeat_keeps_the_connection(eio3_server: ServerProcess, transport: str) -> None:
+    """With pings every 300 ms from the client, the connection lives on for 2 s and the server sees them all."""
+    reports = await run(eio3_server, "heartbeat", transport)
+    upgrade = ["upgrade"] if transport == "upgrade" else []
+    assert [r["event"] for r in reports] == ["connect", *upgrade, "heartbeat", "disconnect"], reports
+
+    engine_id = only(reports, "connect")["engineId"]
+    beat = only(reports, "heartbeat")
+    assert (beat["pingInterval"], beat["pingTimeout"]) == (300, 200)
+    assert beat["connected"] is True
+    assert beat["sameEngine"] is True
+    assert beat["transport"] == ends_on(transport)
+    # 2 s at one ping every 300 ms: 6 in practice; each answered by a pong, each a heartbeat on the server.
+    assert beat["pings"] >= 4, beat
+    assert beat["pongs"] >= beat["pings"] - 1, beat
+    assert abs(beat["serverHeartbeats"] - beat["pings"]) <= 1, beat
+
+    assert only(reports, "disconnect")["reason"] == "io client disconnect"
+    await server_says(eio3_server, "DISCONNECT", "/", engine_id, "client namespace disconnect")
