@@ -252,6 +252,50 @@ const binaryBodies = {
 };
 for (const [id, body] of Object.entries(binaryBodies)) decodeBinaryCase(id, body);
 
+// --- decode: seeded random bodies (differential check of the quirks) ----------------------------------------
+
+let seed = 20240611;
+function random(n) {
+  // A small LCG so that the vectors are reproducible without dependencies.
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return Math.floor((seed / 2147483648) * n); // the high bits: an LCG's low bits cycle quickly
+}
+// Bodies are built from mostly well-formed entries, some with a length off by one or a bad type.
+const contentAlphabet = [..."0123456b4A:€😀é"];
+function randomContent() {
+  const types = ["4", "4", "4", "2", "6", "1", "b4", "b", "9", ""];
+  let content = types[random(types.length)];
+  const size = random(6);
+  for (let j = 0; j < size; j++) content += contentAlphabet[random(contentAlphabet.length)];
+  return content;
+}
+function skew(n) {
+  const r = random(10);
+  return r === 0 ? n + 1 : r === 1 ? Math.max(n - 1, 0) : n;
+}
+for (let k = 0; k < 40; k++) {
+  let body = "";
+  const count = 1 + random(4);
+  for (let j = 0; j < count; j++) {
+    const content = randomContent();
+    body += `${skew(content.length)}:${content}`;
+  }
+  decodeTextCase(`dec-text-random-${k}`, text(body));
+}
+for (let k = 0; k < 40; k++) {
+  const parts = [];
+  const count = 1 + random(4);
+  for (let j = 0; j < count; j++) {
+    const flags = [0, 0, 1, 1, 2];
+    const flag = flags[random(flags.length)];
+    const content = flag === 0 ? Buffer.from(randomContent(), "utf8") : Buffer.from([random(8), ...Array.from({ length: random(5) }, () => random(256))]);
+    const digits = [...String(skew(content.length))].map(Number);
+    if (random(12) === 0) digits.push(12);
+    parts.push(Buffer.from([flag, ...digits, random(15) === 0 ? 7 : 255]), content);
+  }
+  decodeBinaryCase(`dec-bin-random-${k}`, Buffer.concat(parts));
+}
+
 // --- WebSocket frames ----------------------------------------------------------------------------------------
 
 for (const supportsBinary of [true, false]) {
