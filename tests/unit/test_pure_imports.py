@@ -21,6 +21,7 @@ PURE_MODULES: tuple[str, ...] = (
     "aiosocketio/web.py",
     "aiosocketio/engineio/packet.py",
     "aiosocketio/engineio/payload.py",
+    "aiosocketio/engineio/payload_v3.py",
     "aiosocketio/engineio/handshake.py",
     "aiosocketio/engineio/session.py",
     "aiosocketio/engineio/timerwheel.py",
