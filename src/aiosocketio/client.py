@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from aiosocketio._emitter import spawn
 from aiosocketio.namespace import connect_error_packet
@@ -95,21 +96,32 @@ class Client:
 
     def _on_packet(self, packet: Packet) -> None:
         name = packet.nsp
-        socket = self._sockets.get(name)
         kind = packet.type
+        if kind is PacketType.CONNECT and self.conn.protocol == 3 and "?" in name:
+            # A v2 client puts its query in the namespace of CONNECT (``/admin?token=1``): it is the auth.
+            name, auth = _v2_namespace(name)
+            packet = Packet(PacketType.CONNECT, name, auth)
+        socket = self._sockets.get(name)
         if socket is not None:
             if kind is not PacketType.CONNECT and kind is not PacketType.CONNECT_ERROR:
                 socket._on_packet(packet)
                 return
         elif kind is PacketType.CONNECT and (self._connecting is None or name not in self._connecting):
             auth = packet.data if isinstance(packet.data, dict) else {}
-            if self._connecting is None:
-                self._connecting = set()
-            self._connecting.add(name)
-            spawn(self._connect(name, auth))
+            self._start_connect(name, auth)
             return
         logger.debug("client %s: %s packet for namespace %r in the wrong state", self.id, kind.name, name)
         self._close("forced server close")
+
+    def _start_connect(self, name: str, auth: dict[str, Any]) -> None:
+        if self._connecting is None:
+            self._connecting = set()
+        self._connecting.add(name)
+        spawn(self._connect(name, auth))
+
+    def connect_v2_main(self) -> None:
+        """A v2 client (Engine.IO protocol 3) is in the main namespace from the start, without asking (A13)."""
+        self._start_connect("/", {})
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
         try:
@@ -146,12 +158,18 @@ class Client:
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
+        if self.conn.protocol == 3:  # a v2 client: a bare CONNECT (its id is known from the Engine.IO id)
+            self._write_packet(Packet(PacketType.CONNECT, socket.nsp.name, None))
+            return
         reply: dict[str, Any] = {"sid": socket.id}
         if socket.pid is not None:
             reply["pid"] = socket.pid
         self._write_packet(Packet(PacketType.CONNECT, socket.nsp.name, reply))
 
     def _connect_failed(self, name: str, message: str, data: Any) -> None:
+        if self.conn.protocol == 3:  # a v2 client gets the error's data, or its message, as the payload
+            self._write_packet(Packet(PacketType.CONNECT_ERROR, name, data if _js_truthy(data) else message))
+            return
         self._write_packet(connect_error_packet(name, message, data))
 
     def _remove(self, socket: Socket) -> None:
@@ -195,3 +213,20 @@ class Client:
             socket._on_close(reason, description)
         self._sockets.clear()
         self.server._clients.pop(self.id, None)
+
+
+def _v2_namespace(nsp: str) -> tuple[str, dict[str, Any]]:
+    """``/admin?token=1&x=2`` -> ``("/admin", {"token": "1", "x": "2"})``: the namespace a v2 client's CONNECT
+    names and its query (decoded as a form: ``+`` is a space; when a name repeats, the last value wins)."""
+    path, _, query = nsp.partition("?")
+    return path or "/", dict(parse_qsl(query, keep_blank_values=True))
+
+
+def _js_truthy(value: Any) -> bool:
+    """What JavaScript's ``||`` tests: everything but undefined/null, false, 0, NaN and ``""`` (an empty list or
+    dict is true there)."""
+    if value is None or value is False or value == "":
+        return False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value == value and value != 0  # NaN is never equal to itself
+    return True

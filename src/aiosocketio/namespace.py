@@ -91,7 +91,10 @@ class Namespace(EventEmitter):
             socket._join_now(session.rooms)
             run_middlewares = not recovery["skip_middlewares"]  # type: ignore[index]
         else:
-            sid = server._new_socket_id()
+            if client.conn.protocol == 3:  # a v2 client (A13): its ids are derived from the Engine.IO id
+                sid = client.id if self.name == "/" else f"{self.name}#{client.id}"
+            else:
+                sid = server._new_socket_id()
             socket = Socket(self, client, auth, sid, pid=server._new_socket_id() if recovery else None)
             run_middlewares = True
         error: tuple[str, Any] | None = None

@@ -264,7 +264,9 @@ class Server(EventEmitter):
         return self._ids()
 
     def _on_engine_connection(self, conn: EngineSocket) -> None:
-        self._clients[conn.id] = Client(self, conn)
+        client = self._clients[conn.id] = Client(self, conn)
+        if conn.protocol == 3:
+            client.connect_v2_main()
 
     # -- serving -----------------------------------------------------------------------------------------
 

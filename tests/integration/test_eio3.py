@@ -2,13 +2,14 @@
 
 The client is the official socket.io-client 2.5.0 (npm alias ``socket.io-client-v2``), driven by
 ``tests/integration/js/sio_v2_client.mjs`` over HTTP long-polling, WebSocket, and polling upgraded to WebSocket.
-Each test runs against two servers with the same handlers:
+Each test runs against three servers with the same handlers:
 
 - ``node``: the reference, Node.js socket.io 4.8.4 with ``allowEIO3: true``
   (``tests/integration/js/node_eio3_server.mjs``). The assertions below are what it was observed to give.
-- ``ours-runner``: aiosocketio with ``allow_eio3=True`` on its built-in server (``tests/servers/eio3.py``).
+- ``ours-runner`` and ``ours-uvicorn``: aiosocketio with ``allow_eio3=True`` (``tests/servers/eio3.py``), on its
+  built-in server and under uvicorn.
 
-Both servers print ``CONNECT <nsp> <id>`` and ``DISCONNECT <nsp> <id> <reason>``, so both ends of each socket
+All of them print ``CONNECT <nsp> <id>`` and ``DISCONNECT <nsp> <id> <reason>``, so both ends of each socket
 are checked.
 """
 
@@ -68,14 +69,14 @@ def node_server() -> Iterator[ServerProcess]:
         server.close()
 
 
-@pytest.fixture(scope="module", params=("node", "ours-runner"))
+@pytest.fixture(scope="module", params=("node", "ours-runner", "ours-uvicorn"))
 def eio3_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """The server under test, shared by the module's tests; its output is printed when a test fails."""
     if request.param == "node":
         with node_server() as server:
             yield server
     else:
-        with start_server(OUR_SERVER, frontend="runner") as server:
+        with start_server(OUR_SERVER, frontend=request.param.removeprefix("ours-")) as server:
             yield server
 
 

@@ -12,6 +12,7 @@ from aiosocketio.engineio.handshake import (
     check_protocol,
     error_response_body,
     open_packet,
+    protocol_revision,
     status_for,
     verify,
 )
@@ -27,8 +28,10 @@ def check(
     upgrade: bool = False,
     session: str | None = None,
     transports: tuple[str, ...] = BOTH,
+    protocol: int = 4,
 ) -> EngineError | None:
     return verify(
+        session_protocol=protocol,
         method=method,
         query=query,
         origin=origin,
@@ -145,3 +148,32 @@ def test_session_ids_are_unique_url_safe_and_20_chars() -> None:
     for sid in list(ids)[:200]:
         assert len(sid) == 20
         assert set(sid) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@pytest.mark.parametrize(
+    ("eio", "revision"), [("4", 4), ("3", 3), (None, 3), ("abc", 3), ("40", 3), (" 4", 3)]
+)
+def test_protocol_revision(eio: str | None, revision: int) -> None:  # A13: anything but "4" is protocol 3
+    assert protocol_revision({"EIO": eio} if eio is not None else {}) == revision
+
+
+@pytest.mark.parametrize(("eio", "session", "request_revision"), [("3", 4, 3), ("4", 3, 4), (None, 4, 3)])
+def test_a_request_of_another_revision_than_its_session_is_refused(
+    eio: str | None, session: int, request_revision: int
+) -> None:
+    query = {"transport": "polling", "sid": "S"} | ({"EIO": eio} if eio is not None else {})
+    error = check(query, session="polling", protocol=session)
+    assert error is not None
+    assert (error.code, error.message) == (3, "Bad request")
+    assert error.context == {
+        "name": "PROTOCOL_MISMATCH",
+        "protocol": request_revision,
+        "previousProtocol": session,
+    }
+    assert check(query, session="polling", protocol=request_revision) is None
+
+
+def test_protocol_3_handshakes_pass_when_allowed() -> None:
+    for eio in (None, "3", "garbage"):
+        query = {"transport": "polling"} | ({"EIO": eio} if eio is not None else {})
+        assert check_protocol(query, allow_eio3=True) is None

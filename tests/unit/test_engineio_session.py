@@ -162,3 +162,32 @@ def test_server_close_waits_for_the_drain() -> None:
 def test_binary_message_is_delivered() -> None:
     session = make()
     assert session.receive(Packet(PacketType.MESSAGE, b"\x01"), 101.0) is Action.DELIVER
+
+
+def make_v3(now: float = 0.0) -> EngineSession:
+    return EngineSession(ping_interval=25.0, ping_timeout=20.0, upgrade_timeout=10.0, now=now, protocol=3)
+
+
+def test_protocol_3_the_client_pings_and_the_server_pongs() -> None:  # A13
+    session = make_v3(now=0.0)
+    assert session.next_deadline() == 45.0  # interval + timeout without a ping
+    assert session.on_timer(44.9) is Action.NOTHING  # the server never pings
+    assert session.receive(decode("2"), 30.0) is Action.SEND_PONG
+    assert session.next_deadline() == 75.0
+    assert session.receive(decode("2"), 70.0) is Action.SEND_PONG
+    assert session.on_timer(114.9) is Action.NOTHING
+    assert session.on_timer(115.0) is Action.CLOSE
+    assert session.close_reason is CloseReason.PING_TIMEOUT
+
+
+def test_protocol_3_a_pong_from_the_client_is_an_error() -> None:
+    session = make_v3()
+    assert session.receive(decode("3"), 1.0) is Action.CLOSE
+    assert session.close_reason is CloseReason.TRANSPORT_ERROR
+    assert session.close_description == "invalid heartbeat direction"
+
+
+def test_protocol_3_messages_do_not_count_as_pings() -> None:
+    session = make_v3(now=0.0)
+    assert session.receive(decode("4hi"), 40.0) is Action.DELIVER
+    assert session.on_timer(45.0) is Action.CLOSE

@@ -89,12 +89,15 @@ def verify(
     transports: tuple[str, ...],
     session_transport: str | None,
     allow_eio3: bool = False,
+    session_protocol: int = 4,
 ) -> EngineError | None:
     """Check a request in the reference's order (A10 steps 2-5, before ``allow_request``).
 
     ``session_transport`` is the current transport name of the session named by ``sid`` (``None`` when the
-    request has a ``sid`` that is not a live session; ignored without ``sid``). The caller still runs
-    ``allow_request``, the ``EIO`` check (:func:`check_protocol`) and id generation for handshakes.
+    request has a ``sid`` that is not a live session; ignored without ``sid``), ``session_protocol`` its
+    protocol revision: a request of another revision (``EIO``, see :func:`protocol_revision`) is refused. The
+    caller still runs ``allow_request``, the ``EIO`` check (:func:`check_protocol`) and id generation for
+    handshakes.
     """
     transport = query.get("transport")
     if transport is None or transport not in transports:
@@ -114,12 +117,23 @@ def verify(
                     "previousTransport": session_transport,
                 },
             )
+        protocol = protocol_revision(query)
+        if protocol != session_protocol:
+            return EngineError.of(
+                ErrorCode.BAD_REQUEST,
+                {"name": "PROTOCOL_MISMATCH", "protocol": protocol, "previousProtocol": session_protocol},
+            )
         return None
     if method != "GET":
         return EngineError.of(ErrorCode.BAD_HANDSHAKE_METHOD, {"method": method})
     if transport == "websocket" and not is_upgrade:
         return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_HANDSHAKE_ERROR"})
     return None
+
+
+def protocol_revision(query: dict[str, str]) -> int:
+    """The Engine.IO revision a request speaks: 4 for ``EIO=4``, 3 for anything else (absent included)."""
+    return 4 if query.get("EIO") == "4" else 3
 
 
 def check_protocol(query: dict[str, str], allow_eio3: bool) -> EngineError | None:

@@ -25,12 +25,20 @@ from aiosocketio.engineio.handshake import (
     error_response_body,
     open_packet,
     origin_is_invalid,
+    protocol_revision,
     status_for,
     verify,
 )
+from aiosocketio.engineio.payload_v3 import encode_payload_v3
 from aiosocketio.engineio.socket import EngineSocket
 from aiosocketio.engineio.timers import SessionTimers, resolution_for
-from aiosocketio.engineio.transports.polling import TEXT_PLAIN, PollContext, PollingTransport
+from aiosocketio.engineio.transports.polling import (
+    OCTET_STREAM,
+    TEXT_PLAIN,
+    PollContext,
+    PollingTransport,
+    encode_items,
+)
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
 from aiosocketio.web import (
     FixedHeaders,
@@ -65,6 +73,7 @@ class EngineConnectionError:
 #: The headers of a long-polling GET's answer (and of a POST's), as the reference sends them.
 _POLL_HEADERS: HeaderPairs = [("Content-Type", TEXT_PLAIN), ("Cache-Control", "no-store")]
 _POST_HEADERS: HeaderPairs = [("Content-Type", "text/html"), ("Cache-Control", "no-store")]
+_BINARY_POLL_HEADERS = ("Content-Type", OCTET_STREAM)  # a protocol 3 binary payload (A13)
 _OK = b"ok"
 #: The request headers answer_at_once reads; one of them sent twice sends the request the long way.
 _QUICK_HEADERS = frozenset({b"origin", b"content-type", b"user-agent", b"accept-encoding"})
@@ -150,8 +159,6 @@ class EngineServer(EventEmitter):
             raise ValueError(
                 f"transports must be a non-empty subset of {KNOWN_TRANSPORTS}, got {tuple(transports)}"
             )
-        if allow_eio3:
-            raise NotImplementedError("allow_eio3 (Engine.IO v3 clients) is not supported yet")
         self._path = self._normalize_path(path, add_trailing_slash)
         self.ping_interval = float(ping_interval)
         self.ping_timeout = float(ping_timeout)
@@ -266,18 +273,21 @@ class EngineServer(EventEmitter):
             return None
         if b"%" in query or b"+" in query:
             return None
-        sid = name = None
+        sid = name = revision = None
         for part in query.split(b"&"):
             key, _, value = part.partition(b"=")
             if key == b"sid":
                 if sid is None:
                     sid = value
-            elif key == b"transport" and name is None:
-                name = value
-        if sid is None or name != b"polling" or "polling" not in self.transports:
+            elif key == b"transport":
+                if name is None:
+                    name = value
+            elif key == b"EIO" and revision is None:
+                revision = value
+        if sid is None or name != b"polling" or revision != b"4" or "polling" not in self.transports:
             return None
         socket = self._clients.get(sid.decode("latin-1"))
-        if socket is None:
+        if socket is None or socket.protocol != 4:  # protocol 3 sessions take the long way
             return None
         transport = socket.transport
         if type(transport) is not PollingTransport:
@@ -394,6 +404,7 @@ class EngineServer(EventEmitter):
             is_upgrade=is_upgrade,
             transports=self.transports,
             session_transport=socket.transport.name if socket is not None else None,
+            session_protocol=socket.protocol if socket is not None else 4,
         )
         return socket, error
 
@@ -416,6 +427,7 @@ class EngineServer(EventEmitter):
             type(transport) is PollingTransport
             and query.get("transport") == "polling"
             and "polling" in self.transports
+            and protocol_revision(query) == socket.protocol
         ):
             origin = request.headers.get("origin")
             if origin is None or not origin_is_invalid(origin):
@@ -443,10 +455,14 @@ class EngineServer(EventEmitter):
         if isinstance(outcome, EngineError):
             return self._refuse(request, outcome)
         sid = outcome
-        socket = EngineSocket(self, sid, request)
+        protocol = protocol_revision(request.query)
+        socket = EngineSocket(self, sid, request, protocol=protocol)
         self._clients[sid] = socket
-        body = self._open_payload(sid, polling=True)
-        headers: HeaderPairs = [("Content-Type", TEXT_PLAIN), ("Cache-Control", "no-store")]
+        body, binary = self._open_payload(sid, protocol=protocol, supports_binary="b64" not in request.query)
+        headers: HeaderPairs = [
+            ("Content-Type", OCTET_STREAM if binary else TEXT_PLAIN),
+            ("Cache-Control", "no-store"),
+        ]
         if self._cookie is not None:
             headers.append(("Set-Cookie", hdr.set_cookie_header(self._cookie, sid)))
         headers = await self._hooked(headers, request, initial=True)
@@ -454,15 +470,18 @@ class EngineServer(EventEmitter):
         self.emit_event("connection", socket)
         return Response(200, headers, body)
 
-    def _open_payload(self, sid: str, *, polling: bool) -> bytes:
-        upgrades = ["websocket"] if polling and self.allow_upgrades and "websocket" in self.transports else []
+    def _open_payload(self, sid: str, *, protocol: int, supports_binary: bool) -> tuple[bytes, bool]:
+        """The polling handshake's answer (the open packet, then ``initial_packet``) and whether it is a protocol
+        3 binary payload (``application/octet-stream``)."""
+        upgrades = ["websocket"] if self.allow_upgrades and "websocket" in self.transports else []
         text = open_packet(sid, upgrades, self.ping_interval, self.ping_timeout, self.max_http_buffer_size)
+        items: list[str | bytes] = [text]
         if self.initial_packet is not None:
-            from aiosocketio.engineio.transports.polling import encode_items
-
             initial = self.initial_packet
-            return encode_items([text, "4" + initial if isinstance(initial, str) else initial])
-        return text.encode()
+            items.append("4" + initial if isinstance(initial, str) else initial)
+        if protocol == 3:
+            return encode_payload_v3(items, supports_binary)
+        return encode_items(items), False
 
     async def _accept_handshake(self, request: Request) -> str | EngineError:
         """``allow_request``, the protocol check and id generation (A10 step 5)."""
@@ -521,12 +540,15 @@ class EngineServer(EventEmitter):
                 logger.exception("error in a headers hook")
         return [(name, str(value)) for name, value in mapping.items()]
 
-    def _poll_response(self, request: Request, body: bytes, socket: EngineSocket) -> Response:
+    def _poll_response(
+        self, request: Request, body: bytes, socket: EngineSocket, *, binary: bool = False
+    ) -> Response:
         request_headers = request.headers
         extra, body = self._poll_extras(
             body, request_headers.get("user-agent"), request_headers.get("accept-encoding")
         )
-        return Response(200, self._sync_hooked([*_POLL_HEADERS, *extra], request), body)
+        headers = [_BINARY_POLL_HEADERS if binary else _POLL_HEADERS[0], _POLL_HEADERS[1], *extra]
+        return Response(200, self._sync_hooked(headers, request), body)
 
     def _poll_extras(
         self, body: bytes, user_agent: str | None, accept_encoding: str | None
@@ -623,10 +645,10 @@ class EngineServer(EventEmitter):
             ):
                 port.close(1000)
                 return
-            socket._start_upgrade(WebSocketTransport(socket, port, b64=b64))
+            socket._start_upgrade(WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3))
             return
-        socket = EngineSocket(self, sid, request)
-        transport = WebSocketTransport(socket, port, b64=b64)
+        socket = EngineSocket(self, sid, request, protocol=protocol_revision(query))
+        transport = WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3)
         socket.transport = transport
         self._clients[sid] = socket
         transport.send(open_packet(sid, [], self.ping_interval, self.ping_timeout, self.max_http_buffer_size))

@@ -14,7 +14,9 @@ Theory of operation::
                    └──────────────────────────────────────────────────────┘ (abort: back to NONE)
 
 Only pongs reset the heartbeat: other traffic does not count (A8). A ``ping`` from a v4 client is a transport
-error, an undecodable packet a parse error, a ``close`` packet a transport close.
+error, an undecodable packet a parse error, a ``close`` packet a transport close. Protocol 3 sessions (Socket.IO v2
+clients, A13) turn the heartbeat round: the client pings, each ping is answered with a pong (``SEND_PONG``) and
+gives the client ``interval + timeout`` more, and a pong from the client is the transport error.
 """
 
 from __future__ import annotations
@@ -61,18 +63,28 @@ class Action(Enum):
     SEND_PROBE_PONG = 4  # send "3probe" on the candidate transport, release the pending GET with a noop
     COMPLETE_UPGRADE = 5  # make the candidate the session's transport and flush the buffer over it
     ABORT_UPGRADE = 6  # close the candidate; the session stays on its transport
+    SEND_PONG = 7  # protocol 3: answer the client's ping with "3" on the current transport
 
 
 class Heartbeat:
-    """Server-side pings (A8): a ping every ``interval``, a pong due ``timeout`` after each ping."""
+    """Server-side pings (A8): a ping every ``interval``, a pong due ``timeout`` after each ping.
 
-    __slots__ = ("deadline", "interval", "timeout", "waiting_pong")
+    Protocol 3 (``client_pings``, A13) turns it round: the client pings, the server answers each ping with a
+    pong, and the session times out when no ping came for ``interval + timeout``.
+    """
 
-    def __init__(self, interval: float, timeout: float, now: float) -> None:
+    __slots__ = ("client_pings", "deadline", "interval", "timeout", "waiting_pong")
+
+    def __init__(self, interval: float, timeout: float, now: float, *, client_pings: bool = False) -> None:
         self.interval = interval
         self.timeout = timeout
-        self.waiting_pong = False
-        self.deadline = now + interval
+        self.client_pings = client_pings
+        self.waiting_pong = client_pings  # protocol 3: always waiting for the client's next ping
+        self.deadline = now + interval + timeout if client_pings else now + interval
+
+    def on_ping(self, now: float) -> None:
+        """Protocol 3: a ping from the client gives it ``interval + timeout`` again."""
+        self.deadline = now + self.interval + self.timeout
 
     def on_pong(self, now: float) -> None:
         """A pong restarts the interval from now (the next ping is ``interval`` after this pong)."""
@@ -102,10 +114,16 @@ class EngineSession:
     )
 
     def __init__(
-        self, *, ping_interval: float, ping_timeout: float, upgrade_timeout: float, now: float
+        self,
+        *,
+        ping_interval: float,
+        ping_timeout: float,
+        upgrade_timeout: float,
+        now: float,
+        protocol: int = 4,
     ) -> None:
         self.ready_state = ReadyState.OPEN
-        self.heartbeat = Heartbeat(ping_interval, ping_timeout, now)
+        self.heartbeat = Heartbeat(ping_interval, ping_timeout, now, client_pings=protocol == 3)
         self.upgrade_timeout = upgrade_timeout
         self.upgrade_state = UpgradeState.NONE
         self.upgrade_deadline: float | None = None
@@ -148,10 +166,16 @@ class EngineSession:
         kind = packet.type
         if kind is PacketType.MESSAGE:
             return Action.DELIVER
+        heartbeat = self.heartbeat
         if kind is PacketType.PONG:
-            self.heartbeat.on_pong(now)
+            if heartbeat.client_pings:
+                return self._close(CloseReason.TRANSPORT_ERROR, "invalid heartbeat direction")
+            heartbeat.on_pong(now)
             return Action.NOTHING
         if kind is PacketType.PING:
+            if heartbeat.client_pings:
+                heartbeat.on_ping(now)
+                return Action.SEND_PONG
             return self._close(CloseReason.TRANSPORT_ERROR, "invalid heartbeat direction")
         if kind is PacketType.CLOSE:
             return self._close(CloseReason.TRANSPORT_CLOSE, None)

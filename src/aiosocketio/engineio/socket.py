@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiosocketio._emitter import EventEmitter
 from aiosocketio.engineio import packet as pk
+from aiosocketio.engineio.payload_v3 import decode_ws_v3
 from aiosocketio.engineio.session import Action, CloseReason, EngineSession, ReadyState, UpgradeState
 from aiosocketio.engineio.transports.polling import PollingTransport
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
@@ -56,19 +57,20 @@ class EngineSocket(EventEmitter):
         "transport",
     )
 
-    def __init__(self, server: EngineServer, sid: str, request: Request) -> None:
+    def __init__(self, server: EngineServer, sid: str, request: Request, *, protocol: int = 4) -> None:
         super().__init__()
         self._server = server
         self._loop = asyncio.get_running_loop()
         self.id = sid
         self.request = request
         request.share_strings()  # kept as long as the session: the strings it shares with others stored once
-        self.protocol = 4
+        self.protocol = protocol  # 3: a Socket.IO v2 client (``allow_eio3``, A13)
         self.session = EngineSession(
             ping_interval=server.ping_interval,
             ping_timeout=server.ping_timeout,
             upgrade_timeout=server.upgrade_timeout,
             now=self._loop.time(),
+            protocol=protocol,
         )
         self.transport: Transport = PollingTransport(self)
         # Packets waiting for the next flush; None when there are none (an idle session holds no list).
@@ -274,6 +276,8 @@ class EngineSocket(EventEmitter):
             elif action is Action.CLOSE:
                 self._finish_close()
                 return True
+            elif action is Action.SEND_PONG:
+                self._answer_ping()
             if session.ready_state is not ReadyState.OPEN:
                 return True
         self._reschedule()
@@ -292,7 +296,7 @@ class EngineSocket(EventEmitter):
         if type(data) is str and data[:1] == "4" and session.ready_state is ReadyState.OPEN:
             self._on_message_text(data[1:] or None)
             return
-        packet = pk.decode(data)
+        packet = decode_ws_v3(data) if self.protocol == 3 else pk.decode(data)
         if packet is not None and self.has_listeners("packet"):
             self.emit_event("packet", packet)
         action = session.receive(packet, self._loop.time())
@@ -302,10 +306,19 @@ class EngineSocket(EventEmitter):
             self._deliver(payload)
         elif action is Action.CLOSE:
             self._finish_close()
+        elif action is Action.SEND_PONG:
+            self._answer_ping()
         elif packet is not None and packet.type is pk.PacketType.PONG:
             self._reschedule()
             if self.has_listeners("heartbeat"):
                 self.emit_event("heartbeat")
+
+    def _answer_ping(self) -> None:
+        """Protocol 3: the client pinged; the pong goes out like any packet, and the deadline moved."""
+        self._enqueue(pk.PONG)
+        self._reschedule()
+        if self.has_listeners("heartbeat"):
+            self.emit_event("heartbeat")
 
     def _on_ws_closed(self, transport: WebSocketTransport, code: int) -> None:
         if transport is self._candidate:

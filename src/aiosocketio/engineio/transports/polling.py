@@ -16,17 +16,20 @@ from typing import TYPE_CHECKING
 
 from aiosocketio.engineio import payload as payload_codec
 from aiosocketio.engineio.packet import NOOP, encode_utf8
+from aiosocketio.engineio.payload_v3 import decode_payload_v3, encode_payload_v3
 from aiosocketio.engineio.session import CloseReason
 from aiosocketio.web import BodyTooLarge, HeldAnswer, Request, Response
 
 if TYPE_CHECKING:
     from aiosocketio.engineio.socket import EngineSocket
 
-__all__ = ["PollContext", "PollingTransport", "encode_items"]
+__all__ = ["OCTET_STREAM", "TEXT_PLAIN", "PollContext", "PollingTransport", "encode_items"]
 
 logger = logging.getLogger("aiosocketio.engineio")
 
 TEXT_PLAIN = "text/plain; charset=UTF-8"
+#: The content type of a protocol 3 binary payload (A13), both ways.
+OCTET_STREAM = "application/octet-stream"
 
 
 def encode_items(items: list[str | bytes]) -> bytes:
@@ -47,10 +50,11 @@ class _PendingGet:
     ``body`` carries the payload back without a future; only a GET that really waits gets one, or a
     :class:`HeldAnswer` (from ``answer_at_once``) that ``context`` goes with."""
 
-    __slots__ = ("body", "context", "future", "held")
+    __slots__ = ("binary", "body", "context", "future", "held")
 
     def __init__(self) -> None:
         self.body: bytes | None = None
+        self.binary = False  # the body is a protocol 3 binary payload
         self.future: asyncio.Future[bytes] | None = None
         self.held: HeldAnswer | None = None
         self.context: PollContext | None = None
@@ -64,7 +68,7 @@ PollContext = tuple[str | None, str | None, str, bytes, Sequence[tuple[bytes, by
 class PollingTransport:
     """The long-polling side of one session."""
 
-    __slots__ = ("_get", "_posting", "_socket", "closed")
+    __slots__ = ("_binary", "_get", "_posting", "_socket", "_v3", "closed")
 
     name = "polling"
 
@@ -73,6 +77,9 @@ class PollingTransport:
         self._get: _PendingGet | None = None
         self._posting = False
         self.closed = False
+        # Protocol 3 (A13): length-prefixed payloads; binary ones unless the handshake asked for base64 (b64).
+        self._v3 = socket.protocol == 3
+        self._binary = self._v3 and "b64" not in socket.request.query
 
     @property
     def writable(self) -> bool:
@@ -101,7 +108,7 @@ class PollingTransport:
             except asyncio.CancelledError:
                 self._abandon(pending)
                 raise
-        return socket._server._poll_response(request, body, socket)
+        return socket._server._poll_response(request, body, socket, binary=pending.binary)
 
     def answer_now(self, context: PollContext) -> bytes | HeldAnswer | None:
         """A GET as :meth:`handle_get` takes it, without a coroutine: its payload when it can have one at once
@@ -134,6 +141,14 @@ class PollingTransport:
         if pending is None:
             raise RuntimeError("no GET is waiting")  # the socket checks ``writable`` first
         self._get = None
+        if self._v3:  # never held (answer_at_once declines protocol 3): the body goes to handle_get
+            body, pending.binary = encode_payload_v3(items, self._binary)
+            waiter = pending.future
+            if waiter is None:
+                pending.body = body
+            elif not waiter.done():
+                waiter.set_result(body)
+            return
         held = pending.held
         if held is not None:
             assert pending.context is not None
@@ -169,7 +184,8 @@ class PollingTransport:
         socket = self._socket
         server = socket._server
         content_type = request.headers.get("content-type", "")
-        if content_type is not None and content_type.startswith("application/octet-stream"):
+        binary = content_type is not None and content_type.startswith(OCTET_STREAM)
+        if binary and not self._v3:  # protocol 4 payloads are always text
             socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "invalid content type")
             return Response(400)
         if self._posting:
@@ -188,7 +204,10 @@ class PollingTransport:
                 raise
         finally:
             self._posting = False
-        packets, error = payload_codec.decode_payload_bytes(body)
+        if self._v3:
+            packets, error = decode_payload_v3(body, binary)
+        else:
+            packets, error = payload_codec.decode_payload_bytes(body)
         if not socket._on_packets(packets, error):
             return Response(400)
         return server._post_response(request, socket)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 from typing import TYPE_CHECKING
 
+from aiosocketio.engineio.payload_v3 import encode_ws_v3
 from aiosocketio.web import WebSocketPort
 
 if TYPE_CHECKING:
@@ -21,14 +22,19 @@ __all__ = ["WebSocketTransport"]
 class WebSocketTransport:
     """An accepted WebSocket bound to one session, as its transport or as its upgrade candidate."""
 
-    __slots__ = ("_b64", "_socket", "closed", "port")
+    __slots__ = ("_b64", "_socket", "_v3", "closed", "port")
 
     name = "websocket"
 
-    def __init__(self, socket: EngineSocket, port: WebSocketPort, *, b64: bool = False) -> None:
+    def __init__(
+        self, socket: EngineSocket, port: WebSocketPort, *, b64: bool = False, v3: bool = False
+    ) -> None:
         self._socket = socket
         self.port = port
         self._b64 = b64
+        self._v3 = (
+            v3  # protocol 3 (A13): a binary message carries its packet type first (0x04, or "b4" in base64)
+        )
         self.closed = False
         port.set_receiver(self)
 
@@ -56,6 +62,12 @@ class WebSocketTransport:
             return
         if type(item) is str:
             self.port.send_text(item)
+        elif self._v3:
+            frame = encode_ws_v3(item, not self._b64)
+            if type(frame) is str:
+                self.port.send_text(frame)
+            else:
+                self.port.send_bytes(frame)  # type: ignore[arg-type]
         elif self._b64:
             self.port.send_text("b" + binascii.b2a_base64(item, newline=False).decode("ascii"))  # type: ignore[arg-type]
         else:
