@@ -13,6 +13,7 @@ import pytest
 from aiosocketio.engineio import EngineServer, EngineSocket
 from aiosocketio.engineio.packet import PacketType
 from aiosocketio.engineio.payload_v3 import decode_payload_v3
+from aiosocketio.engineio.transports.polling import jsonp_data, jsonp_index, wrap_jsonp
 from aiosocketio.web import Headers, Request, Response
 
 PATH = "/engine.io/"
@@ -164,3 +165,38 @@ async def test_protocol_4_sessions_are_unchanged_beside_protocol_3(v3: V3) -> No
     assert response.body.startswith(b'0{"sid":"')
     assert v3.socket is not None
     assert v3.socket.protocol == 4
+
+
+def test_jsonp_answers_are_scripts() -> None:
+    assert wrap_jsonp("7", b"3:4hi") == b'___eio[7]("3:4hi");'
+    # JSON allows U+2028 and U+2029 in strings, old JavaScript did not: escaped, as the reference does
+    assert wrap_jsonp("", '2:4\u2028\u2029"\\'.encode()) == b'___eio[]("2:4\\u2028\\u2029\\"\\\\");'
+    assert jsonp_index({"j": "1a2; alert(1)"}) == "121"  # only its digits reach the script
+    assert jsonp_index({"EIO": "3"}) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "payload"),
+    [
+        (b"d=3%3A4hi", "3:4hi"),
+        (b"d=3:4a+b", "3:4a b"),  # a form: "+" is a space
+        (b"x=1&d=2:4%C3%A9", "2:4é"),
+        (b"d=a%5Cnb", "a\nb"),  # backslash-n: the newline the client escaped
+        (b"d=a%5C%5Cnb", "a\\nb"),  # two backslashes and n: a backslash-n the payload had
+        (b"d=", ""),
+        (b"x=1", None),  # no d: nothing to read
+        (b"d=1&d=2", None),  # d twice: neither (the reference's form parser gives an array)
+    ],
+)
+def test_jsonp_posts_are_forms(body: bytes, payload: str | None) -> None:
+    assert jsonp_data(body) == payload
+
+
+async def test_jsonp_sessions_take_the_long_way(v3: V3) -> None:
+    response = await v3.request("GET", "EIO=4&transport=polling&j=0")  # JSONP exists for protocol 4 too
+    assert response.body.startswith(b'___eio[0]("0{')
+    assert v3.socket is not None
+    query = f"EIO=4&transport=polling&j=0&sid={v3.socket.id}"
+    v3.socket.write("x")
+    assert v3.engine.answer_at_once("GET", PATH, query.encode(), [], b"") is None
+    assert (await v3.request("GET", query)).body == b'___eio[0]("4x");'

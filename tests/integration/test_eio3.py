@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import SERVERS_DIR, TESTS_DIR, ServerProcess, _failed, free_port, scaled, start_server
 from jsclient import run_js_scenario
@@ -232,3 +234,44 @@ async def test_client_heartbeat_keeps_the_connection(eio3_server: ServerProcess,
 
     assert only(reports, "disconnect")["reason"] == "io client disconnect"
     await server_says(eio3_server, "DISCONNECT", "/", engine_id, "client namespace disconnect")
+
+
+def _jsonp_payload(body: str, index: str) -> str:
+    """The payload inside a JSONP answer ``___eio[<index>]("...");``."""
+    head, tail = f"___eio[{index}](", ");"
+    assert body.startswith(head), body
+    assert body.endswith(tail), body
+    payload = json.loads(body[len(head) : -len(tail)])
+    assert isinstance(payload, str)
+    return payload
+
+
+async def test_jsonp_polling(eio3_server: ServerProcess) -> None:
+    # JSONP polling (a ``j`` parameter), what socket.io-client 2.x falls back to in browsers without cross-origin
+    # XMLHttpRequest; driven by hand, as a browser's script tags and form posts would.
+    base = f"{eio3_server.url}/socket.io/?EIO=3&transport=polling&j=2"
+    async with httpx.AsyncClient(timeout=PROMPTLY) as http:
+        opened = await http.get(base + "&b64=1&t=a")
+        assert opened.status_code == 200
+        assert opened.headers["content-type"] == "text/plain; charset=UTF-8"
+        length, _, packet = _jsonp_payload(opened.text, "2").partition(":")
+        assert packet.startswith('0{"sid":"')
+        assert int(length) == len(packet)
+        sid = json.loads(packet[1:])["sid"]
+        query = f"{base}&sid={sid}"
+        polled = _jsonp_payload((await http.get(query + "&t=b")).text, "2")
+        assert polled == (
+            '2:4084:451-["welcome",{"id":"' + sid + '","binary":{"_placeholder":true,"num":0}}]6:b4AQID'
+        )
+        # Each POST starts with a ping ("1:2"): the v2 client pings, and the server's ping timeout is short here.
+        posted = await http.post(query, data={"d": '1:218:420["echo","hi",1]'})
+        assert (posted.status_code, posted.text) == (200, "ok")
+        assert _jsonp_payload((await http.get(query + "&t=c")).text, "2") == '1:311:430["hi",1]'
+        # The client escapes the payload's newlines for the form: the JSON escape backslash-n it sends as two
+        # backslashes and "n", which the server turns back into backslash-n (the length counts the original).
+        escaped = r'1:218:420["echo","a\\nb"]'
+        posted = await http.post(query, data={"d": escaped})
+        assert posted.status_code == 200
+        assert _jsonp_payload((await http.get(query + "&t=d")).text, "2") == r'1:311:430["a\nb"]'
+        assert (await http.post(query, data={"d": "1:1"})).status_code == 200  # the client closes
+    await server_says(eio3_server, "DISCONNECT", "/", sid, "transport close")

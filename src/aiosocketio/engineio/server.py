@@ -38,6 +38,8 @@ from aiosocketio.engineio.transports.polling import (
     PollContext,
     PollingTransport,
     encode_items,
+    jsonp_index,
+    wrap_jsonp,
 )
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
 from aiosocketio.web import (
@@ -290,7 +292,7 @@ class EngineServer(EventEmitter):
         if socket is None or socket.protocol != 4:  # protocol 3 sessions take the long way
             return None
         transport = socket.transport
-        if type(transport) is not PollingTransport:
+        if type(transport) is not PollingTransport or transport.jsonp is not None:
             return None
         found: dict[bytes, bytes] = {}
         for key, value in headers:
@@ -458,7 +460,12 @@ class EngineServer(EventEmitter):
         protocol = protocol_revision(request.query)
         socket = EngineSocket(self, sid, request, protocol=protocol)
         self._clients[sid] = socket
-        body, binary = self._open_payload(sid, protocol=protocol, supports_binary="b64" not in request.query)
+        jsonp = jsonp_index(request.query)
+        body, binary = self._open_payload(
+            sid, protocol=protocol, supports_binary="b64" not in request.query and jsonp is None
+        )
+        if jsonp is not None:
+            body = wrap_jsonp(jsonp, body)
         headers: HeaderPairs = [
             ("Content-Type", OCTET_STREAM if binary else TEXT_PLAIN),
             ("Cache-Control", "no-store"),

@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import binascii
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+import orjson
 
 from aiosocketio.engineio import payload as payload_codec
 from aiosocketio.engineio.packet import NOOP, encode_utf8
@@ -45,6 +49,40 @@ def encode_items(items: list[str | bytes]) -> bytes:
     return encode_utf8(payload_codec.SEPARATOR.join(parts))
 
 
+def jsonp_index(query: Mapping[str, str]) -> str | None:
+    """The callback index of a JSONP polling session (the digits of its ``j`` parameter), None without one."""
+    index = query.get("j")
+    return None if index is None else _NOT_DIGITS.sub("", index)
+
+
+def wrap_jsonp(index: str, payload: bytes) -> bytes:
+    """A polling answer as JSONP: ``___eio[<index>]("<payload as a JSON string>");``. The two line separators JSON
+    allows in strings but JavaScript did not are escaped, so the answer is a valid script."""
+    text = orjson.dumps(payload.decode("utf-8", "replace"))
+    text = text.replace("\u2028".encode(), b"\\u2028")
+    text = text.replace("\u2029".encode(), b"\\u2029")
+    return b"___eio[" + index.encode("ascii") + b"](" + text + b");"
+
+
+def jsonp_data(body: bytes) -> str | None:
+    """The payload in a JSONP POST: the form field ``d`` (None unless there is exactly one), with the newlines the
+    client escaped put back: a backslash and ``n`` becomes a newline, two backslashes and ``n`` a backslash and
+    ``n``."""
+    values = [
+        value
+        for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        if name == "d"
+    ]
+    if len(values) != 1:
+        return None
+    data = _ESCAPED_NEWLINE.sub(lambda match: match.group(0) if match.group(1) else "\n", values[0])
+    return data.replace("\\\\n", "\\n")
+
+
+_NOT_DIGITS = re.compile("[^0-9]")
+_ESCAPED_NEWLINE = re.compile(r"(\\)?\\n")
+
+
 class _PendingGet:
     """A GET waiting for packets. When some are buffered already it is answered while it registers, and
     ``body`` carries the payload back without a future; only a GET that really waits gets one, or a
@@ -68,7 +106,7 @@ PollContext = tuple[str | None, str | None, str, bytes, Sequence[tuple[bytes, by
 class PollingTransport:
     """The long-polling side of one session."""
 
-    __slots__ = ("_binary", "_get", "_posting", "_socket", "_v3", "closed")
+    __slots__ = ("_binary", "_get", "_posting", "_socket", "_v3", "closed", "jsonp")
 
     name = "polling"
 
@@ -79,7 +117,11 @@ class PollingTransport:
         self.closed = False
         # Protocol 3 (A13): length-prefixed payloads; binary ones unless the handshake asked for base64 (b64).
         self._v3 = socket.protocol == 3
-        self._binary = self._v3 and "b64" not in socket.request.query
+        query = socket.request.query
+        # JSONP polling (A13, a ``j`` query parameter at the handshake): answers are a script calling
+        # ``___eio[<j>](...)``, POST bodies a form field ``d``; always text.
+        self.jsonp = jsonp_index(query)
+        self._binary = self._v3 and "b64" not in query and self.jsonp is None
 
     @property
     def writable(self) -> bool:
@@ -141,8 +183,14 @@ class PollingTransport:
         if pending is None:
             raise RuntimeError("no GET is waiting")  # the socket checks ``writable`` first
         self._get = None
-        if self._v3:  # never held (answer_at_once declines protocol 3): the body goes to handle_get
-            body, pending.binary = encode_payload_v3(items, self._binary)
+        if self._v3 or self.jsonp is not None:
+            # Never held (answer_at_once declines protocol 3 and JSONP): the body goes to handle_get.
+            if self._v3:
+                body, pending.binary = encode_payload_v3(items, self._binary)
+            else:
+                body = encode_items(items)
+            if self.jsonp is not None:
+                body = wrap_jsonp(self.jsonp, body)
             waiter = pending.future
             if waiter is None:
                 pending.body = body
@@ -204,7 +252,15 @@ class PollingTransport:
                 raise
         finally:
             self._posting = False
-        if self._v3:
+        if self.jsonp is not None:
+            text = jsonp_data(body)
+            if text is None:  # no single ``d`` field: nothing to read, as the reference does
+                return server._post_response(request, socket)
+            if self._v3:
+                packets, error = decode_payload_v3(encode_utf8(text), False)
+            else:
+                packets, error = payload_codec.decode_payload(text)
+        elif self._v3:
             packets, error = decode_payload_v3(body, binary)
         else:
             packets, error = payload_codec.decode_payload_bytes(body)
