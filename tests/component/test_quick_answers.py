@@ -585,3 +585,23 @@ async def test_a_body_in_several_asgi_messages_is_gathered(caplog: pytest.LogCap
     assert messages == ["abc", "x" * 40_000 + "y" * 40_000 + "z" * 100]
     assert closes == [("transport error", "data request connection closed prematurely")]
     await engine.shutdown()
+
+
+@pytest.mark.parametrize("quick", [True, False], ids=["answered-at-once", "long-way"])
+async def test_a_message_after_a_ping_gives_the_pong_its_time_again(quick: bool) -> None:
+    # engine.io 6.6: while a pong is awaited, the first other packet restarts the pong's timeout.
+    twin = Twin(ping_interval=0.2, ping_timeout=0.5)
+    await twin.handshake()
+    await asyncio.sleep(0.5)  # the ping went out at 0.2 and is buffered; its pong is due at 0.7
+    if quick:
+        assert twin.engine.answer_at_once("POST", PATH, Q, [], b"4busy") is not None
+    else:
+        assert (await twin.slow("POST", Q, [], b"4busy")).status == 200
+    await asyncio.sleep(0.35)  # 0.85: past the first deadline, before the restarted one (1.0)
+    assert twin.log == [("message", "busy")]
+    for _ in range(100):
+        if len(twin.log) > 1:
+            break
+        await asyncio.sleep(0.02)
+    assert twin.log[1:] == [("close", "ping timeout", None)]
+    await twin.engine.shutdown()

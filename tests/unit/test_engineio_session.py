@@ -40,10 +40,29 @@ def test_missing_pong_closes_with_ping_timeout() -> None:
 
 def test_other_traffic_does_not_count_as_a_pong() -> None:
     session = make(now=0.0)
+    assert session.receive(decode("4hello"), 10.0) is Action.DELIVER  # no ping out: nothing moves
+    assert session.next_deadline() == 25.0
     session.on_timer(25.0)
     assert session.receive(decode("4hello"), 30.0) is Action.DELIVER
-    assert session.on_timer(45.0) is Action.CLOSE
+    # The first packet after a ping restarts the pong's timeout (engine.io 6.6), once: 30 + 20
+    assert session.next_deadline() == 50.0
+    assert session.receive(decode("4again"), 40.0) is Action.DELIVER
+    assert session.next_deadline() == 50.0
+    assert session.on_timer(49.9) is Action.NOTHING
+    assert session.on_timer(50.0) is Action.CLOSE
     assert session.close_reason is CloseReason.PING_TIMEOUT
+
+
+def test_the_timeout_restarts_once_per_ping() -> None:
+    session = make(now=0.0)
+    assert session.on_timer(25.0) is Action.SEND_PING
+    session.receive(decode("6"), 26.0)  # any packet but a pong, a noop too
+    assert session.next_deadline() == 46.0
+    assert session.receive(decode("3"), 27.0) is Action.NOTHING  # the pong
+    assert session.next_deadline() == 52.0
+    assert session.on_timer(52.0) is Action.SEND_PING
+    session.receive(decode("4x"), 60.0)  # a new ping: a new restart
+    assert session.next_deadline() == 80.0
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ Theory of operation::
                    ▲            any other packet, timeout, candidate lost │
                    └──────────────────────────────────────────────────────┘ (abort: back to NONE)
 
-Only pongs reset the heartbeat: other traffic does not count (A8). A ``ping`` from a v4 client is a transport
+Only pongs reset the heartbeat (A8); but while a pong is awaited, the first other packet after each ping
+restarts the pong's timeout from its arrival, as engine.io 6.6 does. A ``ping`` from a v4 client is a transport
 error, an undecodable packet a parse error, a ``close`` packet a transport close. Protocol 3 sessions (Socket.IO v2
 clients, A13) turn the heartbeat round: the client pings, each ping is answered with a pong (``SEND_PONG``) and
 gives the client ``interval + timeout`` more, and a pong from the client is the transport error.
@@ -73,14 +74,23 @@ class Heartbeat:
     pong, and the session times out when no ping came for ``interval + timeout``.
     """
 
-    __slots__ = ("client_pings", "deadline", "interval", "timeout", "waiting_pong")
+    __slots__ = ("client_pings", "deadline", "interval", "refreshable", "timeout", "waiting_pong")
 
     def __init__(self, interval: float, timeout: float, now: float, *, client_pings: bool = False) -> None:
         self.interval = interval
         self.timeout = timeout
         self.client_pings = client_pings
         self.waiting_pong = client_pings  # protocol 3: always waiting for the client's next ping
+        # A ping is out and no other packet came since: the first one that does gives the pong ``timeout`` again.
+        self.refreshable = False
         self.deadline = now + interval + timeout if client_pings else now + interval
+
+    def on_traffic(self, now: float) -> None:
+        """A packet other than a pong came while a pong is awaited: the first one after each ping restarts the
+        pong's ``timeout`` from now, as the reference (engine.io 6.6) does, so a pong stuck behind a busy
+        client's traffic gets its time."""
+        self.refreshable = False
+        self.deadline = now + self.timeout
 
     def on_ping(self, now: float) -> None:
         """Protocol 3: a ping from the client gives it ``interval + timeout`` again."""
@@ -89,6 +99,7 @@ class Heartbeat:
     def on_pong(self, now: float) -> None:
         """A pong restarts the interval from now (the next ping is ``interval`` after this pong)."""
         self.waiting_pong = False
+        self.refreshable = False
         self.deadline = now + self.interval
 
     def on_deadline(self, now: float) -> bool:
@@ -96,6 +107,7 @@ class Heartbeat:
         if self.waiting_pong:
             return False
         self.waiting_pong = True
+        self.refreshable = True
         self.deadline = now + self.timeout
         return True
 
@@ -164,9 +176,11 @@ class EngineSession:
         if packet is None:
             return self._close(CloseReason.PARSE_ERROR, None)
         kind = packet.type
+        heartbeat = self.heartbeat
+        if heartbeat.refreshable and kind is not PacketType.PONG:
+            heartbeat.on_traffic(now)
         if kind is PacketType.MESSAGE:
             return Action.DELIVER
-        heartbeat = self.heartbeat
         if kind is PacketType.PONG:
             if heartbeat.client_pings:
                 return self._close(CloseReason.TRANSPORT_ERROR, "invalid heartbeat direction")

@@ -255,9 +255,13 @@ class EngineSocket(EventEmitter):
         """The hot path of receiving: one text message packet (``4...``, ``None`` for a bare ``4``) on the
         current transport. No Packet is made unless a ``packet`` listener wants one, and a message packet never
         moves the session's deadlines."""
-        if self.session.ready_state is not ReadyState.OPEN:
+        session = self.session
+        if session.ready_state is not ReadyState.OPEN:
             self._on_packets([pk.Packet(pk.PacketType.MESSAGE, message)], False)
             return
+        if session.heartbeat.refreshable:  # the first packet since a ping: the pong gets its timeout again
+            session.heartbeat.on_traffic(self._loop.time())
+            self._reschedule()
         if "packet" in self._listeners:
             self.emit_event("packet", pk.Packet(pk.PacketType.MESSAGE, message))
         self._deliver(message)
@@ -299,7 +303,10 @@ class EngineSocket(EventEmitter):
         packet = decode_ws_v3(data) if self.protocol == 3 else pk.decode(data)
         if packet is not None and self.has_listeners("packet"):
             self.emit_event("packet", packet)
+        refreshing = session.heartbeat.refreshable
         action = session.receive(packet, self._loop.time())
+        if refreshing and not session.heartbeat.refreshable and action is not Action.CLOSE:
+            self._reschedule()  # the pong's timeout restarted (or the pong came: rescheduled below too)
         if action is Action.DELIVER:
             assert packet is not None
             payload = packet.data
