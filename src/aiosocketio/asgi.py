@@ -24,6 +24,7 @@ from typing import Any
 
 from aiosocketio._emitter import carry_on, step
 from aiosocketio.web import (
+    CLOSE_DROPPED,
     BodyTooLarge,
     FixedHeaders,
     Headers,
@@ -238,7 +239,7 @@ class _ASGIWebSocket:
         drain = self._drain_task
         if drain is not None:
             drain.cancel()
-        self._notify_close(1006)
+        self._notify_close(CLOSE_DROPPED)
 
     def close(self, code: int = 1000) -> None:
         if self._closed:

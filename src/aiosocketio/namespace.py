@@ -123,9 +123,11 @@ class Namespace(EventEmitter):
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, (socket.id,))
-        client._connected(socket)
-        for data in missed:  # after the CONNECT reply (the reference sends them before; clients take both)
+        for data in missed:
+            # Before the CONNECT reply, as the reference sends them: socket.io-client buffers them and emits them
+            # just before its "connect" event.
             socket._write_items(self.server._engine_items(Packet(PacketType.EVENT, self.name, data)), False)
+        client._connected(socket)
         self.emit_event("connect", socket)
         self.emit_event("connection", socket)
 

@@ -24,6 +24,7 @@ from typing import Protocol
 from urllib.parse import unquote_plus
 
 __all__ = [
+    "CLOSE_DROPPED",
     "BodyTooLarge",
     "FixedHeaders",
     "Headers",
@@ -323,6 +324,12 @@ class Response:
     status: int
     headers: HeaderPairs | FixedHeaders = field(default_factory=list)
     body: bytes = b""
+
+
+#: The code a front-end reports to ``on_ws_close`` when it gave up on a connection itself, for a peer that does
+#: not read what it is sent (a slow consumer); never sent on the wire. The engine reports it as a transport error,
+#: where a connection the peer closed or lost is a transport close.
+CLOSE_DROPPED = 4999
 
 
 class WebSocketReceiver(Protocol):

@@ -282,7 +282,7 @@ async def test_octet_stream_post_closes_the_session_h14(make: Callable[..., Harn
     response = await h.post(sid, b"\x01\x02\x03", headers={"Content-Type": "application/octet-stream"})
     assert response.status_code == 400
     assert response.content == b""
-    assert h.closes == [(sid, "transport error", "invalid content type")]
+    assert h.closes == [(sid, "transport error", "invalid content")]
     assert (await h.get(sid)).json() == {"code": 1, "message": "Session ID unknown"}
 
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from aiosocketio.engineio import EngineConnectionError, EngineServer, EngineSocket
-from aiosocketio.web import Headers, Request, Response, WebSocketPort, WebSocketReceiver
+from aiosocketio.web import CLOSE_DROPPED, Headers, Request, Response, WebSocketPort, WebSocketReceiver
 
 PATH = "/engine.io/"
 
@@ -165,9 +165,20 @@ async def test_websocket_client_close_and_error(world: World) -> None:
     b = await world.websocket("EIO=4&transport=websocket")
     assert a.port is not None
     assert b.port is not None
+    c = await world.websocket("EIO=4&transport=websocket")
+    d = await world.websocket("EIO=4&transport=websocket")
+    assert c.port is not None
+    assert d.port is not None
     a.port.client_closes(1000)
-    b.port.client_closes(1006)
-    assert [r for r, _ in world.closes] == ["transport close", "transport error"]
+    b.port.client_closes(1006)  # the connection broke: still a close for the reference, not an error
+    c.port.client_closes(1009)  # a message over the limit: the transport failed
+    d.port.client_closes(CLOSE_DROPPED)  # a peer that does not read, dropped by the front-end
+    assert [r for r, _ in world.closes] == [
+        "transport close",
+        "transport close",
+        "transport error",
+        "transport error",
+    ]
 
 
 async def test_websocket_heartbeat(world: World) -> None:
@@ -378,7 +389,7 @@ async def test_volatile_checks_whether_the_peer_keeps_up(world: World) -> None:
 
 async def test_asgi_websocket_outbox_is_bounded() -> None:
     # Under ASGI our sends wait in an outbox until the server's ``send`` returns; a client that stops reading
-    # makes it wait forever. Past max_write_buffer the queue is dropped and the engine is told 1006.
+    # makes it wait forever. Past max_write_buffer the queue is dropped and the engine is told CLOSE_DROPPED.
     from aiosocketio.asgi import _ASGIWebSocket
 
     stuck: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -407,7 +418,7 @@ async def test_asgi_websocket_outbox_is_bounded() -> None:
     port.send_bytes(bytes(5000))
     assert closes == []  # 9000 waiting: under the limit
     port.send_text("z" * 2000)
-    assert closes == [1006]
+    assert closes == [CLOSE_DROPPED]
     port.send_text("after")  # ignored: the port is closed
     await asyncio.sleep(0)
     assert len(sends) == 1

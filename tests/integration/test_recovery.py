@@ -116,6 +116,11 @@ async def test_a_cut_client_recovers_everything_it_missed_in_order_once(serve: A
     connects = [line for line in lines if line["kind"] == "connect"]
     assert [c["recovered"] for c in connects] == [False, True]
     assert connects[0]["id"] == connects[1]["id"]
+    # The missed events come before the CONNECT reply, as the reference sends them: the client emits them just
+    # before its "connect" event.
+    missed_at = [i for i, line in enumerate(lines) if line.get("event") == "missed"]
+    assert missed_at
+    assert max(missed_at) < lines.index(connects[1])
     got = events(lines)
     first_id = got[0][1][0]["id"]
     assert got == [

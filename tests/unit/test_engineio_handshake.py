@@ -177,3 +177,11 @@ def test_protocol_3_handshakes_pass_when_allowed() -> None:
     for eio in (None, "3", "garbage"):
         query = {"transport": "polling"} | ({"EIO": eio} if eio is not None else {})
         assert check_protocol(query, allow_eio3=True) is None
+
+
+def test_an_empty_sid_is_no_sid() -> None:
+    # The reference tests the sid for truth: "sid=" is a handshake, not an unknown session.
+    assert check({"EIO": "4", "transport": "polling", "sid": ""}) is None
+    error = check({"EIO": "4", "transport": "polling", "sid": ""}, method="POST")
+    assert error is not None
+    assert error.code == 2  # a handshake must be a GET

@@ -105,7 +105,7 @@ def verify(
     if origin is not None and origin_is_invalid(origin):
         return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "INVALID_ORIGIN", "origin": origin})
     sid = query.get("sid")
-    if sid is not None:
+    if sid:  # an empty sid is no sid, as the reference's truthiness test has it: a handshake
         if session_transport is None:
             return EngineError.of(ErrorCode.UNKNOWN_SID, {"sid": sid})
         if not is_upgrade and transport != session_transport:

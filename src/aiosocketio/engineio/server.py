@@ -286,7 +286,7 @@ class EngineServer(EventEmitter):
                     name = value
             elif key == b"EIO" and revision is None:
                 revision = value
-        if sid is None or name != b"polling" or revision != b"4" or "polling" not in self.transports:
+        if not sid or name != b"polling" or revision != b"4" or "polling" not in self.transports:
             return None
         socket = self._clients.get(sid.decode("latin-1"))
         if socket is None or socket.protocol != 4:  # protocol 3 sessions take the long way
@@ -398,7 +398,7 @@ class EngineServer(EventEmitter):
         """The session the request names (if live) and the outcome of the reference's checks (A10)."""
         query = request.query
         sid = query.get("sid")
-        socket = self._clients.get(sid) if sid is not None else None
+        socket = self._clients.get(sid) if sid else None
         error = verify(
             method=request.method,
             query=query,
@@ -419,7 +419,7 @@ class EngineServer(EventEmitter):
         """
         query = request.query
         sid = query.get("sid")
-        if sid is None:
+        if not sid:
             return None
         socket = self._clients.get(sid)
         if socket is None:

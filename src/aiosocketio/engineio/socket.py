@@ -20,7 +20,7 @@ from aiosocketio.engineio.payload_v3 import decode_ws_v3
 from aiosocketio.engineio.session import Action, CloseReason, EngineSession, ReadyState, UpgradeState
 from aiosocketio.engineio.transports.polling import PollingTransport
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
-from aiosocketio.web import Request
+from aiosocketio.web import CLOSE_DROPPED, Request
 
 if TYPE_CHECKING:
     from aiosocketio.engineio.server import EngineServer
@@ -30,6 +30,9 @@ __all__ = ["EngineSocket"]
 logger = logging.getLogger("aiosocketio.engineio")
 
 Transport = PollingTransport | WebSocketTransport
+
+#: WebSocket close codes that stand for a failed transport rather than a closed one (see ``_on_ws_closed``).
+_WS_ERROR_CODES = frozenset({1002, 1007, 1009, CLOSE_DROPPED})
 
 #: How long a server-side close over polling waits for the client's next GET to deliver the close packet.
 POLLING_CLOSE_TIMEOUT = 30.0
@@ -337,7 +340,9 @@ class EngineSocket(EventEmitter):
             return
         if self.session.ready_state is ReadyState.CLOSED:
             return
-        reason = CloseReason.TRANSPORT_CLOSE if code in (1000, 1001, 1005) else CloseReason.TRANSPORT_ERROR
+        # As the reference: a WebSocket the peer closed or lost (whatever its code, 1006 included) is a transport
+        # close; a protocol failure we detected (1002, 1007, 1009) or a peer we dropped is a transport error.
+        reason = CloseReason.TRANSPORT_ERROR if code in _WS_ERROR_CODES else CloseReason.TRANSPORT_CLOSE
         self.session.close(reason, None)
         self._finish_close()
 

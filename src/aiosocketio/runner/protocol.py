@@ -46,6 +46,7 @@ import httptools
 
 from .._emitter import carry_on
 from ..web import (
+    CLOSE_DROPPED,
     BodyTooLarge,
     FixedHeaders,
     HeaderPairs,
@@ -1125,6 +1126,7 @@ class WebSocketConnection(asyncio.Protocol):
         "_close_sent",
         "_close_timer",
         "_deflater",
+        "_dropped",
         "_loop",
         "_notified",
         "_out",
@@ -1154,6 +1156,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._out: list[bytes] = []
         self._close_sent = False
         self._notified = False
+        self._dropped = False  # we gave up on a peer that does not read (reported as CLOSE_DROPPED)
         self._write_paused = False
         self._close_timer: asyncio.TimerHandle | None = None
 
@@ -1191,7 +1194,7 @@ class WebSocketConnection(asyncio.Protocol):
             self._close_timer.cancel()
             self._close_timer = None
         self._state.forget(self)
-        self._notify(wsframe.CLOSE_ABNORMAL, "")
+        self._notify(CLOSE_DROPPED if self._dropped else wsframe.CLOSE_ABNORMAL, "")
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -1293,9 +1296,10 @@ class WebSocketConnection(asyncio.Protocol):
         if self._write_paused:
             unsent = transport.get_write_buffer_size()
             if unsent > self._state.limits.max_write_buffer:
-                # A slow consumer: drop it rather than hold its backlog. The engine sees code 1006 and closes
+                # A slow consumer: drop it rather than hold its backlog. The engine sees CLOSE_DROPPED and closes
                 # the session with "transport error" (README, "Slow consumers").
                 logger.debug("dropping a WebSocket whose peer does not read (%d bytes unsent)", unsent)
+                self._dropped = True
                 transport.abort()
 
     def _on_control(self, event: wsframe.WsEvent) -> None:

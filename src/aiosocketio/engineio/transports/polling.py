@@ -234,7 +234,7 @@ class PollingTransport:
         content_type = request.headers.get("content-type", "")
         binary = content_type is not None and content_type.startswith(OCTET_STREAM)
         if binary and not self._v3:  # protocol 4 payloads are always text
-            socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "invalid content type")
+            socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "invalid content")
             return Response(400)
         if self._posting:
             socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "overlap from client")
