@@ -170,7 +170,9 @@ async def test_allow_request_refusal_is_403(make: Callable[..., Harness], allow:
     )
     assert response.status_code == 403
     assert response.json() == {"code": 4, "message": message}
-    assert [(e.code, e.message) for e in h.errors] == [(4, message)]
+    # connection_error carries the code's own message, the refusal's text only in its context (as the reference)
+    assert [(e.code, e.message) for e in h.errors] == [(4, "Forbidden")]
+    assert h.errors[0].context == {"message": None if message == "Forbidden" else message}
 
 
 async def test_allow_request_async_accepts_and_sees_the_request(make: Callable[..., Harness]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from aiosocketio._emitter import EventEmitter
 from aiosocketio.engineio import headers as hdr
 from aiosocketio.engineio.handshake import (
+    MESSAGES,
     EngineError,
     ErrorCode,
     SidGenerator,
@@ -527,10 +528,12 @@ class EngineServer(EventEmitter):
         return Response(status_for(error.code), headers, error_response_body(error))
 
     def _report(self, request: Request, error: EngineError) -> None:
+        """``connection_error`` with the code's own message, as the reference reports it; a refusal's own text
+        (what ``allow_request`` raised) is in the context and in the answer's body."""
         if self.has_listeners("connection_error"):
             self.emit_event(
                 "connection_error",
-                EngineConnectionError(request, int(error.code), error.message, error.context),
+                EngineConnectionError(request, int(error.code), MESSAGES[error.code], error.context),
             )
 
     async def _hooked(self, headers: HeaderPairs, request: Request, *, initial: bool) -> HeaderPairs:
