@@ -448,6 +448,20 @@ async def test_header_hooks(make: Callable[..., Harness]) -> None:
     assert post.headers["x-both"] == "headers"
 
 
+async def test_a_hook_replaces_cache_control_under_the_references_key(make: Callable[..., Harness]) -> None:
+    # The reference gives hooks "cache-control" in lower case: setting that key replaces the value, once.
+    h = make()
+    h.engine.on("headers", lambda headers, req: headers.__setitem__("cache-control", "private"))
+    response = await h.client.get(PATH, params={"EIO": "4", "transport": "polling"})
+    assert response.headers.get_list("cache-control") == ["private"]
+    sid = orjson.loads(response.text[1:])["sid"]
+    post = await h.post(sid, "4x")
+    assert post.headers.get_list("cache-control") == ["private"]
+    h.sockets[0].write("y")
+    poll = await h.get(sid)
+    assert poll.headers.get_list("cache-control") == ["private"]
+
+
 async def test_cors_preflight_h20_h21(make: Callable[..., Harness]) -> None:
     h = make(cors={"origin": ["https://app.example"], "credentials": True})
     response = await h.client.options(

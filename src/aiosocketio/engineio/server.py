@@ -74,8 +74,8 @@ class EngineConnectionError:
 
 
 #: The headers of a long-polling GET's answer (and of a POST's), as the reference sends them.
-_POLL_HEADERS: HeaderPairs = [("Content-Type", TEXT_PLAIN), ("Cache-Control", "no-store")]
-_POST_HEADERS: HeaderPairs = [("Content-Type", "text/html"), ("Cache-Control", "no-store")]
+_POLL_HEADERS: HeaderPairs = [("Content-Type", TEXT_PLAIN), ("cache-control", "no-store")]
+_POST_HEADERS: HeaderPairs = [("Content-Type", "text/html"), ("cache-control", "no-store")]
 _BINARY_POLL_HEADERS = ("Content-Type", OCTET_STREAM)  # a protocol 3 binary payload (A13)
 _OK = b"ok"
 #: The request headers answer_at_once reads; one of them sent twice sends the request the long way.
@@ -469,7 +469,7 @@ class EngineServer(EventEmitter):
             body = wrap_jsonp(jsonp, body)
         headers: HeaderPairs = [
             ("Content-Type", OCTET_STREAM if binary else TEXT_PLAIN),
-            ("Cache-Control", "no-store"),
+            ("cache-control", "no-store"),
         ]
         if self._cookie is not None:
             headers.append(("Set-Cookie", hdr.set_cookie_header(self._cookie, sid)))
