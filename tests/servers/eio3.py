@@ -18,10 +18,9 @@ Short heartbeat settings (300 ms / 200 ms) make a client that does not ping fail
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
 from typing import Any
+
+from frontend import parse_args, serve
 
 import aiosocketio
 
@@ -80,19 +79,7 @@ def build() -> aiosocketio.Server:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--frontend", choices=("runner", "uvicorn"), default="runner")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    io = build()
-    if args.frontend == "runner":
-        aiosocketio.run(io, host=args.host, port=args.port, log_level="warning")
-    else:
-        import uvicorn
-
-        uvicorn.run(io.asgi_app(), host=args.host, port=args.port, log_level="warning")
+    serve(build(), parse_args())
 
 
 if __name__ == "__main__":

@@ -9,10 +9,9 @@ answer ``message`` with ``message-back`` (same arguments, binary included), and 
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
 from typing import Any
+
+from frontend import parse_args, serve
 
 import aiosocketio
 
@@ -42,28 +41,7 @@ def build() -> aiosocketio.Server:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--frontend", choices=("runner", "uvicorn", "hypercorn"), default="runner")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    io = build()
-    if args.frontend == "runner":
-        aiosocketio.run(io, host=args.host, port=args.port, log_level="warning")
-    elif args.frontend == "uvicorn":
-        import uvicorn
-
-        uvicorn.run(io.asgi_app(), host=args.host, port=args.port, log_level="warning")
-    else:
-        import asyncio
-
-        from hypercorn.asyncio import serve
-        from hypercorn.config import Config
-
-        config = Config()
-        config.bind = [f"{args.host}:{args.port}"]
-        asyncio.run(serve(io.asgi_app(), config))  # type: ignore[arg-type]
+    serve(build(), parse_args())
 
 
 if __name__ == "__main__":

@@ -19,10 +19,9 @@ dropped for its backlog, not for a missed pong, within the test.
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
 from typing import Any
+
+from frontend import parse_args, serve
 
 import aiosocketio
 
@@ -75,21 +74,8 @@ def build(limit: int) -> aiosocketio.Server:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--frontend", choices=("runner", "uvicorn"), default="runner")
-    parser.add_argument("--limit", type=int, default=1024 * 1024)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    io = build(args.limit)
-    if args.frontend == "runner":
-        io.run(host=args.host, port=args.port, log_level="warning", max_write_buffer=args.limit)
-    else:
-        import uvicorn
-
-        app = io.asgi_app(max_write_buffer=args.limit)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    args = parse_args(lambda parser: parser.add_argument("--limit", type=int, default=1024 * 1024))
+    serve(build(args.limit), args, max_write_buffer=args.limit)
 
 
 if __name__ == "__main__":

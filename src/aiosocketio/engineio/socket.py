@@ -308,20 +308,22 @@ class EngineSocket(EventEmitter):
             self.emit_event("packet", packet)
         refreshing = session.heartbeat.refreshable
         action = session.receive(packet, self._loop.time())
-        if refreshing and not session.heartbeat.refreshable and action is not Action.CLOSE:
-            self._reschedule()  # the pong's timeout restarted (or the pong came: rescheduled below too)
         if action is Action.DELIVER:
             assert packet is not None
             payload = packet.data
             self._deliver(payload)
         elif action is Action.CLOSE:
             self._finish_close()
+            return
         elif action is Action.SEND_PONG:
             self._answer_ping()
         elif packet is not None and packet.type is pk.PacketType.PONG:
             self._reschedule()
             if self.has_listeners("heartbeat"):
                 self.emit_event("heartbeat")
+            return
+        if refreshing and not session.heartbeat.refreshable:
+            self._reschedule()  # the first packet since a ping restarted the pong's timeout
 
     def _answer_ping(self) -> None:
         """Protocol 3: the client pinged; the pong goes out like any packet, and the deadline moved."""

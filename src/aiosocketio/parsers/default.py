@@ -481,24 +481,11 @@ def js_key(key: Any) -> str:
 
 
 def _key_json(key: Any) -> str:
-    """The JSON text of a dict key, as the JavaScript property name the key would become."""
+    """The JSON text of a dict key, as the JavaScript property name the key would become (:func:`js_key`; only a
+    string key can need escapes)."""
     if isinstance(key, str):
         return _json_str(key)
-    if key is True:
-        return '"true"'
-    if key is False:
-        return '"false"'
-    if key is None:
-        return '"null"'
-    if isinstance(key, int):
-        return f'"{int(key)}"'
-    if isinstance(key, float):
-        if key != key:
-            return '"NaN"'
-        if key in (float("inf"), float("-inf")):
-            return '"Infinity"' if key > 0 else '"-Infinity"'
-        return '"' + js_number(float(key)) + '"'
-    raise EncodeError(f"dict keys must be str, int, float, bool or None, not {type(key).__name__}")
+    return '"' + js_key(key) + '"'
 
 
 def _list_members(values: Sequence[Any]) -> Iterator[tuple[str, Any]]:

@@ -183,31 +183,23 @@ class PollingTransport:
         if pending is None:
             raise RuntimeError("no GET is waiting")  # the socket checks ``writable`` first
         self._get = None
-        if self._v3 or self.jsonp is not None:
-            # Never held (answer_at_once declines protocol 3 and JSONP): the body goes to handle_get.
-            if self._v3:
-                body, pending.binary = encode_payload_v3(items, self._binary)
-            else:
-                body = encode_items(items)
-            if self.jsonp is not None:
-                body = wrap_jsonp(self.jsonp, body)
-            waiter = pending.future
-            if waiter is None:
-                pending.body = body
-            elif not waiter.done():
-                waiter.set_result(body)
-            return
+        if self._v3:
+            body, pending.binary = encode_payload_v3(items, self._binary)
+        else:
+            body = encode_items(items)
+        if self.jsonp is not None:
+            body = wrap_jsonp(self.jsonp, body)
         held = pending.held
-        if held is not None:
+        if held is not None:  # a protocol 4 GET without JSONP (answer_at_once declines the others)
             assert pending.context is not None
             socket = self._socket
-            held.respond(socket._server._held_poll_response(encode_items(items), pending.context, socket))
+            held.respond(socket._server._held_poll_response(body, pending.context, socket))
             return
         waiter = pending.future
         if waiter is None:
-            pending.body = encode_items(items)  # answered while the GET registers
+            pending.body = body  # answered while the GET registers
         elif not waiter.done():
-            waiter.set_result(encode_items(items))
+            waiter.set_result(body)
 
     # -- POST --------------------------------------------------------------------------------------------
 
