@@ -1,4 +1,4 @@
-"""Micro-benchmarks of the pure codecs, with pyperf (``pip install -e '.[bench]'``).
+"""Micro-benchmarks of the pure codecs, with pyperf (``.venv/bin/uv sync --locked --group bench``).
 
 Why: the end-to-end harness (``../shared/bench``) measures whole servers on a shared 2-core machine, where a
 1 µs change in a codec drowns in loop and kernel noise. These time each codec alone, in a fresh process per

@@ -147,7 +147,7 @@ class Subscription:
                 self._pubsub = None
                 if pubsub is not None:
                     with contextlib.suppress(Exception):
-                        await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
+                        await asyncio.shield(pubsub.aclose())
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
