@@ -1,8 +1,13 @@
 """What the Redis back-ends share: making a client from a URL, and a subscription that survives Redis restarts.
 
 :class:`Subscription` keeps the set of channels it should listen to (plain, pattern and sharded), reads them on a
-connection of its own, and when the connection drops it reconnects with a short back-off and subscribes to the
-whole set again, so a back-end never has to notice. Channels may be added and removed at any time.
+connection of its own, and when the connection drops it reconnects (at once the first time, then with a short
+back-off) and subscribes to the whole set again, so a back-end never has to notice. Channels may be added and
+removed at any time.
+
+Waiting for messages never runs into the client's ``socket_timeout``: the subscription waits with a timeout of its
+own (redis-py uses a timeout given with the read instead of the socket's), and the stream reader of
+:mod:`aiosocketio.adapters.redis_streams` keeps its blocking reads shorter than that timeout.
 """
 
 from __future__ import annotations
@@ -27,6 +32,18 @@ logger = logging.getLogger("aiosocketio.redis")
 Kind = Literal["channel", "pattern", "shard"]
 Handler = Callable[[str, str, bytes], None]
 """``handler(kind, channel, data)``: kind is "message", "pmessage" or "smessage"."""
+
+
+def retry_delay(failures: int) -> float:
+    """Seconds to wait before reconnecting after ``failures`` failed attempts in a row: none after a single
+    failure (a dropped connection usually comes back at once), then 0.1 s doubling up to 1 s while Redis stays
+    away."""
+    return 0.0 if failures <= 1 else min(0.1 * 2 ** (failures - 2), 1.0)
+
+
+def retrying(delay: float) -> str:
+    """The end of a warning about a lost connection."""
+    return "retrying now" if delay == 0 else f"retrying in {delay:.1f} s"
 
 
 def redis_client(redis: Redis | str) -> tuple[Redis, bool]:
@@ -112,8 +129,7 @@ class Subscription:
                 "%s: (un)subscribing %s failed (%r); the reader will resubscribe", self._name, channels, exc
             )
 
-    async def _subscribe_all(self) -> PubSub:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+    async def _subscribe_all(self, pubsub: PubSub) -> None:
         wanted = self._wanted
         if wanted["pattern"]:
             await pubsub.psubscribe(*wanted["pattern"])
@@ -121,28 +137,33 @@ class Subscription:
             await pubsub.subscribe(*wanted["channel"])
         if wanted["shard"]:
             await pubsub.ssubscribe(*wanted["shard"])
-        return pubsub
 
     async def _read_forever(self) -> None:
-        delay = 0.1
+        failures = 0
+        delay = 0.0
         while not self._closed:
+            if delay:
+                await asyncio.sleep(delay)  # after the lost connection was closed (below)
             pubsub: PubSub | None = None
             try:
-                pubsub = await self._subscribe_all()
+                # Made before subscribing, so that the finally below also closes one whose subscribing failed.
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                await self._subscribe_all(pubsub)
                 self._pubsub = pubsub
                 if not self.ready.done():
                     self.ready.set_result(None)
-                delay = 0.1
                 while not self._closed:
+                    # The timeout given here bounds the wait, not the client's socket_timeout: idling is no error.
                     message = await pubsub.get_message(timeout=1.0)
+                    failures = 0  # a read went through: the next loss is a first one again
                     if message is not None:
                         self._dispatch(message)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # connection lost: resubscribe after a short back-off
-                logger.warning("%s: Redis subscription lost (%r); retrying in %.1f s", self._name, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+            except Exception as exc:  # connection lost: subscribe again, at once the first time
+                failures += 1
+                delay = retry_delay(failures)
+                logger.warning("%s: Redis subscription lost (%r); %s", self._name, exc, retrying(delay))
             finally:
                 self._pubsub = None
                 if pubsub is not None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
-from aiosocketio.adapters._redis import ClientLease, Subscription, count_subscribers
+from aiosocketio.adapters._redis import ClientLease, Subscription, count_subscribers, retry_delay, retrying
 from aiosocketio.adapters.cluster import ClusterAdapter, Outgoing
 from aiosocketio.parsers.packet import DecodeError
 from aiosocketio.recovery import StoredSession
@@ -63,6 +63,10 @@ def create_adapter(
     The options are the npm package's (``block_time`` in seconds for ``blockTimeInMs``). Give a stream adapter a
     ``channel_prefix`` of its own when a classic Redis adapter uses the same Redis: with the default prefixes
     ``socket.io#/#`` is a channel of both.
+
+    Each ``XREAD`` blocks for ``block_time`` at most, and less when the client's ``socket_timeout`` is shorter
+    (recent redis-py versions default it to 5 s): a read stays short enough to be answered before that timeout,
+    so an idle server keeps its connection and gets new entries at once.
     """
     if stream_count < 1 or max_len < 1 or read_count < 1:
         raise ValueError("stream_count, max_len and read_count are positive integers")
@@ -154,41 +158,51 @@ class _Hub:
             adapter._on_message(message)
 
     async def _read(self, stream: str) -> None:
-        """Read ``stream`` from now on, forever; after a lost connection, resume after the last entry seen."""
-        redis = self.redis
-        assert redis is not None
+        """Read ``stream`` from now on, forever; after a lost connection, resume after the last entry seen.
+
+        The reads hold a connection of their own (a single-connection client on the shared pool), so the
+        timeout redis-py puts on them is known exactly: that connection's ``socket_timeout``, whatever the client
+        was made from and whichever redis-py version made it. Each ``XREAD BLOCK`` is kept shorter than it (see
+        :func:`_block_ms`), so an idle reader never times out, drops its connection and reconnects.
+        """
+        assert self.redis is not None
+        reader = self.redis.client()
         options = self.options
         last: str | None = None
-        delay = 0.1
-        block = options["block_ms"]
-        socket_timeout = redis.connection_pool.connection_kwargs.get("socket_timeout")
-        if isinstance(socket_timeout, int | float) and socket_timeout > 0:
-            # A blocking read must return before the client's own read timeout (5 s by default in redis-py 8).
-            block = max(1, min(block, round(socket_timeout * 1000) - 500))
-        while True:
-            try:
-                if last is None:
-                    # Start after the newest entry (rather than XREAD's "$"): nothing added after start() is missed.
-                    newest = await redis.xrevrange(stream, "+", "-", count=1)
-                    last = _text(newest[0][0]) if newest else "0-0"
-                    ready = self.ready.get(stream)
-                    if ready is not None and not ready.done():
-                        ready.set_result(None)
-                response = await redis.xread(
-                    {stream: last}, count=options["read_count"], block=options["block_ms"]
-                )
-                delay = 0.1
-                streams: Any = response or ()
-                for _, entries in streams:
-                    for entry_id, fields in entries:
-                        last = _text(entry_id)
-                        self._dispatch(last, fields)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.warning("reading stream %s failed (%r); retrying in %.1f s", stream, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+        failures = 0
+        try:
+            while True:
+                try:
+                    if reader.connection is None:
+                        await reader.initialize()  # takes the connection from the pool
+                    if last is None:
+                        # Start after the newest entry (rather than XREAD's "$"): nothing added after start() is
+                        # missed.
+                        newest = await reader.xrevrange(stream, "+", "-", count=1)
+                        last = _text(newest[0][0]) if newest else "0-0"
+                        ready = self.ready.get(stream)
+                        if ready is not None and not ready.done():
+                            ready.set_result(None)
+                    block = _block_ms(options["block_ms"], getattr(reader.connection, "socket_timeout", None))
+                    response = await reader.xread({stream: last}, count=options["read_count"], block=block)
+                    failures = 0
+                    streams: Any = response or ()
+                    for _, entries in streams:
+                        for entry_id, fields in entries:
+                            last = _text(entry_id)
+                            self._dispatch(last, fields)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    failures += 1
+                    delay = retry_delay(failures)
+                    logger.warning("reading stream %s failed (%r); %s", stream, exc, retrying(delay))
+                    if delay:
+                        await asyncio.sleep(delay)
+        finally:
+            # Gives the connection back to the pool (redis-py closed it if a read was cut short).
+            with contextlib.suppress(Exception):
+                await asyncio.shield(reader.aclose())
 
     def _dispatch(self, entry_id: str, fields: Any) -> None:
         try:
@@ -202,6 +216,16 @@ class _Hub:
                 adapter._on_message(message, entry_id)
             except Exception:
                 logger.exception("%s: handling stream entry %s failed", message.nsp, entry_id)
+
+
+def _block_ms(block_ms: int, socket_timeout: object) -> int:
+    """How long an ``XREAD`` may block on a connection whose reads time out after ``socket_timeout`` seconds
+    (None or 0: never): the configured block, but short enough that the reply arrives before the timeout, with
+    half a second to spare (half the timeout when it is shorter than a second)."""
+    if isinstance(socket_timeout, int | float) and socket_timeout > 0:
+        allowed = socket_timeout - min(0.5, socket_timeout / 2)
+        return max(1, min(block_ms, int(allowed * 1000)))
+    return block_ms
 
 
 def _text(value: Any) -> str:
