@@ -45,3 +45,14 @@ def test_cluster_adapter_options_are_checked_at_once() -> None:
         redis_streams.create_adapter("redis://127.0.0.1:1/0", max_len=0)
     with pytest.raises(ValueError, match="block_time and requests_timeout are positive numbers of seconds"):
         redis_streams.create_adapter("redis://127.0.0.1:1/0", block_time=0)
+
+
+def test_sharded_adapter_names_the_redis_py_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """redis-py before 8 has no asyncio ``ssubscribe``: the factory says which release to install, at once."""
+    from redis.asyncio.client import PubSub
+
+    from aiosocketio.adapters.redis import create_sharded_adapter
+
+    monkeypatch.delattr(PubSub, "ssubscribe")
+    with pytest.raises(RuntimeError, match=r"needs redis-py 8 or newer .*pip install 'redis>=8'"):
+        create_sharded_adapter("redis://127.0.0.1:1/0")

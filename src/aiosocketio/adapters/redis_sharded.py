@@ -44,6 +44,7 @@ def create_sharded_adapter(
         raise ValueError(f"subscription_mode is one of {', '.join(_MODES)}, not {subscription_mode!r}")
     if requests_timeout <= 0:
         raise ValueError("requests_timeout is a positive number of seconds")
+    _check_sharded_pubsub()
     lease = ClientLease(redis)
 
     def factory(nsp: Namespace) -> ShardedRedisAdapter:
@@ -56,6 +57,20 @@ def create_sharded_adapter(
         )
 
     return factory
+
+
+def _check_sharded_pubsub() -> None:
+    """redis-py's asyncio ``PubSub`` learnt ``ssubscribe`` in release 8; before it, the adapter's reader would fail
+    on every attempt long after start-up, so say it now."""
+    from redis.asyncio.client import PubSub
+
+    if not hasattr(PubSub, "ssubscribe"):
+        import redis as redis_module
+
+        raise RuntimeError(
+            f"the sharded Redis adapter needs redis-py 8 or newer (found {redis_module.__version__}): "
+            "pip install 'redis>=8'"
+        )
 
 
 def _looks_like_socket_id(room: str) -> bool:
