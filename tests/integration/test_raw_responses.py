@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 import uvicorn
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from aiosocketio.engineio import EngineServer
 from aiosocketio.runner import serve
@@ -24,35 +26,36 @@ PATH = "/engine.io/"
 Serve = Callable[[EngineServer], "contextlib.AbstractAsyncContextManager[int]"]
 
 
+@contextlib.asynccontextmanager
+async def on_runner(engine: EngineServer) -> AsyncIterator[int]:
+    running = await serve([engine], host=HOST, port=0)
+    try:
+        yield running.port
+    finally:
+        await running.close()
+
+
+@contextlib.asynccontextmanager
+async def on_uvicorn(engine: EngineServer) -> AsyncIterator[int]:
+    server = uvicorn.Server(
+        uvicorn.Config(engine.asgi_app(), host=HOST, port=0, log_level="warning", log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(PROMPTLY):
+        while not server.started:
+            assert not task.done(), "uvicorn stopped at once"
+            await asyncio.sleep(0.01)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        await engine.shutdown()
+        server.should_exit = True
+        await asyncio.wait_for(task, PROMPTLY)
+
+
 @pytest.fixture(params=["runner", "uvicorn"])
 def served(request: pytest.FixtureRequest) -> Serve:
     """``async with served(engine) as port``: ``engine`` on a loopback port of the front-end under test."""
-
-    @contextlib.asynccontextmanager
-    async def on_runner(engine: EngineServer) -> AsyncIterator[int]:
-        running = await serve([engine], host=HOST, port=0)
-        try:
-            yield running.port
-        finally:
-            await running.close()
-
-    @contextlib.asynccontextmanager
-    async def on_uvicorn(engine: EngineServer) -> AsyncIterator[int]:
-        server = uvicorn.Server(
-            uvicorn.Config(engine.asgi_app(), host=HOST, port=0, log_level="warning", log_config=None)
-        )
-        task = asyncio.create_task(server.serve())
-        async with asyncio.timeout(PROMPTLY):
-            while not server.started:
-                assert not task.done(), "uvicorn stopped at once"
-                await asyncio.sleep(0.01)
-        try:
-            yield server.servers[0].sockets[0].getsockname()[1]
-        finally:
-            await engine.shutdown()
-            server.should_exit = True
-            await asyncio.wait_for(task, PROMPTLY)
-
     return on_runner if request.param == "runner" else on_uvicorn
 
 
@@ -145,3 +148,55 @@ async def test_a_list_set_by_a_header_hook_is_one_header_line_per_item(served: S
         assert values(headers, "set-cookie") == ["1=1; Max-Age=86400", "2=2"]
         assert values(headers, "x-tags") == ["a", "b", "c"]
         assert values(headers, "x-none") == []
+
+
+async def raw_frames_after_upgrade(port: int, frames: bytes) -> bytes:
+    """Open a WebSocket session by hand, send ``frames`` after the open packet, and read to the end."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        writer.write(upgrade(f"{PATH}?EIO=4&transport=websocket").encode())
+        async with asyncio.timeout(PROMPTLY):
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+            writer.write(frames)
+            return await reader.read()
+    finally:
+        writer.close()
+
+
+async def test_too_big_a_message_closes_with_1009_and_no_reason(served: Serve) -> None:
+    # As the reference (ws) does: the status code alone, whatever the limit that was passed.
+    engine = EngineServer(PATH, max_http_buffer_size=1000, ping_interval=30)
+    async with served(engine) as port, connect(f"ws://{HOST}:{port}{PATH}?EIO=4&transport=websocket") as ws:
+        assert str(await ws.recv()).startswith("0{")
+        await ws.send("4" + "x" * 2000)
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(PROMPTLY):
+                await ws.recv()
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1009, "")
+
+
+def client_frame(opcode: int, payload: bytes, *, mask: bytes | None = b"abcd") -> bytes:
+    """One final frame as a client sends it (masked unless ``mask`` is None); payloads under 126 bytes."""
+    if mask is None:
+        return bytes((0x80 | opcode, len(payload))) + payload
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    return bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (client_frame(1, b"hi", mask=None), 1002),  # an unmasked client frame
+        (client_frame(1, b"\xff\xfe"), 1007),  # text that is not UTF-8
+    ],
+    ids=["1002-unmasked", "1007-bad-utf8"],
+)
+async def test_the_runner_closes_on_a_protocol_failure_with_the_code_alone(frame: bytes, code: int) -> None:
+    # ws closes every connection that broke the protocol with the status code and no reason. (Under an ASGI
+    # server the frames are the server's own business: uvicorn, for one, names the fault in the reason.)
+    engine = EngineServer(PATH, ping_interval=30)
+    async with on_runner(engine) as port:
+        rest = await raw_frames_after_upgrade(port, frame)
+    assert rest.startswith(b"\x81")  # the open packet
+    assert rest.endswith(b"\x88\x02" + code.to_bytes(2, "big"))  # a close frame of the code alone
