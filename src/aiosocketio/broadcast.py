@@ -87,7 +87,8 @@ class BroadcastOperator:
     # -- emitting ----------------------------------------------------------------------------------------
 
     async def emit(self, event: Any, *args: Any) -> None:
-        """Send the event to every targeted socket."""
+        """Send the event to every targeted socket. ``args`` that cannot be sent (an ``int`` outside
+        [-2**63, 2**64) among them) raise ``EncodeError`` here, as :meth:`Socket.emit` explains."""
         check_event_name(event)
         if self._options.flags.timeout is not None:
             raise TypeError("a broadcast with a timeout expects answers: use emit_with_ack()")

@@ -22,7 +22,7 @@ from aiosocketio._emitter import _PLAIN_RESULTS, EventEmitter, call_listener, sp
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers import default as default_parser
-from aiosocketio.parsers.packet import RESERVED_EVENTS, Packet, PacketType
+from aiosocketio.parsers.packet import RESERVED_EVENTS, EncodeError, Packet, PacketType
 from aiosocketio.recovery import RECOVERABLE_REASONS, StoredSession
 
 if TYPE_CHECKING:
@@ -229,7 +229,14 @@ class Socket(EventEmitter):
     # -- emitting ----------------------------------------------------------------------------------------
 
     async def emit(self, event: Any, *args: Any) -> None:
-        """Send an event to this client."""
+        """Send an event to this client.
+
+        ``args`` must be what JSON (or the configured parser) can carry; anything else raises
+        :class:`~aiosocketio.parsers.packet.EncodeError` here, before anything is sent. That includes an ``int``
+        outside [-2**63, 2**64): JavaScript has no such number (``JSON.stringify`` refuses a BigInt), so send a
+        ``str``, or a ``float`` for the nearest double. Ints beyond 2**53 are sent exactly, and a JavaScript
+        client reads them as the nearest double.
+        """
         self._emit(event, args, _NO_FLAGS)
 
     async def send(self, *args: Any) -> None:
@@ -237,7 +244,8 @@ class Socket(EventEmitter):
         self._emit("message", args, _NO_FLAGS)
 
     async def emit_with_ack(self, event: Any, *args: Any) -> Any:
-        """Send an event and wait for the client's acknowledgement (forever, unless ``timeout()`` was set)."""
+        """Send an event and wait for the client's acknowledgement (forever, unless ``timeout()`` was set).
+        ``args`` that cannot be sent raise ``EncodeError`` at once, as in :meth:`emit`."""
         return await self._emit_with_ack(event, args, _NO_FLAGS)
 
     def timeout(self, seconds: float) -> _Emitter:
@@ -279,13 +287,15 @@ class Socket(EventEmitter):
             if not future.done():
                 future.set_result(answer[0] if len(answer) == 1 else (answer if answer else None))
 
-        self._acks[ack_id] = on_ack
         if self._any_outgoing:
             for listener in tuple(self._any_outgoing):
                 call_listener(listener, event, *args)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
-        if self.connected:
-            self._write_items(self.server._engine_items(packet), flags.volatile)
+        # Encoded before the ack is filed, so that data that cannot be sent (EncodeError) leaves nothing behind.
+        items = self.server._engine_items(packet) if self.connected else None
+        self._acks[ack_id] = on_ack
+        if items is not None:
+            self._write_items(items, flags.volatile)
         if flags.timeout is None:
             return await future
         try:
@@ -492,7 +502,16 @@ class Socket(EventEmitter):
             if text is not None:
                 self.client.conn.send_encoded("4" + text)
                 return
-        self._write_items(server._ack_items(self.nsp.name, ack_id, list(args)), False)
+        try:
+            items = server._ack_items(self.nsp.name, ack_id, list(args))
+        except EncodeError as exc:
+            # The handler's return value cannot be sent, and nobody waits for the error: say which handler
+            # and why (the stack would only show the write path). The client gets no acknowledgement.
+            logger.error(
+                "cannot send acknowledgement %d of socket %s (%s): %s", ack_id, self.id, self.nsp.name, exc
+            )
+            return
+        self._write_items(items, False)
 
     # -- disconnecting -----------------------------------------------------------------------------------
 

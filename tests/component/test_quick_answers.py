@@ -227,8 +227,9 @@ async def test_declines_when_cors_depends_on_the_request() -> None:
     await twin.engine.shutdown()
 
 
-def _hook(headers: dict[str, str], request: Request) -> None:
+def _hook(headers: dict[str, object], request: Request) -> None:
     headers["X-Hook"] = f"{request.method} {request.url} {request.headers.get('user-agent')}"
+    headers["Set-Cookie"] = ["1=1; Max-Age=86400", "2=2"]  # one header line each
 
 
 async def _held(twin: Twin, quick: bool, headers: list[tuple[bytes, bytes]]) -> asyncio.Future[Response]:
@@ -298,6 +299,10 @@ async def test_a_held_get_gets_what_handle_http_gives(
             "X-Hook",
             f"GET {PATH}?{Q.decode()} {dict(headers).get(b'user-agent', b'').decode() or None}",
         ) in answers[0][1]
+        assert [value for name, value in answers[0][1] if name == "Set-Cookie"] == [
+            "1=1; Max-Age=86400",
+            "2=2",
+        ]
 
 
 async def test_a_held_get_the_client_left_closes_the_session_as_an_aborted_poll() -> None:

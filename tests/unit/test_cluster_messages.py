@@ -72,6 +72,9 @@ VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 CASES: list[dict[str, Any]] = json.loads((VECTORS_DIR / "cluster_messages.json").read_text("utf-8"))["cases"]
 CODECS: dict[str, MsgpackCodec] = {NOTEPACK.name: NOTEPACK, MSGPACK.name: MSGPACK}
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+JS_NUMBER_CASES: list[dict[str, str]] = json.loads(
+    (Path(__file__).resolve().parent / "data" / "js_numbers_vectors.json").read_text("utf-8")
+)["cases"]
 
 
 def cases(*kinds: str) -> list[Any]:
@@ -1058,3 +1061,10 @@ def test_decode_inverts_encode(value: Any) -> None:
         if codec is NOTEPACK and has_wrapping_float(value):
             continue  # notepack's own bug, reproduced (vectors codec_one_e20, codec_one_e300)
         assert same(codec.decode(codec.encode(value)), js_view(value, codec is NOTEPACK))
+
+
+@pytest.mark.parametrize("case", JS_NUMBER_CASES, ids=[case["id"] for case in JS_NUMBER_CASES])
+def test_json_payloads_read_numbers_as_node_does(case: dict[str, str]) -> None:
+    # Integers beyond 2**53 - 1 are the doubles a Node server holds; written back, they are what it writes.
+    for payload in (case["input"], case["input"].encode()):
+        assert m.encode_json(m.decode_json(payload)) == case["output"]

@@ -29,6 +29,7 @@ from aiosocketio.engineio.headers import (
     choose_encoding,
     compress,
     cors_headers,
+    hook_header_pairs,
     origin_is_dynamic,
     resolve_origin,
     set_cookie_header,
@@ -604,6 +605,29 @@ def test_compress_empty_body_and_unknown_encoding() -> None:
     assert zlib.decompress(compress(b"", "deflate")) == b""
     with pytest.raises(ValueError, match="unsupported content encoding 'br'"):
         compress(BODY, "br")
+
+
+# ------------------------------------------------------------------------------------ header hooks
+
+
+def test_hook_values_become_lines_as_node_writes_a_headers_object() -> None:
+    # What Node 20's writeHead() puts on the wire for the same object, checked with a Node http server.
+    hooked = {
+        "Cookie": ["a=1", "b=2"],
+        "set-cookie": ["1=1; Max-Age=86400", "2=2"],
+        "X-None": [],
+        "X-Bool": True,
+        "X-One": ("only",),
+        "X-Num": 3,
+    }
+    assert hook_header_pairs(hooked) == [
+        ("Cookie", "a=1; b=2"),
+        ("set-cookie", "1=1; Max-Age=86400"),
+        ("set-cookie", "2=2"),
+        ("X-Bool", "true"),
+        ("X-One", "only"),
+        ("X-Num", "3"),
+    ]
 
 
 # ----------------------------------------------------------------------------------------- purity

@@ -53,6 +53,10 @@ from aiosocketio.parsers.packet import RESERVED_EVENTS, DecodeError, EncodeError
 
 VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 VECTOR_FILE = VECTORS_DIR / "socketio_packets.json"
+#: JSON.stringify(JSON.parse(input)) as Node computes it (regenerate with ``node unit/data/gen_js_numbers.mjs``).
+JS_NUMBER_CASES: list[dict[str, str]] = json.loads(
+    (Path(__file__).resolve().parent / "data" / "js_numbers_vectors.json").read_text("utf-8")
+)["cases"]
 
 EVENT = PacketType.EVENT
 ACK = PacketType.ACK
@@ -578,6 +582,41 @@ def test_int_range() -> None:
             encode_event("/", "n", (big,))
         with pytest.raises(EncodeError, match="64-bit"):
             encode(Packet(CONNECT, "/", {"n": [big]}))
+
+
+@pytest.mark.parametrize("case", JS_NUMBER_CASES, ids=[case["id"] for case in JS_NUMBER_CASES])
+def test_numbers_are_read_as_javascript_reads_them(case: dict[str, str]) -> None:
+    """A client's event argument, echoed in an acknowledgement, comes back as a Node server answers it: ints
+    beyond 2**53 - 1 as the nearest double, numbers past the largest double as null; never an EncodeError."""
+    text = '21["echo",' + case["input"] + "]"
+    fast = Decoder().add_event(text)  # None when orjson refuses the text: then only add() reads it
+    packet = Decoder().add(text)
+    assert packet is not None
+    expected = "31[" + case["output"] + "]"
+    for data in [packet.data] if fast is None else [fast[0], packet.data]:
+        assert encode_ack("/", 1, data[1:]) == [expected]
+        for value in _leaves_of(data):
+            # what JavaScript holds: safe ints stay int, other numbers are floats
+            assert type(value) is not int or abs(value) <= 2**53 - 1, value
+
+
+def _leaves_of(data: Any) -> list[Any]:
+    leaves, stack = [], [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        else:
+            leaves.append(item)
+    return leaves
+
+
+def test_application_ints_beyond_64_bits_are_refused_when_emitted() -> None:
+    with pytest.raises(EncodeError, match=r"cannot send a 1329-bit int.*send it as a str, or as a float"):
+        encode_event("/", "n", (10**400,))
+    assert encode_event("/", "n", (float(10**30),)) == ['2["n",1e+30]']
 
 
 def test_unsupported_values() -> None:

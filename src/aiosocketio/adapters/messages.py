@@ -44,7 +44,8 @@ what Python can hold. JavaScript has only doubles, Python has ``int`` and ``floa
   uses ``toJSON()``; what orjson refuses raises :class:`~aiosocketio.parsers.packet.EncodeError`.
 
 Decoding gives Python values: arrays are ``list``, maps ``dict``, ``bin`` is ``bytes``, the timestamp extension
-an aware UTC ``datetime``, integers exact ``int`` (JavaScript would round beyond 2**53). notepack's legacy
+an aware UTC ``datetime``, integers exact ``int`` (JavaScript would round beyond 2**53; JSON payloads are
+read as JavaScript reads them: such integers become the nearest double, a ``float``). notepack's legacy
 extension type 0 (written by notepack 2, e.g. old emitters) decodes as it does: ``d4 00 xx`` is
 :data:`UNDEFINED`, ``d7 00`` + 8 bytes a ``datetime`` from milliseconds, ``c7``/``c8``/``c9`` with type 0 the
 ``bytes`` of an ArrayBuffer, any other extension ``[type, bytes]``; with @msgpack/msgpack every extension
@@ -65,7 +66,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import json
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -77,7 +77,7 @@ import orjson
 
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
 from aiosocketio.parsers.binary import has_binary, js_items, too_deep
-from aiosocketio.parsers.default import _json_with_orjson, js_key, to_json
+from aiosocketio.parsers.default import _json_with_orjson, js_key, parse_js_json, to_json
 from aiosocketio.parsers.packet import DecodeError, EncodeError, Packet, PacketType
 
 __all__ = [
@@ -838,24 +838,11 @@ def encode_json(value: Any) -> str:
         raise _too_deep(MAX_DEPTH) from None
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_STRICT_JSON: Final = json.JSONDecoder(parse_constant=_refuse_constant)
-
-
 def decode_json(text: str | bytes | bytearray | memoryview) -> Any:
     """``JSON.parse(text)``, strict; :class:`DecodeError` when it is not JSON."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        if not isinstance(text, str):
-            text = bytes(text).decode("utf-8", "replace")
-        return _STRICT_JSON.decode(text)  # lone surrogate escapes, numbers too large for a double
-    except (ValueError, RecursionError):
+        return parse_js_json(text)  # integers beyond 2**53 as the doubles a Node server holds
+    except ValueError:
         raise DecodeError("invalid JSON payload") from None
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "choose_encoding",
     "compress",
     "cors_headers",
+    "hook_header_pairs",
     "origin_is_dynamic",
     "resolve_origin",
     "set_cookie_header",
@@ -235,6 +236,34 @@ def cors_headers(
     if vary:
         headers.insert(vary_at, ("Vary", ", ".join(vary)))
     return headers, preflight and not options.preflight_continue
+
+
+# ------------------------------------------------------------------------------------------ header hooks
+
+
+def _header_text(value: object) -> str:
+    """A header value as JavaScript's ``String()`` gives it for the values a hook plausibly sets."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
+def hook_header_pairs(headers: Mapping[str, object]) -> list[tuple[str, str]]:
+    """The header lines for the dict the ``initial_headers`` / ``headers`` hooks filled, as Node's
+    ``writeHead`` writes a headers object: a list (or tuple) gives one line per item, so a hook can set
+    several ``Set-Cookie`` headers (an empty list gives none); a ``Cookie`` list of two or more items is the
+    exception, its items joined with ``"; "`` on one line.
+    """
+    pairs: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        if isinstance(value, list | tuple):
+            if len(value) >= 2 and name.lower() == "cookie":
+                pairs.append((name, "; ".join(_header_text(item) for item in value)))
+            else:
+                pairs.extend((name, _header_text(item)) for item in value)
+        else:
+            pairs.append((name, _header_text(value)))
+    return pairs
 
 
 # ------------------------------------------------------------------------------------------------- cookie

@@ -537,7 +537,8 @@ class EngineServer(EventEmitter):
             )
 
     async def _hooked(self, headers: HeaderPairs, request: Request, *, initial: bool) -> HeaderPairs:
-        """Run the ``initial_headers`` (handshake only) then ``headers`` hooks, which may mutate a dict."""
+        """Run the ``initial_headers`` (handshake only) then ``headers`` hooks, which may mutate a dict; a list
+        value becomes one header line per item (several ``Set-Cookie`` headers, say)."""
         hooks = self.listeners("initial_headers") if initial else []
         hooks += self.listeners("headers")
         if not hooks:
@@ -548,7 +549,7 @@ class EngineServer(EventEmitter):
                 await _maybe_await(hook(mapping, request))
             except Exception:
                 logger.exception("error in a headers hook")
-        return [(name, str(value)) for name, value in mapping.items()]
+        return hdr.hook_header_pairs(mapping)
 
     def _poll_response(
         self, request: Request, body: bytes, socket: EngineSocket, *, binary: bool = False
@@ -592,7 +593,7 @@ class EngineServer(EventEmitter):
                     raise TypeError("headers hooks of polling responses must be plain functions")
             except Exception:
                 logger.exception("error in a headers hook")
-        return [(name, str(value)) for name, value in mapping.items()]
+        return hdr.hook_header_pairs(mapping)
 
     # -- CORS --------------------------------------------------------------------------------------------
 

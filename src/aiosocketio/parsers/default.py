@@ -44,7 +44,10 @@ space reads as ack id 0, ``5 1-`` and ``51e1-`` are valid attachment counts, an 
 accepted, a namespace runs to ``,`` or the end, ...). JSON must be strict (no ``NaN``, ``Infinity``, trailing
 garbage): orjson parses it; the rare texts orjson refuses but ``JSON.parse`` accepts (numbers too large for a
 double, which become infinities, and lone surrogate escapes such as ``"\\ud800"``) are retried with the
-standard library's parser configured strictly.
+standard library's parser configured strictly. Numbers come out as a Node.js server holds them: an integer
+beyond ``2**53 - 1`` (either sign) is the nearest double, a ``float`` (``123456789012345678901234567890`` is
+``1.2345678901234568e+29``, a 400-digit integer is ``inf``), so echoing a client's data gives what the reference
+answers (infinities are written as ``null``) and never an :class:`EncodeError`; smaller integers stay ``int``.
 
 Where this decoder deliberately differs from the reference (the server closes the connection either way,
 which is what matters):
@@ -413,7 +416,7 @@ def _json_int(value: int) -> str:
     if not _MIN_INT <= value <= _MAX_INT:
         raise EncodeError(
             f"cannot send a {value.bit_length()}-bit int: JSON numbers are sent as 64-bit integers at most "
-            "(and JavaScript reads them as doubles); send it as a str"
+            "(JavaScript has no such number); send it as a str, or as a float for the nearest double"
         )
     return str(value)
 
@@ -572,22 +575,88 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_STRICT_STDLIB_JSON: Final = json.JSONDecoder(parse_constant=_refuse_constant)
-"""The standard library's parser with ``NaN`` / ``Infinity`` refused: as strict as ``JSON.parse``."""
+MAX_SAFE_INTEGER: Final = 2**53 - 1
+"""JavaScript's ``Number.MAX_SAFE_INTEGER``: beyond it (either sign) a double no longer holds every integer."""
+
+_OPT_STRICT_INTEGER: Final = orjson.OPT_STRICT_INTEGER  # orjson.dumps refuses ints beyond MAX_SAFE_INTEGER
+
+
+def _all_ints_safe(data: Any) -> bool:
+    """Whether orjson's result holds no int beyond :data:`MAX_SAFE_INTEGER`: orjson, asked to write the data
+    with its 53-bit integer limit, says so at C speed (a few times faster than scanning the text for long
+    digit runs). Any refusal (deep nesting, a lone surrogate) only sends the data to the Python walk."""
+    try:
+        _dumps(data, option=_OPT_STRICT_INTEGER)
+    except orjson.JSONEncodeError:
+        return False
+    return True
+
+
+def _js_int(text: str) -> int | float:
+    """How ``JSON.parse`` reads an integer literal: an exact ``int`` up to :data:`MAX_SAFE_INTEGER`, beyond
+    it the nearest double as a ``float`` (an infinity past the largest double). ``float()`` rounds a decimal
+    text correctly, as JavaScript does, and has no digit limit (``int()`` refuses texts over 4300 digits)."""
+    if len(text) < 16:
+        return int(text)
+    value = float(text)
+    return int(text) if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else value
+
+
+def _js_numbers(value: Any) -> Any:
+    """Make orjson's result what ``JSON.parse`` gives: orjson keeps ints up to 64 bits exact, JavaScript
+    rounds every integer beyond :data:`MAX_SAFE_INTEGER` to the nearest double. Changes lists and dicts in
+    place (iteratively: the data may be nested 1024 deep) and returns ``value``."""
+    kind = type(value)
+    if kind is int:
+        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else float(value)
+    if kind is not list and kind is not dict:
+        return value
+    stack = [value]
+    while stack:
+        container = stack.pop()
+        items = enumerate(container) if type(container) is list else container.items()
+        for key, item in items:
+            kind = type(item)
+            if kind is int:
+                if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                    container[key] = float(item)  # a 64-bit int at most: no overflow
+            elif kind is list or kind is dict:
+                stack.append(item)
+    return value
+
+
+_STRICT_STDLIB_JSON: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_js_int)
+"""The standard library's parser with ``NaN`` / ``Infinity`` refused (as strict as ``JSON.parse``) and integers
+read as JavaScript reads them."""
 
 _INVALID_PAYLOAD: Final = "invalid payload"
+
+
+def parse_js_json(text: str | bytes | bytearray | memoryview) -> Any:
+    """``JSON.parse(text)`` as a JavaScript peer sees the data: strict, integers beyond
+    :data:`MAX_SAFE_INTEGER` as the double JavaScript holds (``float``; an infinity past the largest double,
+    which is written back as ``null``). UTF-8 bytes are read too, invalid sequences as U+FFFD. Raises
+    ``ValueError`` when it is not JSON."""
+    try:
+        data = _loads(text)
+    except orjson.JSONDecodeError:
+        if not isinstance(text, str):  # bytes get the second parse whatever they hold: invalid UTF-8 too
+            text = bytes(text).decode("utf-8", "replace")
+        elif _FALLBACK_HINT.search(text) is None:
+            raise
+    else:
+        return data if _all_ints_safe(data) else _js_numbers(data)
+    try:
+        return _STRICT_STDLIB_JSON.decode(text)
+    except RecursionError as exc:  # deep nesting
+        raise ValueError("JSON nested too deep") from exc
 
 
 def _parse_json(text: str) -> Any:
     """``JSON.parse(text)``, strict; :class:`DecodeError` ``invalid payload`` when it is not JSON (B2 step 5)."""
     try:
-        return _loads(text)
-    except orjson.JSONDecodeError:
-        if _FALLBACK_HINT.search(text) is None:
-            raise DecodeError(_INVALID_PAYLOAD) from None
-    try:
-        return _STRICT_STDLIB_JSON.decode(text)
-    except (ValueError, RecursionError):  # JSONDecodeError, a refused constant, an int too long; deep nesting
+        return parse_js_json(text)
+    except ValueError:  # JSONDecodeError, a refused constant; deep nesting
         raise DecodeError(_INVALID_PAYLOAD) from None
 
 
@@ -777,6 +846,10 @@ class Decoder:
             payload = _loads(text[start:])
         except orjson.JSONDecodeError:
             return None  # the general path decides: strict fallback or "invalid payload"
+        try:  # _all_ints_safe() inlined
+            _dumps(payload, option=_OPT_STRICT_INTEGER)
+        except orjson.JSONEncodeError:
+            _js_numbers(payload)
         if type(payload) is list and payload:  # _valid_event() inlined
             name = payload[0]
             kind = type(name)

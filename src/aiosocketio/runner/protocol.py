@@ -1320,7 +1320,8 @@ class WebSocketConnection(asyncio.Protocol):
     def _fail(self, code: int, reason: str) -> None:
         if not self._close_sent:
             self._close_sent = True
-            self._queue(wsframe.close_frame(code, reason))
+            # The code alone, as the reference's WebSocket server sends it; the reason is for our log only.
+            self._queue(wsframe.close_frame(code))
         self._end()
         self._notify(code, reason)
 

@@ -135,9 +135,10 @@ class CloseFrame:
 
 @dataclass(frozen=True, slots=True)
 class ProtocolFailure:
-    """The peer broke the protocol: send ``close_frame(code, reason)`` and drop the connection (§7.1.7).
+    """The peer broke the protocol: send ``close_frame(code)`` and drop the connection (§7.1.7).
 
-    ``code`` is 1002 (protocol error), 1007 (invalid payload data) or 1009 (message too big).
+    ``code`` is 1002 (protocol error), 1007 (invalid payload data) or 1009 (message too big); ``reason``
+    says what went wrong, for the log (the reference puts no reason in such a close frame).
     """
 
     code: int
