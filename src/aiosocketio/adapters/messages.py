@@ -385,7 +385,7 @@ def _normalize(value: Any, notepack: bool, exact: bool, depth: int, limit: int) 
         if not _INT64_MIN <= value < _UINT64_END:
             raise EncodeError(
                 f"cannot send a {value.bit_length()}-bit int: MessagePack integers have 64 bits at most "
-                "(and JavaScript reads them as doubles); send it as a str"
+                "(JavaScript has no such number); send it as a str, or as a float for the nearest double"
             )
         return value
     if kind is bool or kind is bytes or value is None:
