@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import engineio
 import pytest
 import socketio
 from apps import compose, readme_blocks, run_program, start_app, substitute
@@ -28,6 +29,7 @@ PROMPTLY = 5.0 * FACTOR
 SOCKETIO = "Socket.IO"
 REDIS = "A cluster over Redis, with Node.js servers in it"
 POSTGRES = "A cluster over PostgreSQL"
+ENGINE = "Engine.IO on its own"
 
 
 def _named(program: str, alternatives: list[str], names: dict[str, str]) -> dict[str, str]:
@@ -91,6 +93,13 @@ async def chats(*urls_and_transports: tuple[str, str]) -> AsyncIterator[list[Cha
             await chat.client.disconnect()
 
 
+def listening_ports(way: str) -> tuple[int, int]:
+    """``(port, own_port)``: where the app is reached, and the port its own code names. Under an ASGI server they
+    differ, so an example that started a server of its own at import would not be the one answering."""
+    port = free_port()
+    return port, port if way == "python" else free_port()
+
+
 # -- the "Socket.IO" example ------------------------------------------------------------------------------
 
 
@@ -109,8 +118,8 @@ STARTS = [
 @pytest.mark.parametrize(("way", "ending"), STARTS, ids=[f"{w}-{e}" for w, e in STARTS])
 async def test_the_socketio_example(way: str, ending: str) -> None:
     """A chat message is acknowledged with "received" and reaches the other member of room1, not the sender."""
-    port = free_port()
-    source = substitute(socketio_programs()[ending], {"port=3000": f"port={port}"})
+    port, own_port = listening_ports(way)
+    source = substitute(socketio_programs()[ending], {"port=3000": f"port={own_port}"})
     with start_app(source, way, port) as app:
         async with chats((app.url, "polling"), (app.url, "websocket")) as (alice, bob):
             assert await alice.client.call("chat", "hello", timeout=PROMPTLY) == "received"
@@ -125,6 +134,26 @@ async def test_the_socketio_example(way: str, ending: str) -> None:
                 assert {"event": "upgrade", "transport": "websocket"} in reports
                 assert await alice.next() == ("chat", "from js")
                 assert await bob.next() == ("chat", "from js")
+
+
+@pytest.mark.parametrize("way", ["python", "uvicorn"])
+async def test_the_engineio_example(way: str) -> None:
+    """The echo engine answers each message with itself, over polling and WebSocket."""
+    (source,) = readme_blocks(ENGINE)
+    port, own_port = listening_ports(way)
+    with start_app(substitute(source, {"port=3000": f"port={own_port}"}), way, port) as app:
+        for transports in (["polling"], ["websocket"]):
+            client = engineio.AsyncClient()
+            echoed: asyncio.Queue[Any] = asyncio.Queue()
+            client.on("message", echoed.put_nowait)
+            try:
+                await client.connect(app.url, transports=transports, engineio_path="/engine.io/")
+                await client.send("hello")
+                await client.send(b"\x00\x01")
+                assert await asyncio.wait_for(echoed.get(), PROMPTLY) == "hello"
+                assert await asyncio.wait_for(echoed.get(), PROMPTLY) == b"\x00\x01"
+            finally:
+                await client.disconnect()
 
 
 # -- the cluster examples ---------------------------------------------------------------------------------
