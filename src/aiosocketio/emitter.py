@@ -13,6 +13,7 @@ Both share one immutable target (:class:`_Target`) and the pure message builders
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -100,52 +101,98 @@ class _Target:
         return self._request(wire.ServerSideEmitMessage([event, *args]), wire.EMITTER_UID)
 
 
+class _ClientPerLoop:
+    """The asyncio client of an emitter made from a URL, on the loop it is used from.
+
+    An emitter is typically made at import time, before any loop, and may then be used from several loops one
+    after the other (``asyncio.run`` twice, a test per loop). redis-py's connections belong to the loop they
+    were opened on, so a client first used on another loop is replaced by a fresh one. Shared by the copies
+    that ``to()``, ``of()``... make.
+    """
+
+    __slots__ = ("_client", "_loop", "_url")
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as async_redis_module
+
+        self._url = url
+        self._client = async_redis_module.Redis.from_url(url)  # no I/O: a bad URL is refused now
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> async_redis.Redis:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None:
+                import redis.asyncio as async_redis_module
+
+                self._client = async_redis_module.Redis.from_url(self._url)
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
 class RedisEmitter(_Target):
-    """Emits into the cluster through a ``redis.asyncio.Redis`` client (or a URL)."""
+    """Emits into the cluster through a ``redis.asyncio.Redis`` client (or a URL). Making one needs no event
+    loop: it connects when it first publishes."""
 
     __slots__ = ("_redis",)
 
     def __init__(self, redis: async_redis.Redis | str, key: str = "socket.io") -> None:
         super().__init__(key)
-        if isinstance(redis, str):
-            import redis.asyncio as async_redis_module
+        self._redis: async_redis.Redis | _ClientPerLoop = (
+            _ClientPerLoop(redis) if isinstance(redis, str) else redis
+        )
 
-            redis = async_redis_module.Redis.from_url(redis)
-        self._redis = redis
+    def _client(self) -> async_redis.Redis:
+        redis = self._redis
+        return redis.get() if isinstance(redis, _ClientPerLoop) else redis
 
     async def emit(self, event: Any, *args: Any) -> None:
         """Send an event to the targeted sockets of every server."""
-        await self._redis.publish(*self._broadcast(event, args))
+        await self._client().publish(*self._broadcast(event, args))
 
     async def send(self, *args: Any) -> None:
         await self.emit("message", *args)
 
     async def sockets_join(self, rooms: str | Iterable[str]) -> None:
-        await self._redis.publish(*self._join(rooms))
+        await self._client().publish(*self._join(rooms))
 
     async def sockets_leave(self, rooms: str | Iterable[str]) -> None:
-        await self._redis.publish(*self._leave(rooms))
+        await self._client().publish(*self._leave(rooms))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
-        await self._redis.publish(*self._disconnect(close))
+        await self._client().publish(*self._disconnect(close))
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Reach every server's ``io.on(event)`` handlers (no acknowledgement, as in the reference)."""
-        await self._redis.publish(*self._server_side(event, args))
+        await self._client().publish(*self._server_side(event, args))
+
+    async def aclose(self) -> None:
+        """Close the connections of the client made from a URL (a client given to the emitter is left open)."""
+        if isinstance(self._redis, _ClientPerLoop):
+            await self._redis.aclose()
 
 
 class SyncRedisEmitter(_Target):
     """The same as :class:`RedisEmitter` over a blocking ``redis.Redis`` client (or a URL)."""
 
-    __slots__ = ("_redis",)
+    __slots__ = ("_owned", "_redis")
 
     def __init__(self, redis: sync_redis.Redis | str, key: str = "socket.io") -> None:
         super().__init__(key)
+        self._owned = isinstance(redis, str)
         if isinstance(redis, str):
             import redis as sync_redis_module
 
-            redis = sync_redis_module.Redis.from_url(redis)
+            redis = sync_redis_module.Redis.from_url(redis)  # no I/O: it connects on the first publish
         self._redis = redis
+
+    def close(self) -> None:
+        """Close the connections of the client made from a URL (a client given to the emitter is left open)."""
+        if self._owned:
+            self._redis.close()
 
     def emit(self, event: Any, *args: Any) -> None:
         self._redis.publish(*self._broadcast(event, args))

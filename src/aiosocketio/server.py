@@ -74,6 +74,7 @@ class Server(EventEmitter):
         "_parents",
         "_running",
         "_started",
+        "_stopped",
         "connect_timeout",
         "connection_state_recovery",
         "engine",
@@ -117,7 +118,10 @@ class Server(EventEmitter):
         self._parents: list[ParentNamespace] = []
         self._outgoing_listeners = False
         self._running: Any = None
+        # Nothing here needs an event loop: a server is usually built at import time, before the loop that
+        # will serve it exists. The adapters connect in startup(), on that loop, and let go in shutdown().
         self._started = False
+        self._stopped = False
         self.sockets: Namespace = self.of("/")
 
     # -- namespaces --------------------------------------------------------------------------------------
@@ -274,11 +278,13 @@ class Server(EventEmitter):
         return self.engine.handles(path)
 
     async def startup(self) -> None:
-        """Initialise the adapters (a cluster adapter subscribes here); the front-ends call it before serving,
-        and the first request does if they did not."""
+        """Initialise the adapters (a cluster adapter connects and subscribes here, on the running loop); the
+        front-ends call it before serving, and the first request does if they did not. After a
+        :meth:`shutdown` it starts them again, so a server can be served once more (on another loop too)."""
         if self._started:
             return
         self._started = True
+        self._stopped = False
         for nsp in tuple(self._nsps.values()):
             await nsp.adapter.init()
 
@@ -305,10 +311,10 @@ class Server(EventEmitter):
         return self.engine.answer_at_once(method, path, query, headers, body)
 
     async def _handle_http(self, request: Request) -> Response:
-        if not self._started and asyncio.current_task() is None:
+        if not self._started and not self._stopped and asyncio.current_task() is None:
             # The adapters' start-up may do I/O that needs a current task (see EngineServer.handle_http).
             return await asyncio.ensure_future(self._handle_http(request))
-        if not self._started:
+        if not self._started and not self._stopped:
             await self.startup()
         bundle = self._bundle
         if bundle is not None:
@@ -318,7 +324,7 @@ class Server(EventEmitter):
         return await self.engine.handle_http(request)
 
     async def handle_websocket(self, request: Request, handshake: WebSocketHandshake) -> None:
-        if not self._started:
+        if not self._started and not self._stopped:
             await self.startup()
         await self.engine.handle_websocket(request, handshake)
 
@@ -326,6 +332,9 @@ class Server(EventEmitter):
         """Disconnect every socket ("server shutting down"), close the adapters, then every session."""
         for client in tuple(self._clients.values()):
             client._on_close("server shutting down")
+        # A request still in flight after this must not start the adapters again (only startup() does).
+        self._started = False
+        self._stopped = True
         for nsp in tuple(self._nsps.values()):
             await nsp.adapter.close()
         await self.engine.shutdown()

@@ -95,6 +95,24 @@ async def test_servers_find_each_other_by_heartbeat(cluster: Any) -> None:
     assert await b.sockets.adapter.server_count() == 2
 
 
+async def test_a_server_that_stops_and_serves_again_rejoins_the_cluster(cluster: Any) -> None:
+    """Shut down, a server leaves the cluster; started again (as a second ``io.listen`` would), its adapters
+    reopen, announce themselves and learn the cluster anew rather than remembering it from before."""
+    a = await cluster()
+    b = await cluster()
+    await settle()
+    await a.shutdown()
+    await settle()
+    assert await b.sockets.adapter.server_count() == 1
+    assert a.sockets.adapter.nodes == frozenset()
+    await a.startup()
+    await settle()
+    assert await a.sockets.adapter.server_count() == 2
+    assert await b.sockets.adapter.server_count() == 2
+    b.on("question", lambda: "from-b")
+    assert await a.server_side_emit_with_ack("question", timeout=1.0) == ["from-b"]
+
+
 async def test_an_idle_server_sends_heartbeats_and_a_silent_one_is_forgotten(cluster: Any) -> None:
     a = await cluster()
     b = await cluster()

@@ -401,7 +401,7 @@ async def test_our_emitter_drives_node_and_python_servers(
     await call("disconnect_sockets")
     await asyncio.wait_for(on_a.disconnected.wait(), PROMPTLY)
     await asyncio.wait_for(on_node.disconnected.wait(), PROMPTLY)
-    closer = emitter._redis.aclose() if flavour == "async" else asyncio.to_thread(emitter._redis.close)
+    closer = emitter.aclose() if flavour == "async" else asyncio.to_thread(emitter.close)
     await closer
 
 

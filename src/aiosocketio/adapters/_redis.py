@@ -8,6 +8,11 @@ removed at any time.
 Waiting for messages never runs into the client's ``socket_timeout``: the subscription waits with a timeout of its
 own (redis-py uses a timeout given with the read instead of the socket's), and the stream reader of
 :mod:`aiosocketio.adapters.redis_streams` keeps its blocking reads shorter than that timeout.
+
+Nothing here needs a running event loop until the server starts: an application builds its server (and so its
+adapters) at import time, before uvicorn or ``asyncio.run`` has made the loop it will be served on. Futures,
+tasks and connections are made in ``start()`` / ``acquire()``, on the loop that serves, and dropped when the
+server stops, so the same objects can be served again later on another loop.
 """
 
 from __future__ import annotations
@@ -47,7 +52,10 @@ def retrying(delay: float) -> str:
 
 
 def redis_client(redis: Redis | str) -> tuple[Redis, bool]:
-    """``(client, owned)``: a ``redis.asyncio.Redis`` made from a URL is ours to close."""
+    """``(client, owned)``: a ``redis.asyncio.Redis`` made from a URL is ours to close.
+
+    Making one opens no connection and needs no event loop (a bad URL is refused here, though).
+    """
     if isinstance(redis, str):
         from redis.asyncio import Redis as RedisClient
 
@@ -82,14 +90,23 @@ class Subscription:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Made by start(), on the loop that serves: a subscription may be built before any loop exists.
+        self.ready: asyncio.Future[None] | None = None
 
-    def start(self) -> None:
-        if self._reader is None and not self._closed:
-            self._reader = spawn(self._read_forever())
+    def start(self, redis: Redis | None = None) -> None:
+        """Read (on the running loop) until :meth:`close`; ``redis``: the client to use from now on. After a
+        close it starts again, with the channels it had."""
+        if self._reader is not None:
+            return
+        if redis is not None:
+            self._redis = redis
+        self._closed = False
+        self.ready = asyncio.get_running_loop().create_future()
+        self._reader = spawn(self._read_forever(self.ready))
 
     async def wait_ready(self, timeout: float) -> bool:
         """Wait until the first subscription is in place; False (and a warning) when Redis is not there yet."""
+        assert self.ready is not None, "start() first"
         try:
             await asyncio.wait_for(asyncio.shield(self.ready), timeout)
         except TimeoutError:
@@ -138,7 +155,7 @@ class Subscription:
         if wanted["shard"]:
             await pubsub.ssubscribe(*wanted["shard"])
 
-    async def _read_forever(self) -> None:
+    async def _read_forever(self, ready: asyncio.Future[None]) -> None:
         failures = 0
         delay = 0.0
         while not self._closed:
@@ -150,8 +167,8 @@ class Subscription:
                 pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
                 await self._subscribe_all(pubsub)
                 self._pubsub = pubsub
-                if not self.ready.done():
-                    self.ready.set_result(None)
+                if not ready.done():
+                    ready.set_result(None)
                 while not self._closed:
                     # The timeout given here bounds the wait, not the client's socket_timeout: idling is no error.
                     message = await pubsub.get_message(timeout=1.0)
@@ -186,10 +203,12 @@ class Subscription:
             logger.debug("%s: ignored a message on %s: %r", self._name, channel, exc)
 
     async def close(self) -> None:
+        """Stop reading (the channels are kept for a later :meth:`start`)."""
         if self._closed:
             return
         self._closed = True
         reader, self._reader = self._reader, None
+        self.ready = None
         if reader is not None:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -197,11 +216,18 @@ class Subscription:
 
 
 class ClientLease:
-    """A Redis client shared by the adapters of one factory; one made from a URL closes with its last user."""
+    """A Redis client shared by the adapters of one factory while they serve.
 
-    __slots__ = ("_owned", "_users", "client")
+    A client made from a URL is closed with its last user and replaced by a fresh one (no I/O: connections are
+    made on first use): redis-py's connections and locks belong to the loop they were first used on, so a
+    server that is served again, on another loop, must not inherit them. A client given by the application is
+    the application's: used as it is, never closed.
+    """
+
+    __slots__ = ("_owned", "_source", "_users", "client")
 
     def __init__(self, redis: Redis | str) -> None:
+        self._source = redis
         self.client, self._owned = redis_client(redis)
         self._users = 0
 
@@ -212,27 +238,35 @@ class ClientLease:
     async def release(self) -> None:
         self._users -= 1
         if self._owned and self._users == 0:
+            client = self.client
+            self.client, _ = redis_client(self._source)
             with contextlib.suppress(Exception):
-                await self.client.aclose()
+                await client.aclose()
 
 
 class SubscribedAdapter(ClusterAdapter):
     """A cluster adapter reading Redis through one :class:`Subscription` of its own, on a leased client: the
     part the classic and the sharded adapters share. Subclasses add their channels and handle the messages."""
 
-    __slots__ = ("_lease", "_redis", "_subscription")
+    __slots__ = ("_lease", "_leased", "_redis", "_subscription")
 
     def __init__(self, nsp: Namespace, lease: ClientLease, *, requests_timeout: float, name: str) -> None:
         super().__init__(nsp, requests_timeout=requests_timeout)
         self._lease = lease
-        self._redis = lease.acquire()
+        self._leased = False
+        self._redis = lease.client
         self._subscription = Subscription(self._redis, self._on_redis_message, name)
 
     def _on_redis_message(self, kind: str, channel: str, data: bytes) -> None:
         raise NotImplementedError
 
     async def init(self) -> None:
-        self._subscription.start()
+        """Take the factory's client and subscribe, on the loop that serves (again after a close)."""
+        await super().init()
+        if not self._leased:
+            self._leased = True
+            self._redis = self._lease.acquire()
+        self._subscription.start(self._redis)
         await self._subscription.wait_ready(self.requests_timeout)
 
     async def close(self) -> None:
@@ -240,4 +274,6 @@ class SubscribedAdapter(ClusterAdapter):
             return
         await super().close()
         await self._subscription.close()
-        await self._lease.release()
+        if self._leased:  # a server that never started has nothing to give back
+            self._leased = False
+            await self._lease.release()

@@ -243,6 +243,10 @@ class ClusterAdapter(Adapter):
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
+    async def init(self) -> None:
+        """The server starts serving (again, after a :meth:`close`, when it is served once more)."""
+        self._closed = False
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -517,6 +521,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         return frozenset(self._nodes)
 
     async def init(self) -> None:
+        await super().init()
         self._publish(wire.InitialHeartbeat())
         if self._ticker is None:
             self._ticker = asyncio.get_running_loop().call_later(self._tick_every, self._tick)
@@ -533,6 +538,9 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
             self._ticker = None
         self._publish(wire.AdapterClose())
         await super().close()
+        # Served again later, this server learns the cluster anew (its INITIAL_HEARTBEAT asks everyone).
+        self._nodes.clear()
+        self._last_publish = None
 
     def _publish(self, body: wire.ClusterBody, then: Callable[[str | None], None] | None = None) -> None:
         self._last_publish = asyncio.get_running_loop().time()

@@ -141,12 +141,13 @@ class _Hub:
         self.timeout: float = options["requests_timeout"]
         self.adapters: dict[str, PostgresAdapter] = {}
         self.pool: Pool | None = None
-        # (asyncio's locks and events bind to the running loop at first use, not here.)
-        self._pool_lock = asyncio.Lock()
         self.channels: set[str] = set()
         self.connection: Any = None  # the listening connection, while it is up
         self._listened: set[str] = set()  # the channels it LISTENs to
-        self._connection_lock = asyncio.Lock()  # one operation at a time on it
+        # asyncio's locks and events belong to the loop they are first used on: _bind() makes them anew each
+        # time the hub starts, on the loop that serves (the factory may run at import time, before any loop).
+        self._pool_lock = asyncio.Lock()
+        self._connection_lock = asyncio.Lock()  # one operation at a time on the listening connection
         self._connected = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._cleaner: asyncio.Task[None] | None = None
@@ -197,6 +198,7 @@ class _Hub:
         self.adapters[adapter.nsp.name] = adapter
         self.channels.add(adapter.channel)
         if self._listener is None:
+            self._bind()
             self._listener = spawn(self._listen())
         if self._cleaner is None:
             self._cleaner = spawn(self._clean())
@@ -206,6 +208,13 @@ class _Hub:
             logger.warning("%s: PostgreSQL is not reachable yet; the adapter keeps trying", adapter.nsp.name)
             return
         await self._listen_to(adapter.channel)
+
+    def _bind(self) -> None:
+        """Fresh synchronisation objects for the loop that starts serving (see ``__init__``)."""
+        if self.pool is None:
+            self._pool_lock = asyncio.Lock()
+        self._connection_lock = asyncio.Lock()
+        self._connected = asyncio.Event()
 
     async def _listen_to(self, channel: str) -> None:
         """LISTEN on the current connection (a connection made later listens to every channel anyway)."""
@@ -537,6 +546,7 @@ class PostgresAdapter(ClusterAdapterWithHeartbeat):
     async def close(self) -> None:
         if self._closed:
             return
+        self._announced = False
         await super().close()
         await self._hub.stop(self)
 

@@ -101,9 +101,7 @@ class _Hub:
         self.redis: Redis | None = None
 
     def new_adapter(self, nsp: Namespace) -> RedisStreamsAdapter:
-        if self.redis is None:
-            self.redis = self.lease.acquire()
-        adapter = RedisStreamsAdapter(nsp, self, self.redis)
+        adapter = RedisStreamsAdapter(nsp, self, self.lease.client)
         self.adapters[nsp.name] = adapter
         return adapter
 
@@ -112,8 +110,12 @@ class _Hub:
         return "shard" if self.options["sharded"] else "channel"
 
     async def start(self, adapter: RedisStreamsAdapter) -> None:
-        """Listen for ``adapter``'s namespace: its channels, and its stream's reader if not yet running."""
-        assert self.redis is not None
+        """Listen for ``adapter``'s namespace: its channels, and its stream's reader if not yet running. The
+        client is taken here, on the loop that serves (the factory may have been called before it existed)."""
+        if self.redis is None:
+            self.redis = self.lease.acquire()
+        adapter._redis = self.redis
+        self.adapters[adapter.nsp.name] = adapter  # again, when served anew after a stop
         if self.subscription is None:
             self.subscription = Subscription(self.redis, self._on_pubsub, "redis streams")
         self.subscription.add(self.pubsub_kind, adapter.public_channel, adapter.private_channel)
@@ -148,8 +150,9 @@ class _Hub:
         if self.subscription is not None:
             await self.subscription.close()
             self.subscription = None
-        self.redis = None
-        await self.lease.release()
+        if self.redis is not None:  # not taken when the server never started
+            self.redis = None
+            await self.lease.release()
 
     def _on_pubsub(self, kind: str, channel: str, data: bytes) -> None:
         message = wire.decode_cluster(data, wire.MSGPACK)
@@ -261,6 +264,7 @@ class RedisStreamsAdapter(ClusterAdapter):
         self.private_channel = wire.cluster_channel(options["channel_prefix"], nsp.name, self.uid)
 
     async def init(self) -> None:
+        await super().init()
         await self._hub.start(self)
 
     async def close(self) -> None:
