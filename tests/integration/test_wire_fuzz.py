@@ -19,8 +19,12 @@ seconds on this server) and asks the server to collect garbage and trim its allo
   than after the warm-up (``sys.getallocatedblocks()``, which counts live objects, not what the allocator
   keeps around);
 - the resident memory (``VmRSS``) more than ``RSS_TOLERANCE`` above what it was before the fuzz: the
-  allocators keep some memory after a burst (5 to 9 MB measured, the same after 5 bursts as after one),
-  a leak of one 1 MB message buffer per few thousand connections would pass the block count but not this.
+  allocators keep some memory after a burst (5 to 11 MB measured, about the same after 5 bursts as after
+  one); a leak of big buffers (a 1 MB message kept now and then) would pass the block count but not this.
+
+The witnesses' latencies count only the acknowledgements asked for while fuzz clients were at work. The
+server's output is checked for problems, except uvicorn's own traceback for a WebSocket text message that
+is not UTF-8 (see ``UVICORN_INVALID_UTF8``).
 
 The witnesses' acknowledgement latencies (p50/p99/max) are printed (``pytest -s``); they are not asserted,
 the machine being shared. ``AIOSOCKETIO_FUZZ_SEED`` repeats the inputs of a failed run (the seed is in every
@@ -60,10 +64,7 @@ SECONDS = float(os.environ.get("AIOSOCKETIO_FUZZ_SECONDS", "") or 8)
 CLIENTS = int(os.environ.get("AIOSOCKETIO_FUZZ_CLIENTS", "") or 48)
 SEED = int(os.environ.get("AIOSOCKETIO_FUZZ_SEED", "") or random.randrange(1 << 32))
 KINDS = os.environ.get("AIOSOCKETIO_FUZZ_KINDS", "")
-REFERENCE_SAFE = (
-    os.environ.get("AIOSOCKETIO_FUZZ_REFERENCE_SAFE", "") == "1"
-)  # the same inputs as "node" gets
-# "node" runs the same fuzz against the Node.js reference (js/node_fuzz_target.mjs), to compare latencies.
+REFERENCE_SAFE = os.environ.get("AIOSOCKETIO_FUZZ_REFERENCE_SAFE", "") == "1"
 FRONTENDS = (
     tuple(f for f in os.environ.get("AIOSOCKETIO_FUZZ_FRONTENDS", "").split(",") if f) or CORE_FRONTENDS
 )
@@ -75,7 +76,9 @@ WARM_UP = 2.0  # seconds of fuzz that fill the server's caches before the count 
 # a warmed-up server's second burst, 3000 to 4000 during the first); a leaked connection or session is tens to
 # hundreds of blocks, so a leak of even one in ten of the fuzz's thousand-odd actions shows.
 BLOCK_TOLERANCE = 5000
-RSS_TOLERANCE = 16 * 1024  # kB; measured: 5 to 9 MB kept by the allocators after a burst, whatever its length
+RSS_TOLERANCE = (
+    16 * 1024
+)  # kB; measured: 5 to 11 MB kept by the allocators after a burst, whatever its length
 SETTLE = 5.0  # at most, for abandoned sessions to expire (ping 0.5 s + timeout 1 s) and connections to close
 WITNESSES = 3  # Engine.IO sessions
 # The witnesses' connections while they run: one WebSocket each, two or three for python's long-polling

@@ -80,7 +80,12 @@ def _watch_slow_callbacks(milliseconds: float) -> None:
         run(self)
         spent = (time.thread_time() - started) * 1000
         if spent > milliseconds:
-            logger.warning("%.1f ms of CPU in %r", spent, self)
+            # A task's step names the task's coroutine; a transport's read names its protocol.
+            owner = getattr(self._callback, "__self__", None)
+            coro = owner.get_coro() if isinstance(owner, asyncio.Task) else None
+            protocol = owner.get_protocol() if hasattr(owner, "get_protocol") else None
+            where = getattr(coro, "__qualname__", None) or type(protocol).__name__
+            logger.warning("%.1f ms of CPU in %r (%s)", spent, self, where)
 
     asyncio.events.Handle._run = timed_run  # type: ignore[method-assign]
 
