@@ -1050,3 +1050,48 @@ async def test_engine_hooks_run_inside_a_task() -> None:
     finally:
         await asyncio.wait_for(running.close(), TIMEOUT)
     assert seen == ["origin", "allow_request", "origin"]
+
+
+async def _raw_websocket(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /app/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    return reader, writer
+
+
+def _client_frame(opcode: int, payload: bytes) -> bytes:
+    assert len(payload) < 126
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + b"\0\0\0\0" + payload  # a zero mask: clear text
+
+
+async def test_ws_a_burst_of_frames_does_not_keep_other_connections_waiting(
+    server: RunningServer, app: FakeApp
+) -> None:
+    # Found by the wire fuzz: one read of thousands of small frames was handled in one callback. Now a
+    # connection handles at most FRAMES_PER_TURN frames per turn of the loop; another connection's message,
+    # readable at the same time, is handled in between, and the burst's messages still come in order.
+    from aiosocketio.runner.protocol import FRAMES_PER_TURN
+
+    count = 8 * FRAMES_PER_TURN
+    burst_reader, burst = await _raw_websocket(server.port)
+    other_reader, other = await _raw_websocket(server.port)
+    await asyncio.sleep(0.05)  # both receivers are installed
+    # Both writes reach the kernel before the loop runs again (transports write at once when they can).
+    burst.write(b"".join(_client_frame(0x1, f"a{i}".encode()) for i in range(count)))
+    other.write(_client_frame(0x1, b"b"))
+    echoes = b"".join(bytes([0x81, len(f"a{i}")]) + f"a{i}".encode() for i in range(count))
+    assert await asyncio.wait_for(burst_reader.readexactly(len(echoes)), TIMEOUT) == echoes
+    assert await asyncio.wait_for(other_reader.readexactly(3), TIMEOUT) == b"\x81\x01b"
+    assert app.ws_messages.index("b") < count
+    assert [m for m in app.ws_messages if m != "b"] == [f"a{i}" for i in range(count)]
+
+    # A burst of pings: every one answered with a pong carrying its payload, in order.
+    burst.write(b"".join(_client_frame(0x9, str(i).encode()) for i in range(count)))
+    pongs = b"".join(bytes([0x8A, len(str(i))]) + str(i).encode() for i in range(count))
+    assert await asyncio.wait_for(burst_reader.readexactly(len(pongs)), TIMEOUT) == pongs
+    for writer in (burst, other):
+        writer.close()

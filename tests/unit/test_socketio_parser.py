@@ -19,6 +19,7 @@ import datetime
 import enum
 import json
 import math
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -1094,3 +1095,37 @@ def test_js_number_reads_back_and_orjson_agrees_when_unflagged(value: float) -> 
     for packet in (Packet(ACK, "/", [value, "x", value], 1), Packet(CONNECT, "/", {"k": value})):
         assert encode(packet) == Encoder(max_depth=100).encode(packet)
     assert encode_ack("/", 1, (value,)) == [f"31[{text}]"]
+
+
+def _best_time(text: str) -> float:
+    """The fastest of a few decodings of ``text`` (refused or not), in seconds: the least disturbed by others."""
+    best = math.inf
+    for _ in range(7):
+        started = time.perf_counter()
+        try:
+            Decoder().add(text)
+        except DecodeError:
+            pass
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_refusing_a_large_text_costs_about_what_parsing_it_would() -> None:
+    # Found by the wire fuzz: an invalid text of about 1 MB was searched by a regular expression for what
+    # might make it JSON after all, holding the event loop 20-70 ms; now the cost is that of the parse that
+    # fails, as for JSON.parse.
+    size = 1_000_000
+    keys = ",".join(f'"k{i}":{i}' for i in range(size // 16))
+    pairs = [
+        ('2["echo","' + "x" * size + '"]', '2["echo","' + "x" * size + "]"),  # a string left open
+        ('2["echo",{' + keys + "}]", '2["echo",{' + keys + "}]]"),  # one bracket too many at the end
+        (
+            '2["echo","' + "x" * size + '"]',
+            '2["echo",' + "[" * (size // 2) + "]" * (size // 2) + "]",
+        ),  # too deep
+    ]
+    for valid, invalid in pairs:
+        with pytest.raises(DecodeError, match=r"^invalid payload$"):
+            Decoder().add(invalid)
+        allowed = 3 * _best_time(valid) + 0.002
+        assert _best_time(invalid) < allowed, invalid[:40]

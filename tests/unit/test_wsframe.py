@@ -654,3 +654,52 @@ def test_one_whole_text_frame_completing_a_cut_frame() -> None:
     assert parser.feed(first[:3]) == []
     assert parser.feed(first[3:]) == ["hello"]
     assert parser.feed(masked(OP_TEXT, b"world")) == ["world"]
+
+
+def _burst() -> bytes:
+    """Thousands of frames of every kind in one read: messages, pings, and a message in 3000 fragments."""
+    frames = [masked(OP_TEXT, f"m{i}".encode()) for i in range(1000)]
+    frames += [masked(OP_PING, str(i).encode()) for i in range(1000)]
+    frames.append(masked(OP_TEXT, b"f", fin=False))
+    frames += [masked(OP_CONTINUATION, b"x", fin=False) for _ in range(3000)]
+    frames.append(masked(OP_CONTINUATION, b"!"))
+    frames.append(masked(OP_BINARY, b"last"))
+    return b"".join(frames)
+
+
+@pytest.mark.parametrize("budget", [1, 7, 256])
+def test_a_frame_budget_splits_a_read_into_turns_with_the_same_events(budget: int) -> None:
+    data = _burst()
+    whole = FrameParser().feed(data)
+    assert len(whole) == 2002  # the fragments make one message
+    parser = FrameParser(frames_per_feed=budget)
+    events = parser.feed(data[:-3])  # the last frame arrives later
+    turns = 1
+    while parser.more:
+        events += parser.feed(b"")
+        turns += 1
+    assert turns >= 5002 // budget  # every whole frame (all but the last) counts, a fragment or a ping too
+    assert not parser.feed(b"")  # nothing left but part of a frame
+    events += parser.feed(data[-3:])
+    assert events == whole
+    assert not parser.more
+
+
+def test_a_frame_budget_counts_frames() -> None:
+    parser = FrameParser(frames_per_feed=10)
+    events = parser.feed(_burst())
+    assert events == [f"m{i}" for i in range(10)]
+    assert parser.more
+    assert parser.feed(b"") == [f"m{i}" for i in range(10, 20)]
+    with pytest.raises(ValueError, match="frames_per_feed"):
+        FrameParser(frames_per_feed=0)
+
+
+def test_frames_that_came_after_a_stop_at_the_budget_wait_their_turn() -> None:
+    parser = FrameParser(frames_per_feed=2)
+    data = b"".join(masked(OP_TEXT, str(i).encode()) for i in range(5))
+    assert parser.feed(data) == ["0", "1"]
+    # New bytes while a backlog remains (the runner stops reading then, but the parser does not rely on it).
+    assert parser.feed(masked(OP_TEXT, b"5")) == ["2", "3"]
+    assert parser.feed(b"") == ["4", "5"]
+    assert not parser.more

@@ -229,6 +229,12 @@ class FrameParser:
     keeps the rest as a list of chunks plus the number of bytes that the next step needs, and joins them only
     when that many have arrived, so a large message is copied a bounded number of times, not once per chunk.
     A fragmented message collects its pieces in ``_parts``; control frames may arrive between them (§5.4).
+
+    ``frames_per_feed`` bounds the frames one ``feed`` walks: one read may hold tens of thousands of tiny
+    frames (empty fragments, pings, small messages), each costing a little parsing and whatever its event
+    costs downstream. When the budget runs out, ``feed`` keeps the rest, sets :attr:`more`, and the caller
+    calls ``feed(b"")`` again later (in another turn of the event loop, so that other connections are served
+    in between); the events are the same, in the same order, as without a bound.
     """
 
     __slots__ = (
@@ -239,10 +245,13 @@ class FrameParser:
         "_frag_inflated",
         "_frag_opcode",
         "_frag_size",
+        "_frames_per_feed",
         "_inflater",
         "_max_size",
+        "_more",
         "_need",
         "_parts",
+        "_skip",
         "_tail",
         "_tail_len",
         "_text_parts",
@@ -250,10 +259,18 @@ class FrameParser:
     )
 
     def __init__(
-        self, *, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, deflate: DeflateParams | None = None
+        self,
+        *,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        deflate: DeflateParams | None = None,
+        frames_per_feed: int | None = None,
     ):
         if max_message_size < 0:
             raise ValueError("max_message_size must be >= 0")
+        if frames_per_feed is not None and frames_per_feed < 1:
+            raise ValueError("frames_per_feed must be >= 1")
+        self._frames_per_feed = frames_per_feed if frames_per_feed is not None else -1
+        self._more = False
         self._max_size = max_message_size
         # A compressed message may be slightly larger than its inflated form when the data does not compress
         # (stored blocks cost 5 bytes per 64 KiB): allow that on the wire; the inflated size is the real cap.
@@ -264,6 +281,7 @@ class FrameParser:
         # connection's parser holds none of them (168 bytes less per connection).
         self._tail: list[bytes] | None = None
         self._tail_len = 0
+        self._skip = 0  # where the frames in ``_tail[0]`` start, after a feed that stopped at its budget
         self._need = 0
         self._closed = False
         self._frag_opcode = 0  # opcode of the fragmented message in progress, 0 when none
@@ -273,6 +291,11 @@ class FrameParser:
         self._parts: list[bytes] | None = None
         self._text_parts: list[str] | None = None
         self._decoder: codecs.IncrementalDecoder | None = None
+
+    @property
+    def more(self) -> bool:
+        """True when the last ``feed`` stopped at its frame budget with whole frames left: ``feed(b"")``."""
+        return self._more
 
     @property
     def closed(self) -> bool:
@@ -303,23 +326,39 @@ class FrameParser:
                     except UnicodeDecodeError:
                         pass
         events: list[WsEvent] = []
+        self._more = False
         if self._closed:
             return events
-        if self._tail:
-            self._tail.append(data)
-            self._tail_len += len(data)
-            if self._tail_len < self._need:
-                return events
-            data = b"".join(self._tail)
-            self._tail = None
         pos = 0
+        tail = self._tail
+        if tail:
+            if data:
+                tail.append(data)
+                self._tail_len += len(data)
+                if self._tail_len < self._need:
+                    return events
+            if len(tail) == 1:
+                # Where the last feed stopped at its budget: carry on in the same bytes, without a copy.
+                data = tail[0]
+                pos = self._skip
+            else:
+                if self._skip:
+                    tail[0] = tail[0][self._skip :]
+                data = b"".join(tail)
+            self._tail = None
+            self._skip = 0
         end = len(data)
         need = 0
+        budget = self._frames_per_feed  # negative: no bound
         while True:
             avail = end - pos
             if avail < 2:
                 need = 2
                 break
+            if not budget:
+                self._more = True
+                break
+            budget -= 1
             b0 = data[pos]
             b1 = data[pos + 1]
             if not b1 & 0x80:
@@ -414,7 +453,11 @@ class FrameParser:
                     self._closed = True
                     return events
         if pos < end:
-            self._tail = [data[pos:] if pos else data]
+            if self._more:
+                self._tail = [data]
+                self._skip = pos
+            else:
+                self._tail = [data[pos:] if pos else data]
             self._tail_len = end - pos
             self._need = need
         return events
