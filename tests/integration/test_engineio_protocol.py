@@ -5,6 +5,12 @@ Our own Python equivalent of the official Engine.IO v4 protocol test suite (sock
 The server is ``tests/servers/eio_echo.py`` with the suite's settings: path ``/engine.io/``, ping interval
 300 ms, ping timeout 200 ms, max payload 1 000 000 bytes. It echoes every message.
 
+Every test runs against the reference too: ``node`` is ``tests/servers/eio_echo.mjs`` (Node.js engine.io 6.6
+with the same settings and output), then ours on the built-in runner and under uvicorn (and hypercorn for the
+tests marked ``all_frontends``). Where ours differs on purpose (an undecodable POST is answered 400, a close
+packet over WebSocket closes the session, a bad ``EIO`` on a WebSocket is refused before the upgrade) the test
+asserts each server's own answer and says why (``is_reference``).
+
 Map to the official suite (its ``describe`` / ``it`` titles, numbered in its order → our test):
 
  1. handshake / HTTP long-polling / successfully opens a session
