@@ -496,6 +496,14 @@ class TestSpecDetails:
         check_error(await eio.get(sid), 1, "Session ID unknown")
         await check_close_reason(eio.server, sid, "parse error")
 
+    async def test_invalid_utf8_in_a_post_becomes_replacement_characters(self, eio: Eio) -> None:
+        # A text body is read as UTF-8 with each invalid sequence replaced by U+FFFD, not refused.
+        sid = await eio.open_polling_session()
+        push = await eio.post(sid, b"4ok\xff\x1e4\xfe", headers={"content-type": "text/plain;charset=UTF-8"})
+        assert (push.status_code, push.text) == (200, "ok")
+        poll = await eio.get(sid)
+        assert (poll.status_code, poll.text) == (200, "4ok\ufffd\x1e4\ufffd")
+
     async def test_closed_session_answers_session_id_unknown(self, eio: Eio) -> None:
         sid = await eio.open_polling_session()
         push = await eio.post(sid, "1")
