@@ -504,6 +504,23 @@ class TestSpecDetails:
         poll = await eio.get(sid)
         assert (poll.status_code, poll.text) == (200, "4ok\ufffd\x1e4\ufffd")
 
+    async def test_repeated_query_parameters(self, eio: Eio) -> None:
+        # A documented difference: for a name given twice, the first value wins in ours; the reference's query
+        # parser makes an array of both values, which matches no protocol version, transport or sid.
+        reference = is_reference(eio.server)
+        handshake = await eio.http.get(eio.polling_url(query="EIO=4&transport=polling&EIO=3"))
+        if reference:
+            check_error(handshake, 5, "Unsupported protocol version")
+        else:
+            check_open_packet(handshake.text, upgrades=["websocket"])
+        sid = await eio.open_polling_session()
+        push = await eio.post(sid + "&sid=other", "4twice")
+        if reference:
+            check_error(push, 1, "Session ID unknown")
+        else:
+            assert (push.status_code, push.text) == (200, "ok")
+            assert (await eio.get(sid)).text == "4twice"
+
     async def test_closed_session_answers_session_id_unknown(self, eio: Eio) -> None:
         sid = await eio.open_polling_session()
         push = await eio.post(sid, "1")
