@@ -110,6 +110,8 @@ from rawengine import (
     PROMPTLY,
     RS,
     SLACK,
+    TIMER_EARLINESS,
+    TIMER_LATENESS,
     Frame,
     RawEngine,
     check_open_packet,
@@ -433,16 +435,15 @@ async def test_eio_websocket_handshake_rejects_invalid_transport(sio: Sio) -> No
 
 
 async def test_eio_polling_ping_pong(sio: Sio) -> None:
-    # Joining "/" first keeps the 1 s connect timeout out of the way (three ping rounds take ~0.9 s).
+    # Joining "/" first keeps the 1 s connect timeout out of the way (three ping rounds take ~0.9 s). The ping's
+    # timing is checked once, in test_engineio_protocol.py (test_websocket_heartbeat_keeps_the_session_alive).
     async with sio.open("polling") as conn:
         assert isinstance(conn, PollingConn)
         await join(conn)
         for _ in range(3):
-            started = time.monotonic()
-            poll = await conn.get()
+            poll = await conn.get(within=PING_INTERVAL + SLACK)
             assert poll.status_code == 200
             assert poll.text == "2"
-            assert time.monotonic() - started <= PING_INTERVAL + SLACK
             push = await conn.post("3")
             assert push.status_code == 200
             assert push.text == "ok"
@@ -471,11 +472,10 @@ async def test_eio_websocket_ping_pong(sio: Sio) -> None:
 async def test_eio_websocket_ping_timeout_closes_the_session(sio: Sio) -> None:
     async with ws_connect(sio.websocket_url()) as ws:
         check_open_packet(await recv(ws), upgrades=[])
-        started = time.monotonic()
-        # Within pingInterval + pingTimeout (+ slack), well before the 1 s connect timeout.
+        # Within pingInterval + pingTimeout (+ slack), well before the 1 s connect timeout. The timeout's
+        # timing is checked once, in test_engineio_protocol.py (test_websocket_session_expires_without_pong).
         received = await expect_server_close(ws, PING_INTERVAL + PING_TIMEOUT + SLACK, answer_pings=False)
         assert received == ["2"]
-        assert time.monotonic() - started >= PING_INTERVAL + PING_TIMEOUT - 0.05
 
 
 async def test_eio_polling_close_packet_closes_the_session(sio: Sio) -> None:
@@ -598,13 +598,17 @@ async def test_invalid_handshake_closes_the_connection(sio: Sio, transport: str)
 
 
 async def test_no_connect_within_connect_timeout_closes_the_connection(sio: Sio, transport: str) -> None:
+    # The end-to-end check of the connect timeout (the Socket.IO layer's own timer, not the pure session's):
+    # over WebSocket the close is seen the moment it happens, so it must come on time, never early and not late
+    # beyond TIMER_LATENESS; over polling it waits for a GET, so only its order of magnitude is checked.
     async with sio.open(transport) as conn:
         started = time.monotonic()
         # Pings are answered meanwhile: only the connect timeout can close the session.
         await conn.expect_closed(within=CONNECT_TIMEOUT + PING_INTERVAL + SLACK + PROMPTLY)
         elapsed = time.monotonic() - started
-        assert elapsed >= CONNECT_TIMEOUT - 0.05, elapsed
-        assert elapsed <= CONNECT_TIMEOUT + PING_INTERVAL + SLACK, elapsed
+        assert elapsed >= CONNECT_TIMEOUT - TIMER_EARLINESS, elapsed
+        late = TIMER_LATENESS if transport == "websocket" else PING_INTERVAL + SLACK
+        assert elapsed <= CONNECT_TIMEOUT + late, elapsed
 
 
 async def test_disconnect_from_main_namespace_keeps_the_session(sio: Sio, transport: str) -> None:
