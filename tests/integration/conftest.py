@@ -7,12 +7,16 @@
 - ``server_factory``: the same as a function-scoped fixture; the logs of every server it started are printed
   at teardown, so pytest shows them with a failing test.
 - ``eio_server``: the Engine.IO echo server (``tests/servers/eio_echo.py``), one process per test module and
-  front-end. Tests that use it run once per front-end: ``runner`` and ``uvicorn``, plus ``hypercorn`` for
-  tests marked ``all_frontends``. When a test fails, the server output written during that test is printed.
+  front-end. Tests that use it run once per server: ``node`` (the reference, ``tests/servers/eio_echo.mjs``
+  under Node.js), ``runner`` and ``uvicorn``, plus ``hypercorn`` for tests marked ``all_frontends``. When a
+  test fails, the server output written during that test is printed.
 - ``redis_url`` / ``postgres_url``: a redis-server / a PostgreSQL cluster of our own on a free port;
   ``postgres_instance``: a PostgreSQL cluster of the test's own, which it may stop and start again.
 - ``sio_server``: the Socket.IO protocol-suite server (``tests/servers/sio_suite.py``), one process per test
-  module and front-end (``runner`` and ``uvicorn``); its output is printed the same way when a test fails.
+  module and server (``node``, its reference twin ``tests/servers/sio_suite.mjs``; ``runner`` and ``uvicorn``);
+  its output is printed the same way when a test fails.
+- ``start_server`` runs a ``.mjs`` script under Node.js (``NodeServer``), from ``tests/`` so that
+  ``node_modules`` resolves; a protocol test tells the reference apart with ``rawengine.is_reference``.
 
 Environment:
 
@@ -44,6 +48,9 @@ TESTS_DIR = Path(__file__).resolve().parent.parent
 SERVERS_DIR = TESTS_DIR / "servers"
 EIO_ECHO = SERVERS_DIR / "eio_echo.py"
 SIO_SUITE = SERVERS_DIR / "sio_suite.py"
+#: Their reference twins under Node.js (engine.io 6.6 / socket.io 4.8), with the same settings and output.
+NODE_EIO_ECHO = SERVERS_DIR / "eio_echo.mjs"
+NODE_SIO_SUITE = SERVERS_DIR / "sio_suite.mjs"
 
 TIMEOUT_FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
 EXTERNAL_EIO_URL = os.environ.get("AIOSOCKETIO_EIO_URL", "").rstrip("/")
@@ -51,6 +58,8 @@ EXTERNAL_SIO_URL = os.environ.get("AIOSOCKETIO_SIO_URL", "").rstrip("/")
 
 CORE_FRONTENDS = ("runner", "uvicorn")
 ALL_FRONTENDS = ("runner", "uvicorn", "hypercorn")
+#: The protocol suites run against the reference too: "node" is its server, our front-ends come after.
+PROTOCOL_SERVERS = ("node", *CORE_FRONTENDS)
 
 
 def scaled(seconds: float) -> float:
@@ -177,6 +186,27 @@ class ServerProcess:
         return [line.split() for line in self.stdout().splitlines() if line.startswith(prefix)]
 
 
+class NodeServer(ServerProcess):
+    """A reference server script (``.mjs``) under Node.js, run from ``tests/`` so that ``node_modules`` resolves.
+
+    It is started as ``node SCRIPT PORT HOST`` and prints the same life-cycle lines as its Python twin.
+    """
+
+    def start(self, ready_timeout: float) -> None:
+        node = shutil.which("node")
+        assert node is not None, "Node.js is needed (scripts/setup installs the npm packages)"
+        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [node, str(self.script), str(self.port), self.host, *self.args],
+                cwd=TESTS_DIR,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                env=dict(os.environ),
+            )
+        self._wait_until_listening(ready_timeout)
+
+
 @contextlib.contextmanager
 def start_server(
     script: Path | str,
@@ -189,15 +219,19 @@ def start_server(
 ) -> Iterator[ServerProcess]:
     """Run ``script`` on ``port`` (a free one by default) until the block exits; it is always stopped.
 
+    A ``.mjs`` script is a reference server and runs under Node.js (``frontend`` is then only a label).
     Client mistakes must never put a traceback in the server's log: when the block ends normally, a
-    ``Traceback`` in the server's stderr fails the test (or the module, for module-scoped servers).
+    ``Traceback`` in the server's stderr (for Node.js: anything at all on stderr) fails the test (or the module,
+    for module-scoped servers).
     """
-    server = ServerProcess(script, args, frontend, host, port or free_port(host))
+    kind = NodeServer if str(script).endswith(".mjs") else ServerProcess
+    server = kind(script, args, frontend, host, port or free_port(host))
     try:
         server.start(scaled(ready_timeout))
         yield server
         server.stop(scaled(stop_grace))
-        if "Traceback" in server.stderr():
+        stderr = server.stderr()
+        if "Traceback" in stderr or (kind is NodeServer and stderr.strip()):
             raise AssertionError(f"{server.name} logged a traceback:\n{server.logs()}")
     finally:
         server.stop(scaled(stop_grace))
@@ -254,9 +288,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if EXTERNAL_EIO_URL:
         frontends: tuple[str, ...] = ("external",)
     elif metafunc.definition.get_closest_marker("all_frontends"):
-        frontends = ALL_FRONTENDS
+        frontends = ("node", *ALL_FRONTENDS)
     else:
-        frontends = CORE_FRONTENDS
+        frontends = PROTOCOL_SERVERS
     metafunc.parametrize("eio_server", frontends, indirect=True, scope="module")
 
 
@@ -267,7 +301,7 @@ def eio_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess | Exter
     if frontend == "external":
         yield ExternalServer(EXTERNAL_EIO_URL)
         return
-    with start_server(EIO_ECHO, frontend=frontend) as server:
+    with start_server(NODE_EIO_ECHO if frontend == "node" else EIO_ECHO, frontend=frontend) as server:
         yield server
 
 
@@ -304,14 +338,14 @@ def server_factory(request: pytest.FixtureRequest) -> Iterator[object]:
             print(server.logs())
 
 
-@pytest.fixture(scope="module", params=("external",) if EXTERNAL_SIO_URL else CORE_FRONTENDS)
+@pytest.fixture(scope="module", params=("external",) if EXTERNAL_SIO_URL else PROTOCOL_SERVERS)
 def sio_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess | ExternalServer]:
-    """The Socket.IO protocol-suite server (``tests/servers/sio_suite.py``) on a free port."""
+    """The Socket.IO protocol-suite server (``tests/servers/sio_suite.py``, or its Node.js twin) on a free port."""
     frontend = request.param
     if frontend == "external":
         yield ExternalServer(EXTERNAL_SIO_URL)
         return
-    with start_server(SIO_SUITE, frontend=frontend) as server:
+    with start_server(NODE_SIO_SUITE if frontend == "node" else SIO_SUITE, frontend=frontend) as server:
         yield server
 
 

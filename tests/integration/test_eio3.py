@@ -18,9 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SERVERS_DIR, TESTS_DIR, ServerProcess, _failed, free_port, scaled, start_server
+from conftest import SERVERS_DIR, NodeServer, ServerProcess, _failed, free_port, scaled, start_server
 from jsclient import run_js_scenario
 
 # No module-wide ``node`` marker: pytest's ``-k`` also matches marker names, and ``-k node`` must select the
@@ -39,24 +36,6 @@ OUR_SERVER = SERVERS_DIR / "eio3.py"
 CLIENT = "sio_v2_client.mjs"
 TRANSPORTS = ("polling", "websocket", "upgrade")
 PROMPTLY = scaled(5.0)
-
-
-class NodeServer(ServerProcess):
-    """The reference server under Node.js, run from ``tests/`` so that ``node_modules`` resolves."""
-
-    def start(self, ready_timeout: float) -> None:
-        node = shutil.which("node")
-        assert node is not None, "Node.js is needed (scripts/setup installs the npm packages)"
-        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [node, str(self.script), str(self.port)],
-                cwd=TESTS_DIR,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                env=dict(os.environ),
-            )
-        self._wait_until_listening(ready_timeout)
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """The official JavaScript client (npm ``engine.io-client`` 6.6) against our Engine.IO echo server.
 
 Each test runs ``tests/integration/js/eio_client.mjs`` with Node.js: it drives the client through one
-scenario and prints what it observed as JSON lines; the server (``tests/servers/eio_echo.py``) prints
+scenario and prints what it observed as JSON lines; the server (``tests/servers/eio_echo.py``, and its reference
+twin ``eio_echo.mjs`` under Node.js, so the same observations are checked on both) prints
 ``CONNECTION``/``UPGRADE``/``CLOSE`` lines, so both ends of the session are checked.
 """
 

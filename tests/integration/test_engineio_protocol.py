@@ -5,6 +5,12 @@ Our own Python equivalent of the official Engine.IO v4 protocol test suite (sock
 The server is ``tests/servers/eio_echo.py`` with the suite's settings: path ``/engine.io/``, ping interval
 300 ms, ping timeout 200 ms, max payload 1 000 000 bytes. It echoes every message.
 
+Every test runs against the reference too: ``node`` is ``tests/servers/eio_echo.mjs`` (Node.js engine.io 6.6
+with the same settings and output), then ours on the built-in runner and under uvicorn (and hypercorn for the
+tests marked ``all_frontends``). Where ours differs on purpose (an undecodable POST is answered 400, a close
+packet over WebSocket closes the session, a bad ``EIO`` on a WebSocket is refused before the upgrade) the test
+asserts each server's own answer and says why (``is_reference``).
+
 Map to the official suite (its ``describe`` / ``it`` titles, numbered in its order → our test):
 
  1. handshake / HTTP long-polling / successfully opens a session
@@ -77,10 +83,13 @@ from rawengine import (
     PROMPTLY,
     RS,
     SLACK,
+    TIMER_EARLINESS,
+    TIMER_LATENESS,
     RawEngine,
     check_open_packet,
     expect_server_close,
     expect_websocket_refused,
+    is_reference,
     recv,
     recv_skipping_pings,
     ws_connect,
@@ -99,6 +108,19 @@ class Eio(RawEngine):
 
     async def post(self, sid: str, body: str | bytes, **kwargs: Any) -> httpx.Response:
         return await self.http.post(self.polling_url(sid), content=body, **kwargs)
+
+
+async def check_close_reason(server: Any, sid: str, reason: str) -> None:
+    """The server printed ``CLOSE <sid> <reason>`` (both the reference and ours print it), within a moment."""
+    if server.frontend == "external":
+        return  # the server's output is not captured
+    deadline = time.monotonic() + PROMPTLY
+    while True:
+        reasons = [" ".join(words[2:]) for words in server.lines("CLOSE") if words[1:2] == [sid]]
+        if reasons or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.02)
+    assert reasons == [reason], reasons
 
 
 def check_error(response: httpx.Response, code: int, message: str, status: int = 400) -> None:
@@ -180,8 +202,12 @@ async def test_websocket_handshake_opens_a_session(eio: Eio) -> None:
 
 
 async def test_websocket_handshake_rejects_missing_or_invalid_eio(eio: Eio) -> None:
-    await expect_websocket_refused(eio.websocket_url(query="transport=websocket"))
-    await expect_websocket_refused(eio.websocket_url(query="EIO=abc&transport=websocket"))
+    # The reference checks the protocol version only after it has accepted the upgrade: it answers 101, then
+    # writes its HTTP 400 into the WebSocket stream and drops the connection, which a client sees as a WebSocket
+    # closed without a close frame (1006). Ours refuses the upgrade itself with 400, as for every other error.
+    refused = {"close_code": 1006} if is_reference(eio.server) else {"status": 400}
+    await expect_websocket_refused(eio.websocket_url(query="transport=websocket"), **refused)
+    await expect_websocket_refused(eio.websocket_url(query="EIO=abc&transport=websocket"), **refused)
 
 
 async def test_websocket_handshake_rejects_missing_or_unknown_transport(eio: Eio) -> None:
@@ -229,12 +255,16 @@ async def test_polling_echoes_text_and_base64_binary_packets(eio: Eio) -> None:
 
 async def test_polling_invalid_payload_closes_the_session(eio: Eio) -> None:
     sid = await eio.open_polling_session()
-    # How the POST itself is answered varies (the reference says "ok" or drops the connection; our spec
-    # asks for a 400, checked by test_invalid_payload_post_is_answered_400): what matters is the session.
-    with contextlib.suppress(httpx.TransportError):
-        await eio.post(sid, "abc")
+    push = await eio.post(sid, "abc")
+    # A documented difference: the reference answers an undecodable POST 200 "ok" (and closes the session);
+    # ours says 400, so that the client learns its payload was refused.
+    if is_reference(eio.server):
+        assert (push.status_code, push.text) == (200, "ok")
+    else:
+        assert push.status_code == 400, (push.status_code, push.text)
     poll = await eio.get(sid)
     assert poll.status_code == 400, (poll.status_code, poll.text)
+    await check_close_reason(eio.server, sid, "parse error")
 
 
 async def test_polling_overlapping_gets_close_the_session(eio: Eio) -> None:
@@ -245,10 +275,12 @@ async def test_polling_overlapping_gets_close_the_session(eio: Eio) -> None:
         first_response = await asyncio.wait_for(first, PROMPTLY)
     assert first_response.status_code == 200
     assert first_response.text == "1"
-    # The reference answers 500 here; the protocol suite accepts 400 or 500 and our spec asks for 400.
-    assert second.status_code == 400, (second.status_code, second.text)
+    # The overlapping GET is refused with an empty 400 and the session closes (the suite accepts 400 or 500;
+    # engine.io 6.6 says 400).
+    assert (second.status_code, second.content) == (400, b""), (second.status_code, second.text)
     poll = await eio.get(sid)
     assert poll.status_code == 400
+    await check_close_reason(eio.server, sid, "transport error")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -274,9 +306,10 @@ async def test_websocket_echoes_a_binary_packet(eio: Eio) -> None:
 
 async def test_websocket_invalid_packet_closes_the_session(eio: Eio) -> None:
     async with ws_connect(eio.websocket_url()) as ws:
-        check_open_packet(await recv(ws), upgrades=[])
+        sid = check_open_packet(await recv(ws), upgrades=[])
         await ws.send("abc")
         await expect_server_close(ws)
+    await check_close_reason(eio.server, sid, "parse error")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -284,49 +317,65 @@ async def test_websocket_invalid_packet_closes_the_session(eio: Eio) -> None:
 
 
 async def test_polling_heartbeat_keeps_the_session_alive(eio: Eio) -> None:
+    # The ping's timing is checked by test_websocket_heartbeat_keeps_the_session_alive (and the timeline on the
+    # pure session): here, that a waiting GET carries it and that pongs over POST keep the session.
     sid = await eio.open_polling_session()
     for _ in range(3):
-        started = time.monotonic()
         poll = await eio.get(sid)
-        elapsed = time.monotonic() - started
-        assert poll.status_code == 200
-        assert poll.text == "2"
-        # The ping comes pingInterval after the handshake, then pingInterval after each pong.
-        assert PING_INTERVAL - 0.05 <= elapsed <= PING_INTERVAL + SLACK, elapsed
+        assert (poll.status_code, poll.text) == (200, "2")
         push = await eio.post(sid, "3")
-        assert push.status_code == 200
-        assert push.text == "ok"
+        assert (push.status_code, push.text) == (200, "ok")
+    assert (await eio.post(sid, "4still-there")).text == "ok"
+    assert (await eio.get(sid)).text == "4still-there"
 
 
 async def test_polling_session_expires_without_pong(eio: Eio) -> None:
     sid = await eio.open_polling_session()
-    # The ping goes out at pingInterval; without a pong the session dies pingTimeout later.
+    # The ping goes out at pingInterval (held by the server: no GET waits); without a pong the session dies
+    # pingTimeout later. The timing is test_websocket_session_expires_without_pong's.
     await asyncio.sleep(PING_INTERVAL + PING_TIMEOUT + SLACK)
     poll = await eio.get(sid)
     assert poll.status_code == 400, (poll.status_code, poll.text)
+    await check_close_reason(eio.server, sid, "ping timeout")
 
 
 async def test_websocket_heartbeat_keeps_the_session_alive(eio: Eio) -> None:
+    # The end-to-end check of the ping's timing: pingInterval after the handshake, then pingInterval after each
+    # pong, never early and not late beyond TIMER_LATENESS (the median of three rounds, against noise).
     async with ws_connect(eio.websocket_url()) as ws:
         check_open_packet(await recv(ws), upgrades=[])
+        started = time.monotonic()
+        rounds: list[float] = []
         for _ in range(3):
-            started = time.monotonic()
             assert await recv(ws, within=PING_INTERVAL + SLACK) == "2"
-            elapsed = time.monotonic() - started
-            assert elapsed >= PING_INTERVAL - 0.05, elapsed
+            rounds.append(time.monotonic() - started)
             await ws.send("3")
+            started = time.monotonic()
+        assert min(rounds) >= PING_INTERVAL - TIMER_EARLINESS, rounds
+        assert sorted(rounds)[1] <= PING_INTERVAL + TIMER_LATENESS, rounds
         await ws.send("4still-there")
         assert await recv_skipping_pings(ws) == "4still-there"
 
 
 async def test_websocket_session_expires_without_pong(eio: Eio) -> None:
-    async with ws_connect(eio.websocket_url()) as ws:
-        check_open_packet(await recv(ws), upgrades=[])
-        started = time.monotonic()
-        received = await expect_server_close(ws, PING_INTERVAL + PING_TIMEOUT + SLACK, answer_pings=False)
-        elapsed = time.monotonic() - started
-        assert received == ["2"]
-        assert elapsed >= PING_INTERVAL + PING_TIMEOUT - 0.05, elapsed
+    # The end-to-end check of the ping timeout: the session closes pingTimeout after the unanswered ping, never
+    # early and not late beyond TIMER_LATENESS (the median of three sessions at once, against noise).
+
+    async def silent_session() -> tuple[str, float]:
+        async with ws_connect(eio.websocket_url()) as ws:
+            sid = check_open_packet(await recv(ws), upgrades=[])
+            assert await recv(ws, within=PING_INTERVAL + SLACK) == "2"
+            pinged = time.monotonic()
+            received = await expect_server_close(ws, PING_TIMEOUT + SLACK, answer_pings=False)
+            assert received == []
+            return sid, time.monotonic() - pinged
+
+    sessions = await asyncio.gather(*(silent_session() for _ in range(3)))
+    waits = sorted(wait for _, wait in sessions)
+    assert waits[0] >= PING_TIMEOUT - TIMER_EARLINESS, waits
+    assert waits[1] <= PING_TIMEOUT + TIMER_LATENESS, waits
+    for sid, _ in sessions:
+        await check_close_reason(eio.server, sid, "ping timeout")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -345,15 +394,23 @@ async def test_polling_close_packet_releases_the_pending_get(eio: Eio) -> None:
     assert poll.text == "6"  # a noop to release the GET, not a close packet
     poll = await eio.get(sid)
     assert poll.status_code == 400
+    await check_close_reason(eio.server, sid, "transport close")
 
 
 async def test_websocket_close_packet_closes_the_session(eio: Eio) -> None:
-    # Pings are answered meanwhile, so the close must come from the close packet (spec A2: SHOULD close with
-    # "transport close"; the reference ignores the packet and only closes at the next ping timeout).
+    # Pings are answered meanwhile, so the close must come from the close packet.
     async with ws_connect(eio.websocket_url()) as ws:
-        check_open_packet(await recv(ws), upgrades=[])
+        sid = check_open_packet(await recv(ws), upgrades=[])
         await ws.send("1")
+        if is_reference(eio.server):
+            # A documented difference: the reference ignores a close packet that comes over WebSocket (its
+            # client closes the WebSocket itself right after); ours closes the session, which is what the
+            # official suite's "forcefully closes the session" expects.
+            await ws.send("4still-open")
+            assert await recv_skipping_pings(ws) == "4still-open"
+            return
         await expect_server_close(ws)
+    await check_close_reason(eio.server, sid, "transport close")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -392,7 +449,11 @@ async def test_second_websocket_for_an_upgraded_session_is_closed(eio: Eio) -> N
     sid = await eio.open_polling_session()
     async with ws_connect(eio.websocket_url(sid)) as ws:
         await complete_upgrade(ws)
-        await expect_websocket_refused(eio.websocket_url(sid))
+        # FINDING, left to the upgrade work: the reference accepts the extra WebSocket and closes it with a
+        # close frame that has no code (seen as 1005); ours closes it with 1000.
+        await expect_websocket_refused(
+            eio.websocket_url(sid), close_code=1005 if is_reference(eio.server) else 1000
+        )
         await ws.send("4hello")
         assert await recv_skipping_pings(ws) == "4hello"
 
@@ -443,8 +504,38 @@ class TestSpecDetails:
     async def test_invalid_payload_post_is_answered_400(self, eio: Eio) -> None:
         sid = await eio.open_polling_session()
         push = await eio.post(sid, "4ok\x1eabc")
-        assert push.status_code == 400, (push.status_code, push.text)
+        if is_reference(eio.server):
+            # A documented difference: the reference delivers "ok", then closes on "abc" and answers 200 "ok".
+            assert (push.status_code, push.text) == (200, "ok")
+        else:
+            assert push.status_code == 400, (push.status_code, push.text)
         check_error(await eio.get(sid), 1, "Session ID unknown")
+        await check_close_reason(eio.server, sid, "parse error")
+
+    async def test_invalid_utf8_in_a_post_becomes_replacement_characters(self, eio: Eio) -> None:
+        # A text body is read as UTF-8 with each invalid sequence replaced by U+FFFD, not refused.
+        sid = await eio.open_polling_session()
+        push = await eio.post(sid, b"4ok\xff\x1e4\xfe", headers={"content-type": "text/plain;charset=UTF-8"})
+        assert (push.status_code, push.text) == (200, "ok")
+        poll = await eio.get(sid)
+        assert (poll.status_code, poll.text) == (200, "4ok\ufffd\x1e4\ufffd")
+
+    async def test_repeated_query_parameters(self, eio: Eio) -> None:
+        # A documented difference: for a name given twice, the first value wins in ours; the reference's query
+        # parser makes an array of both values, which matches no protocol version, transport or sid.
+        reference = is_reference(eio.server)
+        handshake = await eio.http.get(eio.polling_url(query="EIO=4&transport=polling&EIO=3"))
+        if reference:
+            check_error(handshake, 5, "Unsupported protocol version")
+        else:
+            check_open_packet(handshake.text, upgrades=["websocket"])
+        sid = await eio.open_polling_session()
+        push = await eio.post(sid + "&sid=other", "4twice")
+        if reference:
+            check_error(push, 1, "Session ID unknown")
+        else:
+            assert (push.status_code, push.text) == (200, "ok")
+            assert (await eio.get(sid)).text == "4twice"
 
     async def test_closed_session_answers_session_id_unknown(self, eio: Eio) -> None:
         sid = await eio.open_polling_session()
@@ -476,10 +567,11 @@ class TestSpecDetails:
     async def test_ping_from_the_client_closes_the_session(self, eio: Eio) -> None:
         # In v4 only the server pings: a client ping is a protocol violation (spec A2, E4).
         async with ws_connect(eio.websocket_url()) as ws:
-            check_open_packet(await recv(ws), upgrades=[])
+            sid = check_open_packet(await recv(ws), upgrades=[])
             await ws.send("2")
             received = await expect_server_close(ws)
             assert "3" not in received, received
+        await check_close_reason(eio.server, sid, "transport error")
 
     async def test_upgrade_releases_a_pending_get_with_a_noop(self, eio: Eio) -> None:
         sid = await eio.open_polling_session()

@@ -6,8 +6,9 @@
 
 Both connect to ``/`` and ``/custom`` with auth, receive the ``auth`` event, emit text and binary and receive
 ``message-back``, emit with an acknowledgement, get "Invalid namespace" for ``/random``, and disconnect, over
-HTTP long-polling, WebSocket, and polling upgraded to WebSocket. The server (``tests/servers/sio_suite.py``)
-prints ``CONNECT <nsp> <sid>`` / ``DISCONNECT <sid> <reason>``, so both ends of each socket are checked.
+HTTP long-polling, WebSocket, and polling upgraded to WebSocket. The server (``tests/servers/sio_suite.py``, and
+its reference twin ``sio_suite.mjs`` under Node.js) prints ``CONNECT <nsp> <sid>`` / ``DISCONNECT <sid>
+<reason>``, so both ends of each socket are checked.
 """
 
 from __future__ import annotations
@@ -214,7 +215,12 @@ async def test_python_client(sio_server: Any, client: socketio.AsyncClient, tran
     assert await recorder.next("disconnect", "/custom") == (client.reason.CLIENT_DISCONNECT,)
     assert not client.connected
     reasons = ["client namespace disconnect"]
-    if transport != "polling":
+    if transport == "polling" and sio_server.frontend == "node":
+        # Over polling the client sends its DISCONNECT packets and the Engine.IO close in one POST; the
+        # reference closes the connection before its sockets see the DISCONNECTs (a finding, see
+        # test_socketio_protocol.py: test_disconnect_and_close_in_one_payload).
+        reasons = ["transport close"]
+    elif transport != "polling":
         # python-engineio closes the WebSocket without waiting for its queue to be flushed, so the DISCONNECT
         # packets usually never leave the client: the server then sees the WebSocket close.
         reasons.append("transport close")

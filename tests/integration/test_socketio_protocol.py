@@ -9,6 +9,11 @@ arguments. Everything is driven with raw Engine.IO packets, over HTTP long-polli
 (websockets); the Socket.IO checks run over both transports. The server prints ``DISCONNECT <sid> <reason>``,
 which the tests use to check disconnect reasons.
 
+Every test runs against three servers: ``node``, the reference (``tests/servers/sio_suite.mjs``: Node.js
+socket.io 4.8 with the same settings, handlers and output), then ours on the built-in runner and under uvicorn.
+Where ours differs on purpose (the disconnect reason after an invalid-state packet, ack ids beyond 2**53) the
+test asserts each server's own answer and says why (``is_reference``).
+
 Map to the official suite (its ``describe`` / ``it`` titles, numbered in its order → our test):
 
  1. Engine.IO / handshake / HTTP long-polling / successfully opens a session
@@ -105,11 +110,14 @@ from rawengine import (
     PROMPTLY,
     RS,
     SLACK,
+    TIMER_EARLINESS,
+    TIMER_LATENESS,
     Frame,
     RawEngine,
     check_open_packet,
     expect_server_close,
     expect_websocket_refused,
+    is_reference,
     recv,
     recv_skipping_pings,
     ws_connect,
@@ -158,7 +166,8 @@ class Conn(Protocol):
         """Send Engine.IO packets (``"40"``, ``'42["x"]'``, raw bytes for binary messages) in order."""
 
     async def send_ignoring_errors(self, *packets: Packet) -> None:
-        """Like ``send``, for packets the server may answer by closing the connection at once."""
+        """Like ``send``, for packets the server may answer by closing the connection at once (over WebSocket,
+        sending may then fail)."""
 
     async def recv(self, within: float = PROMPTLY) -> Packet:
         """The next Engine.IO packet that is not a ping (pings are answered) nor a noop."""
@@ -219,9 +228,9 @@ class PollingConn:
         assert response.text == "ok", response.text
 
     async def send_ignoring_errors(self, *packets: Packet) -> None:
-        # The reference drops the POST's connection after an invalid packet, our spec answers 400: whatever.
-        with contextlib.suppress(httpx.TransportError):
-            await self.post(encode_payload(packets))
+        # No error to ignore: the POST that carries a packet the server closes the connection for is still
+        # answered 200 "ok" (the close follows), by the reference as by ours.
+        await self.send(*packets)
 
     async def _fill(self, deadline: float) -> None:
         while not self.pending:
@@ -347,6 +356,17 @@ async def check_disconnect_reason(server: Any, sid: str, reason: str) -> None:
     assert await disconnect_reason(server, sid) == reason
 
 
+def invalid_state_reason(server: Any, transport: str) -> str:
+    """The reason the sockets of a connection closed for an invalid-state packet (B4 case 3) get.
+
+    A documented difference: ours always says ``forced server close``. The reference means to, but when its
+    transport can close at once (a WebSocket, or polling with a GET waiting) the Engine.IO connection reports
+    its own close (``forced close``) first and the sockets take that reason; over polling with no GET waiting,
+    as in these tests, the close waits for the next request and the intended reason wins.
+    """
+    return "forced close" if is_reference(server) and transport == "websocket" else "forced server close"
+
+
 async def check_still_connected(conn: Conn, nsp: str = "/") -> None:
     """An event on ``nsp`` is still answered, and nothing else was sent before the answer."""
     prefix = nsp_prefix(nsp)
@@ -402,8 +422,11 @@ async def test_eio_websocket_handshake_opens_a_session(sio: Sio) -> None:
 
 
 async def test_eio_websocket_handshake_rejects_invalid_eio(sio: Sio) -> None:
-    await expect_websocket_refused(sio.websocket_url(query="transport=websocket"))
-    await expect_websocket_refused(sio.websocket_url(query="EIO=abc&transport=websocket"))
+    # The reference accepts the upgrade before it checks the version, then drops the connection (see
+    # test_engineio_protocol.py: test_websocket_handshake_rejects_missing_or_invalid_eio); ours refuses it with 400.
+    refused = {"close_code": 1006} if is_reference(sio.server) else {"status": 400}
+    await expect_websocket_refused(sio.websocket_url(query="transport=websocket"), **refused)
+    await expect_websocket_refused(sio.websocket_url(query="EIO=abc&transport=websocket"), **refused)
 
 
 async def test_eio_websocket_handshake_rejects_invalid_transport(sio: Sio) -> None:
@@ -412,16 +435,15 @@ async def test_eio_websocket_handshake_rejects_invalid_transport(sio: Sio) -> No
 
 
 async def test_eio_polling_ping_pong(sio: Sio) -> None:
-    # Joining "/" first keeps the 1 s connect timeout out of the way (three ping rounds take ~0.9 s).
+    # Joining "/" first keeps the 1 s connect timeout out of the way (three ping rounds take ~0.9 s). The ping's
+    # timing is checked once, in test_engineio_protocol.py (test_websocket_heartbeat_keeps_the_session_alive).
     async with sio.open("polling") as conn:
         assert isinstance(conn, PollingConn)
         await join(conn)
         for _ in range(3):
-            started = time.monotonic()
-            poll = await conn.get()
+            poll = await conn.get(within=PING_INTERVAL + SLACK)
             assert poll.status_code == 200
             assert poll.text == "2"
-            assert time.monotonic() - started <= PING_INTERVAL + SLACK
             push = await conn.post("3")
             assert push.status_code == 200
             assert push.text == "ok"
@@ -450,11 +472,10 @@ async def test_eio_websocket_ping_pong(sio: Sio) -> None:
 async def test_eio_websocket_ping_timeout_closes_the_session(sio: Sio) -> None:
     async with ws_connect(sio.websocket_url()) as ws:
         check_open_packet(await recv(ws), upgrades=[])
-        started = time.monotonic()
-        # Within pingInterval + pingTimeout (+ slack), well before the 1 s connect timeout.
+        # Within pingInterval + pingTimeout (+ slack), well before the 1 s connect timeout. The timeout's
+        # timing is checked once, in test_engineio_protocol.py (test_websocket_session_expires_without_pong).
         received = await expect_server_close(ws, PING_INTERVAL + PING_TIMEOUT + SLACK, answer_pings=False)
         assert received == ["2"]
-        assert time.monotonic() - started >= PING_INTERVAL + PING_TIMEOUT - 0.05
 
 
 async def test_eio_polling_close_packet_closes_the_session(sio: Sio) -> None:
@@ -523,7 +544,11 @@ async def test_eio_second_websocket_refused_after_upgrade(sio: Sio) -> None:
     sid = await sio.open_polling_session()
     async with ws_connect(sio.websocket_url(sid)) as ws:
         await complete_upgrade(ws)
-        await expect_websocket_refused(sio.websocket_url(sid))
+        # FINDING, left to the upgrade work: the reference closes the extra WebSocket without a code (1005),
+        # ours with 1000.
+        await expect_websocket_refused(
+            sio.websocket_url(sid), close_code=1005 if is_reference(sio.server) else 1000
+        )
         conn = WebSocketConn(ws, sid)
         await join(conn)
         await check_still_connected(conn)
@@ -573,13 +598,17 @@ async def test_invalid_handshake_closes_the_connection(sio: Sio, transport: str)
 
 
 async def test_no_connect_within_connect_timeout_closes_the_connection(sio: Sio, transport: str) -> None:
+    # The end-to-end check of the connect timeout (the Socket.IO layer's own timer, not the pure session's):
+    # over WebSocket the close is seen the moment it happens, so it must come on time, never early and not late
+    # beyond TIMER_LATENESS; over polling it waits for a GET, so only its order of magnitude is checked.
     async with sio.open(transport) as conn:
         started = time.monotonic()
         # Pings are answered meanwhile: only the connect timeout can close the session.
         await conn.expect_closed(within=CONNECT_TIMEOUT + PING_INTERVAL + SLACK + PROMPTLY)
         elapsed = time.monotonic() - started
-        assert elapsed >= CONNECT_TIMEOUT - 0.05, elapsed
-        assert elapsed <= CONNECT_TIMEOUT + PING_INTERVAL + SLACK, elapsed
+        assert elapsed >= CONNECT_TIMEOUT - TIMER_EARLINESS, elapsed
+        late = TIMER_LATENESS if transport == "websocket" else PING_INTERVAL + SLACK
+        assert elapsed <= CONNECT_TIMEOUT + late, elapsed
 
 
 async def test_disconnect_from_main_namespace_keeps_the_session(sio: Sio, transport: str) -> None:
@@ -593,6 +622,24 @@ async def test_disconnect_from_main_namespace_keeps_the_session(sio: Sio, transp
         # The namespace can be joined again, as a new socket.
         assert await join(conn) != sid
         await check_still_connected(conn)
+
+
+async def test_disconnect_and_close_in_one_payload(sio: Sio) -> None:
+    # How python-socketio's client leaves over polling: the DISCONNECT packets and the Engine.IO close in one
+    # POST body.
+    async with sio.open("polling") as conn:
+        assert isinstance(conn, PollingConn)
+        main_sid = await join(conn, "/")
+        custom_sid = await join(conn, "/custom")
+        push = await conn.post(encode_payload(("41", "41/custom,", "1")))
+        assert (push.status_code, push.text) == (200, "ok")
+    # FINDING (not fixed: the order in which our sockets see packets would have to change): the reference hands
+    # Socket.IO packets to their sockets one tick later, so the close packet further on in the same payload
+    # closes the connection first and both sockets leave with "transport close"; ours handles the packets in
+    # order and the sockets leave with "client namespace disconnect".
+    reason = "transport close" if is_reference(sio.server) else "client namespace disconnect"
+    await check_disconnect_reason(sio.server, main_sid, reason)
+    await check_disconnect_reason(sio.server, custom_sid, reason)
 
 
 async def test_connect_then_disconnect_from_custom_namespace(sio: Sio, transport: str) -> None:
@@ -721,7 +768,7 @@ async def test_invalid_state_closes_the_connection(
         assert not [p for p in received if p not in ("1", "2", "6")], f"unexpected packets: {received!r}"
         # Every socket of the connection goes, with "forced server close".
         for sid in sids:
-            await check_disconnect_reason(sio.server, sid, "forced server close")
+            await check_disconnect_reason(sio.server, sid, invalid_state_reason(sio.server, transport))
 
 
 async def test_leaving_main_namespace_keeps_custom_working(sio: Sio, transport: str) -> None:
@@ -736,7 +783,7 @@ async def test_leaving_main_namespace_keeps_custom_working(sio: Sio, transport: 
         # The main namespace is no longer joined: an event for it is an invalid state (V1).
         await conn.send_ignoring_errors('42["message","x"]')
         await conn.expect_closed()
-        await check_disconnect_reason(sio.server, custom_sid, "forced server close")
+        await check_disconnect_reason(sio.server, custom_sid, invalid_state_reason(sio.server, transport))
 
 
 #: (id, Engine.IO packet sent after joining "/") that the server must accept and ignore (protocol.md D6 N*).
@@ -778,16 +825,39 @@ class TestPacketVectors:
             await conn.send('421234567["message-with-ack","x"]')
             assert await conn.recv() == '431234567["x"]'
 
+    @pytest.mark.parametrize(
+        ("digits", "reference_id"),
+        [(16, "7" * 16), (17, "77777777777777780"), (30, "7.777777777777778e+29"), (400, "Infinity")],
+    )
+    async def test_huge_ack_id(self, sio: Sio, transport: str, digits: int, reference_id: str) -> None:
+        # A documented difference (see aiosocketio.parsers.default): the reference reads an ack id as a double
+        # and writes back what JavaScript prints for it, rounded from 17 digits on, then in exponent form or
+        # "Infinity", which no client can read as the id it sent. Ours keeps an id exact up to 20 digits and
+        # refuses a longer one as a decode error (the connection closes with "forced close").
+        async with sio.open(transport) as conn:
+            sid = await join(conn)
+            await conn.send_ignoring_errors("42" + "7" * digits + '["message-with-ack","big"]')
+            if is_reference(sio.server):
+                assert await conn.recv() == f'43{reference_id}["big"]'
+            elif digits <= 20:
+                assert await conn.recv() == "43" + "7" * digits + '["big"]'
+            else:
+                received = await conn.expect_closed()
+                assert not [p for p in received if p not in ("1", "2", "6")], (
+                    f"unexpected packets: {received!r}"
+                )
+                await check_disconnect_reason(sio.server, sid, "forced close")
+                return
+            await check_still_connected(conn)
+
     async def test_unicode_event(self, sio: Sio, transport: str) -> None:
-        # S17: raw UTF-8 and \u escapes are the same string; the answer may use either form.
+        # S17: raw UTF-8 and \u escapes are the same string; the answer is raw UTF-8 either way, as
+        # JSON.stringify writes it.
         async with sio.open(transport) as conn:
             await join(conn)
             for sent in ('42["message","héllo 😀"]', '42["message","h\\u00e9llo \\ud83d\\ude00"]'):
                 await conn.send(sent)
-                answer = await conn.recv()
-                assert isinstance(answer, str)
-                assert answer.startswith("42[")
-                assert json.loads(answer[2:]) == ["message-back", "héllo 😀"]
+                assert await conn.recv() == '42["message-back","héllo 😀"]'
 
     async def test_nested_binary(self, sio: Sio, transport: str) -> None:
         # S24
@@ -814,8 +884,8 @@ class TestPacketVectors:
             await join(conn, "/", {"who": "main"})
             await join(conn, "/custom", {"who": "custom"})
             await conn.send('42/custom,1["message-with-ack","c"]', '421["message-with-ack","m"]')
-            answers = {await conn.recv(), await conn.recv()}
-            assert answers == {'43/custom,1["c"]', '431["m"]'}
+            # In the order asked, whatever the transport.
+            assert [await conn.recv(), await conn.recv()] == ['43/custom,1["c"]', '431["m"]']
             await check_still_connected(conn, "/")
             await check_still_connected(conn, "/custom")
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aiosocketio.engineio.packet import Packet, PacketType, decode
 from aiosocketio.engineio.session import Action, CloseReason, EngineSession, ReadyState, UpgradeState
@@ -210,3 +214,88 @@ def test_protocol_3_messages_do_not_count_as_pings() -> None:
     session = make_v3(now=0.0)
     assert session.receive(decode("4hi"), 40.0) is Action.DELIVER
     assert session.on_timer(45.0) is Action.CLOSE
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The timelines the end-to-end heartbeat checks measure with wall clocks (test_engineio_protocol.py,
+# test_socketio_protocol.py, tests/component), here at the protocol suites' settings (300 ms / 200 ms) on a clock
+# the test moves: every deadline exact, nothing a hair early. The wall-clock checks only add the real event
+# loop's lateness.
+
+SUITE_INTERVAL, SUITE_TIMEOUT = 0.3, 0.2
+
+
+def suite_session(now: float = 0.0, protocol: int = 4) -> EngineSession:
+    return EngineSession(
+        ping_interval=SUITE_INTERVAL,
+        ping_timeout=SUITE_TIMEOUT,
+        upgrade_timeout=10.0,
+        now=now,
+        protocol=protocol,
+    )
+
+
+def just_before(when: float) -> float:
+    return math.nextafter(when, -math.inf)
+
+
+@given(
+    opened=st.floats(0.0, 1e6),
+    # one round per item: the pong's delay after the ping, or None for a ping that is never answered
+    rounds=st.lists(st.none() | st.floats(0.0, SUITE_TIMEOUT, exclude_max=True), max_size=8),
+    late=st.floats(0.0, 0.05),
+)
+def test_heartbeat_timeline(opened: float, rounds: list[float | None], late: float) -> None:
+    """Pings pingInterval after the handshake, then after each pong; the session dies pingTimeout after an
+    unanswered ping. A timer that fires ``late`` (as a busy loop does) counts the pong's time from the ping's
+    real departure, so lateness never shortens the client's time to answer."""
+    session = suite_session(now=opened)
+    ping_due = opened + SUITE_INTERVAL
+    for delay in rounds:
+        assert session.next_deadline() == ping_due
+        assert session.on_timer(just_before(ping_due)) is Action.NOTHING
+        sent = ping_due + late
+        assert session.on_timer(sent) is Action.SEND_PING
+        assert session.next_deadline() == sent + SUITE_TIMEOUT
+        if delay is None:
+            assert session.on_timer(just_before(sent + SUITE_TIMEOUT)) is Action.NOTHING
+            assert session.on_timer(sent + SUITE_TIMEOUT) is Action.CLOSE
+            assert session.close_reason is CloseReason.PING_TIMEOUT
+            assert session.next_deadline() is None
+            return
+        pong = sent + delay
+        assert session.receive(decode("3"), pong) is Action.NOTHING
+        ping_due = pong + SUITE_INTERVAL
+    assert session.ready_state is ReadyState.OPEN
+    assert session.next_deadline() == ping_due
+
+
+@given(gaps=st.lists(st.floats(0.0, SUITE_INTERVAL + SUITE_TIMEOUT, exclude_max=True), max_size=8))
+def test_protocol_3_timeline(gaps: list[float]) -> None:
+    """Protocol 3: each client ping (``gaps`` apart) is answered and gives pingInterval + pingTimeout more; the
+    session dies exactly that long after the last one."""
+    session = suite_session(protocol=3)
+    last = 0.0
+    for gap in gaps:
+        assert session.on_timer(just_before(last + SUITE_INTERVAL + SUITE_TIMEOUT)) is Action.NOTHING
+        last += gap
+        assert session.receive(decode("2"), last) is Action.SEND_PONG
+    assert session.next_deadline() == last + SUITE_INTERVAL + SUITE_TIMEOUT
+    assert session.on_timer(just_before(last + SUITE_INTERVAL + SUITE_TIMEOUT)) is Action.NOTHING
+    assert session.on_timer(last + SUITE_INTERVAL + SUITE_TIMEOUT) is Action.CLOSE
+    assert session.close_reason is CloseReason.PING_TIMEOUT
+
+
+@pytest.mark.parametrize("packet", ["4busy", "6"])
+def test_traffic_after_a_ping_restarts_the_pong_timeout_once(packet: str) -> None:
+    """What tests/component/test_quick_answers.py's wall-clock check drives through both request paths: a
+    packet while the pong is awaited gives the pong its full timeout from that packet, once per ping."""
+    session = EngineSession(ping_interval=0.2, ping_timeout=0.5, upgrade_timeout=10.0, now=0.0)
+    assert session.on_timer(0.2) is Action.SEND_PING
+    session.receive(decode(packet), 0.5)
+    assert session.next_deadline() == 1.0
+    assert session.on_timer(0.85) is Action.NOTHING  # past the first deadline (0.7)
+    session.receive(decode(packet), 0.9)  # a second packet does not push it again
+    assert session.on_timer(just_before(1.0)) is Action.NOTHING
+    assert session.on_timer(1.0) is Action.CLOSE
+    assert session.close_reason is CloseReason.PING_TIMEOUT
