@@ -563,8 +563,8 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
             request.forget(uid)
 
     def _on_message(self, message: wire.ClusterMessage, offset: str | None = None) -> None:
-        if message.uid == self.uid:
-            return
+        if message.uid == self.uid or self._closed:
+            return  # a closed adapter may still be handed what the bus had on its way: it must not relearn nodes
         if message.uid and message.uid != EMITTER_UID and message.nsp == self.nsp.name:
             self._nodes[message.uid] = asyncio.get_running_loop().time()
         body = message.body
