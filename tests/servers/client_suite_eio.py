@@ -111,7 +111,7 @@ def main() -> None:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
-            await serve(engine.asgi_app(), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+            await serve(engine.asgi_app(), config, shutdown_trigger=stop.wait)
 
         asyncio.run(run())
 
