@@ -29,8 +29,9 @@ Both leave out the suite's own ``--require test/support/hooks.*`` (it would star
 without ``--bail``, so that every failure is listed. The client under test is the published npm build of the
 version in the checkout's ``package.json`` (the suite loads it as ``../build``), so nothing is compiled; the test
 files are copied from the checkout as they are. Those builds and the tools the tests need (mocha, expect.js, tsx,
-@sinonjs/fake-timers, has-cors, text-blob-builder, base64-arraybuffer) are installed with npm, once, into a cache outside the repository:
-``--cache`` (default ``$AIOSOCKETIO_SUITE_CACHE`` or ``~/.cache/aiosocketio/client-suites``).
+@sinonjs/fake-timers, has-cors, text-blob-builder, base64-arraybuffer) are installed with npm, once, into a cache
+outside the repository: ``--cache`` (default ``$AIOSOCKETIO_SUITE_CACHE`` or ``~/.cache/aiosocketio/client-suites``).
+Our server runs this work tree's ``src``; a port still taken by another program is waited for (two minutes).
 
 Each run prints mocha's report; the last line sums up the runs (``N passed, N failed`` counts runs). The exit
 status is 0 only if every run of every suite passed. With ``-v`` the server's output follows each suite.
