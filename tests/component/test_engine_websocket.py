@@ -269,6 +269,68 @@ async def test_get_arriving_during_the_probe_gets_a_noop(world: World) -> None:
     assert response.text == "6"
 
 
+async def test_polling_flows_during_the_probe_and_noops_come_every_100_ms(world: World) -> None:
+    sid = await world.polling_handshake()
+    socket = world.sockets[0]
+    hs = await world.websocket(f"EIO=4&transport=websocket&sid={sid}")
+    assert hs.port is not None
+    poll = asyncio.ensure_future(world.get(sid))
+    await asyncio.sleep(0.02)
+    loop = asyncio.get_running_loop()
+    probed_at = loop.time()
+    hs.port.client_sends("2probe")
+    assert hs.port.sent == ["3probe"]
+    await asyncio.sleep(0.03)
+    assert not poll.done()  # no noop at once
+    socket.write("during")  # polling still carries what the application sends
+    assert (await asyncio.wait_for(poll, 2)).text == "4during"
+    # A GET with nothing to carry gets the interval's noop, 100 ms after the probe and then every 100 ms.
+    assert (await asyncio.wait_for(world.get(sid), 2)).text == "6"
+    first = loop.time() - probed_at
+    assert 0.095 <= first < 0.19, first
+    assert (await asyncio.wait_for(world.get(sid), 2)).text == "6"
+    second = loop.time() - probed_at
+    assert 0.195 <= second < 0.29, second
+    hs.port.client_sends("5")
+    assert socket.transport.name == "websocket"
+    socket.write("after")
+    assert hs.port.sent == ["3probe", "4after"]
+    assert socket._probe_timer is None
+
+
+async def test_upgrade_timeout_stops_the_noops() -> None:
+    w = World(upgrade_timeout=0.15)
+    try:
+        sid = await w.polling_handshake()
+        hs = await w.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        assert hs.port is not None
+        hs.port.client_sends("2probe")
+        assert (await asyncio.wait_for(w.get(sid), 2)).text == "6"
+        await asyncio.sleep(0.2)
+        assert hs.port.closed_with == 1000  # the candidate was given up
+        poll = asyncio.ensure_future(w.get(sid))
+        await asyncio.sleep(0.25)
+        assert not poll.done()  # back to plain polling: no more noops
+        w.sockets[0].write("plain")
+        assert (await asyncio.wait_for(poll, 2)).text == "4plain"
+    finally:
+        await w.engine.shutdown()
+        await w.http.aclose()
+
+
+async def test_candidate_lost_after_the_probe_stops_the_noops(world: World) -> None:
+    sid = await world.polling_handshake()
+    hs = await world.websocket(f"EIO=4&transport=websocket&sid={sid}")
+    assert hs.port is not None
+    hs.port.client_sends("2probe")
+    hs.port.client_closes(1006)
+    poll = asyncio.ensure_future(world.get(sid))
+    await asyncio.sleep(0.25)
+    assert not poll.done()
+    world.sockets[0].write("still polling")
+    assert (await asyncio.wait_for(poll, 2)).text == "4still polling"
+
+
 @pytest.mark.parametrize("bad", ["4hello", "2", "5", "x"])
 async def test_upgrade_aborted_by_unexpected_packet(world: World, bad: str) -> None:
     sid = await world.polling_handshake()

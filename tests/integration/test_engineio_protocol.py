@@ -71,7 +71,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -95,6 +95,8 @@ from rawengine import (
     ws_connect,
 )
 from websockets.asyncio.client import ClientConnection
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------------------------------
 # helpers
@@ -130,9 +132,7 @@ def check_error(response: httpx.Response, code: int, message: str, status: int =
 
 
 @contextlib.asynccontextmanager
-async def in_background(
-    coro: Coroutine[Any, Any, httpx.Response],
-) -> AsyncIterator[asyncio.Task[httpx.Response]]:
+async def in_background(coro: Coroutine[Any, Any, T]) -> AsyncIterator[asyncio.Task[T]]:
     """Run ``coro`` as a task for the duration of the block; it never outlives the block."""
     task = asyncio.create_task(coro)
     try:
@@ -585,3 +585,55 @@ class TestSpecDetails:
             await ws.send("5")
             await ws.send("4hello")
             assert await recv_skipping_pings(ws) == "4hello"
+
+
+# --------------------------------------------------------------------------------------------------
+# the upgrade as engine.io 6.6 runs it: polling keeps flowing, noops only every 100 ms
+
+
+async def poll_packets(eio: Eio, sid: str) -> list[str]:
+    """One GET's packets; a ping among them is answered with a pong, so the session outlives a slow test."""
+    poll = await eio.get(sid)
+    assert poll.status_code == 200, (poll.status_code, poll.text)
+    packets = poll.text.split(RS)
+    if "2" in packets:
+        assert (await eio.post(sid, "3")).status_code == 200
+    return packets
+
+
+async def test_packet_queued_during_the_probe_goes_out_over_the_waiting_get(eio: Eio) -> None:
+    """After ``3probe`` the reference keeps sending over polling until ``5`` comes, and forces a noop through a
+    waiting GET only 100 ms (then every 100 ms) after the probe. A server that answers the GET with a noop at
+    once and holds the rest back makes a client waiting for an acknowledgement time out and send again."""
+    sid = await eio.open_polling_session()
+    async with ws_connect(eio.websocket_url(sid)) as ws:
+        async with in_background(poll_packets(eio, sid)) as pending:
+            await asyncio.sleep(0.05 * FACTOR)  # the GET waits before the probe
+            probed_at = time.monotonic()
+            await ws.send("2probe")
+            assert await recv(ws) == "3probe"
+            # The echo of this message is queued while the probe is pending: it leaves over the waiting GET.
+            assert (await eio.post(sid, "4queued")).status_code == 200
+            received: list[tuple[float, list[str]]] = [
+                (time.monotonic() - probed_at, await asyncio.wait_for(pending, PROMPTLY))
+            ]
+        # Only a machine slower than 100 ms between the probe and the POST sees a noop first; then the echo
+        # follows on a later GET. Either way no noop comes earlier than 100 ms after the probe.
+        while not any("4queued" in packets for _, packets in received) and len(received) < 5:
+            received.append((time.monotonic() - probed_at, await poll_packets(eio, sid)))
+        for elapsed, packets in received:
+            if "6" in packets:
+                assert elapsed >= 0.09, f"a noop {elapsed * 1000:.0f} ms after the probe: {received}"
+        assert any("4queued" in packets for _, packets in received), received
+        # A GET with nothing to carry is released by the interval's noop, not before 100 ms after the probe.
+        while True:
+            packets = await asyncio.wait_for(poll_packets(eio, sid), PROMPTLY)
+            elapsed = time.monotonic() - probed_at
+            if packets != ["2"]:
+                break
+        assert packets == ["6"], packets
+        assert elapsed >= 0.09, f"the noop came {elapsed * 1000:.0f} ms after the probe"
+        await ws.send("5")
+        await ws.send("4hello")
+        assert await recv_skipping_pings(ws) == "4hello"
+        check_error(await eio.get(sid), 3, "Bad request")

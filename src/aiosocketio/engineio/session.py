@@ -61,7 +61,7 @@ class Action(Enum):
     DELIVER = 1  # hand the message data to the application
     SEND_PING = 2  # send "2" on the current transport
     CLOSE = 3  # close the session; the reason is in ``EngineSession.close_reason``
-    SEND_PROBE_PONG = 4  # send "3probe" on the candidate transport, release the pending GET with a noop
+    SEND_PROBE_PONG = 4  # send "3probe" on the candidate; polling carries on, noops free a waiting GET
     COMPLETE_UPGRADE = 5  # make the candidate the session's transport and flush the buffer over it
     ABORT_UPGRADE = 6  # close the candidate; the session stays on its transport
     SEND_PONG = 7  # protocol 3: answer the client's ping with "3" on the current transport

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiosocketio._emitter import EventEmitter
 from aiosocketio.engineio import packet as pk
 from aiosocketio.engineio.payload_v3 import decode_ws_v3
-from aiosocketio.engineio.session import Action, CloseReason, EngineSession, ReadyState, UpgradeState
+from aiosocketio.engineio.session import Action, CloseReason, EngineSession, ReadyState
 from aiosocketio.engineio.transports.polling import PollingTransport
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
 from aiosocketio.web import CLOSE_DROPPED, Request
@@ -37,6 +37,10 @@ _WS_ERROR_CODES = frozenset({1002, 1007, 1009, CLOSE_DROPPED})
 #: How long a server-side close over polling waits for the client's next GET to deliver the close packet.
 POLLING_CLOSE_TIMEOUT = 30.0
 
+#: Once the probe is answered, how often a GET still waiting is released with a noop so that the client can
+#: pause polling and finish the upgrade (the reference's fixed 100 ms).
+PROBE_NOOP_INTERVAL = 0.1
+
 
 class EngineSocket(EventEmitter):
     """One client session. Public: ``id``, ``transport``, ``request``, ``protocol``, ``ready_state``,
@@ -51,6 +55,7 @@ class EngineSocket(EventEmitter):
         "_flush_scheduled",
         "_loop",
         "_on_message",
+        "_probe_timer",
         "_server",
         "_timers",
         "id",
@@ -83,6 +88,8 @@ class EngineSocket(EventEmitter):
         self._candidate: WebSocketTransport | None = None
         self._timers = server._session_timers(self._loop)
         self._close_timer: asyncio.TimerHandle | None = None
+        # Repeats every PROBE_NOOP_INTERVAL from the probe until the upgrade completes or is given up.
+        self._probe_timer: asyncio.TimerHandle | None = None
         self._on_message: Callable[[str | bytes | None], Any] | None = None
 
     # -- public ------------------------------------------------------------------------------------------
@@ -335,6 +342,7 @@ class EngineSocket(EventEmitter):
     def _on_ws_closed(self, transport: WebSocketTransport, code: int) -> None:
         if transport is self._candidate:
             self._candidate = None
+            self._stop_probe_noops()
             self.session.candidate_lost()
             self._reschedule()
             return
@@ -355,10 +363,9 @@ class EngineSocket(EventEmitter):
     # -- polling -----------------------------------------------------------------------------------------
 
     def _on_poll_ready(self) -> None:
-        """A GET is waiting: flush at once if there is something to say."""
-        if self.session.upgrade_state is UpgradeState.PROBED:
-            self._release_poll_with_noop()
-            return
+        """A GET is waiting: flush at once if there is something to say. During an upgrade too: packets keep
+        going out over polling until the client's ``5`` arrives, or a client waiting for an acknowledgement
+        would time out and send again."""
         if self._buffer or self.session.ready_state is ReadyState.CLOSING:
             self._flush()
 
@@ -406,22 +413,37 @@ class EngineSocket(EventEmitter):
             candidate.send(pk.PONG_PROBE)
             if self.has_listeners("upgrading"):
                 self.emit_event("upgrading", candidate)
-            self._release_poll_with_noop()
+            self._stop_probe_noops()
+            self._probe_timer = self._loop.call_later(PROBE_NOOP_INTERVAL, self._on_probe_tick)
         elif action is Action.COMPLETE_UPGRADE:
             self._complete_upgrade(candidate)
         elif action is Action.ABORT_UPGRADE:
             self._drop_candidate()
         self._reschedule()
 
-    def _release_poll_with_noop(self) -> None:
-        """During the probe, a waiting GET is answered with a noop so the client can finish (A7 step 2)."""
+    def _on_probe_tick(self) -> None:
+        """Every PROBE_NOOP_INTERVAL after the probe: a GET left waiting is answered (with a noop when there is
+        nothing to send) so that the client, which pauses polling before it sends ``5``, is not stuck behind
+        it. Not at once, as the reference: a GET answered the moment the probe came would hand the client an
+        extra packet and leave whatever the application sends next waiting for the upgrade."""
+        self._probe_timer = self._loop.call_later(PROBE_NOOP_INTERVAL, self._on_probe_tick)
         transport = self.transport
-        if isinstance(transport, PollingTransport):
-            transport.release_with_noop()
+        if isinstance(transport, PollingTransport) and transport.writable:
+            if self._buffer:
+                self._flush()
+            else:
+                transport.send([pk.NOOP])
+
+    def _stop_probe_noops(self) -> None:
+        timer = self._probe_timer
+        if timer is not None:
+            timer.cancel()
+            self._probe_timer = None
 
     def _complete_upgrade(self, candidate: WebSocketTransport) -> None:
         old = self.transport
         self._candidate = None
+        self._stop_probe_noops()
         if isinstance(old, PollingTransport):
             old.close(pk.CLOSE)
         self.transport = candidate
@@ -436,6 +458,9 @@ class EngineSocket(EventEmitter):
             self._finish_close()
 
     def _drop_candidate(self) -> None:
+        """The upgrade is given up (timeout, unexpected packet, session closing): the candidate is closed and
+        the session stays on polling, with no more forced noops."""
+        self._stop_probe_noops()
         candidate = self._candidate
         self._candidate = None
         if candidate is not None:
@@ -463,6 +488,7 @@ class EngineSocket(EventEmitter):
         if already_closed:
             return
         self._abort_candidate()
+        self._stop_probe_noops()
         transport = self.transport
         if isinstance(transport, PollingTransport):
             transport.close(pk.NOOP if reason is CloseReason.TRANSPORT_CLOSE else pk.CLOSE)

@@ -1345,7 +1345,8 @@ class WebSocketConnection(asyncio.Protocol):
     def _fail(self, code: int, reason: str) -> None:
         if not self._close_sent:
             self._close_sent = True
-            # The code alone, as the reference's WebSocket server sends it; the reason is for our log only.
+            # The code alone, as Node's ws closes on a protocol failure: the reason stays in our log and in the
+            # close notification, a client sees what it would see from the reference.
             self._queue(wsframe.close_frame(code))
         self._end()
         self._notify(code, reason)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from aiosocketio.engineio import payload as payload_codec
-from aiosocketio.engineio.packet import NOOP, encode_utf8
+from aiosocketio.engineio.packet import encode_utf8
 from aiosocketio.engineio.payload_v3 import decode_payload_v3, encode_payload_v3
 from aiosocketio.engineio.session import CloseReason
 from aiosocketio.web import BodyTooLarge, HeldAnswer, Request, Response
@@ -269,8 +269,3 @@ class PollingTransport:
             return False
         self.send([final_packet])
         return True
-
-    def release_with_noop(self) -> None:
-        """Answer a waiting GET with a noop (during the upgrade probe, A7 step 2)."""
-        if self._get is not None:
-            self.send([NOOP])
