@@ -26,6 +26,7 @@ from typing import Any
 __all__ = [
     "cannot_take",
     "check_namespace_listener",
+    "check_reason_listener",
     "describe_listener",
     "emit_keywords_error",
     "server_attribute_error",
@@ -123,6 +124,16 @@ def check_namespace_listener(target: str, event: str, listener: Callable[..., An
             event,
             _name(listener),
             _CLIENT_EVENTS,
+        )
+
+
+def check_reason_listener(event: str, listener: Callable[..., Any]) -> None:
+    """A socket's ``disconnect``/``disconnecting`` listener gets ``(reason, description)``: refuse, at
+    registration, one that cannot take both (``def on_disconnect(reason)`` would fail at every disconnect)."""
+    if _takes(listener, 2) is False:
+        raise TypeError(
+            f"the {event!r} handler is called with two arguments, the reason and its description, and "
+            f"{_name(listener)} cannot take them: write def on_{event}(reason, description=None): ..."
         )
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiosocketio._checks import ACK_TIMEOUT_LIMIT, room_list, seconds, type_name
 from aiosocketio._emitter import _PLAIN_RESULTS, EventEmitter, call_listener, spawn, start
-from aiosocketio._migration import cannot_take, describe_listener
+from aiosocketio._migration import cannot_take, check_reason_listener, describe_listener
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers import default as default_parser
@@ -137,6 +137,8 @@ def _replace(flags: BroadcastFlags, **changes: Any) -> BroadcastFlags:
 
 
 _NO_FLAGS = BroadcastFlags()
+#: The socket's own events whose listeners get ``(reason, description)``.
+_TWO_ARGUMENT_EVENTS = frozenset({"disconnect", "disconnecting"})
 
 
 def ack_timeout(value: Any) -> float:
@@ -362,6 +364,11 @@ class Socket(EventEmitter):
         return BroadcastOperator(self.nsp, BroadcastOptions(except_rooms=frozenset((self.id,))))
 
     # -- listeners ---------------------------------------------------------------------------------------
+
+    def _add_listener(self, event: str, listener: Listener) -> None:
+        if event in _TWO_ARGUMENT_EVENTS and callable(listener):
+            check_reason_listener(event, listener)
+        super()._add_listener(event, listener)
 
     def on_any(self, listener: Listener) -> Listener:
         """Called with ``(event, *args)`` for every incoming event, before the per-packet middlewares."""

@@ -346,3 +346,29 @@ async def test_python_socketio_emit_keywords_name_the_call_here(keywords: dict[s
         await io.of("/x").emit("chat", room="r")
     with pytest.raises(TypeError, match=re.escape("emit() got an unexpected keyword argument 'rooom'")):
         await io.emit("chat", rooom="r")
+
+
+def test_a_socket_disconnect_handler_must_take_the_reason_and_its_description() -> None:
+    from aiosocketio.socket import Socket
+
+    socket = object.__new__(Socket)
+    socket._listeners = {}
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "the 'disconnect' handler is called with two arguments, the reason and its description, and "
+            "on_disconnect(reason) cannot take them: write def on_disconnect(reason, description=None): ..."
+        ),
+    ):
+
+        @socket.on("disconnect")
+        def on_disconnect(reason: str) -> None: ...
+
+    with pytest.raises(
+        TypeError, match=re.escape("the 'disconnecting' handler is called with two arguments")
+    ):
+        socket.on("disconnecting", lambda: None)
+    socket.on("disconnect", lambda reason, description=None: None)
+    socket.on("disconnecting", lambda *args: None)
+    socket.on("chat", lambda message: None)  # a client's event: any signature, checked when it comes
+    assert len(socket.listeners("disconnect")) == 1
