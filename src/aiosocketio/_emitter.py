@@ -213,6 +213,11 @@ class EventEmitter:
         return event in self._listeners
 
     def _add_listener(self, event: str, listener: Listener) -> None:
+        if not isinstance(event, str):
+            raise TypeError(
+                f"an event name to listen to is a str, not {type(event).__name__} "
+                "(an event a client names with a number reaches the listener of that number as a str)"
+            )
         if not callable(listener):
             raise TypeError(f"a listener must be callable, got {type(listener).__name__}")
         self._listeners[event] = (*self._listeners.get(event, ()), listener)

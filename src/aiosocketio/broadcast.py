@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from aiosocketio._checks import room_list
 from aiosocketio.adapters.options import BroadcastOptions
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers.packet import Packet, PacketType
-from aiosocketio.socket import check_event_name
+from aiosocketio.socket import ack_timeout, check_event_name
 
 if TYPE_CHECKING:
     from aiosocketio.namespace import Namespace
@@ -26,11 +27,7 @@ __all__ = ["BroadcastOperator", "RemoteSocket"]
 def _rooms(rooms: str | Iterable[str]) -> frozenset[str]:
     if isinstance(rooms, str):
         return frozenset((rooms,))
-    result = frozenset(rooms)
-    for room in result:
-        if not isinstance(room, str):
-            raise TypeError(f"a room name is a str, not {type(room).__name__}")
-    return result
+    return frozenset(room_list(rooms))
 
 
 class BroadcastOperator:
@@ -76,9 +73,7 @@ class BroadcastOperator:
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """The time ``emit_with_ack`` waits for every client's answer."""
-        if not isinstance(seconds, (int, float)) or seconds < 0:
-            raise ValueError(f"timeout is a number of seconds >= 0, got {seconds!r}")
-        return self._with_flags(timeout=float(seconds))
+        return self._with_flags(timeout=ack_timeout(seconds))
 
     @property
     def options(self) -> BroadcastOptions:

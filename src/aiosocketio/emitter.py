@@ -113,7 +113,12 @@ class _ClientPerLoop:
     __slots__ = ("_client", "_loop", "_url")
 
     def __init__(self, url: str) -> None:
-        import redis.asyncio as async_redis_module
+        try:
+            import redis.asyncio as async_redis_module
+        except ImportError:
+            from aiosocketio._checks import missing_extra
+
+            raise missing_extra("redis", "redis", "RedisEmitter") from None
 
         self._url = url
         self._client = async_redis_module.Redis.from_url(url)  # no I/O: a bad URL is refused now
@@ -184,8 +189,12 @@ class SyncRedisEmitter(_Target):
         super().__init__(key)
         self._owned = isinstance(redis, str)
         if isinstance(redis, str):
-            import redis as sync_redis_module
+            try:
+                import redis as sync_redis_module
+            except ImportError:
+                from aiosocketio._checks import missing_extra
 
+                raise missing_extra("redis", "redis", "SyncRedisEmitter") from None
             redis = sync_redis_module.Redis.from_url(redis)  # no I/O: it connects on the first publish
         self._redis = redis
 

@@ -15,7 +15,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from aiosocketio._emitter import EventEmitter, call_listener, spawn
+from aiosocketio._checks import ACK_TIMEOUT_LIMIT, seconds
+from aiosocketio._emitter import EventEmitter, Listener, call_listener, spawn
+from aiosocketio._migration import check_namespace_listener, emit_keywords_error
 from aiosocketio.broadcast import BroadcastOperator
 from aiosocketio.exceptions import ConnectError
 from aiosocketio.parsers.packet import Packet, PacketType
@@ -52,6 +54,15 @@ class Namespace(EventEmitter):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+    def _target(self) -> str:
+        """How a program names this namespace, for messages: ``io`` or ``io.of('/admin')``."""
+        return "io" if self.name == "/" else f"io.of({self.name!r})"
+
+    def _add_listener(self, event: str, listener: Listener) -> None:
+        if isinstance(event, str) and callable(listener):
+            check_namespace_listener(self._target(), event, listener)
+        super()._add_listener(event, listener)
 
     # -- setup -------------------------------------------------------------------------------------------
 
@@ -172,11 +183,16 @@ class Namespace(EventEmitter):
     def timeout(self, seconds: float) -> BroadcastOperator:
         return self._operator().timeout(seconds)
 
-    async def emit(self, event: Any, *args: Any) -> None:
-        """Send the event to every connected socket of the namespace."""
+    async def emit(self, event: Any, *args: Any, **python_socketio: Any) -> None:
+        """Send the event to every connected socket of the namespace. (Keywords are python-socketio's
+        ``room=``, ``to=``...: refused with the call to write here.)"""
+        if python_socketio:
+            raise emit_keywords_error(self._target(), "emit", event, python_socketio)
         await self._operator().emit(event, *args)
 
-    async def send(self, *args: Any) -> None:
+    async def send(self, *args: Any, **python_socketio: Any) -> None:
+        if python_socketio:
+            raise emit_keywords_error(self._target(), "send", None, python_socketio)
         await self._operator().emit("message", *args)
 
     async def emit_with_ack(self, event: Any, *args: Any) -> list[Any]:
@@ -219,6 +235,8 @@ class Namespace(EventEmitter):
     ) -> list[Any]:
         """Like :meth:`server_side_emit`, returning one response per other server."""
         _check_server_side_name(event)
+        if timeout is not None:
+            timeout = seconds("timeout", timeout, limit=ACK_TIMEOUT_LIMIT)
         return await self.adapter.server_side_emit_with_ack([event, *args], timeout)
 
     def _on_server_side_emit(self, packet: list[Any], ack: Callable[[Any], None] | None = None) -> None:

@@ -12,7 +12,9 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
+from aiosocketio._checks import DAY, TIMER_LIMIT, seconds
 from aiosocketio._emitter import EventEmitter, F, spawn
+from aiosocketio._migration import server_attribute_error
 from aiosocketio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from aiosocketio.broadcast import BroadcastOperator
 from aiosocketio.client import Client
@@ -50,10 +52,9 @@ def _recovery_options(value: Any) -> dict[str, Any] | None:
             f"unknown connection_state_recovery option(s) {sorted(unknown)}: use {sorted(_RECOVERY_DEFAULTS)}"
         )
     options = _RECOVERY_DEFAULTS | value
-    duration = options["max_disconnection_duration"]
-    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
-        raise ValueError(f"max_disconnection_duration is a positive number of seconds, got {duration!r}")
-    options["max_disconnection_duration"] = float(duration)
+    options["max_disconnection_duration"] = seconds(
+        "max_disconnection_duration", options["max_disconnection_duration"], limit=DAY
+    )
     options["skip_middlewares"] = bool(options["skip_middlewares"])
     return options
 
@@ -95,8 +96,7 @@ class Server(EventEmitter):
         **engine_options: Any,
     ) -> None:
         super().__init__()
-        if not isinstance(connect_timeout, (int, float)) or connect_timeout <= 0:
-            raise ValueError(f"connect_timeout must be a positive number of seconds, got {connect_timeout!r}")
+        connect_timeout = seconds("connect_timeout", connect_timeout, limit=TIMER_LIMIT)
         self.engine = EngineServer(path, **engine_options)
         self._bundle = ClientBundle(self.engine.path, find_client_dir(client_dir)) if serve_client else None
         self.engine.on("connection", self._on_engine_connection)
@@ -133,7 +133,10 @@ class Server(EventEmitter):
             self._parents.append(parent)
             return parent
         if not isinstance(name, str):
-            raise TypeError("of() takes a namespace name (str), a compiled regex or a function (name, auth)")
+            raise TypeError(
+                "of() takes a namespace name (a str such as '/admin'), a compiled regex or a function "
+                f"(name, auth) -> bool, not {type(name).__name__}"
+            )
         if not name.startswith("/"):
             name = "/" + name
         nsp = self._nsps.get(name)
@@ -217,11 +220,15 @@ class Server(EventEmitter):
     def timeout(self, seconds: float) -> BroadcastOperator:
         return self.sockets.timeout(seconds)
 
-    async def emit(self, event: Any, *args: Any) -> None:
-        await self.sockets.emit(event, *args)
+    async def emit(self, event: Any, *args: Any, **python_socketio: Any) -> None:
+        await self.sockets.emit(event, *args, **python_socketio)
 
-    async def send(self, *args: Any) -> None:
-        await self.sockets.send(*args)
+    async def send(self, *args: Any, **python_socketio: Any) -> None:
+        await self.sockets.send(*args, **python_socketio)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for names that do not exist: python-socketio's (io.event, io.enter_room...) get the call to write.
+        raise server_attribute_error("Server", name)
 
     async def emit_with_ack(self, event: Any, *args: Any) -> list[Any]:
         return await self.sockets.emit_with_ack(event, *args)

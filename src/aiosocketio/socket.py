@@ -18,7 +18,9 @@ from datetime import datetime
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
+from aiosocketio._checks import ACK_TIMEOUT_LIMIT, room_list, seconds, type_name
 from aiosocketio._emitter import _PLAIN_RESULTS, EventEmitter, call_listener, spawn, start
+from aiosocketio._migration import cannot_take, check_reason_listener, describe_listener
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers import default as default_parser
@@ -109,7 +111,7 @@ class _Emitter:
         self._flags = flags
 
     def timeout(self, seconds: float) -> _Emitter:
-        return _Emitter(self._socket, _replace(self._flags, timeout=seconds))
+        return _Emitter(self._socket, _replace(self._flags, timeout=ack_timeout(seconds)))
 
     @property
     def volatile(self) -> _Emitter:
@@ -135,6 +137,19 @@ def _replace(flags: BroadcastFlags, **changes: Any) -> BroadcastFlags:
 
 
 _NO_FLAGS = BroadcastFlags()
+#: The socket's own events whose listeners get ``(reason, description)``.
+_TWO_ARGUMENT_EVENTS = frozenset({"disconnect", "disconnecting"})
+
+
+def ack_timeout(value: Any) -> float:
+    """The seconds of ``timeout(value)``, checked (:mod:`aiosocketio._checks`)."""
+    return seconds(
+        "timeout",
+        value,
+        limit=ACK_TIMEOUT_LIMIT,
+        allow_zero=True,
+        hint="; to wait longer, await emit_with_ack() without timeout() inside asyncio.timeout()",
+    )
 
 
 def check_event_name(event: Any) -> None:
@@ -250,9 +265,7 @@ class Socket(EventEmitter):
 
     def timeout(self, seconds: float) -> _Emitter:
         """``await socket.timeout(5).emit_with_ack(...)`` raises ``AckTimeoutError`` after 5 seconds."""
-        if not isinstance(seconds, (int, float)) or seconds < 0:
-            raise ValueError(f"timeout is a number of seconds >= 0, got {seconds!r}")
-        return _Emitter(self, BroadcastFlags(timeout=float(seconds)))
+        return _Emitter(self, BroadcastFlags(timeout=ack_timeout(seconds)))
 
     @property
     def volatile(self) -> _Emitter:
@@ -311,9 +324,11 @@ class Socket(EventEmitter):
 
     async def join(self, rooms: str | Iterable[str]) -> None:
         """Join a room or several; does nothing once disconnected."""
-        self._join_now(_room_list(rooms))
+        self._join_now([rooms] if isinstance(rooms, str) else room_list(rooms))
 
     async def leave(self, room: str) -> None:
+        if not isinstance(room, str):
+            raise TypeError(f"leave() takes one room name, a str, not {type_name(room)}")
         self._leave_now(room)
 
     def _join_now(self, rooms: Iterable[str]) -> None:
@@ -349,6 +364,11 @@ class Socket(EventEmitter):
         return BroadcastOperator(self.nsp, BroadcastOptions(except_rooms=frozenset((self.id,))))
 
     # -- listeners ---------------------------------------------------------------------------------------
+
+    def _add_listener(self, event: str, listener: Listener) -> None:
+        if event in _TWO_ARGUMENT_EVENTS and callable(listener):
+            check_reason_listener(event, listener)
+        super()._add_listener(event, listener)
 
     def on_any(self, listener: Listener) -> Listener:
         """Called with ``(event, *args)`` for every incoming event, before the per-packet middlewares."""
@@ -464,6 +484,13 @@ class Socket(EventEmitter):
         for listener in listeners:  # a tuple (EventEmitter): changes made by a handler apply next time
             try:
                 result = listener(*args)
+            except TypeError as exc:
+                if cannot_take(listener, args, exc):
+                    self._log_mismatch(listener, event, args, ack_id if first else None)
+                else:
+                    logger.exception("error in the handler of event %r", event)
+                first = False
+                continue
             except Exception:
                 logger.exception("error in the handler of event %r", event)
                 first = False
@@ -477,6 +504,20 @@ class Socket(EventEmitter):
             elif first and ack_id is not None:
                 self._send_ack(ack_id, result)
             first = False
+
+    def _log_mismatch(self, listener: Listener, event: Any, args: list[Any], ack_id: int | None) -> None:
+        """One line for a handler that cannot take the arguments a client sent (no traceback: the mistake is
+        the handler's signature, which the line shows). As with a JavaScript handler that never calls its
+        callback, no acknowledgement is sent; the line says so when one was asked for."""
+        logger.error(
+            "namespace %s, event %r: the handler %s cannot take the %d argument%s the client sent%s",
+            self.nsp.name,
+            event,
+            describe_listener(listener),
+            len(args),
+            "" if len(args) == 1 else "s",
+            "; the client asked for an acknowledgement and gets none" if ack_id is not None else "",
+        )
 
     async def _ack_when_done(self, awaitable: Awaitable[Any], ack_id: int) -> None:
         try:
@@ -546,16 +587,6 @@ class Socket(EventEmitter):
         self._closed = True
         self._acks.clear()
         self.emit_reserved("disconnect", reason, description)
-
-
-def _room_list(rooms: str | Iterable[str]) -> list[str]:
-    if isinstance(rooms, str):
-        return [rooms]
-    result = list(rooms)
-    for room in result:
-        if not isinstance(room, str):
-            raise TypeError(f"a room name is a str, not {type(room).__name__}")
-    return result
 
 
 def _remove(listeners: list[Listener] | None, listener: Listener | None) -> None:

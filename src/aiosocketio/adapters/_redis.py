@@ -57,8 +57,12 @@ def redis_client(redis: Redis | str) -> tuple[Redis, bool]:
     Making one opens no connection and needs no event loop (a bad URL is refused here, though).
     """
     if isinstance(redis, str):
-        from redis.asyncio import Redis as RedisClient
+        try:
+            from redis.asyncio import Redis as RedisClient
+        except ImportError:
+            from aiosocketio._checks import missing_extra
 
+            raise missing_extra("redis", "redis", "the Redis adapter") from None
         return RedisClient.from_url(redis), True
     return redis, False
 

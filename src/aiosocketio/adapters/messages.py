@@ -72,7 +72,15 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Final, Literal, Protocol, TypeAlias, final
 
-import msgpack  # type: ignore[import-untyped, unused-ignore]
+try:
+    import msgpack  # type: ignore[import-untyped, unused-ignore]
+except ImportError:
+    from aiosocketio._checks import missing_extra
+
+    # The Redis and PostgreSQL adapters (and the Redis emitter) speak msgpack to each other; both extras bring it.
+    raise missing_extra(
+        "msgpack", ("redis", "postgres"), "each Redis or PostgreSQL adapter and emitter"
+    ) from None
 import orjson
 
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions

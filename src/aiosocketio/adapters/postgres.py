@@ -88,9 +88,9 @@ def create_adapter(
     try:
         import asyncpg  # noqa: F401  (fail here, not at the first namespace, when the extra is missing)
     except ImportError:
-        raise ImportError(
-            "the PostgreSQL adapter needs asyncpg: pip install 'aiosocketio[postgres]'"
-        ) from None
+        from aiosocketio._checks import missing_extra
+
+        raise missing_extra("asyncpg", "postgres", "the PostgreSQL adapter") from None
     if payload_threshold < 1:
         raise ValueError("payload_threshold is a positive number of bytes")
     if cleanup_interval <= 0 or requests_timeout <= 0:

@@ -62,8 +62,12 @@ def create_sharded_adapter(
 def _check_sharded_pubsub() -> None:
     """redis-py's asyncio ``PubSub`` learnt ``ssubscribe`` in release 8; before it, the adapter's reader would fail
     on every attempt long after start-up, so say it now."""
-    from redis.asyncio.client import PubSub
+    try:
+        from redis.asyncio.client import PubSub
+    except ImportError:
+        from aiosocketio._checks import missing_extra
 
+        raise missing_extra("redis", "redis", "the sharded Redis adapter") from None
     if not hasattr(PubSub, "ssubscribe"):
         import redis as redis_module
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiosocketio._checks import TIMER_LIMIT, seconds
 from aiosocketio._emitter import EventEmitter
 from aiosocketio.engineio import headers as hdr
 from aiosocketio.engineio.handshake import (
@@ -146,9 +147,9 @@ class EngineServer(EventEmitter):
         add_trailing_slash: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout)):
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        ping_interval = seconds("ping_interval", ping_interval, limit=TIMER_LIMIT)
+        ping_timeout = seconds("ping_timeout", ping_timeout, limit=TIMER_LIMIT)
+        upgrade_timeout = seconds("upgrade_timeout", upgrade_timeout, limit=TIMER_LIMIT)
         if not isinstance(max_http_buffer_size, int) or max_http_buffer_size <= 0:
             raise ValueError(
                 f"max_http_buffer_size must be a positive int of bytes, got {max_http_buffer_size!r}"

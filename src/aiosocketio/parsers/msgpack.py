@@ -93,7 +93,12 @@ import struct
 from collections.abc import Iterator
 from typing import Any, Final
 
-import msgpack  # type: ignore[import-untyped, unused-ignore]
+try:
+    import msgpack  # type: ignore[import-untyped, unused-ignore]
+except ImportError:
+    from aiosocketio._checks import missing_extra
+
+    raise missing_extra("msgpack", "msgpack", "the msgpack parser (aiosocketio.parsers.msgpack)") from None
 
 from aiosocketio.parsers.binary import deeper_than, js_items, too_deep
 from aiosocketio.parsers.default import js_key

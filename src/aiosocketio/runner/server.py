@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 import signal
 import socket
 import ssl as ssl_module
@@ -18,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..web import WebApp
+from .mount import MountedApp, MountedAsgiApp, normalize_root_path
 from .protocol import (
     DEFAULT_KEEP_ALIVE_TIMEOUT,
     DEFAULT_MAX_BODY_BUFFER,
@@ -31,7 +34,7 @@ from .protocol import (
     ServerState,
 )
 
-__all__ = ["RunningServer", "run", "serve"]
+__all__ = ["CannotListen", "RunningServer", "listen_problem", "run", "serve"]
 
 logger = logging.getLogger("aiosocketio.runner")
 
@@ -126,14 +129,22 @@ async def serve(
     max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
     ws_close_timeout: float = DEFAULT_WS_CLOSE_TIMEOUT,
     shutdown_timeout: float = 5.0,
+    root_path: str = "",
 ) -> RunningServer:
     """Listen on ``host:port`` and serve ``apps`` (first whose ``handles(path)`` is true) plus ``other_app``.
 
     ``port=0`` picks a free port (read it from ``.port``). The limits are documented on
     :class:`~aiosocketio.runner.protocol.Limits`; ``shutdown_timeout`` bounds how long :meth:`RunningServer.close`
-    waits for requests in flight.
+    waits for requests in flight. ``root_path`` (``"/chat"``) serves everything under that prefix
+    (:mod:`aiosocketio.runner.mount`). When the address cannot be had (``OSError``, ``socket.gaierror``), the
+    apps started here are shut down again before the error is raised.
     """
     loop = asyncio.get_running_loop()
+    prefix = normalize_root_path(root_path)
+    if prefix:
+        apps = [MountedApp(app, prefix) for app in apps]
+        if other_app is not None:
+            other_app = MountedAsgiApp(other_app, prefix)
     limits = Limits(
         max_header_size=max_header_size,
         max_headers=max_headers,
@@ -149,9 +160,17 @@ async def serve(
     def factory() -> HttpProtocol:
         return HttpProtocol(state)
 
-    server = await loop.create_server(
-        factory, host, port, ssl=ssl, backlog=backlog, reuse_address=True, reuse_port=reuse_port or None
-    )
+    try:
+        server = await loop.create_server(
+            factory, host, port, ssl=ssl, backlog=backlog, reuse_address=True, reuse_port=reuse_port or None
+        )
+    except BaseException:
+        for app in apps:  # what startup() connected (a cluster adapter's bus) must not stay open
+            try:
+                await app.shutdown()
+            except Exception:
+                logger.exception("error while shutting down %r", app)
+        raise
     return RunningServer(server, state, shutdown_timeout=shutdown_timeout)
 
 
@@ -164,6 +183,34 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
+class CannotListen(Exception):
+    """:func:`run` could not get its address (port in use, unknown host...); the message says why in one line."""
+
+
+def _where(host: str | Sequence[str] | None, port: int) -> str:
+    if host is None or host == "":
+        return f"port {port} (every address)"
+    if not isinstance(host, str):
+        return ", ".join(_where(one, port) for one in host)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listen_problem(exc: OSError, host: str | Sequence[str] | None, port: int) -> str:
+    """One line saying why ``host:port`` could not be listened on, from the error the loop raised."""
+    where = _where(host, port)
+    if isinstance(exc, socket.gaierror):
+        return f"cannot listen on {where}: the host cannot be resolved ({exc.strerror or exc})"
+    if exc.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where}: the address is already in use (is another server running there?)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {where}: the host is not an address of this machine"
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied (ports below 1024 need privileges)"
+    if exc.errno:
+        return f"cannot listen on {where}: {os.strerror(exc.errno)}"
+    return f"cannot listen on {where}: {exc}"
+
+
 def run(
     *apps: WebApp,
     host: str = "127.0.0.1",
@@ -174,17 +221,22 @@ def run(
 ) -> None:
     """Serve ``apps`` until SIGINT or SIGTERM, then close gracefully; uses uvloop when it is installed.
 
-    ``options`` go to :func:`serve` (``ssl``, limits, ``shutdown_timeout``...).
+    ``options`` go to :func:`serve` (``ssl``, limits, ``shutdown_timeout``, ``root_path``...). This is the
+    function a program ends with, so a port in use or a host that cannot be listened on ends the program as
+    a command-line tool would: one line on stderr and exit status 1 (``SystemExit``), no traceback.
     """
     level = logging.getLevelName(log_level.upper()) if isinstance(log_level, str) else log_level
     if not logging.getLogger().handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiosocketio").setLevel(level)
     loop_factory = _loop_factory()
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(
-            _serve_until_signal(apps, host, port, other_app, uvloop=loop_factory is not None, **options)
-        )
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(
+                _serve_until_signal(apps, host, port, other_app, uvloop=loop_factory is not None, **options)
+            )
+    except CannotListen as exc:
+        raise SystemExit(f"aiosocketio: error: {exc}") from None
 
 
 async def _serve_until_signal(
@@ -199,14 +251,22 @@ async def _serve_until_signal(
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-    server = await serve(apps, host=host, port=port, other_app=other_app, **options)
-    scheme = "https" if options.get("ssl") else "http"
-    logger.info("serving on %s://%s:%d%s", scheme, host, server.port, " (uvloop)" if uvloop else "")
     try:
-        await stop.wait()
-        logger.info("shutting down")
+        try:
+            server = await serve(apps, host=host, port=port, other_app=other_app, **options)
+        except OSError as exc:
+            raise CannotListen(listen_problem(exc, host, port)) from exc
+        scheme = "https" if options.get("ssl") else "http"
+        prefix = normalize_root_path(options.get("root_path", ""))
+        logger.info(
+            "serving on %s://%s:%d%s%s", scheme, host, server.port, prefix, " (uvloop)" if uvloop else ""
+        )
+        try:
+            await stop.wait()
+            logger.info("shutting down")
+        finally:
+            await server.close()
     finally:
-        await server.close()
         for sig in installed:
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
