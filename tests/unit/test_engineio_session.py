@@ -20,6 +20,35 @@ def test_first_ping_is_due_one_interval_after_open() -> None:
     assert session.next_deadline() == 145.0  # the pong is due ping_timeout later
 
 
+def test_a_late_ping_does_not_make_the_ping_timeout_later() -> None:
+    """The pong is due ``ping_timeout`` after the ping was due, not after the (late) moment it went out: lateness
+    does not add up from one deadline to the next."""
+    session = make(now=100.0)
+    assert session.on_timer(125.0123) is Action.SEND_PING  # 12.3 ms late (a busy loop)
+    assert session.next_deadline() == 145.0
+    assert session.on_timer(144.9999) is Action.NOTHING
+    assert session.on_timer(145.0) is Action.CLOSE
+    assert session.close_reason is CloseReason.PING_TIMEOUT
+
+
+def test_a_ping_sent_after_a_long_stall_still_leaves_half_the_timeout() -> None:
+    """A loop blocked longer than half the ping timeout: the client gets half of it from the ping itself, rather
+    than a ping timeout already past when the ping goes out."""
+    session = make(now=100.0)
+    assert session.on_timer(140.0) is Action.SEND_PING  # 15 s late: 145 would leave the client 5 s
+    assert session.next_deadline() == pytest.approx(150.0)
+    assert session.on_timer(149.9) is Action.NOTHING
+    assert session.on_timer(150.0) is Action.CLOSE
+
+
+def test_a_deadline_counts_as_come_up_to_float_noise() -> None:
+    session = make(now=103.004)
+    deadline = session.next_deadline()
+    assert deadline is not None
+    assert deadline > 128.004  # 103.004 + 25 carries binary noise
+    assert session.on_timer(128004 / 1000) is Action.SEND_PING  # a clock counting whole milliseconds
+
+
 def test_pong_restarts_the_interval_from_the_pong() -> None:
     session = make(now=0.0)
     assert session.on_timer(25.0) is Action.SEND_PING

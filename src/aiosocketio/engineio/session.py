@@ -28,6 +28,10 @@ from aiosocketio.engineio.packet import Packet, PacketType
 
 __all__ = ["Action", "CloseReason", "EngineSession", "Heartbeat", "ReadyState", "UpgradeState"]
 
+#: A deadline counts as come this much before it (seconds): times such as ``start + interval`` carry float noise,
+#: and the timers hand a due bucket over within ``timerwheel.SLOP`` of its boundary. Far below any clock's grain.
+_SLOP = 1e-6
+
 
 class ReadyState(StrEnum):
     """The session's life, spelled as the reference's ``readyState``."""
@@ -103,12 +107,20 @@ class Heartbeat:
         self.deadline = now + self.interval
 
     def on_deadline(self, now: float) -> bool:
-        """The deadline passed: returns True to send a ping, False when the pong is overdue (close)."""
+        """The deadline passed: returns True to send a ping, False when the pong is overdue (close).
+
+        The pong is due ``timeout`` after the ping was *due*, not after ``now``: a timer that fired a little late
+        (a busy loop, the timers' bucket) does not push the ping timeout later too, so lateness never adds up
+        from one deadline to the next. Only a ping sent more than half the timeout late (the loop was blocked
+        that long) gives the client half the timeout from the ping itself, so a stalled server does not close
+        sessions that never had a chance to answer.
+        """
         if self.waiting_pong:
             return False
         self.waiting_pong = True
         self.refreshable = True
-        self.deadline = now + self.timeout
+        timeout = self.timeout
+        self.deadline = max(self.deadline + timeout, now + timeout / 2)
         return True
 
 
@@ -157,6 +169,7 @@ class EngineSession:
         """The timer fired at ``now``; at most one action per call (call again while it returns something)."""
         if self.ready_state is ReadyState.CLOSED:
             return Action.NOTHING
+        now += _SLOP
         if self.upgrade_deadline is not None and now >= self.upgrade_deadline:
             self.upgrade_deadline = None
             self.upgrade_state = UpgradeState.NONE
