@@ -5,16 +5,21 @@ handle per session (10,000 idle connections: 10,000 handles, a cancel and a new 
 are filed in a :class:`~aiosocketio.engineio.timerwheel.TimerWheel` and one loop timer, armed at the wheel's
 earliest bucket, calls ``_on_timer(now)`` on every session whose bucket came.
 
-Precision: buckets of 1 ms (``TIMER_RESOLUTION``), whatever the intervals, so a ping, a ping timeout or an
-upgrade timeout comes at most about 1 ms after its time on an idle loop (plus the loop's own lateness), never
-before it. Buckets used to be 50 ms (1/16 of the shortest interval when shorter), and a session computed its
-pong's deadline from the bucket's (late) firing time, so a ping timeout came up to two buckets late: 520-525 ms
+Precision: buckets of 1 ms (``TIMER_RESOLUTION``), whatever the intervals, so a ping timeout, an upgrade timeout
+or a ping comes at most about 1 ms after its time on an idle loop (plus the loop's own delay), and a timeout
+never before it. Buckets used to be 50 ms (1/16 of the shortest interval when shorter), and a session computed
+its pong's deadline from the bucket's (late) firing time, so a ping timeout came up to two buckets late: 520-525 ms
 after the handshake at intervals of 300/200 ms, where the reference closes at about 501 ms. Now the session
 derives the pong's deadline from when the ping was due (``Heartbeat.on_deadline``), so lateness never adds up.
 
-What the finer buckets cost (``benchmarks/idle_cpu.py``, 10,000 idle WebSocket connections, 25 s pings, the
-runner; README "Idle connections"): the loop timer fires at most once per millisecond that holds a deadline
-instead of once per 50 ms, and pings no longer go out in batches; measured below 1 % of a core either way.
+What 1 ms buckets alone cost: pings of sessions that connected together no longer go out in batches, so the loop
+wakes up (and reads pongs) once per millisecond of deadlines instead of once per 50 ms. ``benchmarks/idle_cpu.py``,
+10,000 idle WebSocket connections, 25 s pings, the runner, 60 s windows on the shared 2-core machine: 0.78-0.92 %
+of a core with 50 ms buckets, 1.17-1.58 % with 1 ms buckets (1.4-1.5 % at 2 and 5 ms, 1.15 % at 10 ms, 0.88 % at
+20 ms). Batching is therefore kept for pings only, and without lateness: a session files its next ping at the
+start of a slice of 1/500 of the interval (``session.PING_BATCH_SHARE``, at most 50 ms), so pings due close
+together share a bucket and go out up to 50 ms early, never late; timeouts stay exact. Measured that way:
+0.73-0.82 % of a core, as before (benchmarks/README.md, "Deadlines").
 """
 
 from __future__ import annotations
