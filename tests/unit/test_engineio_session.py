@@ -24,6 +24,61 @@ def test_first_ping_is_due_one_interval_after_open() -> None:
     assert session.next_deadline() == 145.0  # the pong is due ping_timeout later
 
 
+def test_a_late_ping_does_not_make_the_ping_timeout_later() -> None:
+    """The pong is due ``ping_timeout`` after the ping was due, not after the (late) moment it went out: lateness
+    does not add up from one deadline to the next."""
+    session = make(now=100.0)
+    assert session.on_timer(125.0123) is Action.SEND_PING  # 12.3 ms late (a busy loop)
+    assert session.next_deadline() == 145.0
+    assert session.on_timer(144.9999) is Action.NOTHING
+    assert session.on_timer(145.0) is Action.CLOSE
+    assert session.close_reason is CloseReason.PING_TIMEOUT
+
+
+def test_a_ping_sent_after_a_long_stall_still_leaves_half_the_timeout() -> None:
+    """A loop blocked longer than half the ping timeout: the client gets half of it from the ping itself, rather
+    than a ping timeout already past when the ping goes out."""
+    session = make(now=100.0)
+    assert session.on_timer(140.0) is Action.SEND_PING  # 15 s late: 145 would leave the client 5 s
+    assert session.next_deadline() == pytest.approx(150.0)
+    assert session.on_timer(149.9) is Action.NOTHING
+    assert session.on_timer(150.0) is Action.CLOSE
+
+
+def test_a_deadline_counts_as_come_up_to_float_noise() -> None:
+    session = make(now=100.004)
+    assert session.on_timer(125.004) is Action.SEND_PING
+    deadline = session.next_deadline()
+    assert deadline is not None
+    assert deadline > 145.004  # 100.004 + 25 + 20 carries binary noise
+    assert session.on_timer(145004 / 1000) is Action.CLOSE  # a clock counting whole milliseconds
+
+
+def test_pings_due_close_together_go_out_together() -> None:
+    """Pings start at the beginning of their slice of 1/500 of the interval (50 ms here): never late, at most
+    that early; the pong's timeout still counts from the ping's own deadline."""
+    sessions = [make(now=100.0 + offset) for offset in (0.0, 0.003, 0.0499)]
+    assert [s.next_deadline() for s in sessions] == [pytest.approx(125.0)] * 3
+    for session in sessions:
+        assert session.on_timer(124.9999) is Action.NOTHING
+        assert session.on_timer(125.0) is Action.SEND_PING
+    assert [s.next_deadline() for s in sessions] == [
+        pytest.approx(145.0),
+        pytest.approx(145.003),
+        pytest.approx(145.0499),
+    ]
+    assert make(now=100.051).next_deadline() == pytest.approx(125.05)  # the next slice
+
+
+def test_short_intervals_batch_pings_over_a_share_of_themselves() -> None:
+    session = EngineSession(ping_interval=0.3, ping_timeout=0.2, upgrade_timeout=10.0, now=10.0001)
+    deadline = session.next_deadline()
+    assert deadline is not None
+    assert 10.3001 - 0.0006 < deadline <= 10.3001  # slices of 0.6 ms
+    v3 = EngineSession(ping_interval=25.0, ping_timeout=20.0, upgrade_timeout=10.0, now=100.01, protocol=3)
+    assert v3.next_deadline() == pytest.approx(145.01)  # protocol 3: a timeout, never early
+
+
 def test_pong_restarts_the_interval_from_the_pong() -> None:
     session = make(now=0.0)
     assert session.on_timer(25.0) is Action.SEND_PING

@@ -1,4 +1,4 @@
-"""A bucketed timer wheel: many coarse deadlines behind one event-loop timer (issue 6). Pure: time is an argument.
+"""A bucketed timer wheel: many deadlines behind one event-loop timer (issue 6). Pure: time is an argument.
 
 Every Engine.IO session has one deadline at a time (its next ping, its pong's due time, or its upgrade's end).
 With one event-loop timer each, 10,000 idle sessions mean 10,000 timer handles, a heap operation per ping and
@@ -8,9 +8,17 @@ single loop timer armed at :meth:`TimerWheel.next_time`, where :meth:`TimerWheel
 whose bucket has come.
 
 Deadlines are rounded **up** to the bucket boundary, so a key never comes due before its deadline: it comes
-at most ``resolution`` late. Only buckets that hold keys exist; their ticks sit in a heap (entries of buckets
-emptied by cancels are skipped when they reach the top), so an idle wheel costs nothing and the next due time
-is found without scanning.
+at most ``resolution`` late. The owner (``engineio/timers.py``) uses 1 ms buckets, which keeps every deadline
+within a millisecond or two of its time whatever the configured intervals; what the buckets still save is
+the per-session timer handle, not precision. A deadline that lies on a boundary up to float noise (``SLOP``)
+goes in that boundary's bucket rather than the next, and a bucket counts as due that much before its time:
+times computed as ``start + interval`` are rarely exact multiples of the resolution in binary floating point,
+and without the slop such a deadline would wait one whole bucket more, or a loop timer firing on time would
+find its bucket a hair in the future and spin until the clock moved on.
+
+Only buckets that hold keys exist; their ticks sit in a heap (entries of buckets emptied by cancels or moves
+are skipped when they reach the top, and the heap is rebuilt when such entries outnumber the live ones), so an
+idle wheel costs nothing and the next due time is found without scanning.
 """
 
 from __future__ import annotations
@@ -20,9 +28,12 @@ import math
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["TimerWheel"]
+__all__ = ["SLOP", "TimerWheel"]
 
 K = TypeVar("K", bound=Hashable)
+
+#: Float noise tolerated on bucket boundaries (seconds): far below any clock's useful precision.
+SLOP = 1e-7
 
 
 class TimerWheel(Generic[K]):
@@ -45,7 +56,7 @@ class TimerWheel(Generic[K]):
         return key in self._tick_of
 
     def _tick(self, when: float) -> int:
-        return math.ceil(when / self.resolution)
+        return math.ceil((when - SLOP) / self.resolution)
 
     def schedule(self, key: K, when: float) -> float:
         """File ``key`` for ``when`` (moving it if it was filed); returns the time its bucket comes due."""
@@ -59,7 +70,14 @@ class TimerWheel(Generic[K]):
         bucket = self._buckets.get(tick)
         if bucket is None:
             self._buckets[tick] = {key: None}
-            heapq.heappush(self._heap, tick)
+            heap = self._heap
+            if len(heap) > 64 and len(heap) > 4 * len(self._buckets):
+                # Mostly ticks of buckets emptied by moves (each pong moves its session out of a bucket that
+                # would have come only a timeout later): keep the heap as small as the live buckets.
+                heap[:] = self._buckets
+                heapq.heapify(heap)
+            else:
+                heapq.heappush(heap, tick)
         else:
             bucket[key] = None
         return tick * self.resolution
@@ -100,6 +118,7 @@ class TimerWheel(Generic[K]):
         buckets = self._buckets
         tick_of = self._tick_of
         resolution = self.resolution
+        now += SLOP
         while heap and heap[0] * resolution <= now:
             bucket = buckets.pop(heapq.heappop(heap), None)
             if bucket is None:
