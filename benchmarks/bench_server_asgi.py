@@ -13,8 +13,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from asgi_config import serve  # noqa: E402
-from bench_server import build  # noqa: E402
+from asgi_config import serve
+from bench_server import build
 
 
 def main() -> None:

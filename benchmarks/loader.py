@@ -40,7 +40,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import procstat  # noqa: E402
+import procstat
 
 PERF = time.perf_counter
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -158,6 +158,20 @@ class SioClient(asyncio.Protocol):
         self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
+        # The common read under load: exactly one short, whole text message (an ack, a delivery).
+        if (
+            self.stage == 2
+            and not self.buf
+            and len(data) >= 2
+            and data[0] == 0x81
+            and data[1] == len(data) - 2
+        ):
+            payload = data[2:]
+            if payload == b"2":
+                self.transport.write(PONG)
+            else:
+                self.on_message(self, payload)
+            return
         buf = self.buf + data if self.buf else data
         if not self.upgraded:
             end = buf.find(b"\r\n\r\n")
@@ -361,7 +375,7 @@ async def connect(a: argparse.Namespace) -> dict[str, Any]:
             t0 = PERF()
             try:
                 client = await open_client(a.host, a.port)
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 errors += 1
                 await asyncio.sleep(0.01)
                 continue
@@ -492,11 +506,14 @@ async def poll(a: argparse.Namespace) -> dict[str, Any]:
         return b"GET %s HTTP/1.1\r\n%s\r\n" % (path, host_line)
 
     def post(path: bytes, body: bytes) -> bytes:
-        return b"POST %s HTTP/1.1\r\n%sContent-Type: text/plain;charset=UTF-8\r\nContent-Length: %d\r\n\r\n%s" % (
-            path,
-            host_line,
-            len(body),
-            body,
+        return (
+            b"POST %s HTTP/1.1\r\n%sContent-Type: text/plain;charset=UTF-8\r\nContent-Length: %d\r\n\r\n%s"
+            % (
+                path,
+                host_line,
+                len(body),
+                body,
+            )
         )
 
     async def session(go: asyncio.Event) -> None:
@@ -586,12 +603,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("scenario", choices=SCENARIOS)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "9001")))
-    p.add_argument("--server-pid", type=int, default=0, help="the server's process id, for its CPU and memory")
+    p.add_argument(
+        "--server-pid", type=int, default=0, help="the server's process id, for its CPU and memory"
+    )
     p.add_argument("--clients", type=int, help="clients (connect: concurrent loops); default per scenario")
     p.add_argument("--conc", type=int, default=200, help="handshakes in flight while connecting clients")
     p.add_argument("--duration", type=float, default=8.0, help="measured seconds")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring")
-    p.add_argument("--settle", type=float, default=3.0, help="memory: seconds between connecting and measuring")
+    p.add_argument(
+        "--settle", type=float, default=3.0, help="memory: seconds between connecting and measuring"
+    )
     p.add_argument("--window", type=int, default=8, help="fanout: broadcasts in flight")
     p.add_argument("--payload-size", type=int, default=32, help="characters of the string payload")
     p.add_argument("--label", default="", help="copied into the output")

@@ -25,7 +25,9 @@ class Scenario:
 
 
 SCENARIOS: dict[str, Scenario] = {
-    "echo": Scenario("WebSocket echo with acks", "100 clients, one `echo` emit-with-ack each in flight", "acks/s", "ack"),
+    "echo": Scenario(
+        "WebSocket echo with acks", "100 clients, one `echo` emit-with-ack each in flight", "acks/s", "ack"
+    ),
     "fanout": Scenario(
         "Broadcast to a room",
         "1,000 clients in a room, 8 broadcasts in flight; every message reaches every client",
@@ -38,7 +40,12 @@ SCENARIOS: dict[str, Scenario] = {
         "handshakes/s",
         "handshake",
     ),
-    "memory": Scenario("Idle memory per connection", "resident memory added by idle connected clients", "", ""),
+    "memory": Scenario(
+        "Idle memory per connection",
+        "idle clients connected (5,000; 2,000 with --quick), the server's resident memory added per connection",
+        "",
+        "",
+    ),
     "poll": Scenario(
         "Long-polling echo",
         "50 HTTP long-polling sessions; a round trip is a POST of the emit and the GET bringing the ack",
@@ -200,9 +207,7 @@ GAP = 30
 TOP = 48
 
 
-def _panel(
-    x0: float, title: str, values: list[tuple[str, Stat | None, str]], row_count: int
-) -> list[str]:
+def _panel(x0: float, title: str, values: list[tuple[str, Stat | None, str]], row_count: int) -> list[str]:
     """Horizontal bars from ``x0``: one row per server, the median as the bar, min-max of the rounds as a line."""
     parts = [f'<text x="{x0}" y="{TOP - 14}" font-weight="bold">{escape(title)}</text>']
     top = max((s.high for _, s, _ in values if s is not None), default=0.0) or 1.0
@@ -227,7 +232,9 @@ def _panel(
     return parts
 
 
-def svg_chart(scenario: str, summary: dict[str, dict[str, Any]], servers: Sequence[str], subtitle: str = "") -> str:
+def svg_chart(
+    scenario: str, summary: dict[str, dict[str, Any]], servers: Sequence[str], subtitle: str = ""
+) -> str:
     """A chart of one scenario: the rate and the server CPU per operation side by side (memory: bytes/conn)."""
     info = SCENARIOS[scenario]
     colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(servers)}

@@ -103,8 +103,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--servers", default=",".join(SERVERS), help="comma-separated (default: all: %(default)s)")
     p.add_argument("--rounds", type=int, help=f"interleaved rounds (default {FULL['rounds']}; --quick 1)")
     p.add_argument("--duration", type=float, help=f"measured seconds per run (default {FULL['duration']:g})")
-    p.add_argument("--warmup", type=float, help=f"seconds of load before measuring (default {FULL['warmup']:g})")
-    p.add_argument("--ref", default=None, help="server the ratios are to (default: node-sio if run, else the first)")
+    p.add_argument(
+        "--warmup", type=float, help=f"seconds of load before measuring (default {FULL['warmup']:g})"
+    )
+    p.add_argument(
+        "--ref", default=None, help="server the ratios are to (default: node-sio if run, else the first)"
+    )
     p.add_argument(
         "--loader-arg",
         action="append",
@@ -113,9 +117,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra loader arguments for one scenario, e.g. 'memory:--clients 1000' (repeatable)",
     )
     p.add_argument("--out", type=Path, help="results folder (default: benchmarks/results/DATE[-quick])")
-    p.add_argument("--note", default="", help="a paragraph for the results' header (e.g. how busy the machine was)")
+    p.add_argument(
+        "--note", default="", help="a paragraph for the results' header (e.g. how busy the machine was)"
+    )
     p.add_argument("--port", type=int, default=19100, help="first port to use (default %(default)s)")
-    p.add_argument("--no-pin", action="store_true", help="do not pin the server to CPU 0 and the loader to CPU 1")
+    p.add_argument(
+        "--no-pin", action="store_true", help="do not pin the server to CPU 0 and the loader to CPU 1"
+    )
     p.add_argument("--list", action="store_true", help="list the servers and scenarios, then exit")
     a = p.parse_args(argv)
     base = QUICK if a.quick else FULL
@@ -150,8 +158,12 @@ def check_servers(names: list[str]) -> list[str]:
         if shutil.which("node") is None:
             problems.append("node-sio needs Node.js (`node` on PATH)")
         node_path = os.environ.get("NODE_PATH", str(ROOT / "tests" / "node_modules"))
-        if not any((Path(d) / "socket.io" / "package.json").exists() for d in node_path.split(os.pathsep) if d):
-            problems.append(f"node-sio needs the npm package socket.io in NODE_PATH ({node_path}): run scripts/setup")
+        if not any(
+            (Path(d) / "socket.io" / "package.json").exists() for d in node_path.split(os.pathsep) if d
+        ):
+            problems.append(
+                f"node-sio needs the npm package socket.io in NODE_PATH ({node_path}): run scripts/setup"
+            )
     if "pysio-asgi" in names:
         try:
             metadata.version("python-socketio")
@@ -202,14 +214,24 @@ def pinned(cpu: str | None, argv: list[str]) -> list[str]:
 
 
 def run_one(
-    spec: ServerSpec, scenario: str, port: int, a: argparse.Namespace, cpus: tuple[str | None, str | None], log: Path
+    spec: ServerSpec,
+    scenario: str,
+    port: int,
+    a: argparse.Namespace,
+    cpus: tuple[str | None, str | None],
+    log: Path,
 ) -> dict[str, Any]:
     env = dict(os.environ, PORT=str(port), HOST="127.0.0.1")
     with log.open("ab") as logf:
         logf.write(f"\n=== {scenario} on port {port}: {shlex.join(spec.command(port))}\n".encode())
         logf.flush()
         proc = subprocess.Popen(
-            pinned(cpus[0], spec.command(port)), env=env, cwd=ROOT, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL
+            pinned(cpus[0], spec.command(port)),
+            env=env,
+            cwd=ROOT,
+            stdout=logf,
+            stderr=logf,
+            stdin=subprocess.DEVNULL,
         )
         try:
             if not wait_listening(port, proc):
@@ -233,7 +255,10 @@ def run_one(
             ]
             try:
                 done = subprocess.run(
-                    pinned(cpus[1], loader), capture_output=True, text=True, timeout=a.warmup + a.duration + 240
+                    pinned(cpus[1], loader),
+                    capture_output=True,
+                    text=True,
+                    timeout=a.warmup + a.duration + 240,
                 )
             except subprocess.TimeoutExpired:
                 return {"ok": False, "error": "the loader did not finish"}
@@ -271,7 +296,9 @@ def _npm_version(package: str) -> str:
 
 def _git(*args: str) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "?"
 
@@ -286,14 +313,18 @@ def _cpu_model() -> str:
     return platform.processor() or "?"
 
 
-def header(a: argparse.Namespace, argv: list[str], results: list[dict[str, Any]], started: datetime.datetime) -> str:
+def header(
+    a: argparse.Namespace, argv: list[str], results: list[dict[str, Any]], started: datetime.datetime
+) -> str:
     import asgi_config
 
     commit = _git("rev-parse", "--short", "HEAD")
     dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip() if shutil.which(
-        "node"
-    ) else "not installed"
+    node = (
+        subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+        if shutil.which("node")
+        else "not installed"
+    )
     other = [r["other_cpu_pct"] for r in results if r.get("other_cpu_pct") is not None]
     load = (
         f"CPU used by other processes during the measured windows: median {statistics.median(other):.0f} %, "
@@ -305,7 +336,8 @@ def header(a: argparse.Namespace, argv: list[str], results: list[dict[str, Any]]
     lines = [
         f"# Benchmark results, {started:%Y-%m-%d %H:%M} UTC",
         "",
-        f"Reproduce: `scripts/bench {shlex.join(argv)}`".rstrip() + " (from the repository root; see `benchmarks/README.md`).",
+        f"Reproduce: `scripts/bench {shlex.join(argv)}`".rstrip()
+        + " (from the repository root; see `benchmarks/README.md`).",
         "",
     ]
     if a.note:
@@ -320,7 +352,11 @@ def header(a: argparse.Namespace, argv: list[str], results: list[dict[str, Any]]
         f"- Commit {commit}{dirty}; {a.rounds} interleaved round{'s' if a.rounds > 1 else ''} of "
         f"{a.duration:g} s per scenario after {a.warmup:g} s of warm-up; medians; a fresh server process per run.",
         f"- Machine: {_cpu_model()}, {os.cpu_count()} CPUs, Linux {platform.release()}; "
-        + ("server pinned to CPU 0, loader to CPU 1." if not a.no_pin and (os.cpu_count() or 1) >= 2 else "no pinning."),
+        + (
+            "server pinned to CPU 0, loader to CPU 1."
+            if not a.no_pin and (os.cpu_count() or 1) >= 2
+            else "no pinning."
+        ),
         f"- Python {platform.python_version()}, Node.js {node}; aiosocketio {_version('aiosocketio')} (this checkout), "
         f"uvloop {_version('uvloop')}, httptools {_version('httptools')}, orjson {_version('orjson')}.",
         f"- Anchors: socket.io {_npm_version('socket.io')} (engine.io {_npm_version('engine.io')}, "
@@ -367,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scripts/bench: {p}", file=sys.stderr)
         return 1
     procstat.raise_nofile()  # the servers inherit it
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     out: Path = a.out or default_out(a.quick, started.date())
     logs = CACHE / "logs" / f"{started:%Y%m%d-%H%M%S}"
     logs.mkdir(parents=True, exist_ok=True)
@@ -402,8 +438,14 @@ def main(argv: list[str] | None = None) -> int:
                     if result.get("ok")
                     else f"FAILED: {result.get('error')}"
                 )
-                print(f"[{done}/{total}] round {rnd + 1} {spec.name} {scenario}: {brief}", file=sys.stderr, flush=True)
-    readme = report.write_results(out, results, a.server_list, a.scenario_list, a.ref, header(a, argv, results, started))
+                print(
+                    f"[{done}/{total}] round {rnd + 1} {spec.name} {scenario}: {brief}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    readme = report.write_results(
+        out, results, a.server_list, a.scenario_list, a.ref, header(a, argv, results, started)
+    )
     print(readme.read_text())
     print(f"scripts/bench: results in {out}", file=sys.stderr)
     return 0 if all(r.get("ok") for r in results) else 2

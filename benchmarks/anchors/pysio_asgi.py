@@ -16,7 +16,7 @@ from typing import Any
 import socketio  # type: ignore[import-untyped]
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from asgi_config import serve  # noqa: E402
+from asgi_config import serve
 
 sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
 
