@@ -78,6 +78,14 @@ SERVERS: dict[str, ServerSpec] = {
     )
 }
 
+
+def custom_server(name: str, command: str) -> ServerSpec:
+    argv = [w.replace("{python}", PY) for w in shlex.split(command)]
+    if "=" in argv[0]:  # VAR=value assignments first: run it through env(1), as a shell would
+        argv.insert(0, "env")
+    return ServerSpec(name, f"`{command}`", tuple(argv))
+
+
 FULL = {"rounds": 3, "duration": 8.0, "warmup": 2.0}
 QUICK = {"rounds": 1, "duration": 2.0, "warmup": 1.0}
 # per scenario in --quick: fewer idle clients, a shorter settle (the rest keeps the full clients counts)
@@ -105,6 +113,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, help=f"measured seconds per run (default {FULL['duration']:g})")
     p.add_argument(
         "--warmup", type=float, help=f"seconds of load before measuring (default {FULL['warmup']:g})"
+    )
+    p.add_argument(
+        "--add-server",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help="one more server to run, e.g. a checkout of an older commit: COMMAND may start with VAR=value "
+        "assignments; {port} and {python} (this interpreter) are replaced (repeatable)",
     )
     p.add_argument(
         "--ref", default=None, help="server the ratios are to (default: node-sio if run, else the first)"
@@ -138,6 +154,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for s in a.server_list:
         if s not in SERVERS:
             p.error(f"unknown server {s!r}; choose among {', '.join(SERVERS)}")
+    for item in a.add_server:
+        name, _, command = item.partition("=")
+        if not name or not command.strip() or name in SERVERS:
+            p.error(f"--add-server wants NAME=COMMAND with a new NAME, not {item!r}")
+        SERVERS[name] = custom_server(name, command)
+        a.server_list.append(name)
     if a.ref is None:
         a.ref = "node-sio" if "node-sio" in a.server_list else a.server_list[0]
     elif a.ref not in a.server_list:
@@ -368,7 +390,8 @@ def header(
     if load:
         lines.append(f"- {load}")
     lines += ["", "| server | what |", "|---|---|"]
-    lines += [f"| {name} | {SERVERS[name].what} |" for name in a.server_list]
+    # a custom server's command may hold a "|", which would end the table cell
+    lines += ["| {} | {} |".format(name, SERVERS[name].what.replace("|", "\\|")) for name in a.server_list]
     lines += [
         "",
         "Columns: the rate over the measured window; `× ref` its ratio to the reference server; `srv µs/op` the "
