@@ -335,6 +335,20 @@ def _cpu_model() -> str:
     return platform.processor() or "?"
 
 
+def _measuring(argv: list[str]) -> list[str]:
+    """The arguments that change what is measured: without ``--note`` and ``--out``, which only label and place it."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--note", "--out"):
+            skip = True
+        elif not arg.startswith(("--note=", "--out=")):
+            kept.append(arg)
+    return kept
+
+
 def header(
     a: argparse.Namespace, argv: list[str], results: list[dict[str, Any]], started: datetime.datetime
 ) -> str:
@@ -358,7 +372,7 @@ def header(
     lines = [
         f"# Benchmark results, {started:%Y-%m-%d %H:%M} UTC",
         "",
-        f"Reproduce: `scripts/bench {shlex.join(argv)}`".rstrip()
+        f"Reproduce: `scripts/bench {shlex.join(_measuring(argv))}`".rstrip()
         + " (from the repository root; see `benchmarks/README.md`).",
         "",
     ]

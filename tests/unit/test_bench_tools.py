@@ -168,3 +168,10 @@ def test_scripts_bench_refuses_an_unknown_scenario() -> None:
     done = _bench("--scenarios", "echo,nope")
     assert done.returncode == 2
     assert "unknown scenario 'nope'" in done.stderr
+
+
+def test_scripts_bench_refuses_an_added_server_without_a_command_or_with_a_taken_name() -> None:
+    for bad in ("nameonly", "node-sio=node x.js {port}"):
+        done = _bench("--add-server", bad)
+        assert done.returncode == 2
+        assert "--add-server wants NAME=COMMAND with a new NAME" in done.stderr
