@@ -1,6 +1,7 @@
-"""The ``../shared/bench`` server contract on aiosocketio, served by the built-in runner (the fast path).
+"""The benchmark app on aiosocketio, served by the built-in runner (the fast path).
 
-Mirrors the reference servers (``shared/bench/servers/node_sio.js``, ``pysio_uvicorn.py``): namespace ``/``,
+The contract every server under test implements (``benchmarks/README.md``; the anchors in ``anchors/`` do the
+same on Node.js socket.io and python-socketio): namespace ``/``,
 
 * ``echo`` (any args, with ack) → ack with the same argument list;
 * ``join`` (room) → join the room, ack ``true`` when asked;

@@ -1,10 +1,10 @@
-"""The ``../shared/bench`` server contract (see ``bench_server.py``) as an ASGI app under uvicorn.
+"""The benchmark app of ``bench_server.py`` as an ASGI app (``io.asgi_app()``) under uvicorn.
 
-uvicorn with uvloop, httptools and its fastest WebSocket implementation available (``websockets-sansio``, else
-uvicorn's default), like ``shared/bench/servers/pysio_uvicorn.py`` does for python-socketio.
+uvicorn runs with the settings of ``asgi_config.py``, the same ones python-socketio's anchor
+(``anchors/pysio_asgi.py``) runs with, so the two differ only in the Socket.IO server.
 
-Usage: ``python benchmarks/bench_server_asgi.py PORT`` (or env ``PORT``; ``HOST``; ``UVICORN_WS`` to force a
-WebSocket implementation).
+Usage: ``python benchmarks/bench_server_asgi.py PORT`` (or env ``PORT``; ``HOST``; ``UVICORN_WS`` to pick another
+WebSocket implementation, for both servers alike).
 """
 
 from __future__ import annotations
@@ -12,29 +12,13 @@ from __future__ import annotations
 import os
 import sys
 
-import uvicorn
-import uvicorn.config
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_server import build  # noqa: E402
+from asgi_config import serve
+from bench_server import build
 
 
 def main() -> None:
-    port = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("PORT", "9001"))
-    host = os.environ.get("HOST", "127.0.0.1")
-    ws = os.environ.get("UVICORN_WS") or (
-        "websockets-sansio" if "websockets-sansio" in uvicorn.config.WS_PROTOCOLS else "auto"
-    )
-    uvicorn.run(
-        build().asgi_app(),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        ws=ws,
-        log_level="warning",
-        access_log=False,
-    )
+    serve(build().asgi_app())
 
 
 if __name__ == "__main__":

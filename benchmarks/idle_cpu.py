@@ -13,12 +13,12 @@ default 60 s sees each connection pinged two or three times at the default 25 s 
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/idle_cpu.py                       # our runner, 10,000 clients, 60 s
-    NODE_PATH=~/.cache/aiosocketio-bench/node/node_modules \\
-        .venv/bin/python benchmarks/idle_cpu.py --server 'node ../shared/bench/servers/node_sio.js {port}'
+    NODE_PATH=tests/node_modules \\
+        .venv/bin/python benchmarks/idle_cpu.py --server 'node benchmarks/anchors/node_sio.js {port}'
     .venv/bin/python benchmarks/idle_cpu.py --ping-interval 2 --ping-timeout 2   # the trend, faster pings
 
 ``--ping-interval``/``--ping-timeout`` (seconds) are passed to the server as the environment variables
-``PING_INTERVAL``/``PING_TIMEOUT``, which ``bench_server.py`` reads (the Node reference server ignores them).
+``PING_INTERVAL``/``PING_TIMEOUT``, which ``bench_server.py`` reads (the Node.js anchor ignores them).
 Prints one human line and one JSON line. Linux only (``/proc``); raises its own ``ulimit -n`` (the server
 inherits it).
 """

@@ -1,6 +1,6 @@
 """Micro-benchmarks of the pure codecs, with pyperf (``.venv/bin/uv sync --locked --group bench``).
 
-Why: the end-to-end harness (``../shared/bench``) measures whole servers on a shared 2-core machine, where a
+Why: the end-to-end benchmarks (``scripts/bench``) measure whole servers on a shared 2-core machine, where a
 1 µs change in a codec drowns in loop and kernel noise. These time each codec alone, in a fresh process per
 run (pyperf's workers), so a change to the hot path can be checked in isolation before the harness is run.
 They are not tests: nothing here passes or fails, and pytest never collects this directory (``testpaths``).
