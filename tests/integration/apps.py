@@ -33,6 +33,7 @@ from conftest import scaled
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
+NODE_MODULES = REPO / "tests" / "node_modules"
 
 WAYS = ("python", "uvicorn", "hypercorn", "gunicorn")
 """How an ``app.py`` is started: ``python app.py`` (the program listens where it says), or an ASGI server serving
@@ -146,21 +147,45 @@ def command(way: str, port: int) -> list[str]:
     raise ValueError(f"unknown way {way!r}: one of {WAYS}")
 
 
+def _app_folder(folder: Path, source: str) -> dict[str, str]:
+    """Write ``app.py`` into ``folder``, link the npm packages there as a reader's project would have them
+    (``serve_client=True`` finds ``node_modules/socket.io-client`` from the working directory), and return the
+    environment to run it with."""
+    (folder / "app.py").write_text(source, encoding="utf-8")
+    if NODE_MODULES.is_dir():
+        (folder / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)
+    # The package under test comes from PYTHONPATH (the checkout's src/), as for every test server; the
+    # interpreter's own bin/ comes first on PATH, so that a command (``aiosocketio``, ``uvicorn``) is its own.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(folder)]),
+        PATH=path,
+    )
+
+
 @contextlib.contextmanager
 def start_app(
-    source: str, way: str, port: int, *, ready_timeout: float = 20.0, stop_grace: float = 5.0
+    source: str,
+    way: str,
+    port: int,
+    *,
+    ready_timeout: float = 20.0,
+    stop_grace: float = 5.0,
+    shell: str | None = None,
 ) -> Iterator[AppProcess]:
     """Write ``source`` as ``app.py`` in a new folder and start it ``way`` (see :data:`WAYS`); ``port`` is where
-    it listens (the program's own choice with ``python``: pass the port it was given). Stopped at the end."""
+    it listens (the program's own choice with ``python``: pass the port it was given). Stopped at the end.
+
+    ``shell``: a command line to start it with instead (as a reader would type it; run by ``bash`` with
+    ``exec``, so that the signals reach the server itself); ``way`` then only names it in messages."""
     with tempfile.TemporaryDirectory(prefix="aiosocketio-app-") as name:
         folder = Path(name)
-        (folder / "app.py").write_text(source, encoding="utf-8")
-        # The package under test comes from PYTHONPATH (the checkout's src/), as for every test server.
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join([str(REPO / "src"), name]))
+        env = _app_folder(folder, source)
+        argv = ["bash", "-c", f"exec {shell}"] if shell is not None else command(way, port)
         with (folder / "stdout").open("wb") as out, (folder / "stderr").open("wb") as err:
-            proc = subprocess.Popen(
-                command(way, port), cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env
-            )
+            proc = subprocess.Popen(argv, cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
         app = AppProcess(proc, port, folder, way)
         try:
             _wait_until_listening(app, scaled(ready_timeout))
@@ -203,8 +228,7 @@ def run_program(source: str, *, timeout: float = 20.0) -> str:
     """Write ``source`` as ``app.py`` in a new folder, run ``python app.py`` to its end and return its stdout; it
     must exit with status 0, within ``timeout``, without a traceback."""
     with tempfile.TemporaryDirectory(prefix="aiosocketio-app-") as name:
-        (Path(name) / "app.py").write_text(source, encoding="utf-8")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join([str(REPO / "src"), name]))
+        env = _app_folder(Path(name), source)
         done = subprocess.run(
             [sys.executable, "app.py"],
             cwd=name,
