@@ -271,7 +271,8 @@ def start(program: Program, run: Run, services: Services, port: int | None = Non
     port = port or free_port()
     # Under an ASGI server the program's own port differs from the one served, so that a program that started a
     # server of its own at import would not be the one answering.
-    own = port if run.way == "python" else free_port()
+    # A documented command names the port itself (``--port 3000``), or is ``python app.py`` (the program's own).
+    own = port if run.way == "python" or run.command is not None else free_port()
     source = localise(program.source(run.variant), {3000: own}, services)
     shell = None
     if run.command is not None:
