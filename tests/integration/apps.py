@@ -185,7 +185,9 @@ def start_app(
         env = _app_folder(folder, source)
         argv = ["bash", "-c", f"exec {shell}"] if shell is not None else command(way, port)
         with (folder / "stdout").open("wb") as out, (folder / "stderr").open("wb") as err:
-            proc = subprocess.Popen(argv, cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+            proc = subprocess.Popen(
+                argv, cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env
+            )
         app = AppProcess(proc, port, folder, way)
         try:
             _wait_until_listening(app, scaled(ready_timeout))

@@ -14,7 +14,8 @@ be an HTML comment that says what the block is; Markdown renders it as nothing::
     <!-- sample: script clusters/redis -->           a program that runs to its end (a scenario runs it)
     <!-- sample: fragment -- why it is not run -->   explicitly not run; the reason is required
 
-``server`` and ``alt`` take ``ways=python,uvicorn,...`` (see :data:`apps.WAYS`); by default a server is started
+``server`` and ``alt`` take ``ways=python,uvicorn,...`` (see :data:`apps.WAYS`; ``ways=none`` for a program that only
+its ``command`` blocks start); by default a server is started
 with ``python app.py``, and also with ``uvicorn app:app`` when it has a module-level ``app``; an ``alt`` with
 ``python app.py`` only. A program that has neither a client nor a browser page must be checked by a scenario of
 the test module (clusters need two servers and the emitter); one that is checked by nothing is an error.
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from apps import REPO, WAYS, compose, run_program, start_app
-from conftest import free_port, scaled
+from conftest import free_port
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 
@@ -135,8 +136,8 @@ class Program:
     def ways(self, variant: str = "") -> tuple[str, ...]:
         block = self.server if not variant else next(a for a in self.alts if a.variant == variant)
         assert block is not None
-        if "ways" in block.options:
-            return tuple(block.options["ways"].split(","))
+        if "ways" in block.options:  # ``ways=none``: only the documented commands start it
+            return tuple(way for way in block.options["ways"].split(",") if way != "none")
         if variant:
             return ("python",)
         has_app = re.search(r"^app\s*=", block.code, re.M) is not None
@@ -185,7 +186,9 @@ def catalog(paths: list[Path], *, scenarios: frozenset[str] = frozenset()) -> di
                 continue
             if block.kind == "fragment":
                 if not block.reason:
-                    problems.append(f"{block.where}: a fragment needs a reason: <!-- sample: fragment -- why -->")
+                    problems.append(
+                        f"{block.where}: a fragment needs a reason: <!-- sample: fragment -- why -->"
+                    )
                 continue
             if block.language not in LANGUAGES[block.kind]:
                 problems.append(f"{block.where}: a {block.kind} is a {LANGUAGES[block.kind][0]} block")
@@ -276,7 +279,9 @@ def start(program: Program, run: Run, services: Services, port: int | None = Non
     source = localise(program.source(run.variant), {3000: own}, services)
     shell = None
     if run.command is not None:
-        shell = localise(next(line for line in run.command.code.splitlines() if line.strip()), {3000: port}, services)
+        shell = localise(
+            next(line for line in run.command.code.splitlines() if line.strip()), {3000: port}, services
+        )
         shell = shell.split(" #")[0].strip()
         assert shlex.split(shell), shell
     with start_app(source, run.way, port, shell=shell):
@@ -294,7 +299,9 @@ def run_client(program: Program, port: int, services: Services) -> None:
         )
 
 
-async def check(program: Program, run: Run, services: Services, browser: Callable[..., object] | None) -> None:
+async def check(
+    program: Program, run: Run, services: Services, browser: Callable[..., object] | None
+) -> None:
     """Start ``run`` and check it with the program's client, and with its browser page (on ``python app.py``)."""
     with start(program, run, services) as port:
         if program.client is not None:
