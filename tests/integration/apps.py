@@ -1,17 +1,18 @@
 """Run documented examples as their readers would: a module-level ``app.py`` in a fresh process, started each way
 the documentation names.
 
-- :func:`python_blocks` takes the fenced ```` ```python ```` blocks of one section of a Markdown file.
+The samples themselves are found and sorted by :mod:`docsamples`; this module runs them.
+
+- :func:`run_program` runs a program to its end (a client, an emitter) and returns what it printed.
 - :func:`compose` makes a program from an example and one of its *alternatives*: a later block of the section
   that shows another way to write part of it (an ``io = ...`` line, the ``if __name__ == "__main__":`` block).
-- :func:`substitute` points an example at the test's services: it replaces exact strings (``127.0.0.1:6379``,
-  ``port=3000``) and fails when one is missing, so an example that stops saying them is noticed.
-- :func:`start_app` writes ``app.py`` into a folder of its own and starts it with one of :data:`WAYS` (``python
-  app.py``, ``uvicorn app:app``, ``hypercorn app:app``, ``gunicorn -k uvicorn.workers.UvicornWorker app:app``),
-  waits until the port answers, and always stops it (SIGTERM, then SIGKILL); a traceback in its output fails the
-  test.
+- :func:`start_app` writes ``app.py`` into a folder of its own (with ``node_modules`` linked there, as in a
+  reader's project) and starts it with one of :data:`WAYS` (``python app.py``, ``uvicorn app:app``, ``hypercorn
+  app:app``, ``gunicorn -k uvicorn.workers.UvicornWorker app:app``) or a documented command line, waits until
+  the port answers, and always stops it (SIGTERM, then SIGKILL); a traceback in its output fails the test.
 
-The examples are written for readers, so nothing in them is test-specific: the substitutions are the only change.
+The examples are written for readers, so nothing in them is test-specific: :func:`docsamples.localise` changes
+their addresses (ports, Redis, PostgreSQL), and nothing else.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -32,29 +32,11 @@ from pathlib import Path
 from conftest import scaled
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "README.md"
 NODE_MODULES = REPO / "tests" / "node_modules"
 
 WAYS = ("python", "uvicorn", "hypercorn", "gunicorn")
 """How an ``app.py`` is started: ``python app.py`` (the program listens where it says), or an ASGI server serving
 its module-level ``app`` on the port the test gives."""
-
-_FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
-
-
-def python_blocks(markdown: str, heading: str) -> list[str]:
-    """The python blocks of the section titled ``heading`` (up to the next heading of the same or a higher
-    level), in order."""
-    match = re.search(rf"^(#+) {re.escape(heading)}\s*$", markdown, re.MULTILINE)
-    assert match is not None, f"no section {heading!r}"
-    level = len(match.group(1))
-    end = re.search(rf"^#{{1,{level}}} ", markdown[match.end() :], re.MULTILINE)
-    section = markdown[match.end() : match.end() + end.start()] if end else markdown[match.end() :]
-    return list(_FENCE.findall(section))
-
-
-def readme_blocks(heading: str) -> list[str]:
-    return python_blocks(README.read_text(encoding="utf-8"), heading)
 
 
 def _statements(source: str) -> list[tuple[tuple[str, ...] | None, str]]:
@@ -98,14 +80,6 @@ def compose(program: str, alternative: str) -> str:
             at = keys.index(("main",)) if ("main",) in keys else len(result)
             result.insert(at, (key, text))
     return "\n".join(text for _, text in result)
-
-
-def substitute(source: str, replacements: dict[str, str]) -> str:
-    """``source`` with each ``old`` replaced by ``new``; every ``old`` must be there."""
-    for old, new in replacements.items():
-        assert old in source, f"the example no longer says {old!r}:\n{source}"
-        source = source.replace(old, new)
-    return source
 
 
 class AppProcess:
