@@ -1,17 +1,18 @@
 """Run documented examples as their readers would: a module-level ``app.py`` in a fresh process, started each way
 the documentation names.
 
-- :func:`python_blocks` takes the fenced ```` ```python ```` blocks of one section of a Markdown file.
+The samples themselves are found and sorted by :mod:`docsamples`; this module runs them.
+
+- :func:`run_program` runs a program to its end (a client, an emitter) and returns what it printed.
 - :func:`compose` makes a program from an example and one of its *alternatives*: a later block of the section
   that shows another way to write part of it (an ``io = ...`` line, the ``if __name__ == "__main__":`` block).
-- :func:`substitute` points an example at the test's services: it replaces exact strings (``127.0.0.1:6379``,
-  ``port=3000``) and fails when one is missing, so an example that stops saying them is noticed.
-- :func:`start_app` writes ``app.py`` into a folder of its own and starts it with one of :data:`WAYS` (``python
-  app.py``, ``uvicorn app:app``, ``hypercorn app:app``, ``gunicorn -k uvicorn.workers.UvicornWorker app:app``),
-  waits until the port answers, and always stops it (SIGTERM, then SIGKILL); a traceback in its output fails the
-  test.
+- :func:`start_app` writes ``app.py`` into a folder of its own (with ``node_modules`` linked there, as in a
+  reader's project) and starts it with one of :data:`WAYS` (``python app.py``, ``uvicorn app:app``, ``hypercorn
+  app:app``, ``gunicorn -k uvicorn.workers.UvicornWorker app:app``) or a documented command line, waits until
+  the port answers, and always stops it (SIGTERM, then SIGKILL); a traceback in its output fails the test.
 
-The examples are written for readers, so nothing in them is test-specific: the substitutions are the only change.
+The examples are written for readers, so nothing in them is test-specific: :func:`docsamples.localise` changes
+their addresses (ports, Redis, PostgreSQL), and nothing else.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -32,28 +32,11 @@ from pathlib import Path
 from conftest import scaled
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "README.md"
+NODE_MODULES = REPO / "tests" / "node_modules"
 
 WAYS = ("python", "uvicorn", "hypercorn", "gunicorn")
 """How an ``app.py`` is started: ``python app.py`` (the program listens where it says), or an ASGI server serving
 its module-level ``app`` on the port the test gives."""
-
-_FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
-
-
-def python_blocks(markdown: str, heading: str) -> list[str]:
-    """The python blocks of the section titled ``heading`` (up to the next heading of the same or a higher
-    level), in order."""
-    match = re.search(rf"^(#+) {re.escape(heading)}\s*$", markdown, re.MULTILINE)
-    assert match is not None, f"no section {heading!r}"
-    level = len(match.group(1))
-    end = re.search(rf"^#{{1,{level}}} ", markdown[match.end() :], re.MULTILINE)
-    section = markdown[match.end() : match.end() + end.start()] if end else markdown[match.end() :]
-    return list(_FENCE.findall(section))
-
-
-def readme_blocks(heading: str) -> list[str]:
-    return python_blocks(README.read_text(encoding="utf-8"), heading)
 
 
 def _statements(source: str) -> list[tuple[tuple[str, ...] | None, str]]:
@@ -99,14 +82,6 @@ def compose(program: str, alternative: str) -> str:
     return "\n".join(text for _, text in result)
 
 
-def substitute(source: str, replacements: dict[str, str]) -> str:
-    """``source`` with each ``old`` replaced by ``new``; every ``old`` must be there."""
-    for old, new in replacements.items():
-        assert old in source, f"the example no longer says {old!r}:\n{source}"
-        source = source.replace(old, new)
-    return source
-
-
 class AppProcess:
     """A started ``app.py``: its port, its URL and its output."""
 
@@ -146,20 +121,46 @@ def command(way: str, port: int) -> list[str]:
     raise ValueError(f"unknown way {way!r}: one of {WAYS}")
 
 
+def _app_folder(folder: Path, source: str) -> dict[str, str]:
+    """Write ``app.py`` into ``folder``, link the npm packages there as a reader's project would have them
+    (``serve_client=True`` finds ``node_modules/socket.io-client`` from the working directory), and return the
+    environment to run it with."""
+    (folder / "app.py").write_text(source, encoding="utf-8")
+    if NODE_MODULES.is_dir():
+        (folder / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)
+    # The package under test comes from PYTHONPATH (the checkout's src/), as for every test server; the
+    # interpreter's own bin/ comes first on PATH, so that a command (``aiosocketio``, ``uvicorn``) is its own.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(folder)]),
+        PATH=path,
+    )
+
+
 @contextlib.contextmanager
 def start_app(
-    source: str, way: str, port: int, *, ready_timeout: float = 20.0, stop_grace: float = 5.0
+    source: str,
+    way: str,
+    port: int,
+    *,
+    ready_timeout: float = 20.0,
+    stop_grace: float = 5.0,
+    shell: str | None = None,
 ) -> Iterator[AppProcess]:
     """Write ``source`` as ``app.py`` in a new folder and start it ``way`` (see :data:`WAYS`); ``port`` is where
-    it listens (the program's own choice with ``python``: pass the port it was given). Stopped at the end."""
+    it listens (the program's own choice with ``python``: pass the port it was given). Stopped at the end.
+
+    ``shell``: a command line to start it with instead (as a reader would type it; run by ``bash`` with
+    ``exec``, so that the signals reach the server itself); ``way`` then only names it in messages."""
     with tempfile.TemporaryDirectory(prefix="aiosocketio-app-") as name:
         folder = Path(name)
-        (folder / "app.py").write_text(source, encoding="utf-8")
-        # The package under test comes from PYTHONPATH (the checkout's src/), as for every test server.
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join([str(REPO / "src"), name]))
+        env = _app_folder(folder, source)
+        argv = ["bash", "-c", f"exec {shell}"] if shell is not None else command(way, port)
         with (folder / "stdout").open("wb") as out, (folder / "stderr").open("wb") as err:
             proc = subprocess.Popen(
-                command(way, port), cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env
+                argv, cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env
             )
         app = AppProcess(proc, port, folder, way)
         try:
@@ -203,8 +204,7 @@ def run_program(source: str, *, timeout: float = 20.0) -> str:
     """Write ``source`` as ``app.py`` in a new folder, run ``python app.py`` to its end and return its stdout; it
     must exit with status 0, within ``timeout``, without a traceback."""
     with tempfile.TemporaryDirectory(prefix="aiosocketio-app-") as name:
-        (Path(name) / "app.py").write_text(source, encoding="utf-8")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join([str(REPO / "src"), name]))
+        env = _app_folder(Path(name), source)
         done = subprocess.run(
             [sys.executable, "app.py"],
             cwd=name,

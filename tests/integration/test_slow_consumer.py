@@ -1,4 +1,4 @@
-"""A client that stops reading must not grow the server's memory without bound (README, "Slow consumers").
+"""A client that stops reading must not grow the server's memory without bound (docs/guide/limits.md).
 
 The server (``tests/servers/slow_consumer.py``, on the built-in runner and under uvicorn) runs with a small
 per-connection limit. A slow
