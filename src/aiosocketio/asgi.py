@@ -556,21 +556,50 @@ class ASGIApp:
         await send({"type": "http.response.body", "body": response.body})
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Start and stop our servers with the ASGI server's lifespan, passing it on to ``other_app``.
+
+        An ``other_app`` that does not speak lifespan (Django raises on the scope, some apps just return) must not
+        cost our own startup and shutdown: then we answer the lifespan messages ourselves, from wherever the other
+        app left the conversation.
+        """
         if self.other_app is not None:
+            seen_startup = seen_shutdown = answered = False
 
             async def wrapped_receive() -> Message:
+                nonlocal seen_startup, seen_shutdown
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    seen_startup = True
                     await self._startup_apps()
                 elif message["type"] == "lifespan.shutdown":
+                    seen_shutdown = True
                     await self._shutdown_apps()
                 return message
 
-            await self.other_app(scope, wrapped_receive, send)
-            return
+            async def wrapped_send(message: Message) -> None:
+                nonlocal answered
+                answered = True
+                await send(message)
+
+            try:
+                await self.other_app(scope, wrapped_receive, wrapped_send)
+            except Exception as exc:
+                if answered:
+                    raise
+                logger.info("other_app does not handle lifespan (%r); aiosocketio answers it alone", exc)
+            if answered:
+                return
+            if seen_startup:
+                await send({"type": "lifespan.startup.complete"})
+            if seen_shutdown:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+        else:
+            seen_startup = False
         while True:
             message = await receive()
-            if message["type"] == "lifespan.startup":
+            if message["type"] == "lifespan.startup" and not seen_startup:
+                seen_startup = True
                 await self._startup_apps()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -49,3 +49,71 @@ async def test_the_adapters_start_with_the_first_request_stop_at_shutdown_and_st
     assert LOG[4:] == [("init", "/"), ("init", "/x")]
     await io.close()
     assert LOG[6:] == [("close", "/"), ("close", "/x")]
+
+
+# -- the ASGI lifespan, with an other_app that does or does not speak it -------------------------------------------
+
+
+async def run_lifespan(app: object) -> list[str]:
+    """Drive ``app`` through startup and shutdown as an ASGI server does; returns the types of what it answered."""
+    to_app: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    answers: list[str] = []
+
+    async def receive() -> dict[str, object]:
+        return await to_app.get()
+
+    async def send(message: dict[str, object]) -> None:
+        answers.append(str(message["type"]))
+
+    await to_app.put({"type": "lifespan.startup"})
+    await to_app.put({"type": "lifespan.shutdown"})
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+    await asyncio.wait_for(app(scope, receive, send), 2)  # type: ignore[operator]
+    return answers
+
+
+async def refuses_lifespan(scope: dict[str, object], receive: object, send: object) -> None:
+    """As Django's ASGI handler does: only HTTP is served, anything else raises before reading a message."""
+    raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+
+
+async def reads_startup_then_returns(scope: dict[str, object], receive: object, send: object) -> None:
+    """An app that looks at the first message and leaves without answering it."""
+    await receive()  # type: ignore[operator]
+
+
+async def speaks_lifespan(scope: dict[str, object], receive: object, send: object) -> None:
+    while True:
+        message = await receive()  # type: ignore[operator]
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})  # type: ignore[operator]
+        else:
+            await send({"type": "lifespan.shutdown.complete"})  # type: ignore[operator]
+            return
+
+
+async def test_our_startup_and_shutdown_run_whatever_other_app_does_with_lifespan() -> None:
+    for other_app in (None, refuses_lifespan, reads_startup_then_returns, speaks_lifespan):
+        LOG.clear()
+        io = aiosocketio.Server(adapter=RecordingAdapter)
+        answers = await run_lifespan(io.asgi_app(other_app=other_app))
+        assert answers == ["lifespan.startup.complete", "lifespan.shutdown.complete"], other_app
+        assert LOG == [("init", "/"), ("close", "/")], other_app
+
+
+async def test_django_as_other_app_does_not_cost_our_lifespan() -> None:
+    """The real thing: Django's ASGI handler refuses the lifespan scope; our adapters still start and stop."""
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(ROOT_URLCONF=__name__, ALLOWED_HOSTS=["*"], SECRET_KEY="test")
+    from django.core.asgi import get_asgi_application
+
+    LOG.clear()
+    io = aiosocketio.Server(adapter=RecordingAdapter)
+    answers = await run_lifespan(io.asgi_app(other_app=get_asgi_application()))
+    assert answers == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert LOG == [("init", "/"), ("close", "/")]
+
+
+urlpatterns: list[object] = []  # Django's ROOT_URLCONF above
