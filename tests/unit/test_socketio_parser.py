@@ -29,6 +29,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aiosocketio.codecs.js_json import differs_from_js
 from aiosocketio.parsers import DEFAULT_PARSER, Parser, default
 from aiosocketio.parsers.binary import (
     DEFAULT_MAX_DEPTH,
@@ -41,7 +42,6 @@ from aiosocketio.parsers.binary import (
 from aiosocketio.parsers.default import (
     Decoder,
     Encoder,
-    _differs_from_js,
     encode,
     encode_ack,
     encode_event,
@@ -1090,7 +1090,7 @@ def test_js_number_reads_back_and_orjson_agrees_when_unflagged(value: float) -> 
     assert float(json.loads(text)) == value
     # The fast path's premise: whenever the output check lets orjson's text through, it is JavaScript's.
     for out in (orjson.dumps(value), orjson.dumps([value, -value]), orjson.dumps({"k": value})):
-        if not _differs_from_js(out):
+        if not differs_from_js(out):
             assert out.decode() in (text, f"[{text},{js_number(-value)}]", f'{{"k":{text}}}')
     for packet in (Packet(ACK, "/", [value, "x", value], 1), Packet(CONNECT, "/", {"k": value})):
         assert encode(packet) == Encoder(max_depth=100).encode(packet)

@@ -70,14 +70,15 @@ import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, ClassVar, Final, Literal, Protocol, TypeAlias, final
+from typing import Any, Final, Literal, Protocol, TypeAlias, final
 
 import msgpack  # type: ignore[import-untyped, unused-ignore]
 import orjson
 
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
+from aiosocketio.codecs.js_json import orjson_text, parse_js_json, to_json
+from aiosocketio.codecs.js_values import UNDEFINED, UndefinedType, js_key
 from aiosocketio.parsers.binary import has_binary, js_items, too_deep
-from aiosocketio.parsers.default import _json_with_orjson, js_key, parse_js_json, to_json
 from aiosocketio.parsers.packet import DecodeError, EncodeError, Packet, PacketType
 
 __all__ = [
@@ -164,36 +165,6 @@ __all__ = [
 # undefined
 # =============================================================================================================
 
-
-@final
-class UndefinedType:
-    """The type of :data:`UNDEFINED`, JavaScript's ``undefined`` (a single instance; falsy).
-
-    Not an ``Enum``: orjson would write an enum member as its value, and the JSON writer must see this object
-    as foreign to drop it the way ``JSON.stringify`` drops ``undefined``.
-    """
-
-    __slots__ = ()
-    _instance: ClassVar[UndefinedType | None] = None
-
-    def __new__(cls) -> UndefinedType:
-        instance = cls._instance
-        if instance is None:
-            instance = cls._instance = super().__new__(cls)
-        return instance
-
-    def __repr__(self) -> str:
-        return "UNDEFINED"
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __reduce__(self) -> str:
-        return "UNDEFINED"
-
-
-UNDEFINED: Final = UndefinedType()
-"""JavaScript's ``undefined``: "the key is there, its value is undefined" (module docstring, §2.1, §2.3)."""
 
 # =============================================================================================================
 # MessagePack
@@ -798,44 +769,16 @@ MSGPACK: Final = MsgpackCodec("@msgpack/msgpack@2.8.0", notepack=False)
 # =============================================================================================================
 
 
-def _strip_undefined(value: Any, depth: int) -> Any:
-    """``value`` without :data:`UNDEFINED`: ``JSON.stringify`` drops such members and writes ``null`` in arrays."""
-    if depth > MAX_DEPTH:
-        raise _too_deep(MAX_DEPTH)
-    if value is UNDEFINED:
-        return None
-    if isinstance(value, dict):
-        out: dict[Any, Any] = {}
-        changed = False
-        for key, item in value.items():
-            if item is UNDEFINED:
-                changed = True
-                continue
-            new = _strip_undefined(item, depth + 1)
-            changed = changed or new is not item
-            out[key] = new
-        return out if changed else value
-    if isinstance(value, (list, tuple)):
-        items = [_strip_undefined(item, depth + 1) for item in value]
-        if any(new is not old for new, old in zip(items, value, strict=True)):
-            return items
-        return value
-    return value
-
-
 def encode_json(value: Any) -> str:
     """``JSON.stringify(value)`` (§3.3, §6, §8): the default parser's writer, without :data:`UNDEFINED` members.
 
     ``bytes`` become ``{"type":"Buffer","data":[...]}`` and datetimes ISO strings, as in Node. Raises
     :class:`EncodeError` for what JSON cannot carry.
     """
-    fast = _json_with_orjson(value, False)
-    if fast is not None:
-        return fast[0]
-    try:
-        return to_json(_strip_undefined(value, 1), MAX_DEPTH)
-    except RecursionError:
-        raise _too_deep(MAX_DEPTH) from None
+    text = orjson_text(value)
+    if text is not None:
+        return text
+    return to_json(value, MAX_DEPTH)
 
 
 def decode_json(text: str | bytes | bytearray | memoryview) -> Any:
