@@ -62,7 +62,7 @@ from aiosocketio.codecs.js_values import (
     utf16_units,
 )
 
-__all__ = ["MAX_DEPTH", "MSGPACK", "NOTEPACK", "MsgpackCodec"]
+__all__ = ["MAX_DEPTH", "MSGPACK", "NOTEPACK", "AmbiguousExtension", "MsgpackCodec", "notepack_ext_hook"]
 
 MAX_DEPTH: Final = 200
 """Deepest nesting (levels of values, the top one being 1) the notepack encoder and the byte-level reader accept
@@ -368,8 +368,9 @@ def _write(value: Any, out: bytearray, notepack: bool) -> None:
 # --- decoding ------------------------------------------------------------------------------------------------
 
 
-class _AmbiguousExtension(Exception):
-    """notepack decodes extension type 0 by its header (fixext or ext 8/16/32), which ``ext_hook`` cannot see."""
+class AmbiguousExtension(Exception):
+    """Raised by :func:`notepack_ext_hook` inside ``msgpack.unpackb``: notepack decodes extension type 0 by its
+    header (fixext or ext 8/16/32), which ``ext_hook`` cannot see, so only a byte-level reader can tell."""
 
 
 def _extension_pair(code: int, data: bytes) -> list[Any]:
@@ -377,10 +378,17 @@ def _extension_pair(code: int, data: bytes) -> list[Any]:
     return [code, data]
 
 
-def _notepack_ext_hook(code: int, data: bytes) -> Any:
+_FIXEXT_SIZES: Final = frozenset({1, 2, 4, 8, 16})
+
+
+def notepack_ext_hook(code: int, data: bytes) -> Any:
+    """``msgpack.unpackb``'s ``ext_hook`` for every notepack version: type 0 of a size only the ext 8/16/32 forms
+    can have is an ArrayBuffer (``bytes``); other extensions are ``[type, bytes]``. Type 0 of a fixext size
+    (1, 2, 4, 8, 16: ``undefined``, a ``Date`` or ``[0, bytes]`` when written as fixext, an ArrayBuffer when
+    written as ext 8) raises :class:`AmbiguousExtension`."""
     if code == 0:
-        if len(data) in (1, 2, 4, 8, 16):
-            raise _AmbiguousExtension
+        if len(data) in _FIXEXT_SIZES:
+            raise AmbiguousExtension
         return data  # ext 8/16/32 type 0: notepack 2's ArrayBuffer
     return [code, data]
 
@@ -635,11 +643,11 @@ class MsgpackCodec:
             try:
                 if self._notepack:
                     return _unpackb(
-                        raw, raw=False, timestamp=3, ext_hook=_notepack_ext_hook, unicode_errors="replace"
+                        raw, raw=False, timestamp=3, ext_hook=notepack_ext_hook, unicode_errors="replace"
                     )
                 if _BOM not in raw:
                     return _unpackb(raw, raw=False, timestamp=3, ext_hook=_extension_pair)
-            except (_AmbiguousExtension, ValueError, TypeError, OverflowError):
+            except (AmbiguousExtension, ValueError, TypeError, OverflowError):
                 pass  # legacy extensions, JavaScript leniencies, or really malformed: the reader decides
             return _ByteReader(raw, self._notepack).document()
         except _DECODE_ERRORS as error:

@@ -75,7 +75,14 @@ from aiosocketio.codecs.js_values import (
     js_string_to_number,
 )
 from aiosocketio.parsers.binary import DEFAULT_MAX_DEPTH, deconstruct, deeper_than, reconstruct
-from aiosocketio.parsers.packet import RESERVED_EVENTS, DecodeError, EncodeError, Packet, PacketType
+from aiosocketio.parsers.packet import (
+    RESERVED_EVENTS,
+    DecodeError,
+    EncodeError,
+    Packet,
+    PacketType,
+    valid_event_data,
+)
 
 __all__ = [
     "DEFAULT_MAX_ACK_ID_DIGITS",
@@ -307,14 +314,6 @@ def _parse_json(text: str) -> Any:
         raise DecodeError(_INVALID_PAYLOAD) from None
 
 
-def _valid_event(data: Any) -> bool:
-    if type(data) is not list or not data:
-        return False
-    name = data[0]
-    kind = type(name)
-    return (kind is str and name not in RESERVED_EVENTS) or kind is int or kind is float
-
-
 def _valid_connect(data: Any) -> bool:
     return type(data) is dict
 
@@ -335,10 +334,10 @@ def _valid_connect_error(data: Any) -> bool:
 _VALIDATORS: Final = (
     _valid_connect,
     _valid_disconnect,
-    _valid_event,
+    valid_event_data,
     _valid_ack,
     _valid_connect_error,
-    _valid_event,
+    valid_event_data,
     _valid_ack,
 )
 
@@ -481,7 +480,7 @@ class Decoder:
             _dumps(payload, option=_OPT_STRICT_INTEGER)
         except orjson.JSONEncodeError:
             js_numbers(payload)
-        if type(payload) is list and payload:  # _valid_event() inlined
+        if type(payload) is list and payload:  # valid_event_data() inlined
             name = payload[0]
             kind = type(name)
             if (kind is str and name not in RESERVED_EVENTS) or kind is int or kind is float:

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from aiosocketio.codecs.errors import DecodeError, EncodeError
 
-__all__ = ["RESERVED_EVENTS", "DecodeError", "EncodeError", "Packet", "PacketType"]
+__all__ = ["RESERVED_EVENTS", "DecodeError", "EncodeError", "Packet", "PacketType", "valid_event_data"]
 
 
 class PacketType(IntEnum):
@@ -41,6 +41,16 @@ RESERVED_EVENTS: Final = frozenset(
 )
 """Event names an application may not emit and a peer may not send (B7): an incoming EVENT named like this is
 a decode error. (``serverSideEmit`` has its own, different list, C7.)"""
+
+
+def valid_event_data(data: Any) -> bool:
+    """Whether ``data`` may be an EVENT's (B7): a non-empty list whose first item, the event name, is a ``str``
+    other than a reserved name, or a number. The parsers refuse every other EVENT."""
+    if type(data) is not list or not data:
+        return False
+    name = data[0]
+    kind = type(name)
+    return (kind is str and name not in RESERVED_EVENTS) or kind is int or kind is float
 
 
 @dataclass(frozen=True, slots=True)
