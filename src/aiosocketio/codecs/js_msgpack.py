@@ -1,4 +1,4 @@
-"""MessagePack as the JavaScript libraries of the cluster adapters write and read it: notepack.io 3, @msgpack/msgpack.
+"""MessagePack as the cluster adapters' JavaScript libraries write and read it: notepack.io 3, @msgpack/msgpack.
 
 Reference: the MessagePack section of the cluster wire formats (``shared/spec/adapters.md`` §2, cited as §n)
 and the machine-generated vectors ``tests/vectors/cluster_messages.json``. Pure: no asyncio, sockets or clocks.
@@ -66,10 +66,10 @@ __all__ = ["MAX_DEPTH", "MSGPACK", "NOTEPACK", "AmbiguousExtension", "MsgpackCod
 
 MAX_DEPTH: Final = 200
 """Deepest nesting (levels of values, the top one being 1) the notepack encoder and the byte-level reader accept
-here (the cluster messages hold their JSON writer to it too). notepack itself has no limit but the JavaScript stack; these walks recurse, two Python
-frames a level, so the limit keeps them well inside Python's default recursion limit (a ``RecursionError`` from
-a caller's own deep stack is turned into the same clean error). Real messages nest a handful of levels. The
-:data:`MSGPACK` encoder stops where @msgpack/msgpack does (100 levels)."""
+here (the cluster messages hold their JSON writer to it too). notepack itself has no limit but the JavaScript
+stack; these walks recurse, two Python frames a level, so the limit keeps them well inside Python's default
+recursion limit (a ``RecursionError`` from a caller's own deep stack is turned into the same clean error). Real
+messages nest a handful of levels. The :data:`MSGPACK` encoder stops where @msgpack/msgpack does (100 levels)."""
 
 _MSGPACK_JS_MAX_DEPTH: Final = 100  # @msgpack/msgpack 2.8.0 DEFAULT_MAX_DEPTH: a value at level 101 throws
 

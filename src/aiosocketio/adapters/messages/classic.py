@@ -3,12 +3,14 @@
 Reference: ``shared/spec/adapters.md`` §3 and §4 (cited as §n) and the vectors
 ``tests/vectors/cluster_messages.json``, which win over prose. Pure: no asyncio, sockets or clocks.
 
-**classic** ``@socket.io/redis-adapter`` 8.3.0 ``createAdapter`` (§3) and ``@socket.io/redis-emitter`` 5.1.0
+The family of ``@socket.io/redis-adapter`` 8.3.0 ``createAdapter`` (§3) and ``@socket.io/redis-emitter`` 5.1.0
 (§4): a broadcast without ack is the notepack array ``[uid, packet, opts]``
 (:func:`encode_classic_broadcast`, :func:`encode_emitter_broadcast`, :func:`parse_classic_broadcast`);
 requests and responses are flat objects with numeric ``type`` codes of :class:`ClassicRequestType`, JSON text
 except BROADCAST (7) and BROADCAST_ACK (9) which are notepack (:func:`encode_classic_request`,
-:func:`parse_classic_request`, :func:`encode_classic_response`, :func:`parse_classic_response`);
+:func:`parse_classic_request`, :func:`encode_classic_response`, :func:`parse_classic_response`); the
+channels are ``K#N#...``, ``K-request#N#`` and ``K-response#N#...`` (§3.1). It cannot talk to the ClusterAdapter
+family (§10).
 
 The bodies are those of :mod:`aiosocketio.adapters.messages.bodies`, plus the classic-only requests and
 responses defined here (the legacy per-socket requests of older servers, SOCKETS and ALL_ROOMS).

@@ -1,14 +1,15 @@
-"""The ClusterAdapter family's messages (sharded Redis, Redis streams, Postgres): the envelope, its forms, channels.
+"""The ClusterAdapter family's messages (sharded Redis, Redis streams, Postgres): envelope, forms, channels.
 
 Reference: ``shared/spec/adapters.md`` §5 to §8 (cited as §n) and the vectors
 ``tests/vectors/cluster_messages.json``, which win over prose. Pure: no asyncio, sockets or clocks.
 
-**ClusterAdapter** of ``socket.io-adapter`` 2.5.x (§5), used by the sharded Redis adapter (§6), the Redis
+The ClusterAdapter of ``socket.io-adapter`` 2.5.x (§5), used by the sharded Redis adapter (§6), the Redis
 streams adapter (§7) and the Postgres adapter (§8): the envelope ``{type, data?, uid, nsp}`` with the 13
 :class:`ClusterMessageType` codes (:class:`ClusterMessage`, :func:`cluster_to_wire`,
 :func:`cluster_from_wire`), as JSON text (:func:`encode_cluster_json`), MessagePack
 (:func:`encode_cluster_msgpack`), the sharded adapter's choice between the two (:func:`encode_sharded`),
-a stream entry (:func:`encode_stream_entry`) or whatever arrives (:func:`decode_cluster`);
+a stream entry (:func:`encode_stream_entry`) or whatever arrives (:func:`decode_cluster`). It cannot talk to
+the classic family (§10).
 
 The bodies are those of :mod:`aiosocketio.adapters.messages.bodies`, plus the heartbeats and the close notice
 of ``ClusterAdapterWithHeartbeat`` defined here; the streams adapter's persisted sessions are here too.

@@ -2,8 +2,9 @@
 
 Reference: ``shared/spec/adapters.md`` §1 (cited as §n). JSON text (§3.3, §6, §8) is written as
 ``JSON.stringify`` would (:mod:`aiosocketio.codecs.js_json`, so numbers, key order, ``bytes`` as
-``Buffer.toJSON()`` and datetimes agree with the default parser), dropping :data:`~aiosocketio.codecs.js_values.UNDEFINED` members; a payload
-is read as JSON when its first byte is ``{`` and as MessagePack otherwise, as every Node receiver does. Each
+``Buffer.toJSON()`` and datetimes agree with the default parser), dropping
+:data:`~aiosocketio.codecs.js_values.UNDEFINED` members; a payload is read as JSON when its first byte is ``{``
+and as MessagePack otherwise, as every Node receiver does. Each
 family writes the shared operation bodies (:mod:`aiosocketio.adapters.messages.bodies`) with
 :func:`opts_to_wire`, :func:`packet_to_wire` and :func:`socket_to_wire`, and reads them back with their
 ``*_from_wire`` counterparts and the ``read_*`` field checks, which raise :class:`DecodeError` for what a Node
@@ -49,8 +50,8 @@ __all__ = [
 
 
 def encode_json(value: Any) -> str:
-    """``JSON.stringify(value)`` (§3.3, §6, §8), :data:`~aiosocketio.codecs.js_values.UNDEFINED` members left out, nesting up to
-    :data:`~aiosocketio.codecs.js_msgpack.MAX_DEPTH` when orjson cannot write it.
+    """``JSON.stringify(value)`` (§3.3, §6, §8): :data:`~aiosocketio.codecs.js_values.UNDEFINED` members left
+    out, nesting up to :data:`~aiosocketio.codecs.js_msgpack.MAX_DEPTH` when orjson cannot write it.
 
     ``bytes`` become ``{"type":"Buffer","data":[...]}`` and datetimes ISO strings, as in Node. Raises
     :class:`EncodeError` for what JSON cannot carry.
