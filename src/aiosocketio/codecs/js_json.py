@@ -66,6 +66,7 @@ __all__ = [
     "ORJSON_MAX_WRITE_DEPTH",
     "PLAIN_TYPES",
     "all_ints_safe",
+    "checked_text",
     "differs_from_js",
     "js_numbers",
     "orjson_text",
@@ -150,6 +151,13 @@ def orjson_text(data: Any) -> str | None:
         out = _dumps(data, option=_OPT_PASSTHROUGH_DATETIME)
     except TypeError:
         return None
+    return checked_text(data, out)
+
+
+def checked_text(data: Any, out: bytes) -> str | None:
+    """``out``, orjson's output for ``data``, as text when it is ``JSON.stringify``'s, else ``None``: the second
+    half of :func:`orjson_text`, for callers that run orjson themselves (with options or a ``default`` hook of
+    their own, or to tell a refusal from a difference)."""
     if type(data) is list and len(data) <= _PLAIN_LIST_MAX:
         # The usual event ["name", "text", 42]: nothing orjson could write differently from JavaScript.
         for item in data:

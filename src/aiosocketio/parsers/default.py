@@ -61,9 +61,9 @@ from aiosocketio.codecs.js_json import (
     ORJSON_MAX_READ_DEPTH,
     ORJSON_MAX_WRITE_DEPTH,
     PLAIN_TYPES,
+    checked_text,
     differs_from_js,
     js_numbers,
-    orjson_text,
     parse_js_json,
     to_json,
 )
@@ -148,14 +148,9 @@ class _AttachmentCollector:
 _NO_ATTACHMENTS: Final[list[bytes]] = []
 
 
-def _json_with_orjson(data: Any, extract_binary: bool) -> tuple[str, list[bytes]] | None:
-    """Write ``data`` with orjson, binary values as placeholders when ``extract_binary``; ``None`` when orjson
-    refuses it or its output differs from JavaScript's."""
-    text = orjson_text(data)
-    if text is not None:
-        return text, _NO_ATTACHMENTS
-    if not extract_binary:
-        return None
+def _json_with_placeholders(data: Any) -> tuple[str, list[bytes]] | None:
+    """Write ``data`` with orjson, each binary value as the next placeholder; ``None`` when orjson refuses it
+    (another type it cannot write) or its output differs from JavaScript's."""
     collector = _AttachmentCollector()
     try:
         out = _dumps(data, default=collector, option=_OPT_PASSTHROUGH_DATETIME)
@@ -191,7 +186,19 @@ def _encode(ptype: int, nsp: str, data: Any, ack_id: int | None, max_depth: int)
     if data is None:
         return [_header(ptype, nsp, ack_id)]
     extract_binary = ptype in (_EVENT, _ACK)
-    result = _json_with_orjson(data, extract_binary) if max_depth >= ORJSON_MAX_WRITE_DEPTH else None
+    result = None
+    if max_depth >= ORJSON_MAX_WRITE_DEPTH:
+        # js_json.orjson_text, opened up: a refusal (bytes, most often) is retried with placeholders, a text that
+        # differs from JavaScript's goes straight to the slow writer.
+        try:
+            out = _dumps(data, option=_OPT_PASSTHROUGH_DATETIME)
+        except TypeError:
+            if extract_binary:
+                result = _json_with_placeholders(data)
+        else:
+            text = checked_text(data, out)
+            if text is not None:
+                return [_header(ptype, nsp, ack_id) + text]
     if result is None:
         result = _json_slow(data, extract_binary, max_depth)
     text, attachments = result
