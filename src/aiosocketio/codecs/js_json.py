@@ -3,8 +3,8 @@
 Both the default Socket.IO parser (packet data) and the cluster messages (their JSON forms) speak JSON with a
 Node.js peer, so both use this module; the parser adds its binary attachments on top.
 
-Writing - :func:`stringify` (or :func:`orjson_text`, the fast half, and :func:`to_json`, the exact half) gives
-``JSON.stringify``'s text, byte for byte:
+Writing - :func:`orjson_text` (the fast half, ``None`` when it cannot answer) and :func:`to_json` (the exact
+half, any data) give ``JSON.stringify``'s text, byte for byte:
 
 * compact, non-ASCII characters raw (UTF-8 on the wire), ``/`` and U+2028/U+2029 not escaped, control
   characters as ``\\b \\f \\n \\r \\t`` or ``\\u00xx``, lone surrogates as ``\\udxxx``;
@@ -71,7 +71,6 @@ __all__ = [
     "js_numbers",
     "orjson_text",
     "parse_js_json",
-    "stringify",
     "to_json",
 ]
 
@@ -168,19 +167,6 @@ def checked_text(data: Any, out: bytes) -> str | None:
     if differs_from_js(out):
         return None
     return out.decode()
-
-
-def stringify(data: Any, max_depth: int = ORJSON_MAX_READ_DEPTH) -> str:
-    """``JSON.stringify(data)``: :func:`orjson_text` when it can answer, else :func:`to_json`.
-
-    Raises :class:`EncodeError` for values JSON cannot carry and for data nested deeper than ``max_depth``
-    containers (orjson is only asked when ``max_depth`` is at least its own limit).
-    """
-    if max_depth >= ORJSON_MAX_WRITE_DEPTH:
-        text = orjson_text(data)
-        if text is not None:
-            return text
-    return to_json(data, max_depth)
 
 
 # =============================================================================================================
@@ -284,8 +270,8 @@ def _dict_members(mapping: dict[Any, Any]) -> Iterator[tuple[str, Any]]:
 
 
 def to_json(data: Any, max_depth: int = ORJSON_MAX_READ_DEPTH) -> str:
-    """``JSON.stringify(data)`` without recursion, for any data: the exact half of :func:`stringify` (module
-    docstring).
+    """``JSON.stringify(data)`` without recursion, for any data: the exact half, where :func:`orjson_text`
+    cannot answer (module docstring).
 
     Raises :class:`EncodeError` for values JSON cannot carry and for data nested deeper than ``max_depth``
     containers. Bytes-like values are written as ``Buffer.toJSON()`` objects.
