@@ -30,7 +30,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiosocketio.codecs.js_json import differs_from_js
+from aiosocketio.codecs.js_values import UNDEFINED
 from aiosocketio.parsers import DEFAULT_PARSER, Parser, default
+from aiosocketio.parsers import msgpack as msgpack_parser
 from aiosocketio.parsers.binary import (
     DEFAULT_MAX_DEPTH,
     deconstruct,
@@ -674,6 +676,20 @@ def test_datetimes_like_date_to_json() -> None:
     expected = '"2024-01-02T03:04:05.678Z"'
     assert encode_event("/", "d", (utc, paris, naive)) == [f'2["d",{expected},{expected},{expected}]']
     assert encode_event("/", "d", (datetime.date(2024, 1, 2),)) == ['2["d","2024-01-02"]']
+
+
+def test_undefined_like_json_stringify() -> None:
+    """UNDEFINED (the one every codec shares, also ``parsers.msgpack.UNDEFINED``) is JavaScript's ``undefined``:
+    ``socket.emit("e", undefined, {a: undefined, b: 1})`` sends ``["e",null,{"b":1}]`` from Node."""
+    assert msgpack_parser.UNDEFINED is UNDEFINED
+    data = ["e", UNDEFINED, {"a": UNDEFINED, "b": 1}]
+    assert encode(Packet(EVENT, "/", data)) == ['2["e",null,{"b":1}]']
+    assert encode_event("/", "e", data[1:]) == ['2["e",null,{"b":1}]']
+    assert encode(Packet(EVENT, "/", ["e", b"\x01", UNDEFINED], 3)) == [
+        '51-3["e",{"_placeholder":true,"num":0},null]',
+        b"\x01",
+    ]
+    assert encode(Packet(CONNECT, "/", {"sid": "x", "pid": UNDEFINED})) == ['0{"sid":"x"}']
 
 
 class _Color(enum.Enum):
