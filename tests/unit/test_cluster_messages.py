@@ -693,9 +693,9 @@ def test_copy_on_write() -> None:
     data = {"a": [1, "x", b"y", None, True], "b": {"c": 2.5}}
     before = repr(data)
     NOTEPACK.encode(data)
-    assert m._normalize(data, True, False, 1, 500) is data
+    assert NOTEPACK.normalize(data) is data
     assert repr(data) == before
-    changed = m._normalize({"a": [1.0]}, True, False, 1, 500)
+    changed = NOTEPACK.normalize({"a": [1.0]})
     assert changed == {"a": [1]}
     assert type(changed["a"][0]) is int
 
@@ -1006,10 +1006,7 @@ values = st.recursive(
 
 
 def byte_level(codec: MsgpackCodec, value: Any) -> bytes:
-    notepack = codec is NOTEPACK
-    out = bytearray()
-    m._write(m._normalize(value, notepack, True, 1, m.MAX_DEPTH), out, notepack)
-    return bytes(out)
+    return codec.encode_byte_level(value)
 
 
 @settings(max_examples=300)

@@ -29,7 +29,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aiosocketio.codecs.js_json import differs_from_js
+from aiosocketio.codecs.js_values import UNDEFINED
 from aiosocketio.parsers import DEFAULT_PARSER, Parser, default
+from aiosocketio.parsers import msgpack as msgpack_parser
 from aiosocketio.parsers.binary import (
     DEFAULT_MAX_DEPTH,
     deconstruct,
@@ -41,7 +44,6 @@ from aiosocketio.parsers.binary import (
 from aiosocketio.parsers.default import (
     Decoder,
     Encoder,
-    _differs_from_js,
     encode,
     encode_ack,
     encode_event,
@@ -676,6 +678,20 @@ def test_datetimes_like_date_to_json() -> None:
     assert encode_event("/", "d", (datetime.date(2024, 1, 2),)) == ['2["d","2024-01-02"]']
 
 
+def test_undefined_like_json_stringify() -> None:
+    """UNDEFINED (the one every codec shares, also ``parsers.msgpack.UNDEFINED``) is JavaScript's ``undefined``:
+    ``socket.emit("e", undefined, {a: undefined, b: 1})`` sends ``["e",null,{"b":1}]`` from Node."""
+    assert msgpack_parser.UNDEFINED is UNDEFINED
+    data = ["e", UNDEFINED, {"a": UNDEFINED, "b": 1}]
+    assert encode(Packet(EVENT, "/", data)) == ['2["e",null,{"b":1}]']
+    assert encode_event("/", "e", data[1:]) == ['2["e",null,{"b":1}]']
+    assert encode(Packet(EVENT, "/", ["e", b"\x01", UNDEFINED], 3)) == [
+        '51-3["e",{"_placeholder":true,"num":0},null]',
+        b"\x01",
+    ]
+    assert encode(Packet(CONNECT, "/", {"sid": "x", "pid": UNDEFINED})) == ['0{"sid":"x"}']
+
+
 class _Color(enum.Enum):
     RED = "red"
 
@@ -1090,7 +1106,7 @@ def test_js_number_reads_back_and_orjson_agrees_when_unflagged(value: float) -> 
     assert float(json.loads(text)) == value
     # The fast path's premise: whenever the output check lets orjson's text through, it is JavaScript's.
     for out in (orjson.dumps(value), orjson.dumps([value, -value]), orjson.dumps({"k": value})):
-        if not _differs_from_js(out):
+        if not differs_from_js(out):
             assert out.decode() in (text, f"[{text},{js_number(-value)}]", f'{{"k":{text}}}')
     for packet in (Packet(ACK, "/", [value, "x", value], 1), Packet(CONNECT, "/", {"k": value})):
         assert encode(packet) == Encoder(max_depth=100).encode(packet)

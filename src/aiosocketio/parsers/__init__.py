@@ -7,6 +7,11 @@
   attachments. Its module-level :func:`encode` / :func:`new_decoder` make the module itself a
   :class:`Parser`.
 * :mod:`aiosocketio.parsers.binary` - binary attachments (placeholders) of the default parser.
+* :mod:`aiosocketio.parsers.msgpack` - the msgpack parser (notepack 2.2.0); needs the ``msgpack`` package.
+
+How JavaScript writes and reads the values inside a packet (``JSON.stringify`` / ``JSON.parse``, ``undefined``,
+property names and their order, dates) is not the parsers' own business: :mod:`aiosocketio.codecs` holds it,
+for the parsers and the cluster messages alike.
 
 A parser is anything with the two entry points of :class:`Parser`, so another wire format (the msgpack
 parser, B10) can be plugged into the server without touching it. All of these modules are pure: no asyncio,

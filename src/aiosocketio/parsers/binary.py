@@ -1,8 +1,9 @@
 """Binary attachments of the default parser: find, extract and put back ``bytes`` leaves (protocol.md B3).
 
 What: :func:`has_binary`, :func:`deconstruct` (each binary leaf becomes ``{"_placeholder":true,"num":k}`` and
-goes to a list of attachments) and :func:`reconstruct` (the reverse, checking every placeholder), plus
-:func:`js_items`, the order in which JavaScript lists an object's keys.
+goes to a list of attachments) and :func:`reconstruct` (the reverse, checking every placeholder), and
+:func:`deeper_than`. :data:`BINARY_TYPES`, :func:`js_items` (the order in which JavaScript lists an object's
+keys) and :func:`too_deep` come from :mod:`aiosocketio.codecs.js_values` and are re-exported here.
 
 Why the walks are iterative: the data comes from applications and, for :func:`reconstruct`, from peers.
 Python recursion on a value nested 100,000 levels deep would overflow; here every walk keeps its own stack
@@ -25,7 +26,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from aiosocketio.parsers.packet import DecodeError, EncodeError
+from aiosocketio.codecs.errors import DecodeError, EncodeError
+from aiosocketio.codecs.js_json import ORJSON_MAX_READ_DEPTH
+from aiosocketio.codecs.js_values import BINARY_TYPES, js_items, too_deep
 
 __all__ = [
     "BINARY_TYPES",
@@ -39,69 +42,13 @@ __all__ = [
     "too_deep",
 ]
 
-DEFAULT_MAX_DEPTH: Final = 1024
-"""Deepest container nesting the walks accept (``[]`` is depth 1): orjson's own parser limit."""
-
-BINARY_TYPES: Final = (bytes, bytearray, memoryview)
-"""The Python types sent as binary attachments."""
-
-_MAX_ARRAY_INDEX: Final = 2**32 - 2  # JavaScript array indices are 0 .. 2**32 - 2
+DEFAULT_MAX_DEPTH: Final = ORJSON_MAX_READ_DEPTH
+"""Deepest container nesting the walks accept (``[]`` is depth 1): orjson's own parser limit (1024)."""
 
 
 def is_binary(value: object) -> bool:
     """Whether ``value`` is sent as a binary attachment (``bytes``, ``bytearray`` or ``memoryview``)."""
     return isinstance(value, BINARY_TYPES)
-
-
-def _array_index(key: object) -> int | None:
-    """The JavaScript array index a dict key stands for, or ``None`` when the key is an ordinary name.
-
-    A key is an array index when its property name (``str(1)`` is ``"1"``, ``1.0`` is ``"1"`` in JavaScript)
-    is the canonical decimal form of an integer in 0 .. 2**32 - 2: ``"7"`` is, ``"07"``, ``"-1"`` and
-    ``"4294967295"`` are not.
-    """
-    if isinstance(key, str):
-        if not key.isdigit() or not key.isascii() or len(key) > 10 or (key[0] == "0" and len(key) > 1):
-            return None
-        index = int(key)
-    elif isinstance(key, bool):
-        return None  # "true" / "false"
-    elif isinstance(key, int):
-        index = int(key)
-    elif isinstance(key, float):
-        if not key.is_integer():
-            return None
-        index = int(key)
-    else:
-        return None
-    return index if 0 <= index <= _MAX_ARRAY_INDEX else None
-
-
-def js_items(mapping: dict[Any, Any]) -> list[tuple[Any, Any]]:
-    """The items of ``mapping`` in the order JavaScript lists the keys of the equivalent object.
-
-    Array-index keys (see :func:`_array_index`) come first in ascending numeric order, then every other key in
-    insertion order. Used so that the JSON text and the placeholder numbering match the reference byte for
-    byte (vectors ``encode_event_integer_like_keys``, ``encode_binary_placeholder_order_integer_keys``);
-    a JavaScript peer builds the same object either way.
-    """
-    indexed: list[tuple[int, int]] = []
-    for position, key in enumerate(mapping):
-        index = _array_index(key)
-        if index is not None:
-            indexed.append((index, position))
-    items = list(mapping.items())
-    if not indexed:
-        return items
-    indexed.sort()  # by index, then by insertion position (stable for 1 and "1")
-    first = [items[position] for _, position in indexed]
-    taken = {position for _, position in indexed}
-    return first + [item for position, item in enumerate(items) if position not in taken]
-
-
-def too_deep(max_depth: int) -> str:
-    """The message of the error every walk raises past ``max_depth`` levels."""
-    return f"data is too deeply nested (more than {max_depth} levels)"
 
 
 def deeper_than(data: Any, max_depth: int) -> bool:

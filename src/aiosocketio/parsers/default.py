@@ -6,48 +6,34 @@ authority, and the unit tests replay every case of it.
 Encoding - :func:`encode` (and the hot-path shortcuts :func:`encode_event` / :func:`encode_ack`) returns the
 text header (``<type>[<n>-][<nsp>,][<id>][<json>]``, without the Engine.IO ``4``) followed by one ``bytes``
 per attachment. The server sends the text as one Engine.IO message and each attachment as one binary
-message, with nothing in between (B2 step 4). The JSON is written exactly as the reference's
-``JSON.stringify`` would, byte for byte:
-
-* compact, non-ASCII characters raw (UTF-8 on the wire), ``/`` and U+2028/U+2029 not escaped, control
-  characters as ``\\b \\f \\n \\r \\t`` or ``\\u00xx``, lone surrogates as ``\\udxxx``;
-* numbers as JavaScript prints them: ``1.0`` is ``1``, ``-0.0`` is ``0``, ``1e16`` is ``10000000000000000``,
-  ``1e-6`` is ``0.000001``, ``1e21`` is ``1e+21``; ``NaN`` and infinities are ``null``;
-* keys in JavaScript object order (:func:`~aiosocketio.parsers.binary.js_items`: integer-like keys first);
-  non-``str`` keys become property names as in JavaScript (``1`` -> ``"1"``, ``True`` -> ``"true"``,
-  ``None`` -> ``"null"``);
-* tuples are arrays; ``datetime`` is ``Date.toJSON()``'s ``"YYYY-MM-DDTHH:MM:SS.sssZ"`` (naive means UTC);
-* binary values in an ``EVENT`` / ``ACK`` become attachments and the packet a ``BINARY_EVENT`` /
-  ``BINARY_ACK`` (B3); in other packets they are written as Node's ``Buffer.toJSON()`` does
-  (``{"type":"Buffer","data":[...]}``, vector ``encode_binary_in_connect_error_not_extracted``).
+message, with nothing in between (B2 step 4). The JSON is ``JSON.stringify``'s, byte for byte
+(:mod:`aiosocketio.codecs.js_json` writes it: numbers, key order, escapes, dates, ``Buffer.toJSON()``); binary
+values in an ``EVENT`` / ``ACK`` become attachments and the packet a ``BINARY_EVENT`` / ``BINARY_ACK`` (B3); in
+other packets they are written as Node's ``Buffer.toJSON()`` does (``{"type":"Buffer","data":[...]}``, vector
+``encode_binary_in_connect_error_not_extracted``).
 
 Python has no ``undefined``: leave a key out where the reference would hold ``undefined`` (a CONNECT_ERROR
-without ``data``, a CONNECT reply without ``pid``). Values JSON cannot carry raise :class:`EncodeError`:
-other types, ints outside the 64-bit range (JavaScript would round them; send a ``str``), unsupported dict
-keys, and data nested deeper than ``max_depth`` (default 1024) containers - cycles included; nothing ever
-recurses in Python, so even a 100,000-level value gives that clean error.
+without ``data``, a CONNECT reply without ``pid``), or use :data:`~aiosocketio.codecs.js_values.UNDEFINED`,
+which is written as ``JSON.stringify`` writes ``undefined``. Values JSON cannot carry raise
+:class:`EncodeError` (see :mod:`aiosocketio.codecs.js_json`), data nested deeper than ``max_depth`` (default
+1024) containers included; nothing ever recurses in Python, so even a 100,000-level value gives that clean
+error.
 
-How it stays fast: orjson writes almost everything the way ``JSON.stringify`` does. The encoder lets orjson
-write the data and checks its output for the few forms that differ (integral floats, exponents 16-20 and -6,
-integer-like keys); only then, or when orjson refuses the data (bytes, datetimes, lone surrogates, non-str
-keys, deep nesting), does it take the slow, iterative writer of this module. Bytes are first tried through
-orjson's ``default`` hook, which meets them in walk order, so placeholders cost no Python walk either. The
-output check is skipped when the data is a short list of ``str`` / ``int`` / ``bool`` / ``None`` (the usual
-event), and :func:`encode_event` / :func:`encode_ack` do not even build a :class:`Packet`. A binary value counts
-as one level of nesting: it is written as a placeholder object.
+How it stays fast: orjson writes the data when its text is JavaScript's
+(:func:`~aiosocketio.codecs.js_json.orjson_text`); otherwise the iterative writer does. Bytes are first tried
+through orjson's ``default`` hook, which meets them in walk order, so placeholders cost no Python walk either;
+:func:`encode_event` / :func:`encode_ack` do not even build a :class:`Packet`. A binary value counts as one
+level of nesting: it is written as a placeholder object.
 
 Decoding - :class:`Decoder` takes the data of each Engine.IO message in order (``str`` for text, bytes-like
 for binary) and returns each completed :class:`Packet`, or ``None`` while a binary packet waits for its
 attachments. Completed binary packets come out as ``EVENT`` / ``ACK`` (B2 step 7). It follows the reference's
 algorithm, its error messages and its quirks as the vectors record them (an empty string is a CONNECT, a
 space reads as ack id 0, ``5 1-`` and ``51e1-`` are valid attachment counts, an EVENT or ACK without data is
-accepted, a namespace runs to ``,`` or the end, ...). JSON must be strict (no ``NaN``, ``Infinity``, trailing
-garbage): orjson parses it; the rare texts orjson refuses but ``JSON.parse`` accepts (numbers too large for a
-double, which become infinities, and lone surrogate escapes such as ``"\\ud800"``) are retried with the
-standard library's parser configured strictly. Numbers come out as a Node.js server holds them: an integer
-beyond ``2**53 - 1`` (either sign) is the nearest double, a ``float`` (``123456789012345678901234567890`` is
-``1.2345678901234568e+29``, a 400-digit integer is ``inf``), so echoing a client's data gives what the reference
-answers (infinities are written as ``null``) and never an :class:`EncodeError`; smaller integers stay ``int``.
+accepted, a namespace runs to ``,`` or the end, ...). The JSON is read as ``JSON.parse`` reads it
+(:func:`~aiosocketio.codecs.js_json.parse_js_json`: strict, integers beyond ``2**53 - 1`` as the doubles a
+Node.js server holds), so echoing a client's data gives what the reference answers and never an
+:class:`EncodeError`.
 
 Where this decoder deliberately differs from the reference (the server closes the connection either way,
 which is what matters):
@@ -65,24 +51,38 @@ which is what matters):
 
 from __future__ import annotations
 
-import datetime
-import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
 
-from aiosocketio.parsers.binary import (
-    BINARY_TYPES,
-    DEFAULT_MAX_DEPTH,
-    deconstruct,
-    deeper_than,
-    js_items,
-    reconstruct,
-    too_deep,
+from aiosocketio.codecs.js_json import (
+    ORJSON_MAX_READ_DEPTH,
+    ORJSON_MAX_WRITE_DEPTH,
+    PLAIN_TYPES,
+    checked_text,
+    differs_from_js,
+    js_numbers,
+    parse_js_json,
+    to_json,
 )
-from aiosocketio.parsers.packet import RESERVED_EVENTS, DecodeError, EncodeError, Packet, PacketType
+from aiosocketio.codecs.js_values import (
+    BINARY_TYPES,
+    JS_WHITESPACE,
+    js_key,
+    js_number,
+    js_string_to_number,
+)
+from aiosocketio.parsers.binary import DEFAULT_MAX_DEPTH, deconstruct, deeper_than, reconstruct
+from aiosocketio.parsers.packet import (
+    RESERVED_EVENTS,
+    DecodeError,
+    EncodeError,
+    Packet,
+    PacketType,
+    valid_event_data,
+)
 
 __all__ = [
     "DEFAULT_MAX_ACK_ID_DIGITS",
@@ -115,70 +115,14 @@ _BINARY_ACK: Final = PacketType.BINARY_ACK
 _dumps: Final = orjson.dumps
 _loads: Final = orjson.loads
 _OPT_PASSTHROUGH_DATETIME: Final = orjson.OPT_PASSTHROUGH_DATETIME
-
-# orjson refuses to write data nested deeper than this many containers (a TypeError): beyond it, and for
-# encoders configured with a smaller max_depth, the iterative writer does the work.
-_ORJSON_MAX_WRITE_DEPTH: Final = 254
-# orjson refuses to read JSON nested deeper than this (a JSONDecodeError), so a decoder whose max_depth is at
-# least this needs no depth check of its own.
-_ORJSON_MAX_READ_DEPTH: Final = 1024
-
-_MIN_INT: Final = -(2**63)
-_MAX_INT: Final = 2**64 - 1
-_EXACT_FLOAT_INT: Final = 2.0**53
+# Decoder.add_event inlines js_json.all_ints_safe (one orjson.dumps with this option) on the hot path.
+_OPT_STRICT_INTEGER: Final = orjson.OPT_STRICT_INTEGER
 
 # =============================================================================================================
 # Encoding
 # =============================================================================================================
 
-# The forms orjson writes differently from JavaScript's Number::toString. Found by comparing both on millions
-# of doubles (random bit patterns and random magnitudes, orjson 3.13): integral values ("1.0", "-0.0"),
-# exponents 16 to 20 ("1e+16" where JavaScript writes all the digits) and exponent -6 ("1e-6" where
-# JavaScript writes "0.000001"); everything else is identical (the property test
-# test_js_number_reads_back_and_orjson_agrees_when_unflagged keeps checking it). The last pattern finds
-# integer-like keys, which JavaScript lists first. Text inside strings may match too: that only costs a detour
-# through the slow writer, whose output is right in every case. Separate patterns, each starting with a
-# literal, are several times faster than one alternation.
-_KEY_PATTERN: Final = re.compile(rb'"(?:0|[1-9][0-9]*)":')
-_ORJSON_FLOAT_SAMPLES: Final = {
-    1.0: b"1.0",
-    1.5: b"1.5",
-    1e15: b"1000000000000000.0",
-    1e16: b"1e+16",
-    1e21: b"1e+21",
-    1e-5: b"0.00001",
-    1e-6: b"1e-6",
-    1e-7: b"1e-7",
-    5e-324: b"5e-324",
-    1.7976931348623157e308: b"1.7976931348623157e+308",
-}
-_JS_DIFFERENCES: Final[tuple[re.Pattern[bytes], ...]] = (
-    (
-        re.compile(rb"\.0(?![0-9])"),
-        re.compile(rb"e\+(?:1[6-9]|20)(?![0-9])"),
-        re.compile(rb"e-6(?![0-9])"),
-        _KEY_PATTERN,
-    )
-    if all(orjson.dumps(value) == text for value, text in _ORJSON_FLOAT_SAMPLES.items())
-    # Another orjson version formats floats otherwise: trust none of its floats (a digit followed by "." or an
-    # exponent sends the data through the slow writer). Slower, never wrong.
-    else (re.compile(rb"[0-9][.eE]"), _KEY_PATTERN)
-)
-
-_PLAIN_TYPES: Final = frozenset({str, int, bool, type(None)})
-"""Argument types orjson writes exactly as JavaScript does (nothing to check in its output)."""
-
-_PLAIN_LIST_MAX: Final = 16
-"""Longest data list whose items are type-checked to skip the output check (longer: the check is cheaper)."""
-
 _DIGITS: Final = tuple(str(int(t)) for t in PacketType)
-
-
-def _differs_from_js(out: bytes) -> bool:
-    for pattern in _JS_DIFFERENCES:  # noqa: SIM110  # a plain loop is faster than any() on this hot path
-        if pattern.search(out) is not None:
-            return True
-    return False
 
 
 class _AttachmentCollector:
@@ -204,31 +148,17 @@ class _AttachmentCollector:
 _NO_ATTACHMENTS: Final[list[bytes]] = []
 
 
-def _json_with_orjson(data: Any, extract_binary: bool) -> tuple[str, list[bytes]] | None:
-    """Write ``data`` with orjson; ``None`` when orjson refuses it or its output differs from JavaScript's."""
+def _json_with_placeholders(data: Any) -> tuple[str, list[bytes]] | None:
+    """Write ``data`` with orjson, each binary value as the next placeholder; ``None`` when orjson refuses it
+    (another type it cannot write) or its output differs from JavaScript's."""
+    collector = _AttachmentCollector()
     try:
-        out = _dumps(data, option=_OPT_PASSTHROUGH_DATETIME)
+        out = _dumps(data, default=collector, option=_OPT_PASSTHROUGH_DATETIME)
     except TypeError:
-        if not extract_binary:
-            return None
-        collector = _AttachmentCollector()
-        try:
-            out = _dumps(data, default=collector, option=_OPT_PASSTHROUGH_DATETIME)
-        except TypeError:
-            return None
-        if _differs_from_js(out):
-            return None
-        return out.decode(), collector.attachments
-    if type(data) is list and len(data) <= _PLAIN_LIST_MAX:
-        # The usual event ["name", "text", 42]: nothing orjson could write differently from JavaScript.
-        for item in data:
-            if type(item) not in _PLAIN_TYPES:
-                break
-        else:
-            return out.decode(), _NO_ATTACHMENTS
-    if _differs_from_js(out):
         return None
-    return out.decode(), _NO_ATTACHMENTS
+    if differs_from_js(out):
+        return None
+    return out.decode(), collector.attachments
 
 
 def _json_slow(data: Any, extract_binary: bool, max_depth: int) -> tuple[str, list[bytes]]:
@@ -256,7 +186,19 @@ def _encode(ptype: int, nsp: str, data: Any, ack_id: int | None, max_depth: int)
     if data is None:
         return [_header(ptype, nsp, ack_id)]
     extract_binary = ptype in (_EVENT, _ACK)
-    result = _json_with_orjson(data, extract_binary) if max_depth >= _ORJSON_MAX_WRITE_DEPTH else None
+    result = None
+    if max_depth >= ORJSON_MAX_WRITE_DEPTH:
+        # js_json.orjson_text, opened up: a refusal (bytes, most often) is retried with placeholders, a text that
+        # differs from JavaScript's goes straight to the slow writer.
+        try:
+            out = _dumps(data, option=_OPT_PASSTHROUGH_DATETIME)
+        except TypeError:
+            if extract_binary:
+                result = _json_with_placeholders(data)
+        else:
+            text = checked_text(data, out)
+            if text is not None:
+                return [_header(ptype, nsp, ack_id) + text]
     if result is None:
         result = _json_slow(data, extract_binary, max_depth)
     text, attachments = result
@@ -311,7 +253,7 @@ def encode_event(
     data = [event, *args]
     if type(event) is str:
         for arg in args:
-            if type(arg) not in _PLAIN_TYPES:
+            if type(arg) not in PLAIN_TYPES:
                 break
         else:
             try:
@@ -343,7 +285,7 @@ def plain_ack(nsp: str, ack_id: int, args: Sequence[Any]) -> str | None:
     (one ``orjson.dumps``, which writes those as ``JSON.stringify`` does); ``None`` for anything else, which
     needs the full encoder (objects, floats, binary)."""
     for arg in args:
-        if type(arg) not in _PLAIN_TYPES:
+        if type(arg) not in PLAIN_TYPES:
             return None
     try:
         out = _dumps(args)  # a tuple is a JSON array too
@@ -353,308 +295,22 @@ def plain_ack(nsp: str, ack_id: int, args: Sequence[Any]) -> str | None:
     return head + out.decode()
 
 
-# --- the iterative JSON writer (JSON.stringify semantics) ---------------------------------------------------
-
-
-def js_number(value: float) -> str:
-    """``value`` written as JavaScript's ``Number::toString`` would; ``NaN`` and infinities are ``null``.
-
-    Python's ``repr`` and JavaScript both give the shortest digit string that reads back as the same double;
-    they only differ in where they switch to exponent notation and in how they write it, which is redone here.
-    """
-    if value.is_integer() and -_EXACT_FLOAT_INT < value < _EXACT_FLOAT_INT:
-        return str(int(value))  # also turns -0.0 into "0"
-    if value != value or value in (float("inf"), float("-inf")):
-        return "null"
-    text = repr(value)
-    sign = ""
-    if text[0] == "-":
-        sign, text = "-", text[1:]
-    mantissa, _, exponent = text.partition("e")
-    whole, _, fraction = mantissa.partition(".")
-    digits = whole + fraction
-    point = len(whole) + int(exponent or 0)  # value = 0.<digits> * 10**point
-    significant = digits.lstrip("0")
-    point -= len(digits) - len(significant)
-    digits = significant.rstrip("0")
-    count = len(digits)
-    if count <= point <= 21:
-        return sign + digits + "0" * (point - count)
-    if 0 < point <= 21:
-        return sign + digits[:point] + "." + digits[point:]
-    if -6 < point <= 0:
-        return sign + "0." + "0" * -point + digits
-    exp = point - 1
-    exp_text = f"e+{exp}" if exp >= 0 else f"e-{-exp}"
-    if count == 1:
-        return sign + digits + exp_text
-    return sign + digits[0] + "." + digits[1:] + exp_text
-
-
-_SURROGATE: Final = re.compile("([\ud800-\udfff])")
-
-
-def _json_str(text: str) -> str:
-    try:
-        return _dumps(text).decode()
-    except TypeError:  # orjson refuses lone surrogates; JavaScript strings may hold them
-        pass
-    # JavaScript strings are UTF-16: a high surrogate followed by a low one is one character, written raw.
-    text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-    out = ['"']
-    for position, piece in enumerate(_SURROGATE.split(text)):
-        if position % 2:
-            out.append(f"\\u{ord(piece):04x}")  # a lone surrogate, escaped as JSON.stringify does
-        elif piece:
-            out.append(_dumps(piece).decode()[1:-1])
-    out.append('"')
-    return "".join(out)
-
-
-def _json_int(value: int) -> str:
-    value = int(value)
-    if not _MIN_INT <= value <= _MAX_INT:
-        raise EncodeError(
-            f"cannot send a {value.bit_length()}-bit int: JSON numbers are sent as 64-bit integers at most "
-            "(JavaScript has no such number); send it as a str, or as a float for the nearest double"
-        )
-    return str(value)
-
-
-def _js_iso(value: datetime.datetime) -> str:
-    """``Date.prototype.toJSON``: UTC, milliseconds, ``Z``. A naive datetime is taken as UTC."""
-    if value.tzinfo is not None and value.utcoffset() is not None:
-        value = value.astimezone(datetime.UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
-        f"{value.second:02d}.{value.microsecond // 1000:03d}Z"
-    )
-
-
-def _leaf_json(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return _json_str(value)
-    if isinstance(value, int):
-        return _json_int(value)
-    if isinstance(value, float):
-        return js_number(float(value))
-    if isinstance(value, BINARY_TYPES):
-        # Outside EVENT / ACK data the reference lets JSON.stringify call Buffer.prototype.toJSON.
-        return '{"type":"Buffer","data":[' + ",".join(map(str, bytes(value))) + "]}"
-    if isinstance(value, datetime.datetime):
-        return '"' + _js_iso(value) + '"'
-    if isinstance(value, (datetime.date, datetime.time)):
-        return '"' + value.isoformat() + '"'
-    try:  # what orjson supports natively (enums, UUIDs, dataclasses, orjson.Fragment...)
-        return _dumps(value).decode()
-    except TypeError:
-        pass
-    raise EncodeError(
-        f"cannot send a {type(value).__name__} as JSON: use dict, list, tuple, str, int, float, bool, None "
-        "or bytes"
-    )
-
-
-def js_key(key: Any) -> str:
-    """A dict key as the JavaScript property name it becomes (``1`` -> ``"1"``, ``True`` -> ``"true"``,
-    ``None`` -> ``"null"``): every key of a JavaScript object is a string."""
-    if isinstance(key, str):
-        return str(key)
-    if key is True:
-        return "true"
-    if key is False:
-        return "false"
-    if key is None:
-        return "null"
-    if isinstance(key, int):
-        return str(int(key))
-    if isinstance(key, float):
-        if key != key:
-            return "NaN"
-        if key in (float("inf"), float("-inf")):
-            return "Infinity" if key > 0 else "-Infinity"
-        return js_number(float(key))
-    raise EncodeError(f"dict keys must be str, int, float, bool or None, not {type(key).__name__}")
-
-
-def _key_json(key: Any) -> str:
-    """The JSON text of a dict key, as the JavaScript property name the key would become (:func:`js_key`; only a
-    string key can need escapes)."""
-    if isinstance(key, str):
-        return _json_str(key)
-    return '"' + js_key(key) + '"'
-
-
-def _list_members(values: Sequence[Any]) -> Iterator[tuple[str, Any]]:
-    separator = ""
-    for value in values:
-        yield separator, value
-        separator = ","
-
-
-def _dict_members(mapping: dict[Any, Any]) -> Iterator[tuple[str, Any]]:
-    separator = ""
-    for key, value in js_items(mapping):
-        yield separator + _key_json(key) + ":", value
-        separator = ","
-
-
-def to_json(data: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> str:
-    """``JSON.stringify(data)`` without recursion: the slow path of the encoder (module docstring).
-
-    Raises :class:`EncodeError` for values JSON cannot carry and for data nested deeper than ``max_depth``
-    containers. Bytes-like values are written as ``Buffer.toJSON()`` objects.
-    """
-    out: list[str] = []
-    # The containers being written, innermost last: (the remaining (separator + key, value) pairs, closer).
-    stack: list[tuple[Iterator[tuple[str, Any]], str]] = []
-    value = data
-    while True:
-        if isinstance(value, dict):
-            if len(stack) >= max_depth:
-                raise EncodeError(too_deep(max_depth))
-            out.append("{")
-            stack.append((_dict_members(value), "}"))
-        elif isinstance(value, (list, tuple)):
-            if len(stack) >= max_depth:
-                raise EncodeError(too_deep(max_depth))
-            out.append("[")
-            stack.append((_list_members(value), "]"))
-        else:
-            out.append(_leaf_json(value))
-        while stack:
-            members, closer = stack[-1]
-            member = next(members, None)
-            if member is None:
-                out.append(closer)
-                stack.pop()
-            else:
-                prefix, value = member
-                if prefix:
-                    out.append(prefix)
-                break
-        else:
-            return "".join(out)
-
-
 # =============================================================================================================
 # Decoding
 # =============================================================================================================
 
-# What JavaScript's Number() skips around a number (StrWhiteSpaceChar: WhiteSpace and LineTerminator). The
-# reference reads the packet type, the attachment count and each ack id character with Number(), so these
-# count as 0 or are ignored there (vectors decode_space_is_connect, decode_event_space_as_ack_id,
-# decode_binary_space_in_count).
-_JS_WHITESPACE: Final = (
-    "\t\n\v\f\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
+# The reference reads the packet type, the attachment count and each ack id character with Number(), so
+# JavaScript's whitespace counts as 0 or is ignored there (vectors decode_space_is_connect,
+# decode_event_space_as_ack_id, decode_binary_space_in_count).
 _TYPE_OF_CHAR: Final[dict[str, PacketType]] = {
     **{str(int(t)): t for t in PacketType},
-    **dict.fromkeys(_JS_WHITESPACE, _CONNECT),
+    **dict.fromkeys(JS_WHITESPACE, _CONNECT),
     "": _CONNECT,  # Number("") is 0 (vector decode_empty_string_is_connect)
 }
-_ID_CHARS: Final = frozenset("0123456789" + _JS_WHITESPACE)
-_ID_RUN: Final = re.compile("[0-9" + re.escape(_JS_WHITESPACE) + "]*")
-_JS_DECIMAL: Final = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
-_JS_NON_DECIMAL: Final = re.compile(r"0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
-_NON_DECIMAL_BASE: Final = {"x": 16, "o": 8, "b": 2}
-
-# Where orjson stops on a number, the number may be too large for a double, which JSON.parse reads as an
-# infinity: one of the texts orjson refuses that may still be JSON (see _parse_json).
-_NUMBER_START: Final = frozenset("-0123456789")
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-MAX_SAFE_INTEGER: Final = 2**53 - 1
-"""JavaScript's ``Number.MAX_SAFE_INTEGER``: beyond it (either sign) a double no longer holds every integer."""
-
-_OPT_STRICT_INTEGER: Final = orjson.OPT_STRICT_INTEGER  # orjson.dumps refuses ints beyond MAX_SAFE_INTEGER
-
-
-def _all_ints_safe(data: Any) -> bool:
-    """Whether orjson's result holds no int beyond :data:`MAX_SAFE_INTEGER`: orjson, asked to write the data
-    with its 53-bit integer limit, says so at C speed (a few times faster than scanning the text for long
-    digit runs). Any refusal (deep nesting, a lone surrogate) only sends the data to the Python walk."""
-    try:
-        _dumps(data, option=_OPT_STRICT_INTEGER)
-    except orjson.JSONEncodeError:
-        return False
-    return True
-
-
-def _js_int(text: str) -> int | float:
-    """How ``JSON.parse`` reads an integer literal: an exact ``int`` up to :data:`MAX_SAFE_INTEGER`, beyond
-    it the nearest double as a ``float`` (an infinity past the largest double). ``float()`` rounds a decimal
-    text correctly, as JavaScript does, and has no digit limit (``int()`` refuses texts over 4300 digits)."""
-    if len(text) < 16:
-        return int(text)
-    value = float(text)
-    return int(text) if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else value
-
-
-def _js_numbers(value: Any) -> Any:
-    """Make orjson's result what ``JSON.parse`` gives: orjson keeps ints up to 64 bits exact, JavaScript
-    rounds every integer beyond :data:`MAX_SAFE_INTEGER` to the nearest double. Changes lists and dicts in
-    place (iteratively: the data may be nested 1024 deep) and returns ``value``."""
-    kind = type(value)
-    if kind is int:
-        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else float(value)
-    if kind is not list and kind is not dict:
-        return value
-    stack = [value]
-    while stack:
-        container = stack.pop()
-        items = enumerate(container) if type(container) is list else container.items()
-        for key, item in items:
-            kind = type(item)
-            if kind is int:
-                if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                    container[key] = float(item)  # a 64-bit int at most: no overflow
-            elif kind is list or kind is dict:
-                stack.append(item)
-    return value
-
-
-_STRICT_STDLIB_JSON: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_js_int)
-"""The standard library's parser with ``NaN`` / ``Infinity`` refused (as strict as ``JSON.parse``) and integers
-read as JavaScript reads them."""
+_ID_CHARS: Final = frozenset("0123456789" + JS_WHITESPACE)
+_ID_RUN: Final = re.compile("[0-9" + re.escape(JS_WHITESPACE) + "]*")
 
 _INVALID_PAYLOAD: Final = "invalid payload"
-
-
-def parse_js_json(text: str | bytes | bytearray | memoryview) -> Any:
-    """``JSON.parse(text)`` as a JavaScript peer sees the data: strict, integers beyond
-    :data:`MAX_SAFE_INTEGER` as the double JavaScript holds (``float``; an infinity past the largest double,
-    which is written back as ``null``). UTF-8 bytes are read too, invalid sequences as U+FFFD. Raises
-    ``ValueError`` when it is not JSON."""
-    try:
-        data = _loads(text)
-    except orjson.JSONDecodeError as error:
-        if not isinstance(text, str):  # bytes get the second parse whatever they hold: invalid UTF-8 too
-            text = bytes(text).decode("utf-8", "replace")
-        elif not (text[error.pos : error.pos + 1] in _NUMBER_START or "\\u" in text or not text.isascii()):
-            # orjson refuses three things JSON.parse accepts: a lone surrogate, escaped (``\\ud800``) or raw
-            # (only in a text that is not ASCII), and a number too large for a double, where orjson stops (its
-            # error's position is the number's first character; ASCII text, so characters and bytes agree). Only
-            # those deserve the second, slower parse. Each test costs O(1) or one substring search: a regular
-            # expression over the whole text (the earlier way) held the event loop for 20-70 ms per refused MB.
-            raise
-    else:
-        return data if _all_ints_safe(data) else _js_numbers(data)
-    try:
-        return _STRICT_STDLIB_JSON.decode(text)
-    except RecursionError as exc:  # deep nesting
-        raise ValueError("JSON nested too deep") from exc
 
 
 def _parse_json(text: str) -> Any:
@@ -663,30 +319,6 @@ def _parse_json(text: str) -> Any:
         return parse_js_json(text)
     except ValueError:  # JSONDecodeError, a refused constant; deep nesting
         raise DecodeError(_INVALID_PAYLOAD) from None
-
-
-def _js_string_to_number(text: str) -> float:
-    """JavaScript's ``Number(text)`` (StringToNumber), ``NaN`` when it is not a number."""
-    text = text.strip(_JS_WHITESPACE)
-    if not text:
-        return 0.0
-    if _JS_DECIMAL.fullmatch(text):
-        return float(text)
-    match = _JS_NON_DECIMAL.fullmatch(text)
-    if match:
-        try:
-            return float(int(match.group(1)[1:], _NON_DECIMAL_BASE[match.group(1)[0].lower()]))
-        except OverflowError:
-            return float("inf")
-    return float("nan")
-
-
-def _valid_event(data: Any) -> bool:
-    if type(data) is not list or not data:
-        return False
-    name = data[0]
-    kind = type(name)
-    return (kind is str and name not in RESERVED_EVENTS) or kind is int or kind is float
 
 
 def _valid_connect(data: Any) -> bool:
@@ -709,10 +341,10 @@ def _valid_connect_error(data: Any) -> bool:
 _VALIDATORS: Final = (
     _valid_connect,
     _valid_disconnect,
-    _valid_event,
+    valid_event_data,
     _valid_ack,
     _valid_connect_error,
-    _valid_event,
+    valid_event_data,
     _valid_ack,
 )
 
@@ -774,8 +406,8 @@ class Decoder:
                 raise ValueError(f"{name} must be an int >= {minimum}, not {value!r}")
         self._max_attachments = max_attachments
         self._max_ack_id_digits = max_ack_id_digits
-        self._max_depth = min(max_depth, _ORJSON_MAX_READ_DEPTH)
-        self._check_depth = self._max_depth < _ORJSON_MAX_READ_DEPTH
+        self._max_depth = min(max_depth, ORJSON_MAX_READ_DEPTH)
+        self._check_depth = self._max_depth < ORJSON_MAX_READ_DEPTH
         # The binary packet waiting for its attachments: (type, nsp, data, id), their count, those received.
         self._pending: tuple[PacketType, str, Any, int | None] | None = None
         self._expected = 0
@@ -851,11 +483,11 @@ class Decoder:
             payload = _loads(text[start:])
         except orjson.JSONDecodeError:
             return None  # the general path decides: strict fallback or "invalid payload"
-        try:  # _all_ints_safe() inlined
+        try:  # js_json.all_ints_safe() inlined
             _dumps(payload, option=_OPT_STRICT_INTEGER)
         except orjson.JSONEncodeError:
-            _js_numbers(payload)
-        if type(payload) is list and payload:  # _valid_event() inlined
+            js_numbers(payload)
+        if type(payload) is list and payload:  # valid_event_data() inlined
             name = payload[0]
             kind = type(name)
             if (kind is str and name not in RESERVED_EVENTS) or kind is int or kind is float:
@@ -874,7 +506,7 @@ class Decoder:
         if ptype in (_BINARY_EVENT, _BINARY_ACK):
             # "<count>-": the count is read with Number(), so " 1" and "1e1" are counts too (vectors).
             dash = text.find("-", 1)
-            count = _js_string_to_number(text[1:dash]) if dash > 0 else float("nan")
+            count = js_string_to_number(text[1:dash]) if dash > 0 else float("nan")
             if not (count >= 1 and count.is_integer()):  # NaN and infinities fail here too
                 raise DecodeError("Illegal attachments")
             if count > self._max_attachments:
@@ -918,7 +550,7 @@ class Decoder:
 
     def _ack_id(self, run: str) -> int:
         """The ack id of a run of digits and JavaScript whitespace (B2 step 4)."""
-        digits = run.strip(_JS_WHITESPACE)
+        digits = run.strip(JS_WHITESPACE)
         if not digits:
             return 0  # Number(" ") is 0 (vector decode_event_space_as_ack_id)
         significant = digits.lstrip("0")

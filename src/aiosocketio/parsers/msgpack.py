@@ -88,7 +88,6 @@ The module is pure: no asyncio, sockets or clocks.
 from __future__ import annotations
 
 import datetime
-import enum
 import struct
 from collections.abc import Iterator
 from typing import Any, Final
@@ -100,9 +99,21 @@ except ImportError:
 
     raise missing_extra("msgpack", "msgpack", "the msgpack parser (aiosocketio.parsers.msgpack)") from None
 
-from aiosocketio.parsers.binary import deeper_than, js_items, too_deep
-from aiosocketio.parsers.default import js_key
-from aiosocketio.parsers.packet import RESERVED_EVENTS, DecodeError, EncodeError, Packet, PacketType
+from aiosocketio.codecs.js_msgpack import AmbiguousExtension, notepack_ext_hook
+from aiosocketio.codecs.js_values import (
+    JS_WHITESPACE,
+    UNDEFINED,
+    UndefinedType,
+    array_index,
+    datetime_from_ms,
+    js_items,
+    js_key,
+    js_time,
+    too_deep,
+    utf16_units,
+)
+from aiosocketio.parsers.binary import deeper_than
+from aiosocketio.parsers.packet import DecodeError, EncodeError, Packet, PacketType, valid_event_data
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -124,20 +135,14 @@ DEFAULT_MAX_DEPTH: Final = MAX_DEPTH
 """The default ``max_depth`` of :class:`Encoder` and :class:`Decoder`."""
 
 
-class Undefined(enum.Enum):
-    """The type of :data:`UNDEFINED` (an enum so that it is a typed singleton)."""
+Undefined: Final = UndefinedType
+"""The type of :data:`UNDEFINED` (:class:`~aiosocketio.codecs.js_values.UndefinedType`; this name is kept for
+existing imports).
 
-    UNDEFINED = "undefined"
-
-    def __repr__(self) -> str:
-        return "UNDEFINED"
-
-
-UNDEFINED: Final = Undefined.UNDEFINED
-"""JavaScript's ``undefined``: written as notepack 2 writes it (``d4 00 00``, fixext 1 of type 0).
-
-Only needed for byte parity with a Node.js peer (the reference keeps ``pid: undefined`` in its CONNECT reply,
-vector ``encode_connect_reply_as_server_builds_it``); the decoder gives ``None`` for it."""
+:data:`UNDEFINED` (from :mod:`aiosocketio.codecs.js_values`, the one every codec shares) is JavaScript's
+``undefined``, written as notepack 2 writes it (``d4 00 00``, fixext 1 of type 0). Only needed for byte parity
+with a Node.js peer (the reference keeps ``pid: undefined`` in its CONNECT reply, vector
+``encode_connect_reply_as_server_builds_it``); the decoder gives ``None`` for it."""
 
 _PACKET_TYPES: Final = tuple(PacketType)
 
@@ -147,9 +152,6 @@ _ExtType: Final = msgpack.ExtType
 
 _MIN_INT: Final = -(2**63)
 _INT_LIMIT: Final = 2**64
-_MAX_ARRAY_INDEX: Final = 2**32 - 2
-_EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-_ONE_MS: Final = datetime.timedelta(milliseconds=1)
 
 # The ext values notepack writes for undefined and a Date, packed by packb as fixext 1 / fixext 8 of type 0.
 _UNDEFINED_EXT: Final = _ExtType(0, b"\x00")
@@ -163,21 +165,10 @@ _INVALID_PAYLOAD: Final = "invalid payload"
 _PLAIN_LEAVES: Final = frozenset({str, int, bool, type(None), bytes, bytearray})
 
 
-def _is_array_index_key(key: str) -> bool:
-    """Whether JavaScript lists ``key`` first: the canonical decimal form of 0 .. 2**32 - 2 (``"7"``)."""
-    return (
-        key.isdigit()
-        and key.isascii()
-        and (len(key) == 1 or key[0] != "0")
-        and len(key) <= 10
-        and int(key) <= _MAX_ARRAY_INDEX
-    )
-
-
 def _plain_keys(mapping: dict[Any, Any]) -> bool:
     """Whether packb writes ``mapping``'s keys as notepack would: all ``str``, none integer-like."""
     for key in mapping:
-        if type(key) is not str or ("0" <= key[:1] <= "9" and _is_array_index_key(key)):
+        if type(key) is not str or ("0" <= key[:1] <= "9" and array_index(key) is not None):
             return False
     return True
 
@@ -220,10 +211,7 @@ def _is_plain(data: Any, max_depth: int) -> bool:
 
 def _date_ext(value: datetime.datetime) -> Any:
     """notepack's ``Date``: fixext 8 of type 0 holding the milliseconds since the epoch (int 64, big-endian)."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        value = value.replace(tzinfo=datetime.UTC)
-    ms = (value - _EPOCH) // _ONE_MS  # floor, like the default parser's Date.toJSON()
-    return _ExtType(0, struct.pack(">q", ms))
+    return _ExtType(0, struct.pack(">q", js_time(value)))  # floored, like the default parser's Date.toJSON()
 
 
 def _number(value: float) -> int | float:
@@ -390,14 +378,6 @@ class Encoder:
 # =============================================================================================================
 
 
-class _NeedsReferenceReader(Exception):
-    """Raised inside unpackb when only the byte form of an ext value tells what notepack makes of it."""
-
-
-# ext type 0 of these sizes may be written with a fixext form (undefined, Date, or [0, bytes] for notepack) or
-# with ext 8 (an ArrayBuffer): unpackb does not say which.
-_FIXEXT_SIZES: Final = frozenset({1, 2, 4, 8, 16})
-
 _Timestamp: Final = msgpack.Timestamp
 
 
@@ -422,18 +402,10 @@ def _holds_timestamp(document: Any) -> bool:
     return False
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
-    if code == 0:
-        if len(data) in _FIXEXT_SIZES:
-            raise _NeedsReferenceReader
-        return data  # only the ext 8/16/32 forms exist for other sizes: an ArrayBuffer
-    return [code, data]
-
-
 def _date(ms: int) -> datetime.datetime | None:
     """notepack's ``new Date(ms)`` as an aware UTC datetime; ``None`` where Python's range ends."""
     try:
-        return _EPOCH + datetime.timedelta(milliseconds=ms)
+        return datetime_from_ms(ms)
     except OverflowError:
         return None
 
@@ -631,31 +603,20 @@ def _text_error(text: str) -> DecodeError:
     """
     if not text or text[0] not in _SMALL_NUMBER_CHARS:
         return DecodeError("Could not parse")
-    units = len(text) + sum(1 for char in text if char > "\uffff")
+    units = len(utf16_units(text))
     if units != 1:
         return DecodeError(f"{units - 1} trailing bytes")
     return DecodeError("invalid packet type")
 
 
 # Characters whose Number() is 0-9: the digits and JavaScript's whitespace (Number(" ") is 0).
-_SMALL_NUMBER_CHARS: Final = frozenset(
-    "0123456789\t\n\v\f\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
+_SMALL_NUMBER_CHARS: Final = frozenset("0123456789" + JS_WHITESPACE)
 
 
 def _is_integer(value: Any) -> bool:
     """JavaScript's ``Number.isInteger``: an int (not a bool) or an integral, finite float."""
     kind = type(value)
     return kind is int or (kind is float and value.is_integer())
-
-
-def _valid_event_strict(data: Any) -> bool:
-    if type(data) is not list or not data:
-        return False
-    name = data[0]
-    kind = type(name)
-    return (kind is str and name not in RESERVED_EVENTS) or kind is int or kind is float
 
 
 def _packet(document: Any, strict: bool) -> Packet:
@@ -678,7 +639,7 @@ def _packet(document: Any, strict: bool) -> Packet:
     if not present:
         data = None
     if ptype == 2:
-        valid = _valid_event_strict(data) if strict else type(data) is list
+        valid = valid_event_data(data) if strict else type(data) is list
     elif ptype == 3:
         valid = type(data) is list
     elif ptype == 0:
@@ -760,8 +721,8 @@ class Decoder:
         """The document in ``buf``: unpackb when it can tell, else the reference reader (module docstring)."""
         max_depth = self._max_depth
         try:
-            document = _unpackb(buf, ext_hook=_ext_hook, unicode_errors="replace")
-        except (ValueError, RecursionError, _NeedsReferenceReader):
+            document = _unpackb(buf, ext_hook=notepack_ext_hook, unicode_errors="replace")
+        except (ValueError, RecursionError, AmbiguousExtension):
             pass  # a malformed document, or one only the reference reader can read right
         else:
             if b"\xff" not in buf or not _holds_timestamp(document):  # memchr first: 0xff is the type byte

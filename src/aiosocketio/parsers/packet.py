@@ -1,8 +1,8 @@
 """The Socket.IO v5 packet model shared by every parser (protocol.md B1, B7).
 
-What: the seven packet types, an immutable :class:`Packet`, the reserved event names, and the two errors a
-parser raises (:class:`DecodeError` for what a peer sent, :class:`EncodeError` for what the application asked
-to send).
+What: the seven packet types, an immutable :class:`Packet`, the reserved event names, and (re-exported from
+:mod:`aiosocketio.codecs.errors`, where every codec gets them) the two errors a parser raises
+(:class:`DecodeError` for what a peer sent, :class:`EncodeError` for what the application asked to send).
 
 Why it is its own module: the server, the adapters and every parser (the default text parser now, a msgpack
 parser later) speak in these packets, so they live apart from any wire format. It is pure (no asyncio, sockets
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Final
 
-from aiosocketio.exceptions import ProtocolError
+from aiosocketio.codecs.errors import DecodeError, EncodeError
 
-__all__ = ["RESERVED_EVENTS", "DecodeError", "EncodeError", "Packet", "PacketType"]
+__all__ = ["RESERVED_EVENTS", "DecodeError", "EncodeError", "Packet", "PacketType", "valid_event_data"]
 
 
 class PacketType(IntEnum):
@@ -41,6 +41,16 @@ RESERVED_EVENTS: Final = frozenset(
 )
 """Event names an application may not emit and a peer may not send (B7): an incoming EVENT named like this is
 a decode error. (``serverSideEmit`` has its own, different list, C7.)"""
+
+
+def valid_event_data(data: Any) -> bool:
+    """Whether ``data`` may be an EVENT's (B7): a non-empty list whose first item, the event name, is a ``str``
+    other than a reserved name, or a number. The parsers refuse every other EVENT."""
+    if type(data) is not list or not data:
+        return False
+    name = data[0]
+    kind = type(name)
+    return (kind is str and name not in RESERVED_EVENTS) or kind is int or kind is float
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,21 +77,3 @@ class Packet:
         if isinstance(ack_id, int) and not isinstance(ack_id, bool) and ack_id >= 0:
             return  # an int subclass (IntEnum...) is fine
         raise ValueError(f"packet id must be a non-negative int or None, not {ack_id!r}")
-
-
-class DecodeError(ProtocolError, ValueError):
-    """A peer sent something the parser cannot accept (B2, B3).
-
-    The message is the reference's text (``"invalid payload"``, ``"Illegal attachments"``, ...) so logs read
-    the same as the Node.js server's. The server answers any of them by closing the whole Engine.IO connection
-    (sockets get the reason ``forced close``, E9).
-    """
-
-
-class EncodeError(TypeError, ValueError):
-    """The application asked to send a value that cannot be written as Socket.IO JSON.
-
-    Raised for a type JSON cannot carry, an ``int`` outside the 64-bit range, a ``dict`` key that is not a
-    ``str`` / number / ``bool`` / ``None``, or data nested deeper than the encoder's ``max_depth`` (a cycle
-    included). It is both a ``TypeError`` and a ``ValueError`` so callers may catch either.
-    """
