@@ -552,8 +552,17 @@ class ASGIApp:
         else:
             headers = [_asgi_header(pair) for pair in pairs]
             headers.append((b"content-length", b"%d" % len(response.body)))
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+        try:
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            await send({"type": "http.response.body", "body": response.body})
+        except (OSError, RuntimeError) as exc:
+            # The client went away while the answer was being made, and the ASGI server says so only now: an
+            # OSError as the ASGI spec asks, or (uvicorn on uvloop, a connection it closed itself after a bad
+            # pipelined request) uvloop's RuntimeError about a closed handle. Nobody is left to answer. Any other
+            # RuntimeError is a misuse of the ASGI protocol and must stay loud.
+            if isinstance(exc, RuntimeError) and "closed" not in str(exc):
+                raise
+            logger.debug("the client left before its answer could be sent (%r)", exc)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Start and stop our servers with the ASGI server's lifespan, passing it on to ``other_app``.

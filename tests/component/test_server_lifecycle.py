@@ -6,6 +6,9 @@ is served once more. A request still in flight after the shutdown does not start
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 import aiosocketio
 from aiosocketio.adapters.memory import InMemoryAdapter
@@ -117,3 +120,56 @@ async def test_django_as_other_app_does_not_cost_our_lifespan() -> None:
 
 
 urlpatterns: list[object] = []  # Django's ROOT_URLCONF above
+
+
+# -- an answer the ASGI server can no longer send ---------------------------------------------------------------
+
+
+async def ask(app: object, send_error: Exception) -> None:
+    """A handshake GET through ``app`` whose ASGI server fails every ``send``, as it does once the client is gone."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/socket.io/",
+        "raw_path": b"/socket.io/",
+        "query_string": b"EIO=4&transport=polling",
+        "root_path": "",
+        "headers": [(b"host", b"localhost")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 3000),
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        raise send_error
+
+    await asyncio.wait_for(app(scope, receive, send), 2)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError("the ASGI spec's way of saying the client left"),
+        RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed"),
+    ],
+)
+async def test_an_answer_for_a_client_that_left_is_dropped_quietly(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What uvicorn on uvloop does to a connection it closed itself (the wire fuzz found it): the send fails."""
+    io = aiosocketio.Server()
+    await ask(io.asgi_app(), error)  # raises nothing
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    await io.close()
+
+
+async def test_an_asgi_misuse_stays_loud() -> None:
+    io = aiosocketio.Server()
+    with pytest.raises(RuntimeError, match="Unexpected ASGI message"):
+        await ask(io.asgi_app(), RuntimeError("Unexpected ASGI message 'http.response.start' sent"))
+    await io.close()
