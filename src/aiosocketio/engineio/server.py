@@ -31,13 +31,13 @@ from aiosocketio.engineio.handshake import (
     status_for,
     verify,
 )
+from aiosocketio.engineio.interfaces import PollContext
 from aiosocketio.engineio.payload_v3 import encode_payload_v3
 from aiosocketio.engineio.socket import EngineSocket
 from aiosocketio.engineio.timers import SessionTimers, resolution_for
 from aiosocketio.engineio.transports.polling import (
     OCTET_STREAM,
     TEXT_PLAIN,
-    PollContext,
     PollingTransport,
     encode_items,
     jsonp_index,
@@ -320,7 +320,7 @@ class EngineServer(EventEmitter):
         payload = transport.answer_now((agent, encodings, path, query, headers))
         if isinstance(payload, bytes):
             return self._quick_poll_response(payload, agent, encodings)
-        return payload  # a HeldAnswer (see _held_poll_response), or None for an overlapping GET
+        return payload  # a HeldAnswer (see held_poll_response), or None for an overlapping GET
 
     def _quick_poll_response(
         self, payload: bytes, user_agent: str | None, accept_encoding: str | None
@@ -331,9 +331,10 @@ class EngineServer(EventEmitter):
             return Response(200, [*_POLL_HEADERS, *extra, *(self._cors_fixed or ())], payload)
         return Response(200, self._get_headers, payload)
 
-    def _held_poll_response(self, payload: bytes, context: PollContext, socket: EngineSocket) -> Response:
-        """The answer to a GET held by answer_at_once, as handle_http would give it now. A ``headers`` listener
-        added while it waited gets a Request built from the raw parts (its remote address is the session's)."""
+    def held_poll_response(self, payload: bytes, context: PollContext, remote_address: str) -> Response:
+        """(Sessions) The answer to a GET held by answer_at_once, as handle_http would give it now. A ``headers``
+        listener added while it waited gets a Request built from the raw parts (``remote_address``: the
+        session's)."""
         user_agent, accept_encoding, path, query, headers = context
         if "headers" not in self._listeners:
             return self._quick_poll_response(payload, user_agent, accept_encoding)
@@ -342,9 +343,9 @@ class EngineServer(EventEmitter):
             path,
             query.decode("latin-1"),
             Headers.from_raw(headers),
-            remote_address=socket.remote_address,
+            remote_address=remote_address,
         )
-        response = self._poll_response(request, payload, socket)
+        response = self.poll_response(request, payload)
         if self._cors_fixed:
             response.headers = [*response.headers, *self._cors_fixed]
         return response
@@ -475,7 +476,7 @@ class EngineServer(EventEmitter):
         if self._cookie is not None:
             headers.append(("Set-Cookie", hdr.set_cookie_header(self._cookie, sid)))
         headers = await self._hooked(headers, request, initial=True)
-        socket._start()
+        socket.start()
         self.emit_event("connection", socket)
         return Response(200, headers, body)
 
@@ -552,9 +553,9 @@ class EngineServer(EventEmitter):
                 logger.exception("error in a headers hook")
         return hdr.hook_header_pairs(mapping)
 
-    def _poll_response(
-        self, request: Request, body: bytes, socket: EngineSocket, *, binary: bool = False
-    ) -> Response:
+    def poll_response(self, request: Request, body: bytes, *, binary: bool = False) -> Response:
+        """(Sessions) The answer to a long-polling GET that carries ``body``, the ``headers`` hook applied (CORS is
+        the caller's)."""
         request_headers = request.headers
         extra, body = self._poll_extras(
             body, request_headers.get("user-agent"), request_headers.get("accept-encoding")
@@ -578,7 +579,8 @@ class EngineServer(EventEmitter):
                 extra.append(("Content-Encoding", encoding))
         return extra, body
 
-    def _post_response(self, request: Request, socket: EngineSocket) -> Response:
+    def post_response(self, request: Request) -> Response:
+        """(Sessions) The answer to a long-polling POST whose packets were taken (CORS is the caller's)."""
         return Response(200, self._sync_hooked(list(_POST_HEADERS), request), _OK)
 
     def _sync_hooked(self, headers: HeaderPairs, request: Request) -> HeaderPairs:
@@ -657,7 +659,7 @@ class EngineServer(EventEmitter):
             ):
                 port.close(1000)
                 return
-            socket._start_upgrade(WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3))
+            socket.start_upgrade(WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3))
             return
         socket = EngineSocket(self, sid, request, protocol=protocol_revision(query))
         transport = WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3)
@@ -667,7 +669,7 @@ class EngineServer(EventEmitter):
         if self.initial_packet is not None:
             initial = self.initial_packet
             transport.send("4" + initial if isinstance(initial, str) else initial)
-        socket._start()
+        socket.start()
         self.emit_event("connection", socket)
 
     async def _refuse_websocket(
@@ -682,8 +684,8 @@ class EngineServer(EventEmitter):
 
     # -- bookkeeping -------------------------------------------------------------------------------------
 
-    def _session_timers(self, loop: asyncio.AbstractEventLoop) -> SessionTimers:
-        """The one timer of this server's sessions on ``loop`` (made with the first session, anew if the
+    def session_timers(self, loop: asyncio.AbstractEventLoop) -> SessionTimers:
+        """(Sessions) The one timer of this server's sessions on ``loop`` (made with the first session, anew if the
         server is reused on another loop); its resolution follows the configured intervals."""
         timers = self._timers
         if timers is None or timers.loop is not loop:
@@ -691,6 +693,11 @@ class EngineServer(EventEmitter):
             timers = self._timers = SessionTimers(loop, resolution)
         return timers
 
-    def _remove(self, socket: EngineSocket) -> None:
-        if self._clients.get(socket.id) is socket:
-            del self._clients[socket.id]
+    def holds_session(self, socket: object, sid: str) -> bool:
+        """(Sessions) Whether ``socket`` is the live session ``sid``."""
+        return self._clients.get(sid) is socket
+
+    def discard_session(self, socket: object, sid: str) -> None:
+        """(Sessions) ``socket`` closed: out of the table, unless another session took its id meanwhile."""
+        if self._clients.get(sid) is socket:
+            del self._clients[sid]
