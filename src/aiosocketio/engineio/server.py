@@ -45,6 +45,7 @@ from aiosocketio.engineio.transports.polling import (
 )
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
 from aiosocketio.web import (
+    CLOSE_NO_STATUS,
     FixedHeaders,
     HeaderPairs,
     Headers,
@@ -657,7 +658,8 @@ class EngineServer(EventEmitter):
                 or not isinstance(socket.transport, PollingTransport)
                 or self._clients.get(sid) is not socket
             ):
-                port.close(1000)
+                # As the reference: a close frame without a status code (the client sees 1005).
+                port.close(CLOSE_NO_STATUS)
                 return
             socket.start_upgrade(WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3))
             return

@@ -243,9 +243,10 @@ class EngineSocket(EventEmitter):
             if action is Action.NOTHING:
                 break
             if action is Action.SEND_PING:
+                # A packet the server creates, as the reference reports it; ``heartbeat`` waits for the pong.
+                if "packet_create" in self._listeners:
+                    self.emit_event("packet_create", pk.PING)
                 self._enqueue(pk.PING)  # through the buffer like any packet, so it reaches a polling client
-                if self.has_listeners("heartbeat"):
-                    self.emit_event("heartbeat")
             elif action is Action.ABORT_UPGRADE:
                 self._drop_candidate()
             elif action is Action.CLOSE:
@@ -299,6 +300,8 @@ class EngineSocket(EventEmitter):
                 return True
             elif action is Action.SEND_PONG:
                 self._answer_ping()
+            elif packet.type is pk.PacketType.PONG and self.has_listeners("heartbeat"):
+                self.emit_event("heartbeat")  # the client answered a ping, as the reference reports it
             if session.ready_state is not ReadyState.OPEN:
                 return True
         self._reschedule()
@@ -343,6 +346,8 @@ class EngineSocket(EventEmitter):
 
     def _answer_ping(self) -> None:
         """Protocol 3: the client pinged; the pong goes out like any packet, and the deadline moved."""
+        if "packet_create" in self._listeners:
+            self.emit_event("packet_create", pk.PONG)
         self._enqueue(pk.PONG)
         self._reschedule()
         if self.has_listeners("heartbeat"):
