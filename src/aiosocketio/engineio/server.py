@@ -53,6 +53,7 @@ from aiosocketio.web import (
     Request,
     Response,
     WebSocketHandshake,
+    parse_query,
 )
 
 __all__ = ["EngineConnectionError", "EngineServer"]
@@ -261,12 +262,11 @@ class EngineServer(EventEmitter):
         """The hot path of long-polling (``QuickWebApp``): a GET or POST of a live polling session, answered
         from the request's raw parts when it needs no waiting.
 
-        It gives exactly what :meth:`handle_http` would, or None before changing anything: a query with
-        anything percent-encoded, a ``headers`` listener (it wants a Request), CORS that depends on the request,
-        one of the headers read here sent twice (Headers would join them), an overlapping GET, and every
-        request the checks of :meth:`_live_polling_transport` would not pass. What the reference checks on
-        such a request (A10) is the sid, the transport and the origin. A GET with nothing to send yet is held:
-        the :class:`HeldAnswer` gets its answer when packets come.
+        It gives exactly what :meth:`handle_http` would, or None before changing anything: a ``headers``
+        listener (it wants a Request), CORS that depends on the request, one of the headers read here sent twice
+        (Headers would join them), a protocol 3 or JSONP session, an overlapping GET, and every request that
+        :meth:`_polling_transport` (the checks handle_http makes too) does not pass. A GET with nothing to send
+        yet is held: the :class:`HeldAnswer` gets its answer when packets come.
         """
         if method == "GET":
             posting = False
@@ -276,27 +276,6 @@ class EngineServer(EventEmitter):
             return None
         if (self._cors is not None and self._cors_fixed is None) or "headers" in self._listeners:
             return None
-        if b"%" in query or b"+" in query:
-            return None
-        sid = name = revision = None
-        for part in query.split(b"&"):
-            key, _, value = part.partition(b"=")
-            if key == b"sid":
-                if sid is None:
-                    sid = value
-            elif key == b"transport":
-                if name is None:
-                    name = value
-            elif key == b"EIO" and revision is None:
-                revision = value
-        if not sid or name != b"polling" or revision != b"4" or "polling" not in self.transports:
-            return None
-        socket = self._clients.get(sid.decode("latin-1"))
-        if socket is None or socket.protocol != 4:  # protocol 3 sessions take the long way
-            return None
-        transport = socket.transport
-        if type(transport) is not PollingTransport or transport.jsonp is not None:
-            return None
         found: dict[bytes, bytes] = {}
         for key, value in headers:
             if key in _QUICK_HEADERS:
@@ -304,11 +283,14 @@ class EngineServer(EventEmitter):
                     return None
                 found[key] = value
         origin = found.get(b"origin")
+        parsed = parse_query(query.decode("latin-1"))  # as Request.query parses it for handle_http
+        transport = self._polling_transport(parsed, None if origin is None else origin.decode("latin-1"))
+        # Protocol 3 (the revision matches the session's) and JSONP sessions take the long way.
+        if transport is None or parsed.get("EIO") != "4" or transport.jsonp is not None:
+            return None
         content_type = found.get(b"content-type")
         user_agent = found.get(b"user-agent")
         accept_encoding = found.get(b"accept-encoding")
-        if origin is not None and origin_is_invalid(origin.decode("latin-1")):
-            return None
         if posting:
             accepted = transport.receive_now(body, content_type)
             if accepted is None:
@@ -354,7 +336,7 @@ class EngineServer(EventEmitter):
     async def handle_http(self, request: Request) -> Response:
         cors_headers = self._cors_fixed
         if self._cors is None or (cors_headers is not None and request.method != "OPTIONS"):
-            transport = self._live_polling_transport(request)
+            transport = self._polling_transport(request.query, request.headers.get("origin"))
             if transport is not None:
                 # The hot path: a GET or POST of a live polling session calls no application hook that may
                 # wait (only the synchronous "headers" listeners).
@@ -379,7 +361,7 @@ class EngineServer(EventEmitter):
             cors_headers, preflight = outcome
             if preflight:
                 return Response(self._cors.options_success_status, cors_headers)
-        transport = self._live_polling_transport(request)
+        transport = self._polling_transport(request.query, request.headers.get("origin"))
         if transport is not None:
             response = await self._to_transport(transport, request)
         else:
@@ -414,14 +396,15 @@ class EngineServer(EventEmitter):
         )
         return socket, error
 
-    def _live_polling_transport(self, request: Request) -> PollingTransport | None:
-        """The transport of the live polling session this request belongs to, when every check of verify()
-        passes; None sends the request the long way (_handle_http), which answers errors too.
+    def _polling_transport(self, query: dict[str, str], origin: str | None) -> PollingTransport | None:
+        """The transport of the live polling session a request names (by its ``query`` and ``origin``), when
+        every check of verify() passes; None sends the request the long way (_handle_http), which answers errors
+        too. The one implementation of these checks for handle_http and answer_at_once.
 
         The common case, checked without building verify()'s arguments: the transport the request names is
-        the session's, so it is allowed and matches; only the origin is left to check.
+        the session's, so it is allowed and matches; only the origin is left to check (A10: what the reference
+        checks on such a request is the sid, the transport and the origin).
         """
-        query = request.query
         sid = query.get("sid")
         if not sid:
             return None
@@ -434,10 +417,9 @@ class EngineServer(EventEmitter):
             and query.get("transport") == "polling"
             and "polling" in self.transports
             and protocol_revision(query) == socket.protocol
+            and (origin is None or not origin_is_invalid(origin))
         ):
-            origin = request.headers.get("origin")
-            if origin is None or not origin_is_invalid(origin):
-                return transport
+            return transport
         return None
 
     async def _handle_http(self, request: Request) -> Response:

@@ -279,7 +279,7 @@ class HttpProtocol(asyncio.Protocol):
             ex.upgrade = True
             ex.keep_alive = False  # the parser cannot go on after an upgrade request
             self._upgrade_ex = ex
-        self._idle_deadline = 0.0  # _disarm_idle(), inline
+        self._idle_deadline = 0.0  # disarms the idle timer (see _on_idle)
         self._queue.append(ex)
 
     def on_body(self, body: bytes) -> None:
@@ -679,9 +679,6 @@ class HttpProtocol(asyncio.Protocol):
         self._idle_deadline = deadline
         if self._idle is None:
             self._idle = self.loop.call_at(deadline, self._on_idle)
-
-    def _disarm_idle(self) -> None:
-        self._idle_deadline = 0.0
 
     def _cancel_idle(self) -> None:
         """Disarm for good (the connection closes or changes protocol): the pending timer goes too."""
