@@ -29,8 +29,7 @@ PollContext = tuple[str | None, str | None, str, bytes, Sequence[tuple[bytes, by
 
 
 class TransportOwner(Protocol):
-    """The session a transport serves: it takes what arrived, hears that the transport failed or is ready to
-    send, and builds the HTTP answers of long-polling."""
+    """The session a transport serves: takes what arrived, hears of failures and waiting GETs, builds poll answers."""
 
     #: The session id (for log lines).
     id: str
@@ -86,8 +85,7 @@ class TransportOwner(Protocol):
 
 
 class SessionHost(Protocol):
-    """The server a session belongs to: its settings, its shared timers, its table of sessions and the HTTP
-    answers of long-polling."""
+    """The server a session belongs to: its settings, shared timers, table of sessions and long-polling answers."""
 
     ping_interval: float
     ping_timeout: float

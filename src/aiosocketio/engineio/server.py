@@ -416,7 +416,7 @@ class EngineServer(EventEmitter):
             type(transport) is PollingTransport
             and query.get("transport") == "polling"
             and "polling" in self.transports
-            and protocol_revision(query) == socket.protocol
+            and (4 if query.get("EIO") == "4" else 3) == socket.protocol  # protocol_revision(), inline
             and (origin is None or not origin_is_invalid(origin))
         ):
             return transport

@@ -24,8 +24,7 @@ ASGIApp: TypeAlias = Callable[[ASGIMessage, ASGIReceive, ASGISend], Awaitable[No
 
 
 class BridgedConnection(Protocol):
-    """The HTTP connection a request for ``other_app`` came on: its addresses, the writing of its answer, and the
-    flow control of its body both ways."""
+    """The HTTP connection of a request for ``other_app``: its addresses, its answer, its flow control."""
 
     #: The peer's and our own address (host, port), when the transport knows them.
     client: tuple[str, int] | None
