@@ -33,7 +33,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from bench_server import build
 
-from aiosocketio.runner.protocol import HttpProtocol, ServerState
+from aiosocketio.runner.http import HttpProtocol
+from aiosocketio.runner.state import ServerState
 
 _MASK = b"\x37\xfa\x21\x3d"
 

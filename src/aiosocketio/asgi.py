@@ -25,6 +25,7 @@ from typing import Any
 from aiosocketio._emitter import carry_on, step
 from aiosocketio.web import (
     CLOSE_DROPPED,
+    CLOSE_NO_STATUS,
     BodyTooLarge,
     FixedHeaders,
     Headers,
@@ -245,7 +246,12 @@ class _ASGIWebSocket:
         if self._closed:
             return
         self._closed = True
-        self._push({"type": "websocket.close", "code": code}, 0)
+        if code == CLOSE_NO_STATUS:
+            # ASGI cannot ask for a close frame without a code (and servers refuse 1005 as one): the spec's
+            # default code it is.
+            self._push({"type": "websocket.close"}, 0)
+        else:
+            self._push({"type": "websocket.close", "code": code}, 0)
         self._notify_close(code)
 
     def _notify_close(self, code: int) -> None:

@@ -25,6 +25,7 @@ from urllib.parse import unquote_plus
 
 __all__ = [
     "CLOSE_DROPPED",
+    "CLOSE_NO_STATUS",
     "BodyTooLarge",
     "FixedHeaders",
     "Headers",
@@ -331,6 +332,10 @@ class Response:
 #: where a connection the peer closed or lost is a transport close.
 CLOSE_DROPPED = 4999
 
+#: The close code ``WebSocketPort.close`` takes for a close frame that carries no status code at all (RFC 6455
+#: §7.1.5: the peer reports 1005). The reference closes this way when it turns a WebSocket away after accepting it.
+CLOSE_NO_STATUS = 1005
+
 
 class WebSocketReceiver(Protocol):
     """What the front-end calls when something arrives on an accepted WebSocket."""
@@ -361,7 +366,8 @@ class WebSocketPort(Protocol):
         """Queue one binary message."""
 
     def close(self, code: int = 1000) -> None:
-        """Start the closing handshake (or drop the connection); ``on_ws_close`` follows."""
+        """Start the closing handshake (or drop the connection); ``on_ws_close`` follows. ``CLOSE_NO_STATUS``
+        sends a close frame without a code."""
 
 
 class WebSocketHandshake(Protocol):

@@ -154,7 +154,6 @@ async def test_get_compressed_body_is_gzip() -> None:
     [
         ("POST", Q, [(b"content-type", b"application/octet-stream")], b"4x"),  # 400, the session closes
         ("POST", Q, [], b"4" + b"x" * 2000),  # over max_http_buffer_size: 413
-        ("POST", b"EIO=4&transport=polling&sid=s%31", [], b"4x"),  # percent-encoded: parse_query's job
         ("POST", b"EIO=4&transport=polling&sid=nope", [], b"4x"),  # unknown sid: 400
         ("POST", b"EIO=4&transport=websocket&sid=s1", [], b"4x"),  # transport mismatch: 400
         ("POST", b"EIO=4&sid=s1", [], b"4x"),  # no transport
@@ -180,6 +179,17 @@ async def test_bad_payloads_close_the_same_way(body: bytes) -> None:
     # Packets before the bad piece are delivered, then 400 and "parse error"; the next request finds no session.
     slow, _ = await _compare([("req", "POST", Q, [], body, True), ("req", "POST", Q, [], b"4late", False)])
     assert slow.log[-1][:2] == ("close", "parse error")
+
+
+async def test_percent_encoded_queries_are_read_as_handle_http_reads_them() -> None:
+    # Both parse the query with parse_query (as Request.query does): an escaped sid names the same session.
+    await _compare(
+        [
+            ("req", "POST", b"EIO=4&transport=polling&sid=s%31", [], b"4a", True),
+            ("req", "POST", b"EIO=4&transport=polli%6Eg&sid=s1", [], b"4b", True),
+            ("req", "POST", b"EIO=4&transport=polling&sid=s%32", [], b"4c", False),  # unknown: 400
+        ]
+    )
 
 
 async def test_first_value_of_a_repeated_query_name_wins() -> None:

@@ -25,7 +25,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from aiosocketio.runner import RunningServer, serve
-from aiosocketio.runner.protocol import Limits, ServerState, WebSocketConnection
+from aiosocketio.runner.state import Limits, ServerState
+from aiosocketio.runner.websocket import WebSocketConnection
 from aiosocketio.runner.wsframe import FrameParser
 from aiosocketio.web import (
     CLOSE_DROPPED,
@@ -1076,7 +1077,7 @@ async def test_ws_a_burst_of_frames_does_not_keep_other_connections_waiting(
     # Found by the wire fuzz: one read of thousands of small frames was handled in one callback. Now a
     # connection handles at most FRAMES_PER_TURN frames per turn of the loop; another connection's message,
     # readable at the same time, is handled in between, and the burst's messages still come in order.
-    from aiosocketio.runner.protocol import FRAMES_PER_TURN
+    from aiosocketio.runner.websocket import FRAMES_PER_TURN
 
     count = 8 * FRAMES_PER_TURN
     burst_reader, burst = await _raw_websocket(server.port)

@@ -3,8 +3,8 @@
 // tests/integration/test_engineio_protocol.py holds both to one set of assertions.
 //
 // usage (from tests/, so that node_modules resolves): node servers/eio_echo.mjs PORT [HOST]
-// Prints "CONNECTION <sid> <transport>", "UPGRADE <sid> <transport>" and "CLOSE <sid> <reason>"; stops on
-// SIGTERM/SIGINT.
+// Prints "CONNECTION <sid> <transport>", "UPGRADE <sid> <transport>", "CLOSE <sid> <reason>", "HEARTBEAT <sid>"
+// and "PACKET_CREATE <sid> ping|pong"; stops on SIGTERM/SIGINT.
 import { createServer } from "node:http";
 import { attach } from "engine.io";
 
@@ -28,6 +28,12 @@ engine.on("connection", (socket) => {
   socket.on("message", (data) => socket.send(data));
   socket.on("upgrade", (transport) => console.log(`UPGRADE ${socket.id} ${transport.name}`));
   socket.on("close", (reason) => console.log(`CLOSE ${socket.id} ${reason}`));
+  socket.on("heartbeat", () => console.log(`HEARTBEAT ${socket.id}`));
+  socket.on("packetCreate", (packet) => {
+    if (packet.type === "ping" || packet.type === "pong") {
+      console.log(`PACKET_CREATE ${socket.id} ${packet.type}`);
+    }
+  });
 });
 
 httpServer.listen(port, host, () => console.log(`READY ${port}`));

@@ -6,6 +6,8 @@ Life-cycle events are printed to stdout, one line each, so tests can assert what
     CONNECTION <sid> <transport>
     UPGRADE <sid> <transport>
     CLOSE <sid> <reason>
+    HEARTBEAT <sid>
+    PACKET_CREATE <sid> ping|pong
 
 Usage::
 
@@ -69,6 +71,15 @@ def build_engine(args: argparse.Namespace) -> Any:
         @socket.on("close")
         def on_close(reason: str, description: Any = None) -> None:
             report("CLOSE", socket.id, reason)
+
+        @socket.on("heartbeat")
+        def on_heartbeat() -> None:
+            report("HEARTBEAT", socket.id)
+
+        @socket.on("packet_create")
+        def on_packet_create(item: str | bytes) -> None:
+            if item in ("2", "3"):  # pings and pongs only: every echoed message would flood the output
+                report("PACKET_CREATE", socket.id, "ping" if item == "2" else "pong")
 
     return engine
 

@@ -31,13 +31,13 @@ from aiosocketio.engineio.handshake import (
     status_for,
     verify,
 )
+from aiosocketio.engineio.interfaces import PollContext
 from aiosocketio.engineio.payload_v3 import encode_payload_v3
 from aiosocketio.engineio.socket import EngineSocket
 from aiosocketio.engineio.timers import SessionTimers, resolution_for
 from aiosocketio.engineio.transports.polling import (
     OCTET_STREAM,
     TEXT_PLAIN,
-    PollContext,
     PollingTransport,
     encode_items,
     jsonp_index,
@@ -45,6 +45,7 @@ from aiosocketio.engineio.transports.polling import (
 )
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
 from aiosocketio.web import (
+    CLOSE_NO_STATUS,
     FixedHeaders,
     HeaderPairs,
     Headers,
@@ -52,6 +53,7 @@ from aiosocketio.web import (
     Request,
     Response,
     WebSocketHandshake,
+    parse_query,
 )
 
 __all__ = ["EngineConnectionError", "EngineServer"]
@@ -260,12 +262,11 @@ class EngineServer(EventEmitter):
         """The hot path of long-polling (``QuickWebApp``): a GET or POST of a live polling session, answered
         from the request's raw parts when it needs no waiting.
 
-        It gives exactly what :meth:`handle_http` would, or None before changing anything: a query with
-        anything percent-encoded, a ``headers`` listener (it wants a Request), CORS that depends on the request,
-        one of the headers read here sent twice (Headers would join them), an overlapping GET, and every
-        request the checks of :meth:`_live_polling_transport` would not pass. What the reference checks on
-        such a request (A10) is the sid, the transport and the origin. A GET with nothing to send yet is held:
-        the :class:`HeldAnswer` gets its answer when packets come.
+        It gives exactly what :meth:`handle_http` would, or None before changing anything: a ``headers``
+        listener (it wants a Request), CORS that depends on the request, one of the headers read here sent twice
+        (Headers would join them), a protocol 3 or JSONP session, an overlapping GET, and every request that
+        :meth:`_polling_transport` (the checks handle_http makes too) does not pass. A GET with nothing to send
+        yet is held: the :class:`HeldAnswer` gets its answer when packets come.
         """
         if method == "GET":
             posting = False
@@ -275,27 +276,6 @@ class EngineServer(EventEmitter):
             return None
         if (self._cors is not None and self._cors_fixed is None) or "headers" in self._listeners:
             return None
-        if b"%" in query or b"+" in query:
-            return None
-        sid = name = revision = None
-        for part in query.split(b"&"):
-            key, _, value = part.partition(b"=")
-            if key == b"sid":
-                if sid is None:
-                    sid = value
-            elif key == b"transport":
-                if name is None:
-                    name = value
-            elif key == b"EIO" and revision is None:
-                revision = value
-        if not sid or name != b"polling" or revision != b"4" or "polling" not in self.transports:
-            return None
-        socket = self._clients.get(sid.decode("latin-1"))
-        if socket is None or socket.protocol != 4:  # protocol 3 sessions take the long way
-            return None
-        transport = socket.transport
-        if type(transport) is not PollingTransport or transport.jsonp is not None:
-            return None
         found: dict[bytes, bytes] = {}
         for key, value in headers:
             if key in _QUICK_HEADERS:
@@ -303,11 +283,14 @@ class EngineServer(EventEmitter):
                     return None
                 found[key] = value
         origin = found.get(b"origin")
+        parsed = parse_query(query.decode("latin-1"))  # as Request.query parses it for handle_http
+        transport = self._polling_transport(parsed, None if origin is None else origin.decode("latin-1"))
+        # Protocol 3 (the revision matches the session's) and JSONP sessions take the long way.
+        if transport is None or parsed.get("EIO") != "4" or transport.jsonp is not None:
+            return None
         content_type = found.get(b"content-type")
         user_agent = found.get(b"user-agent")
         accept_encoding = found.get(b"accept-encoding")
-        if origin is not None and origin_is_invalid(origin.decode("latin-1")):
-            return None
         if posting:
             accepted = transport.receive_now(body, content_type)
             if accepted is None:
@@ -320,7 +303,7 @@ class EngineServer(EventEmitter):
         payload = transport.answer_now((agent, encodings, path, query, headers))
         if isinstance(payload, bytes):
             return self._quick_poll_response(payload, agent, encodings)
-        return payload  # a HeldAnswer (see _held_poll_response), or None for an overlapping GET
+        return payload  # a HeldAnswer (see held_poll_response), or None for an overlapping GET
 
     def _quick_poll_response(
         self, payload: bytes, user_agent: str | None, accept_encoding: str | None
@@ -331,9 +314,10 @@ class EngineServer(EventEmitter):
             return Response(200, [*_POLL_HEADERS, *extra, *(self._cors_fixed or ())], payload)
         return Response(200, self._get_headers, payload)
 
-    def _held_poll_response(self, payload: bytes, context: PollContext, socket: EngineSocket) -> Response:
-        """The answer to a GET held by answer_at_once, as handle_http would give it now. A ``headers`` listener
-        added while it waited gets a Request built from the raw parts (its remote address is the session's)."""
+    def held_poll_response(self, payload: bytes, context: PollContext, remote_address: str) -> Response:
+        """(Sessions) The answer to a GET held by answer_at_once, as handle_http would give it now. A ``headers``
+        listener added while it waited gets a Request built from the raw parts (``remote_address``: the
+        session's)."""
         user_agent, accept_encoding, path, query, headers = context
         if "headers" not in self._listeners:
             return self._quick_poll_response(payload, user_agent, accept_encoding)
@@ -342,9 +326,9 @@ class EngineServer(EventEmitter):
             path,
             query.decode("latin-1"),
             Headers.from_raw(headers),
-            remote_address=socket.remote_address,
+            remote_address=remote_address,
         )
-        response = self._poll_response(request, payload, socket)
+        response = self.poll_response(request, payload)
         if self._cors_fixed:
             response.headers = [*response.headers, *self._cors_fixed]
         return response
@@ -352,7 +336,7 @@ class EngineServer(EventEmitter):
     async def handle_http(self, request: Request) -> Response:
         cors_headers = self._cors_fixed
         if self._cors is None or (cors_headers is not None and request.method != "OPTIONS"):
-            transport = self._live_polling_transport(request)
+            transport = self._polling_transport(request.query, request.headers.get("origin"))
             if transport is not None:
                 # The hot path: a GET or POST of a live polling session calls no application hook that may
                 # wait (only the synchronous "headers" listeners).
@@ -377,7 +361,7 @@ class EngineServer(EventEmitter):
             cors_headers, preflight = outcome
             if preflight:
                 return Response(self._cors.options_success_status, cors_headers)
-        transport = self._live_polling_transport(request)
+        transport = self._polling_transport(request.query, request.headers.get("origin"))
         if transport is not None:
             response = await self._to_transport(transport, request)
         else:
@@ -412,14 +396,15 @@ class EngineServer(EventEmitter):
         )
         return socket, error
 
-    def _live_polling_transport(self, request: Request) -> PollingTransport | None:
-        """The transport of the live polling session this request belongs to, when every check of verify()
-        passes; None sends the request the long way (_handle_http), which answers errors too.
+    def _polling_transport(self, query: dict[str, str], origin: str | None) -> PollingTransport | None:
+        """The transport of the live polling session a request names (by its ``query`` and ``origin``), when
+        every check of verify() passes; None sends the request the long way (_handle_http), which answers errors
+        too. The one implementation of these checks for handle_http and answer_at_once.
 
         The common case, checked without building verify()'s arguments: the transport the request names is
-        the session's, so it is allowed and matches; only the origin is left to check.
+        the session's, so it is allowed and matches; only the origin is left to check (A10: what the reference
+        checks on such a request is the sid, the transport and the origin).
         """
-        query = request.query
         sid = query.get("sid")
         if not sid:
             return None
@@ -431,11 +416,10 @@ class EngineServer(EventEmitter):
             type(transport) is PollingTransport
             and query.get("transport") == "polling"
             and "polling" in self.transports
-            and protocol_revision(query) == socket.protocol
+            and (4 if query.get("EIO") == "4" else 3) == socket.protocol  # protocol_revision(), inline
+            and (origin is None or not origin_is_invalid(origin))
         ):
-            origin = request.headers.get("origin")
-            if origin is None or not origin_is_invalid(origin):
-                return transport
+            return transport
         return None
 
     async def _handle_http(self, request: Request) -> Response:
@@ -475,7 +459,7 @@ class EngineServer(EventEmitter):
         if self._cookie is not None:
             headers.append(("Set-Cookie", hdr.set_cookie_header(self._cookie, sid)))
         headers = await self._hooked(headers, request, initial=True)
-        socket._start()
+        socket.start()
         self.emit_event("connection", socket)
         return Response(200, headers, body)
 
@@ -552,9 +536,9 @@ class EngineServer(EventEmitter):
                 logger.exception("error in a headers hook")
         return hdr.hook_header_pairs(mapping)
 
-    def _poll_response(
-        self, request: Request, body: bytes, socket: EngineSocket, *, binary: bool = False
-    ) -> Response:
+    def poll_response(self, request: Request, body: bytes, *, binary: bool = False) -> Response:
+        """(Sessions) The answer to a long-polling GET that carries ``body``, the ``headers`` hook applied (CORS is
+        the caller's)."""
         request_headers = request.headers
         extra, body = self._poll_extras(
             body, request_headers.get("user-agent"), request_headers.get("accept-encoding")
@@ -578,7 +562,8 @@ class EngineServer(EventEmitter):
                 extra.append(("Content-Encoding", encoding))
         return extra, body
 
-    def _post_response(self, request: Request, socket: EngineSocket) -> Response:
+    def post_response(self, request: Request) -> Response:
+        """(Sessions) The answer to a long-polling POST whose packets were taken (CORS is the caller's)."""
         return Response(200, self._sync_hooked(list(_POST_HEADERS), request), _OK)
 
     def _sync_hooked(self, headers: HeaderPairs, request: Request) -> HeaderPairs:
@@ -655,9 +640,10 @@ class EngineServer(EventEmitter):
                 or not isinstance(socket.transport, PollingTransport)
                 or self._clients.get(sid) is not socket
             ):
-                port.close(1000)
+                # As the reference: a close frame without a status code (the client sees 1005).
+                port.close(CLOSE_NO_STATUS)
                 return
-            socket._start_upgrade(WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3))
+            socket.start_upgrade(WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3))
             return
         socket = EngineSocket(self, sid, request, protocol=protocol_revision(query))
         transport = WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3)
@@ -667,7 +653,7 @@ class EngineServer(EventEmitter):
         if self.initial_packet is not None:
             initial = self.initial_packet
             transport.send("4" + initial if isinstance(initial, str) else initial)
-        socket._start()
+        socket.start()
         self.emit_event("connection", socket)
 
     async def _refuse_websocket(
@@ -682,8 +668,8 @@ class EngineServer(EventEmitter):
 
     # -- bookkeeping -------------------------------------------------------------------------------------
 
-    def _session_timers(self, loop: asyncio.AbstractEventLoop) -> SessionTimers:
-        """The one timer of this server's sessions on ``loop`` (made with the first session, anew if the
+    def session_timers(self, loop: asyncio.AbstractEventLoop) -> SessionTimers:
+        """(Sessions) The one timer of this server's sessions on ``loop`` (made with the first session, anew if the
         server is reused on another loop); its resolution follows the configured intervals."""
         timers = self._timers
         if timers is None or timers.loop is not loop:
@@ -691,6 +677,11 @@ class EngineServer(EventEmitter):
             timers = self._timers = SessionTimers(loop, resolution)
         return timers
 
-    def _remove(self, socket: EngineSocket) -> None:
-        if self._clients.get(socket.id) is socket:
-            del self._clients[socket.id]
+    def holds_session(self, socket: object, sid: str) -> bool:
+        """(Sessions) Whether ``socket`` is the live session ``sid``."""
+        return self._clients.get(sid) is socket
+
+    def discard_session(self, socket: object, sid: str) -> None:
+        """(Sessions) ``socket`` closed: out of the table, unless another session took its id meanwhile."""
+        if self._clients.get(sid) is socket:
+            del self._clients[sid]

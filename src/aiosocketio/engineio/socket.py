@@ -12,18 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiosocketio._emitter import EventEmitter
 from aiosocketio.engineio import packet as pk
+from aiosocketio.engineio.interfaces import PollContext, SessionHost
 from aiosocketio.engineio.payload_v3 import decode_ws_v3
 from aiosocketio.engineio.session import Action, CloseReason, EngineSession, ReadyState
 from aiosocketio.engineio.transports.polling import PollingTransport
 from aiosocketio.engineio.transports.websocket import WebSocketTransport
-from aiosocketio.web import CLOSE_DROPPED, Request
-
-if TYPE_CHECKING:
-    from aiosocketio.engineio.server import EngineServer
+from aiosocketio.web import CLOSE_DROPPED, Request, Response
 
 __all__ = ["EngineSocket"]
 
@@ -31,7 +29,7 @@ logger = logging.getLogger("aiosocketio.engineio")
 
 Transport = PollingTransport | WebSocketTransport
 
-#: WebSocket close codes that stand for a failed transport rather than a closed one (see ``_on_ws_closed``).
+#: WebSocket close codes that stand for a failed transport rather than a closed one (see ``on_ws_closed``).
 _WS_ERROR_CODES = frozenset({1002, 1007, 1009, CLOSE_DROPPED})
 
 #: How long a server-side close over polling waits for the client's next GET to deliver the close packet.
@@ -44,7 +42,11 @@ PROBE_NOOP_INTERVAL = 0.1
 
 class EngineSocket(EventEmitter):
     """One client session. Public: ``id``, ``transport``, ``request``, ``protocol``, ``ready_state``,
-    ``upgraded``, ``remote_address``, ``send()``, ``write()``, ``close()`` and the events listed above."""
+    ``upgraded``, ``remote_address``, ``send()``, ``write()``, ``close()`` and the events listed above.
+
+    It is the :class:`~aiosocketio.engineio.interfaces.TransportOwner` of its transports (the ``on_*`` methods and
+    the long-polling answers are theirs to call) and holds its server as a
+    :class:`~aiosocketio.engineio.interfaces.SessionHost` (``start`` and ``start_upgrade`` are the server's)."""
 
     __slots__ = (
         "__weakref__",
@@ -53,22 +55,22 @@ class EngineSocket(EventEmitter):
         "_candidate",
         "_close_timer",
         "_flush_scheduled",
-        "_loop",
         "_on_message",
         "_probe_timer",
         "_server",
         "_timers",
         "id",
+        "loop",
         "protocol",
         "request",
         "session",
         "transport",
     )
 
-    def __init__(self, server: EngineServer, sid: str, request: Request, *, protocol: int = 4) -> None:
+    def __init__(self, server: SessionHost, sid: str, request: Request, *, protocol: int = 4) -> None:
         super().__init__()
         self._server = server
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
         self.id = sid
         self.request = request
         request.share_strings()  # kept as long as the session: the strings it shares with others stored once
@@ -77,7 +79,7 @@ class EngineSocket(EventEmitter):
             ping_interval=server.ping_interval,
             ping_timeout=server.ping_timeout,
             upgrade_timeout=server.upgrade_timeout,
-            now=self._loop.time(),
+            now=self.loop.time(),
             protocol=protocol,
         )
         self.transport: Transport = PollingTransport(self)
@@ -86,11 +88,14 @@ class EngineSocket(EventEmitter):
         self._buffered = 0  # characters/bytes queued for a polling client with no GET: ``max_queued_bytes``
         self._flush_scheduled = False
         self._candidate: WebSocketTransport | None = None
-        self._timers = server._session_timers(self._loop)
+        self._timers = server.session_timers(self.loop)
         self._close_timer: asyncio.TimerHandle | None = None
         # Repeats every PROBE_NOOP_INTERVAL from the probe until the upgrade completes or is given up.
         self._probe_timer: asyncio.TimerHandle | None = None
         self._on_message: Callable[[str | bytes | None], Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<EngineSocket {self.id} {self.session.ready_state.value}>"
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -170,7 +175,7 @@ class EngineSocket(EventEmitter):
                     return
         if due and not self._flush_scheduled:
             self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
+            self.loop.call_soon(self._flush)
 
     def _on_backlog_overflow(self) -> None:
         """A long-polling client stopped fetching while packets kept coming: drop the session and its buffer
@@ -178,7 +183,7 @@ class EngineSocket(EventEmitter):
         logger.debug("session %s: %d bytes queued for a client that does not poll", self.id, self._buffered)
         self._buffer = None
         self._buffered = 0
-        self._close_from_transport(CloseReason.TRANSPORT_ERROR, "write buffer full")
+        self.on_transport_error(CloseReason.TRANSPORT_ERROR, "write buffer full")
 
     async def close(self) -> None:
         """Close the session from the server side (reason "forced close"), after buffered packets are sent."""
@@ -206,7 +211,7 @@ class EngineSocket(EventEmitter):
             self._finish_close()
             return
         # No GET waiting: the next one carries the buffer and the close packet, or we give up after a while.
-        self._close_timer = self._loop.call_later(POLLING_CLOSE_TIMEOUT, self._finish_close)
+        self._close_timer = self.loop.call_later(POLLING_CLOSE_TIMEOUT, self._finish_close)
 
     def discard(self) -> None:
         """Close at once, dropping buffered packets (server shutdown)."""
@@ -219,7 +224,8 @@ class EngineSocket(EventEmitter):
 
     # -- timer -------------------------------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """(Server) The handshake is answered: the session's first deadline (its first ping) is filed."""
         self._reschedule()
 
     def _reschedule(self) -> None:
@@ -230,16 +236,17 @@ class EngineSocket(EventEmitter):
         else:
             self._timers.schedule(self, deadline)
 
-    def _on_timer(self, now: float) -> None:
-        """The shared timers found this session due at ``now`` (never before its deadline)."""
+    def on_timer(self, now: float) -> None:
+        """(Timers) The shared timers found this session due at ``now`` (never before its deadline)."""
         while True:
             action = self.session.on_timer(now)
             if action is Action.NOTHING:
                 break
             if action is Action.SEND_PING:
+                # A packet the server creates, as the reference reports it; ``heartbeat`` waits for the pong.
+                if "packet_create" in self._listeners:
+                    self.emit_event("packet_create", pk.PING)
                 self._enqueue(pk.PING)  # through the buffer like any packet, so it reaches a polling client
-                if self.has_listeners("heartbeat"):
-                    self.emit_event("heartbeat")
             elif action is Action.ABORT_UPGRADE:
                 self._drop_candidate()
             elif action is Action.CLOSE:
@@ -261,25 +268,26 @@ class EngineSocket(EventEmitter):
         if "message" in self._listeners:  # has_listeners() inlined: checked for every message
             self.emit_event("message", data)
 
-    def _on_message_text(self, message: str | None) -> None:
-        """The hot path of receiving: one text message packet (``4...``, ``None`` for a bare ``4``) on the
+    def on_message_text(self, message: str | None) -> None:
+        """(Transports) The hot path of receiving: one text message packet (``4...``, ``None`` for a bare ``4``) on the
         current transport. No Packet is made unless a ``packet`` listener wants one, and a message packet never
         moves the session's deadlines."""
         session = self.session
         if session.ready_state is not ReadyState.OPEN:
-            self._on_packets([pk.Packet(pk.PacketType.MESSAGE, message)], False)
+            self.on_packets([pk.Packet(pk.PacketType.MESSAGE, message)], False)
             return
         if session.heartbeat.refreshable:  # the first packet since a ping: the pong gets its timeout again
-            session.heartbeat.on_traffic(self._loop.time())
+            session.heartbeat.on_traffic(self.loop.time())
             self._reschedule()
         if "packet" in self._listeners:
             self.emit_event("packet", pk.Packet(pk.PacketType.MESSAGE, message))
         self._deliver(message)
 
-    def _on_packets(self, packets: list[pk.Packet], error: bool) -> bool:
-        """Packets of one POST, in order; returns False when the payload was bad (the session is closed)."""
+    def on_packets(self, packets: list[pk.Packet], error: bool) -> bool:
+        """(Transports) Packets of one POST, in order; returns False when the payload was bad (the session is
+        closed)."""
         session = self.session
-        now = self._loop.time()
+        now = self.loop.time()
         for packet in packets:
             if self.has_listeners("packet"):
                 self.emit_event("packet", packet)
@@ -292,6 +300,8 @@ class EngineSocket(EventEmitter):
                 return True
             elif action is Action.SEND_PONG:
                 self._answer_ping()
+            elif packet.type is pk.PacketType.PONG and self.has_listeners("heartbeat"):
+                self.emit_event("heartbeat")  # the client answered a ping, as the reference reports it
             if session.ready_state is not ReadyState.OPEN:
                 return True
         self._reschedule()
@@ -301,20 +311,22 @@ class EngineSocket(EventEmitter):
             return False
         return True
 
-    def _on_ws_message(self, transport: WebSocketTransport, data: str | bytes) -> None:
+    def on_ws_message(self, transport: object, data: str | bytes) -> None:
+        """(Transports) One message on the session's WebSocket, or on its upgrade candidate."""
         if transport is not self.transport:
-            if transport is self._candidate:
-                self._on_candidate_message(transport, data)
+            candidate = self._candidate
+            if candidate is not None and transport is candidate:
+                self._on_candidate_message(candidate, data)
             return
         session = self.session
         if type(data) is str and data[:1] == "4" and session.ready_state is ReadyState.OPEN:
-            self._on_message_text(data[1:] or None)
+            self.on_message_text(data[1:] or None)
             return
         packet = decode_ws_v3(data) if self.protocol == 3 else pk.decode(data)
         if packet is not None and self.has_listeners("packet"):
             self.emit_event("packet", packet)
         refreshing = session.heartbeat.refreshable
-        action = session.receive(packet, self._loop.time())
+        action = session.receive(packet, self.loop.time())
         if action is Action.DELIVER:
             assert packet is not None
             payload = packet.data
@@ -334,13 +346,16 @@ class EngineSocket(EventEmitter):
 
     def _answer_ping(self) -> None:
         """Protocol 3: the client pinged; the pong goes out like any packet, and the deadline moved."""
+        if "packet_create" in self._listeners:
+            self.emit_event("packet_create", pk.PONG)
         self._enqueue(pk.PONG)
         self._reschedule()
         if self.has_listeners("heartbeat"):
             self.emit_event("heartbeat")
 
-    def _on_ws_closed(self, transport: WebSocketTransport, code: int) -> None:
-        if transport is self._candidate:
+    def on_ws_closed(self, transport: object, code: int) -> None:
+        """(Transports) The WebSocket of the session's transport, or of its upgrade candidate, is gone."""
+        if self._candidate is not None and transport is self._candidate:
             self._candidate = None
             self._stop_probe_noops()
             self.session.candidate_lost()
@@ -356,14 +371,32 @@ class EngineSocket(EventEmitter):
         self.session.close(reason, None)
         self._finish_close()
 
-    def _close_from_transport(self, reason: CloseReason, description: str | None) -> None:
+    def on_transport_error(self, reason: CloseReason, description: str | None) -> None:
+        """(Transports) The transport failed: the session closes with ``reason``."""
         if self.session.close(reason, description) is Action.CLOSE:
             self._finish_close()
 
     # -- polling -----------------------------------------------------------------------------------------
 
-    def _on_poll_ready(self) -> None:
-        """A GET is waiting: flush at once if there is something to say. During an upgrade too: packets keep
+    @property
+    def max_http_buffer_size(self) -> int:
+        """(Transports) The largest POST body to read: the server's setting."""
+        return self._server.max_http_buffer_size
+
+    def poll_response(self, request: Request, body: bytes, *, binary: bool) -> Response:
+        """(Transports) The server's answer to a GET of this session that carries ``body``."""
+        return self._server.poll_response(request, body, binary=binary)
+
+    def held_poll_response(self, body: bytes, context: PollContext) -> Response:
+        """(Transports) The server's answer to a GET held by ``answer_at_once``."""
+        return self._server.held_poll_response(body, context, self.request.remote_address)
+
+    def post_response(self, request: Request) -> Response:
+        """(Transports) The server's answer to a POST of this session whose packets were taken."""
+        return self._server.post_response(request)
+
+    def on_poll_ready(self) -> None:
+        """(Transports) A GET is waiting: flush at once if there is something to say. During an upgrade too: packets keep
         going out over polling until the client's ``5`` arrives, or a client waiting for an acknowledgement
         would time out and send again."""
         if self._buffer or self.session.ready_state is ReadyState.CLOSING:
@@ -401,9 +434,10 @@ class EngineSocket(EventEmitter):
 
     # -- upgrade -----------------------------------------------------------------------------------------
 
-    def _start_upgrade(self, candidate: WebSocketTransport) -> None:
+    def start_upgrade(self, candidate: WebSocketTransport) -> None:
+        """(Server) ``candidate`` is a WebSocket accepted for this session: the upgrade begins (A7)."""
         self._candidate = candidate
-        self.session.upgrade_started(self._loop.time())
+        self.session.upgrade_started(self.loop.time())
         self._reschedule()
 
     def _on_candidate_message(self, candidate: WebSocketTransport, data: str | bytes) -> None:
@@ -414,7 +448,7 @@ class EngineSocket(EventEmitter):
             if self.has_listeners("upgrading"):
                 self.emit_event("upgrading", candidate)
             self._stop_probe_noops()
-            self._probe_timer = self._loop.call_later(PROBE_NOOP_INTERVAL, self._on_probe_tick)
+            self._probe_timer = self.loop.call_later(PROBE_NOOP_INTERVAL, self._on_probe_tick)
         elif action is Action.COMPLETE_UPGRADE:
             self._complete_upgrade(candidate)
         elif action is Action.ABORT_UPGRADE:
@@ -426,7 +460,7 @@ class EngineSocket(EventEmitter):
         nothing to send) so that the client, which pauses polling before it sends ``5``, is not stuck behind
         it. Not at once, as the reference: a GET answered the moment the probe came would hand the client an
         extra packet and leave whatever the application sends next waiting for the upgrade."""
-        self._probe_timer = self._loop.call_later(PROBE_NOOP_INTERVAL, self._on_probe_tick)
+        self._probe_timer = self.loop.call_later(PROBE_NOOP_INTERVAL, self._on_probe_tick)
         transport = self.transport
         if isinstance(transport, PollingTransport) and transport.writable:
             if self._buffer:
@@ -480,8 +514,8 @@ class EngineSocket(EventEmitter):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
-        already_closed = (
-            session.ready_state is ReadyState.CLOSED and self._server._clients.get(self.id) is not self
+        already_closed = session.ready_state is ReadyState.CLOSED and not self._server.holds_session(
+            self, self.id
         )
         reason = session.close_reason or CloseReason.FORCED_CLOSE
         session.closed()
@@ -496,6 +530,6 @@ class EngineSocket(EventEmitter):
             transport.close()
         self._buffer = None
         self._buffered = 0
-        self._server._remove(self)
+        self._server.discard_session(self, self.id)
         self.emit_event("close", reason.value, session.close_description)
         self._on_message = None

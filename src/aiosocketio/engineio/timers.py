@@ -3,7 +3,7 @@
 Each session has a single deadline at a time (``EngineSession.next_deadline``). Instead of an event-loop timer
 handle per session (10,000 idle connections: 10,000 handles, a cancel and a new handle per pong), sessions
 are filed in a :class:`~aiosocketio.engineio.timerwheel.TimerWheel` and one loop timer, armed at the wheel's
-earliest bucket, calls ``_on_timer(now)`` on every session whose bucket came.
+earliest bucket, calls ``on_timer(now)`` on every session whose bucket came (a :class:`TimerClient`).
 
 Precision: buckets of 1 ms (``TIMER_RESOLUTION``), whatever the intervals, so a ping timeout, an upgrade timeout
 or a ping comes at most about 1 ms after its time on an idle loop (plus the loop's own delay), and a timeout
@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Hashable
+from typing import Protocol
 
 from aiosocketio.engineio.timerwheel import TimerWheel
 
-if TYPE_CHECKING:
-    from aiosocketio.engineio.socket import EngineSocket
-
-__all__ = ["TIMER_RESOLUTION", "SessionTimers", "resolution_for"]
+__all__ = ["TIMER_RESOLUTION", "SessionTimers", "TimerClient", "resolution_for"]
 
 logger = logging.getLogger("aiosocketio.engineio")
 
@@ -47,6 +45,13 @@ def resolution_for(*intervals: float) -> float:
     return min(TIMER_RESOLUTION, min(intervals) / 16)
 
 
+class TimerClient(Hashable, Protocol):
+    """Something with a deadline filed here: it is called back once the deadline has come (never before)."""
+
+    def on_timer(self, now: float) -> None:
+        """The deadline came; ``now`` is the loop time the timer fired at. File a new one to be called again."""
+
+
 class SessionTimers:
     """One loop timer for many sessions (``schedule``/``cancel`` per session, ``_fire`` when a bucket comes)."""
 
@@ -54,23 +59,23 @@ class SessionTimers:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, resolution: float) -> None:
         self.loop = loop
-        self.wheel: TimerWheel[EngineSocket] = TimerWheel(resolution)
+        self.wheel: TimerWheel[TimerClient] = TimerWheel(resolution)
         self._handle: asyncio.TimerHandle | None = None
         self._armed_at = 0.0
         self._firing = False
 
-    def schedule(self, socket: EngineSocket, when: float) -> None:
-        """Call ``socket._on_timer`` at ``when`` (rounded up to the resolution); replaces its previous time.
+    def schedule(self, client: TimerClient, when: float) -> None:
+        """Call ``client.on_timer`` at ``when`` (rounded up to the resolution); replaces its previous time.
 
         The loop timer is re-armed only when this bucket comes before the one it waits for: a pong moving its
         session's next ping later costs two dict operations, no timer handle."""
-        due = self.wheel.schedule(socket, when)
+        due = self.wheel.schedule(client, when)
         if not self._firing and (self._handle is None or due < self._armed_at):
             self._arm(due)
 
-    def cancel(self, socket: EngineSocket) -> None:
-        """No more calls for ``socket``. The loop timer stays armed: if it finds nothing due, it rests."""
-        self.wheel.cancel(socket)
+    def cancel(self, client: TimerClient) -> None:
+        """No more calls for ``client``. The loop timer stays armed: if it finds nothing due, it rests."""
+        self.wheel.cancel(client)
 
     def _arm(self, at: float) -> None:
         if self._handle is not None:
@@ -83,11 +88,11 @@ class SessionTimers:
         now = self.loop.time()
         self._firing = True
         try:
-            for socket in self.wheel.pop_due(now):
+            for client in self.wheel.pop_due(now):
                 try:
-                    socket._on_timer(now)
+                    client.on_timer(now)
                 except Exception:
-                    logger.exception("error in the timer of session %s", socket.id)
+                    logger.exception("error in the timer of %r", client)
         finally:
             self._firing = False
             next_time = self.wheel.next_time()

@@ -20,16 +20,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..web import WebApp
+from .asgi_bridge import ASGIApp
+from .http import HttpProtocol
 from .mount import MountedApp, MountedAsgiApp, normalize_root_path
-from .protocol import (
+from .state import (
     DEFAULT_KEEP_ALIVE_TIMEOUT,
     DEFAULT_MAX_BODY_BUFFER,
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_WRITE_BUFFER,
     DEFAULT_WS_CLOSE_TIMEOUT,
-    ASGIApp,
-    HttpProtocol,
     Limits,
     ServerState,
 )
@@ -134,7 +134,7 @@ async def serve(
     """Listen on ``host:port`` and serve ``apps`` (first whose ``handles(path)`` is true) plus ``other_app``.
 
     ``port=0`` picks a free port (read it from ``.port``). The limits are documented on
-    :class:`~aiosocketio.runner.protocol.Limits`; ``shutdown_timeout`` bounds how long :meth:`RunningServer.close`
+    :class:`~aiosocketio.runner.state.Limits`; ``shutdown_timeout`` bounds how long :meth:`RunningServer.close`
     waits for requests in flight. ``root_path`` (``"/chat"``) serves everything under that prefix
     (:mod:`aiosocketio.runner.mount`). When the address cannot be had (``OSError``, ``socket.gaierror``), the
     apps started here are shut down again before the error is raised.

@@ -1,6 +1,6 @@
 """The server side of the WebSocket wire format (RFC 6455) and permessage-deflate (RFC 7692), with no I/O.
 
-This module only turns bytes into events and values into bytes; the connection code in ``protocol.py`` carries
+This module only turns bytes into events and values into bytes; the connection code in ``websocket.py`` carries
 them. It imports no asyncio, socket or clock, so it is tested with the RFC's vectors and fuzzed on its own.
 
 Reading (:class:`FrameParser`): ``feed(data)`` returns the events that the bytes completed, in order:

@@ -1,7 +1,7 @@
 """HTTP long-polling (protocol.md A5): one held GET to send, POSTs to receive.
 
-The session's write buffer lives in the ``EngineSocket``; this transport only knows whether a GET is waiting
-(``writable``) and answers it with a payload. Several packets sent in one loop turn leave in one response: the
+The session's write buffer lives in its owner (a :class:`~aiosocketio.engineio.interfaces.TransportOwner`, the
+``EngineSocket``); this transport only knows whether a GET is waiting (``writable``) and answers it with a payload. Several packets sent in one loop turn leave in one response: the
 socket schedules a single flush with ``call_soon``.
 """
 
@@ -11,21 +11,18 @@ import asyncio
 import binascii
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import orjson
 
 from aiosocketio.engineio import payload as payload_codec
+from aiosocketio.engineio.interfaces import PollContext, TransportOwner
 from aiosocketio.engineio.packet import encode_utf8
 from aiosocketio.engineio.payload_v3 import decode_payload_v3, encode_payload_v3
 from aiosocketio.engineio.session import CloseReason
 from aiosocketio.web import BodyTooLarge, HeldAnswer, Request, Response
-
-if TYPE_CHECKING:
-    from aiosocketio.engineio.socket import EngineSocket
 
 __all__ = ["OCTET_STREAM", "TEXT_PLAIN", "PollContext", "PollingTransport", "encode_items"]
 
@@ -98,11 +95,6 @@ class _PendingGet:
         self.context: PollContext | None = None
 
 
-#: What a held GET's answer is built from when it comes: the request's User-Agent and Accept-Encoding values, and
-#: its path, query and raw headers (for a ``headers`` listener added meanwhile, which wants a Request).
-PollContext = tuple[str | None, str | None, str, bytes, Sequence[tuple[bytes, bytes]]]
-
-
 class PollingTransport:
     """The long-polling side of one session."""
 
@@ -110,7 +102,7 @@ class PollingTransport:
 
     name = "polling"
 
-    def __init__(self, socket: EngineSocket) -> None:
+    def __init__(self, socket: TransportOwner) -> None:
         self._socket = socket
         self._get: _PendingGet | None = None
         self._posting = False
@@ -134,23 +126,23 @@ class PollingTransport:
         socket = self._socket
         if self._get is not None:
             logger.debug("session %s: overlapping GET", socket.id)
-            socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "overlap from client")
+            socket.on_transport_error(CloseReason.TRANSPORT_ERROR, "overlap from client")
             return Response(400)
         pending = _PendingGet()
         self._get = pending
-        socket._on_poll_ready()
+        socket.on_poll_ready()
         body = pending.body
         if body is None:
             # Nothing to send yet: wait. The session's loop, not asyncio.get_running_loop(): on Python 3.11
             # that one makes a getpid() system call each time.
-            waiter: asyncio.Future[bytes] = socket._loop.create_future()
+            waiter: asyncio.Future[bytes] = socket.loop.create_future()
             pending.future = waiter
             try:
                 body = await waiter
             except asyncio.CancelledError:
                 self._abandon(pending)
                 raise
-        return socket._server._poll_response(request, body, socket, binary=pending.binary)
+        return socket.poll_response(request, body, binary=pending.binary)
 
     def answer_now(self, context: PollContext) -> bytes | HeldAnswer | None:
         """A GET as :meth:`handle_get` takes it, without a coroutine: its payload when it can have one at once
@@ -161,7 +153,7 @@ class PollingTransport:
             return None
         pending = _PendingGet()
         self._get = pending
-        self._socket._on_poll_ready()
+        self._socket.on_poll_ready()
         body = pending.body
         if body is not None:
             return body
@@ -175,7 +167,7 @@ class PollingTransport:
             self._get = None
             socket = self._socket
             logger.debug("session %s: poll request aborted", socket.id)
-            socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "poll connection closed prematurely")
+            socket.on_transport_error(CloseReason.TRANSPORT_ERROR, "poll connection closed prematurely")
 
     def send(self, items: list[str | bytes]) -> None:
         """Answer the waiting GET with these packets as one payload."""
@@ -192,8 +184,7 @@ class PollingTransport:
         held = pending.held
         if held is not None:  # a protocol 4 GET without JSONP (answer_at_once declines the others)
             assert pending.context is not None
-            socket = self._socket
-            held.respond(socket._server._held_poll_response(body, pending.context, socket))
+            held.respond(self._socket.held_poll_response(body, pending.context))
             return
         waiter = pending.future
         if waiter is None:
@@ -209,36 +200,35 @@ class PollingTransport:
         changed, sends the request to handle_post: a binary content type, a body over the limit, or a POST
         overlapping one still being read."""
         socket = self._socket
-        if self._posting or len(body) > socket._server.max_http_buffer_size:
+        if self._posting or len(body) > socket.max_http_buffer_size:
             return None
         if content_type is not None and content_type.startswith(b"application/octet-stream"):
             return None
         if body[:1] == b"4" and b"\x1e" not in body:
             # One message, the usual POST: no payload decoding, no Packet.
-            socket._on_message_text(str(body[1:], "utf-8", "replace") or None)
+            socket.on_message_text(str(body[1:], "utf-8", "replace") or None)
             return True
         packets, error = payload_codec.decode_payload_bytes(body)
-        return socket._on_packets(packets, error)
+        return socket.on_packets(packets, error)
 
     async def handle_post(self, request: Request) -> Response:
         socket = self._socket
-        server = socket._server
         content_type = request.headers.get("content-type", "")
         binary = content_type is not None and content_type.startswith(OCTET_STREAM)
         if binary and not self._v3:  # protocol 4 payloads are always text
-            socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "invalid content")
+            socket.on_transport_error(CloseReason.TRANSPORT_ERROR, "invalid content")
             return Response(400)
         if self._posting:
-            socket._close_from_transport(CloseReason.TRANSPORT_ERROR, "overlap from client")
+            socket.on_transport_error(CloseReason.TRANSPORT_ERROR, "overlap from client")
             return Response(400)
         self._posting = True
         try:
             try:
-                body = await request.read_body(server.max_http_buffer_size)
+                body = await request.read_body(socket.max_http_buffer_size)
             except BodyTooLarge:
                 return Response(413)
             except asyncio.CancelledError:
-                socket._close_from_transport(
+                socket.on_transport_error(
                     CloseReason.TRANSPORT_ERROR, "data request connection closed prematurely"
                 )
                 raise
@@ -247,7 +237,7 @@ class PollingTransport:
         if self.jsonp is not None:
             text = jsonp_data(body)
             if text is None:  # no single ``d`` field: nothing to read, as the reference does
-                return server._post_response(request, socket)
+                return socket.post_response(request)
             if self._v3:
                 packets, error = decode_payload_v3(encode_utf8(text), False)
             else:
@@ -256,9 +246,9 @@ class PollingTransport:
             packets, error = decode_payload_v3(body, binary)
         else:
             packets, error = payload_codec.decode_payload_bytes(body)
-        if not socket._on_packets(packets, error):
+        if not socket.on_packets(packets, error):
             return Response(400)
-        return server._post_response(request, socket)
+        return socket.post_response(request)
 
     # -- closing -----------------------------------------------------------------------------------------
 

@@ -2,19 +2,16 @@
 
 Text packets travel in text messages, binary messages as the raw bytes of a binary message. Sends go straight
 to the port's write buffer (the front-end coalesces them per loop turn); received messages are handed to the
-owning ``EngineSocket`` by a direct call.
+owner (a :class:`~aiosocketio.engineio.interfaces.TransportOwner`, the ``EngineSocket``) by a direct call.
 """
 
 from __future__ import annotations
 
 import binascii
-from typing import TYPE_CHECKING
 
+from aiosocketio.engineio.interfaces import TransportOwner
 from aiosocketio.engineio.payload_v3 import encode_ws_v3
 from aiosocketio.web import WebSocketPort
-
-if TYPE_CHECKING:
-    from aiosocketio.engineio.socket import EngineSocket
 
 __all__ = ["WebSocketTransport"]
 
@@ -27,7 +24,7 @@ class WebSocketTransport:
     name = "websocket"
 
     def __init__(
-        self, socket: EngineSocket, port: WebSocketPort, *, b64: bool = False, v3: bool = False
+        self, socket: TransportOwner, port: WebSocketPort, *, b64: bool = False, v3: bool = False
     ) -> None:
         self._socket = socket
         self.port = port
@@ -46,13 +43,13 @@ class WebSocketTransport:
     # -- WebSocketReceiver -----------------------------------------------------------------------------
 
     def on_ws_message(self, data: str | bytes) -> None:
-        self._socket._on_ws_message(self, data)
+        self._socket.on_ws_message(self, data)
 
     def on_ws_close(self, code: int, reason: str) -> None:
         if self.closed:
             return
         self.closed = True
-        self._socket._on_ws_closed(self, code)
+        self._socket.on_ws_closed(self, code)
 
     # -- sending -----------------------------------------------------------------------------------------
 
