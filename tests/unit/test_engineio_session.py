@@ -320,7 +320,7 @@ def test_heartbeat_timeline(opened: float, rounds: list[float | None], late: flo
     for delay in rounds:
         due = session.next_deadline()
         assert due is not None
-        assert ping_due - batch - HAIR <= due <= ping_due
+        assert ping_due - batch - HAIR <= due <= ping_due + HAIR  # float noise of the slice arithmetic
         assert session.on_timer(just_before(due)) is Action.NOTHING
         sent = ping_due + late
         assert session.on_timer(sent) is Action.SEND_PING
@@ -337,7 +337,7 @@ def test_heartbeat_timeline(opened: float, rounds: list[float | None], late: flo
     assert session.ready_state is ReadyState.OPEN
     due = session.next_deadline()
     assert due is not None
-    assert ping_due - batch - HAIR <= due <= ping_due
+    assert ping_due - batch - HAIR <= due <= ping_due + HAIR
 
 
 @given(gaps=st.lists(st.floats(0.0, SUITE_INTERVAL + SUITE_TIMEOUT, exclude_max=True), max_size=8))
