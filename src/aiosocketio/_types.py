@@ -59,7 +59,7 @@ class BroadcastNamespace(Protocol):
 
 
 class SocketNamespace(BroadcastNamespace, Protocol):
-    """What a socket needs from its namespace: the above, its server, and forgetting the socket when it closes."""
+    """What a socket needs from its namespace: an operator's needs, its server, and forgetting closed sockets."""
 
     outgoing_listeners: bool
     """Set once a socket of the namespace has an ``on_any_outgoing`` listener (broadcasts then look for them)."""
@@ -144,7 +144,7 @@ class ClientSocket(Protocol):
 
 
 class NamespaceClient(SocketClient, Protocol):
-    """What a namespace needs from a client that asks to connect: the above and the CONNECT answers."""
+    """What a namespace needs from a client that asks to connect: a socket's needs, and the CONNECT answers."""
 
     @property
     def id(self) -> str:
@@ -195,7 +195,7 @@ class ClientServer(Protocol):
 
 
 class NamespaceServer(AdapterServer, Protocol):
-    """What a namespace needs from its server: the above, its adapter, socket ids, and its own removal."""
+    """What a namespace needs from its server: writer and recovery settings, its adapter, ids, its removal."""
 
     @property
     def cleanup_empty_child_namespaces(self) -> bool:

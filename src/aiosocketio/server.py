@@ -112,8 +112,8 @@ class Server(EventEmitter):
         # Called with each Namespace as it is created (typed loosely: it gets the namespace as an adapter sees it).
         self._adapter_factory: Callable[[Any], Adapter] = adapter or InMemoryAdapter
         parser = parser or default_parser
+        # Encodes every packet this server sends: the PacketWriter its namespaces, sockets and adapters use.
         self.writer = EngineWriter(parser)
-        """Encodes every packet this server sends (the ``PacketWriter`` of its sockets, namespaces and adapters)."""
         self._new_decoder: Callable[[], Any] = parser.Decoder
         self._ids = SidGenerator()
         self._clients: dict[str, Client] = {}

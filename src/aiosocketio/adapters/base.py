@@ -9,6 +9,10 @@ operation to the other servers unless ``options.flags.local`` is set. What to im
 * optionally :meth:`fetch_sockets`, :meth:`add_sockets`, :meth:`del_sockets`, :meth:`disconnect_sockets`,
   :meth:`broadcast`, :meth:`broadcast_with_ack` to add the remote part, and :meth:`init` / :meth:`close`.
 
+An adapter sees its namespace, the local sockets and the server's packet writer through the interfaces of
+:mod:`aiosocketio.adapters._types` (``AdapterNamespace``, ``LocalSocket``, ``PacketWriter``) and nothing else, so
+the adapters import none of the Socket.IO objects.
+
 Delivery is synchronous and encodes once: a broadcast is serialized into its Engine.IO items a single time and
 the same items are written to every recipient's transport; no task, no await per recipient.
 """

@@ -274,7 +274,8 @@ class ClusterAdapter(Adapter):
     # -- incoming ----------------------------------------------------------------------------------------
 
     def on_message(self, message: wire.ClusterMessage, offset: str | None = None) -> None:
-        """A message from the bus (responses included); our own echo and other namespaces are dropped."""
+        """A message from the bus (responses included), fed by the back-end with the bus's offset when it has
+        one; our own echo and other namespaces are dropped."""
         if message.uid == self.uid or message.nsp != self.nsp.name:
             return
         body = message.body
