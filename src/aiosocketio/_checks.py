@@ -21,7 +21,16 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-__all__ = ["ACK_TIMEOUT_LIMIT", "DAY", "TIMER_LIMIT", "missing_extra", "room_list", "seconds", "type_name"]
+__all__ = [
+    "ACK_TIMEOUT_LIMIT",
+    "DAY",
+    "TIMER_LIMIT",
+    "ack_timeout",
+    "missing_extra",
+    "room_list",
+    "seconds",
+    "type_name",
+]
 
 #: Ping, upgrade, connect and acknowledgement timeouts at or above this many seconds are refused.
 TIMER_LIMIT: Final = 1000.0
@@ -87,3 +96,14 @@ def room_list(rooms: Any) -> list[str]:
         if not isinstance(name, str):
             raise TypeError(f"a room name is a str, not {type_name(name)} ({name!r} in {rooms!r})")
     return names
+
+
+def ack_timeout(value: Any) -> float:
+    """The seconds of ``timeout(value)`` on a socket or a broadcast, checked."""
+    return seconds(
+        "timeout",
+        value,
+        limit=ACK_TIMEOUT_LIMIT,
+        allow_zero=True,
+        hint="; to wait longer, await emit_with_ack() without timeout() inside asyncio.timeout()",
+    )

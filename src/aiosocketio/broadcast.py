@@ -11,17 +11,24 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from aiosocketio._checks import room_list
+from aiosocketio._checks import ack_timeout, room_list
 from aiosocketio.adapters.options import BroadcastOptions
 from aiosocketio.exceptions import AckTimeoutError
-from aiosocketio.parsers.packet import Packet, PacketType
-from aiosocketio.socket import ack_timeout, check_event_name
+from aiosocketio.parsers.packet import RESERVED_EVENTS, Packet, PacketType
 
 if TYPE_CHECKING:
-    from aiosocketio.namespace import Namespace
-    from aiosocketio.socket import Handshake
+    from aiosocketio._types import BroadcastNamespace
 
 __all__ = ["BroadcastOperator", "RemoteSocket"]
+
+
+def check_event_name(event: Any) -> None:
+    """Refuse to emit a reserved name (B7), as the reference does."""
+    if isinstance(event, str):
+        if event in RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name: pick another name for your event')
+    elif isinstance(event, bool) or not isinstance(event, (int, float)):
+        raise TypeError(f"an event name is a str (or a number), not {type(event).__name__}")
 
 
 def _rooms(rooms: str | Iterable[str]) -> frozenset[str]:
@@ -35,7 +42,7 @@ class BroadcastOperator:
 
     __slots__ = ("_nsp", "_options")
 
-    def __init__(self, nsp: Namespace, options: BroadcastOptions | None = None) -> None:
+    def __init__(self, nsp: BroadcastNamespace, options: BroadcastOptions | None = None) -> None:
         self._nsp = nsp
         self._options = options or BroadcastOptions()
 
@@ -88,7 +95,7 @@ class BroadcastOperator:
         if self._options.flags.timeout is not None:
             raise TypeError("a broadcast with a timeout expects answers: use emit_with_ack()")
         nsp = self._nsp
-        nsp._notify_outgoing(self._options, event, args)
+        nsp.notify_outgoing(self._options, event, args)
         nsp.adapter.broadcast(Packet(PacketType.EVENT, nsp.name, [event, *args]), self._options)
 
     async def send(self, *args: Any) -> None:
@@ -125,8 +132,8 @@ class BroadcastOperator:
             responses.append(answer[0] if answer else None)
             check()
 
-        packet = Packet(PacketType.EVENT, nsp.name, [event, *args], nsp._next_ack_id())
-        nsp._notify_outgoing(self._options, event, args)
+        packet = Packet(PacketType.EVENT, nsp.name, [event, *args], nsp.next_ack_id())
+        nsp.notify_outgoing(self._options, event, args)
         nsp.adapter.broadcast_with_ack(packet, self._options, on_count, on_ack)
         try:
             await asyncio.wait_for(asyncio.shield(done), timeout)
@@ -138,7 +145,7 @@ class BroadcastOperator:
 
     async def fetch_sockets(self) -> list[Any]:
         """The matching sockets: ``Socket`` objects here, ``RemoteSocket`` objects from other servers."""
-        self._nsp._check_not_parent("fetch_sockets")
+        self._nsp.check_not_parent("fetch_sockets")
         return await self._nsp.adapter.fetch_sockets(self._options)
 
     async def sockets_join(self, rooms: str | Iterable[str]) -> None:
@@ -161,8 +168,9 @@ class RemoteSocket:
     __slots__ = ("_operator", "data", "handshake", "id", "rooms")
 
     def __init__(
-        self, nsp: Namespace, sid: str, handshake: Handshake, rooms: set[str], data: dict[str, Any]
+        self, nsp: BroadcastNamespace, sid: str, handshake: Any, rooms: set[str], data: dict[str, Any]
     ) -> None:
+        # ``handshake``: a ``Handshake``, or what the other server sent when it lacks the reference's fields.
         self.id = sid
         self.handshake = handshake
         self.rooms = rooms

@@ -19,9 +19,8 @@ from aiosocketio.parsers.default import Decoder
 from aiosocketio.parsers.packet import Packet, PacketType
 
 if TYPE_CHECKING:
+    from aiosocketio._types import ClientServer, ClientSocket
     from aiosocketio.engineio.socket import EngineSocket
-    from aiosocketio.server import Server
-    from aiosocketio.socket import Socket
 
 __all__ = ["Client"]
 
@@ -43,16 +42,16 @@ class Client:
         "server",
     )
 
-    def __init__(self, server: Server, conn: EngineSocket) -> None:
+    def __init__(self, server: ClientServer, conn: EngineSocket) -> None:
         self.server = server
         self.conn = conn
         self.id = conn.id
         self.closed = False
-        self._decoder = server._new_decoder()
+        self._decoder = server.new_decoder()
         # The default decoder reads a plain EVENT on "/" without building a Packet (``add_event``). Exactly that
         # class: a subclass may have changed what add() does, and then add() must see every message.
         self._events = type(self._decoder) is Decoder
-        self._sockets: dict[str, Socket] = {}
+        self._sockets: dict[str, ClientSocket] = {}
         self._connecting: set[str] | None = (
             None  # namespaces whose attempt is running; made when first needed
         )
@@ -60,10 +59,10 @@ class Client:
             server.connect_timeout, self._on_connect_timeout
         )
         conn.set_message_handler(self._on_data)
-        conn.on("close", self._on_close)
+        conn.on("close", self.on_close)
 
     @property
-    def sockets(self) -> dict[str, Socket]:
+    def sockets(self) -> dict[str, ClientSocket]:
         """Namespace name → connected socket (do not mutate)."""
         return self._sockets
 
@@ -88,7 +87,7 @@ class Client:
             # The hot path: an event for the main namespace goes straight to its socket.
             socket = self._sockets.get("/")
             if socket is not None:
-                socket._on_event(event[0], event[1])
+                socket.on_event(event[0], event[1])
                 return
             packet = Packet(PacketType.EVENT, "/", event[0], event[1])
         if packet is not None:
@@ -104,7 +103,7 @@ class Client:
         socket = self._sockets.get(name)
         if socket is not None:
             if kind is not PacketType.CONNECT and kind is not PacketType.CONNECT_ERROR:
-                socket._on_packet(packet)
+                socket.on_packet(packet)
                 return
         elif kind is PacketType.CONNECT and (self._connecting is None or name not in self._connecting):
             auth = packet.data if isinstance(packet.data, dict) else {}
@@ -125,13 +124,13 @@ class Client:
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
         try:
-            nsp = await self.server._find_namespace(name, auth)
+            nsp = await self.server.find_namespace(name, auth)
             if self.closed:
                 return
             if nsp is None:
                 self._write_packet(connect_error_packet(name, "Invalid namespace"))
                 return
-            await nsp._attempt(self, auth)
+            await nsp.attempt(self, auth)
         finally:
             if self._connecting is not None:
                 self._connecting.discard(name)
@@ -142,7 +141,7 @@ class Client:
         for socket in tuple(self._sockets.values()):
             if socket.has_listeners("error"):
                 socket.emit_reserved("error", error)
-        self._decoder = self.server._new_decoder()
+        self._decoder = self.server.new_decoder()
         self.conn.close_nowait()  # the engine reports "forced close", which closes the sockets
 
     def _on_connect_timeout(self) -> None:
@@ -153,7 +152,8 @@ class Client:
 
     # -- from the namespaces -----------------------------------------------------------------------------
 
-    def _connected(self, socket: Socket) -> None:
+    def connect_succeeded(self, socket: ClientSocket) -> None:
+        """The namespace accepted ``socket``: send the CONNECT reply (its id, and its pid with recovery)."""
         self._sockets[socket.nsp.name] = socket
         if self._connect_timer is not None:
             self._connect_timer.cancel()
@@ -166,22 +166,24 @@ class Client:
             reply["pid"] = socket.pid
         self._write_packet(Packet(PacketType.CONNECT, socket.nsp.name, reply))
 
-    def _connect_failed(self, name: str, message: str, data: Any) -> None:
+    def connect_failed(self, name: str, message: str, data: Any) -> None:
+        """The namespace ``name`` refused the connection: send CONNECT_ERROR."""
         if self.conn.protocol == 3:  # a v2 client gets the error's data, or its message, as the payload
             self._write_packet(Packet(PacketType.CONNECT_ERROR, name, data if _js_truthy(data) else message))
             return
         self._write_packet(connect_error_packet(name, message, data))
 
-    def _remove(self, socket: Socket) -> None:
+    def remove(self, socket: ClientSocket) -> None:
+        """``socket`` disconnected: its namespace is free to be joined again."""
         if self._sockets.get(socket.nsp.name) is socket:
             del self._sockets[socket.nsp.name]
 
     # -- outgoing ----------------------------------------------------------------------------------------
 
     def _write_packet(self, packet: Packet) -> None:
-        self._write(self.server._engine_items(packet), False)
+        self.write(self.server.writer.engine_items(packet), False)
 
-    def _write(self, items: list[str | bytes], volatile: bool) -> None:
+    def write(self, items: list[str | bytes], volatile: bool) -> None:
         """Hand encoded Engine.IO items to the session; a volatile packet is dropped unless it can leave now."""
         conn = self.conn
         if volatile and not conn.writable:
@@ -191,18 +193,19 @@ class Client:
 
     # -- closing -----------------------------------------------------------------------------------------
 
-    def _disconnect_all_and_close(self) -> None:
+    def disconnect_all_and_close(self) -> None:
         """``socket.disconnect(close=True)``: every namespace gets DISCONNECT, then the connection closes."""
         for socket in tuple(self._sockets.values()):
-            socket._disconnect_now(False)
+            socket.disconnect_now(False)
         self._close("forced server close")
 
     def _close(self, reason: str) -> None:
         """Close every socket with ``reason``, then the Engine.IO session (whose own close then finds none)."""
-        self._on_close(reason, None)
+        self.on_close(reason, None)
         self.conn.close_nowait()
 
-    def _on_close(self, reason: str, description: Any = None) -> None:
+    def on_close(self, reason: str, description: Any = None) -> None:
+        """The connection closed (or is being closed) with ``reason``: close every socket, once."""
         if self.closed:
             return
         self.closed = True
@@ -210,9 +213,9 @@ class Client:
             self._connect_timer.cancel()
             self._connect_timer = None
         for socket in tuple(self._sockets.values()):
-            socket._on_close(reason, description)
+            socket.on_close(reason, description)
         self._sockets.clear()
-        self.server._clients.pop(self.id, None)
+        self.server.remove_client(self.id)
 
 
 def _v2_namespace(nsp: str) -> tuple[str, dict[str, Any]]:

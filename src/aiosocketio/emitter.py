@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters.options import BroadcastOptions
-from aiosocketio.namespace import _check_server_side_name
+from aiosocketio.broadcast import check_event_name
+from aiosocketio.namespace import check_server_side_name
 from aiosocketio.parsers.packet import Packet, PacketType
-from aiosocketio.socket import check_event_name
 
 if TYPE_CHECKING:
     import redis as sync_redis
@@ -97,7 +97,7 @@ class _Target:
         return self._request(wire.DisconnectSocketsMessage(self._options, close))
 
     def _server_side(self, event: str, args: tuple[Any, ...]) -> tuple[str, str | bytes]:
-        _check_server_side_name(event)
+        check_server_side_name(event)
         return self._request(wire.ServerSideEmitMessage([event, *args]), wire.EMITTER_UID)
 
 

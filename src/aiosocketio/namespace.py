@@ -13,21 +13,21 @@ import inspect
 import logging
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from aiosocketio._checks import ACK_TIMEOUT_LIMIT, seconds
 from aiosocketio._emitter import EventEmitter, Listener, call_listener, spawn
 from aiosocketio._migration import check_namespace_listener, emit_keywords_error
-from aiosocketio.broadcast import BroadcastOperator
+from aiosocketio.broadcast import BroadcastOperator, RemoteSocket
 from aiosocketio.exceptions import ConnectError
 from aiosocketio.parsers.packet import Packet, PacketType
-from aiosocketio.socket import Socket
+from aiosocketio.socket import Handshake, Socket
 
 if TYPE_CHECKING:
+    from aiosocketio._types import ClientSocket, NamespaceClient, NamespaceServer
     from aiosocketio.adapters.base import Adapter
     from aiosocketio.adapters.options import BroadcastOptions
-    from aiosocketio.client import Client
-    from aiosocketio.server import Server
 
 __all__ = ["Namespace", "ParentNamespace"]
 
@@ -40,9 +40,19 @@ SERVER_SIDE_RESERVED = frozenset({"connect", "connection", "new_namespace"})
 class Namespace(EventEmitter):
     """One namespace (``io.of("/admin")``). See API.md "Namespace"."""
 
-    __slots__ = ("__weakref__", "_ack_id", "_middlewares", "_parent", "adapter", "name", "server", "sockets")
+    __slots__ = (
+        "__weakref__",
+        "_ack_id",
+        "_middlewares",
+        "_parent",
+        "adapter",
+        "name",
+        "outgoing_listeners",
+        "server",
+        "sockets",
+    )
 
-    def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
+    def __init__(self, server: NamespaceServer, name: str, parent: ParentNamespace | None = None) -> None:
         super().__init__()
         self.server = server
         self.name = name
@@ -50,7 +60,9 @@ class Namespace(EventEmitter):
         self._middlewares: list[Middleware] = []
         self._ack_id = 0
         self._parent = parent
-        self.adapter: Adapter = server._adapter_factory(self)
+        # Set by the first on_any_outgoing() of one of its sockets: until then broadcasts skip looking for them.
+        self.outgoing_listeners = False
+        self.adapter: Adapter = server.create_adapter(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -75,18 +87,18 @@ class Namespace(EventEmitter):
         self._middlewares.append(middleware)
         return middleware
 
-    def _next_ack_id(self) -> int:
+    def next_ack_id(self) -> int:
         """Ack ids come from one counter per namespace (B5), shared by its sockets and broadcasts."""
         ack_id = self._ack_id
         self._ack_id = ack_id + 1
         return ack_id
 
-    def _check_not_parent(self, what: str) -> None:
-        pass
+    def check_not_parent(self, what: str) -> None:
+        """Raise ``TypeError`` when ``what()`` is called on a parent namespace (it has no sockets of its own)."""
 
     # -- connection flow ---------------------------------------------------------------------------------
 
-    async def _attempt(self, client: Client, auth: dict[str, Any]) -> None:
+    async def attempt(self, client: NamespaceClient, auth: dict[str, Any]) -> None:
         """One connection attempt (B4): recovery if asked and possible (B9), middlewares, then connect."""
         server = self.server
         recovery = server.connection_state_recovery
@@ -99,14 +111,14 @@ class Namespace(EventEmitter):
             socket = Socket(self, client, auth, session.sid, pid=session.pid)
             socket.recovered = True
             socket.data = session.data
-            socket._join_now(session.rooms)
+            socket.join_now(session.rooms)
             run_middlewares = not recovery["skip_middlewares"]  # type: ignore[index]
         else:
             if client.conn.protocol == 3:  # a v2 client (A13): its ids are derived from the Engine.IO id
                 sid = client.id if self.name == "/" else f"{self.name}#{client.id}"
             else:
-                sid = server._new_socket_id()
-            socket = Socket(self, client, auth, sid, pid=server._new_socket_id() if recovery else None)
+                sid = server.new_socket_id()
+            socket = Socket(self, client, auth, sid, pid=server.new_socket_id() if recovery else None)
             run_middlewares = True
         error: tuple[str, Any] | None = None
         for middleware in tuple(self._middlewares) if run_middlewares else ():
@@ -125,34 +137,34 @@ class Namespace(EventEmitter):
             return
         if error is not None:
             self.adapter.delete_all(socket.id)
-            client._connect_failed(self.name, error[0], error[1])
+            client.connect_failed(self.name, error[0], error[1])
             self._maybe_cleanup()
             return
         self._connect(client, socket, session.missed_packets if session is not None else ())
 
-    def _connect(self, client: Client, socket: Socket, missed: Iterable[list[Any]] = ()) -> None:
+    def _connect(self, client: NamespaceClient, socket: Socket, missed: Iterable[list[Any]] = ()) -> None:
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, (socket.id,))
         for data in missed:
             # Before the CONNECT reply, as the reference sends them: socket.io-client buffers them and emits them
             # just before its "connect" event.
-            socket._write_items(self.server._engine_items(Packet(PacketType.EVENT, self.name, data)), False)
-        client._connected(socket)
+            socket.deliver(self.server.writer.engine_items(Packet(PacketType.EVENT, self.name, data)), False)
+        client.connect_succeeded(socket)
         self.emit_event("connect", socket)
         self.emit_event("connection", socket)
 
-    def _remove(self, socket: Socket) -> None:
+    def remove(self, socket: ClientSocket) -> None:
+        """``socket`` disconnected: forget it (and maybe this namespace, see ``cleanup_empty_child_namespaces``)."""
         if self.sockets.pop(socket.id, None) is not None:
             self._maybe_cleanup()
 
     def _maybe_cleanup(self) -> None:
         parent = self._parent
-        if parent is None or self.sockets or not self.server._cleanup_empty_child_namespaces:
+        if parent is None or self.sockets or not self.server.cleanup_empty_child_namespaces:
             return
-        parent._children.discard(self)
-        if self.server._nsps.get(self.name) is self:
-            del self.server._nsps[self.name]
+        parent.remove_child(self)
+        self.server.remove_namespace(self)
         spawn(self.adapter.close())
 
     # -- broadcasting ------------------------------------------------------------------------------------
@@ -213,34 +225,36 @@ class Namespace(EventEmitter):
     async def all_sockets(self) -> set[str]:
         return await self._operator().all_sockets()
 
-    def _notify_outgoing(self, options: BroadcastOptions, event: Any, args: tuple[Any, ...]) -> None:
+    def notify_outgoing(self, options: BroadcastOptions, event: Any, args: tuple[Any, ...]) -> None:
         """Run the ``on_any_outgoing`` listeners of the sockets a broadcast reaches (skipped when none has one)."""
-        if not self.server._outgoing_listeners:
+        if not self.outgoing_listeners:
             return
-        for sid in self.adapter._index.select(options.rooms, options.except_rooms):
-            socket = self.sockets.get(sid)
-            if socket is not None and socket._any_outgoing:
-                for listener in tuple(socket._any_outgoing):
+        sockets = self.sockets
+        for sid in self.adapter.select(options):
+            socket = sockets.get(sid)
+            if socket is not None:
+                for listener in socket.listeners_any_outgoing():
                     call_listener(listener, event, *args)
 
     # -- between servers ---------------------------------------------------------------------------------
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Send an event to this namespace on every other server of the cluster (C7)."""
-        _check_server_side_name(event)
+        check_server_side_name(event)
         await self.adapter.server_side_emit([event, *args])
 
     async def server_side_emit_with_ack(
         self, event: str, *args: Any, timeout: float | None = None
     ) -> list[Any]:
         """Like :meth:`server_side_emit`, returning one response per other server."""
-        _check_server_side_name(event)
+        check_server_side_name(event)
         if timeout is not None:
             timeout = seconds("timeout", timeout, limit=ACK_TIMEOUT_LIMIT)
         return await self.adapter.server_side_emit_with_ack([event, *args], timeout)
 
-    def _on_server_side_emit(self, packet: list[Any], ack: Callable[[Any], None] | None = None) -> None:
-        """An event from another server: handlers' first return value is the response."""
+    def on_server_side_emit(self, packet: list[Any], ack: Callable[[Any], None] | None = None) -> None:
+        """An event from another server (the adapter calls this): the first handler's return value is the
+        response, given to ``ack`` when the sender waits for one."""
         event, *args = packet
         listeners = self._listeners.get(event)
         if not listeners:
@@ -251,6 +265,20 @@ class Namespace(EventEmitter):
             else:
                 call_listener(listener, *args)
 
+    def remote_socket(self, sid: str, handshake: Any, rooms: set[str], data: Any) -> RemoteSocket:
+        """A socket of another server as ``fetch_sockets`` returns it (the adapter calls this)."""
+        return RemoteSocket(self, sid, _remote_handshake(handshake), rooms, data)
+
+
+_HANDSHAKE_FIELDS = frozenset(field.name for field in fields(Handshake))
+
+
+def _remote_handshake(value: Any) -> Any:
+    """A received handshake as our ``Handshake`` when it has the reference's fields, else as it came."""
+    if isinstance(value, dict) and set(value) >= _HANDSHAKE_FIELDS:
+        return Handshake(**{name: value[name] for name in _HANDSHAKE_FIELDS})
+    return value
+
 
 async def _respond(listener: Callable[..., Any], args: list[Any], ack: Callable[[Any], None]) -> None:
     result = listener(*args)
@@ -259,7 +287,8 @@ async def _respond(listener: Callable[..., Any], args: list[Any], ack: Callable[
     ack(result)
 
 
-def _check_server_side_name(event: Any) -> None:
+def check_server_side_name(event: Any) -> None:
+    """Refuse what cannot be a server-side event's name (a non-str, or a name the server uses itself)."""
     if not isinstance(event, str):
         raise TypeError(f"a server-side event name is a str, not {type(event).__name__}")
     if event in SERVER_SIDE_RESERVED:
@@ -273,14 +302,20 @@ class ParentNamespace(Namespace):
 
     _count = 0
 
-    def __init__(self, server: Server, matcher: re.Pattern[str] | Callable[..., Any]) -> None:
+    def __init__(self, server: NamespaceServer, matcher: re.Pattern[str] | Callable[..., Any]) -> None:
         name = f"/_{ParentNamespace._count}"
         ParentNamespace._count += 1
         super().__init__(server, name)
         self._matcher = matcher
         self._children: set[Namespace] = set()
 
-    async def _matches(self, name: str, auth: dict[str, Any]) -> bool:
+    @property
+    def matcher(self) -> re.Pattern[str] | Callable[..., Any]:
+        """The regex or the predicate given to ``io.of()``."""
+        return self._matcher
+
+    async def matches(self, name: str, auth: dict[str, Any]) -> bool:
+        """Whether a child named ``name`` may be created for a client with ``auth`` (a failing predicate: no)."""
         matcher = self._matcher
         if isinstance(matcher, re.Pattern):
             return matcher.search(name) is not None
@@ -293,9 +328,11 @@ class ParentNamespace(Namespace):
             return False
         return bool(result)
 
-    def _create_child(self, name: str) -> Namespace:
+    def create_child(self, name: str) -> Namespace:
+        """The child namespace ``name``, with the middlewares and connection listeners this one has now."""
         child = Namespace(self.server, name, parent=self)
-        child._middlewares = list(self._middlewares)
+        for middleware in self._middlewares:
+            child.use(middleware)
         for event in ("connect", "connection"):
             for listener in self.listeners(event):
                 child.on(event, listener)
@@ -306,7 +343,11 @@ class ParentNamespace(Namespace):
     def children(self) -> set[Namespace]:
         return set(self._children)
 
-    def _check_not_parent(self, what: str) -> None:
+    def remove_child(self, child: Namespace) -> None:
+        """``child`` is going away (it was empty and ``cleanup_empty_child_namespaces`` is on)."""
+        self._children.discard(child)
+
+    def check_not_parent(self, what: str) -> None:
         raise TypeError(f"{what}() is not supported on a parent namespace: call it on a child namespace")
 
     async def emit(self, event: Any, *args: Any) -> None:

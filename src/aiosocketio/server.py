@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, overload
 from aiosocketio._checks import DAY, TIMER_LIMIT, seconds
 from aiosocketio._emitter import EventEmitter, F, spawn
 from aiosocketio._migration import server_attribute_error
+from aiosocketio._writer import EngineWriter
 from aiosocketio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from aiosocketio.broadcast import BroadcastOperator
 from aiosocketio.client import Client
@@ -23,10 +24,11 @@ from aiosocketio.engineio.handshake import SidGenerator
 from aiosocketio.engineio.server import EngineServer
 from aiosocketio.namespace import Namespace, ParentNamespace
 from aiosocketio.parsers import default as default_parser
-from aiosocketio.parsers.packet import Packet, PacketType
 from aiosocketio.web import HeldAnswer, Request, Response, WebSocketHandshake
 
 if TYPE_CHECKING:
+    from aiosocketio._types import BroadcastNamespace
+    from aiosocketio.adapters._types import AdapterNamespace
     from aiosocketio.adapters.base import Adapter
     from aiosocketio.engineio.socket import EngineSocket
     from aiosocketio.socket import Socket
@@ -67,11 +69,9 @@ class Server(EventEmitter):
         "_bundle",
         "_cleanup_empty_child_namespaces",
         "_clients",
-        "_encode",
         "_ids",
         "_new_decoder",
         "_nsps",
-        "_outgoing_listeners",
         "_parents",
         "_running",
         "_started",
@@ -80,6 +80,7 @@ class Server(EventEmitter):
         "connection_state_recovery",
         "engine",
         "sockets",
+        "writer",
     )
 
     def __init__(
@@ -108,15 +109,16 @@ class Server(EventEmitter):
                 SessionAwareAdapter,
                 max_disconnection_duration=self.connection_state_recovery["max_disconnection_duration"],
             )
-        self._adapter_factory: Callable[[Namespace], Adapter] = adapter or InMemoryAdapter
+        # Called with each Namespace as it is created (typed loosely: it gets the namespace as an adapter sees it).
+        self._adapter_factory: Callable[[Any], Adapter] = adapter or InMemoryAdapter
         parser = parser or default_parser
-        self._encode: Callable[[Packet], list[str | bytes]] = parser.encode
+        # Encodes every packet this server sends: the PacketWriter its namespaces, sockets and adapters use.
+        self.writer = EngineWriter(parser)
         self._new_decoder: Callable[[], Any] = parser.Decoder
         self._ids = SidGenerator()
         self._clients: dict[str, Client] = {}
         self._nsps: dict[str, Namespace] = {}
         self._parents: list[ParentNamespace] = []
-        self._outgoing_listeners = False
         self._running: Any = None
         # Nothing here needs an event loop: a server is usually built at import time, before the loop that
         # will serve it exists. The adapters connect in startup(), on that loop, and let go in shutdown().
@@ -143,8 +145,9 @@ class Server(EventEmitter):
         if nsp is not None:
             return nsp
         for parent in self._parents:
-            if isinstance(parent._matcher, re.Pattern) and parent._matcher.search(name):
-                nsp = parent._create_child(name)
+            matcher = parent.matcher
+            if isinstance(matcher, re.Pattern) and matcher.search(name):
+                nsp = parent.create_child(name)
                 break
         else:
             nsp = Namespace(self, name)
@@ -158,16 +161,16 @@ class Server(EventEmitter):
         if nsp.name != "/":
             self.emit_event("new_namespace", nsp)
 
-    async def _find_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+    async def find_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
         """An existing namespace, or a child created by the first dynamic matcher that accepts (C3)."""
         nsp = self._nsps.get(name)
         if nsp is not None:
             return nsp
         for parent in tuple(self._parents):
-            if await parent._matches(name, auth):
+            if await parent.matches(name, auth):
                 nsp = self._nsps.get(name)  # it may have appeared while the matcher ran
                 if nsp is None:
-                    nsp = parent._create_child(name)
+                    nsp = parent.create_child(name)
                     self._add_namespace(nsp)
                 return nsp
         return None
@@ -256,23 +259,33 @@ class Server(EventEmitter):
     ) -> list[Any]:
         return await self.sockets.server_side_emit_with_ack(event, *args, timeout=timeout)
 
-    # -- internals used by the other objects -------------------------------------------------------------
+    # -- what the namespaces and clients use (see aiosocketio._types) ------------------------------------
 
-    def _engine_items(self, packet: Packet) -> list[str | bytes]:
-        """The packet as Engine.IO messages: text gets the message type ``4``, binary stays as it is."""
-        return ["4" + part if type(part) is str else part for part in self._encode(packet)]
+    @property
+    def cleanup_empty_child_namespaces(self) -> bool:
+        """Whether a child of a parent namespace goes away with its last socket (the constructor's option)."""
+        return self._cleanup_empty_child_namespaces
 
-    def _ack_items(self, nsp: str, ack_id: int, args: list[Any]) -> list[str | bytes]:
-        """An ACK as Engine.IO messages; the default parser has a fast path that builds no ``Packet``."""
-        if self._encode is default_parser.encode:
-            return [
-                "4" + part if type(part) is str else part
-                for part in default_parser.encode_ack(nsp, ack_id, args)
-            ]
-        return self._engine_items(Packet(PacketType.ACK, nsp, args, ack_id))
+    def create_adapter(self, nsp: AdapterNamespace) -> Adapter:
+        """The adapter of a namespace being created, from the ``adapter`` option."""
+        return self._adapter_factory(nsp)
 
-    def _new_socket_id(self) -> str:
+    def new_socket_id(self) -> str:
+        """A fresh random id for a socket or a private session id."""
         return self._ids()
+
+    def new_decoder(self) -> Any:
+        """A packet decoder of the server's parser, for one new connection."""
+        return self._new_decoder()
+
+    def remove_namespace(self, nsp: BroadcastNamespace) -> None:
+        """Forget ``nsp`` (an empty child namespace cleaned up); a namespace of that name made since stays."""
+        if self._nsps.get(nsp.name) is nsp:
+            del self._nsps[nsp.name]
+
+    def remove_client(self, client_id: str) -> None:
+        """The Socket.IO client of session ``client_id`` closed."""
+        self._clients.pop(client_id, None)
 
     def _on_engine_connection(self, conn: EngineSocket) -> None:
         client = self._clients[conn.id] = Client(self, conn)
@@ -338,7 +351,7 @@ class Server(EventEmitter):
     async def shutdown(self) -> None:
         """Disconnect every socket ("server shutting down"), close the adapters, then every session."""
         for client in tuple(self._clients.values()):
-            client._on_close("server shutting down")
+            client.on_close("server shutting down")
         # A request still in flight after this must not start the adapters again (only startup() does).
         self._started = False
         self._stopped = True

@@ -18,21 +18,19 @@ from datetime import datetime
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from aiosocketio._checks import ACK_TIMEOUT_LIMIT, room_list, seconds, type_name
+from aiosocketio._checks import ack_timeout, room_list, type_name
 from aiosocketio._emitter import _PLAIN_RESULTS, EventEmitter, call_listener, spawn, start
 from aiosocketio._migration import cannot_take, check_reason_listener, describe_listener
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
+from aiosocketio.broadcast import BroadcastOperator, check_event_name
 from aiosocketio.exceptions import AckTimeoutError
-from aiosocketio.parsers import default as default_parser
-from aiosocketio.parsers.packet import RESERVED_EVENTS, EncodeError, Packet, PacketType
+from aiosocketio.parsers.packet import EncodeError, Packet, PacketType
 from aiosocketio.recovery import RECOVERABLE_REASONS, StoredSession
 
 if TYPE_CHECKING:
-    from aiosocketio.broadcast import BroadcastOperator
-    from aiosocketio.client import Client
+    from aiosocketio._types import SocketClient, SocketNamespace
+    from aiosocketio.adapters._types import AckCallback, AdapterServer
     from aiosocketio.engineio.socket import EngineSocket
-    from aiosocketio.namespace import Namespace
-    from aiosocketio.server import Server
     from aiosocketio.web import Request
 
 __all__ = ["Handshake", "Socket"]
@@ -104,30 +102,39 @@ class _Emitter:
     take each other's flags.
     """
 
-    __slots__ = ("_flags", "_socket")
+    __slots__ = ("_emit", "_emit_with_ack", "_flags")
 
-    def __init__(self, socket: Socket, flags: BroadcastFlags) -> None:
-        self._socket = socket
+    def __init__(
+        self,
+        emit: Callable[[Any, tuple[Any, ...], BroadcastFlags], None],
+        emit_with_ack: Callable[[Any, tuple[Any, ...], BroadcastFlags], Awaitable[Any]],
+        flags: BroadcastFlags,
+    ) -> None:
+        self._emit = emit  # the socket's own, bound
+        self._emit_with_ack = emit_with_ack
         self._flags = flags
 
+    def _with(self, flags: BroadcastFlags) -> _Emitter:
+        return _Emitter(self._emit, self._emit_with_ack, flags)
+
     def timeout(self, seconds: float) -> _Emitter:
-        return _Emitter(self._socket, _replace(self._flags, timeout=ack_timeout(seconds)))
+        return self._with(_replace(self._flags, timeout=ack_timeout(seconds)))
 
     @property
     def volatile(self) -> _Emitter:
-        return _Emitter(self._socket, _replace(self._flags, volatile=True))
+        return self._with(_replace(self._flags, volatile=True))
 
     def compress(self, flag: bool = True) -> _Emitter:
-        return _Emitter(self._socket, _replace(self._flags, compress=flag))
+        return self._with(_replace(self._flags, compress=flag))
 
     async def emit(self, event: Any, *args: Any) -> None:
-        self._socket._emit(event, args, self._flags)
+        self._emit(event, args, self._flags)
 
     async def send(self, *args: Any) -> None:
-        self._socket._emit("message", args, self._flags)
+        self._emit("message", args, self._flags)
 
     async def emit_with_ack(self, event: Any, *args: Any) -> Any:
-        return await self._socket._emit_with_ack(event, args, self._flags)
+        return await self._emit_with_ack(event, args, self._flags)
 
 
 def _replace(flags: BroadcastFlags, **changes: Any) -> BroadcastFlags:
@@ -139,26 +146,6 @@ def _replace(flags: BroadcastFlags, **changes: Any) -> BroadcastFlags:
 _NO_FLAGS = BroadcastFlags()
 #: The socket's own events whose listeners get ``(reason, description)``.
 _TWO_ARGUMENT_EVENTS = frozenset({"disconnect", "disconnecting"})
-
-
-def ack_timeout(value: Any) -> float:
-    """The seconds of ``timeout(value)``, checked (:mod:`aiosocketio._checks`)."""
-    return seconds(
-        "timeout",
-        value,
-        limit=ACK_TIMEOUT_LIMIT,
-        allow_zero=True,
-        hint="; to wait longer, await emit_with_ack() without timeout() inside asyncio.timeout()",
-    )
-
-
-def check_event_name(event: Any) -> None:
-    """Refuse to emit a reserved name (B7), as the reference does."""
-    if isinstance(event, str):
-        if event in RESERVED_EVENTS:
-            raise ValueError(f'"{event}" is a reserved event name: pick another name for your event')
-    elif isinstance(event, bool) or not isinstance(event, (int, float)):
-        raise TypeError(f"an event name is a str (or a number), not {type(event).__name__}")
 
 
 class Socket(EventEmitter):
@@ -184,11 +171,16 @@ class Socket(EventEmitter):
     )
 
     def __init__(
-        self, nsp: Namespace, client: Client, auth: dict[str, Any], sid: str, pid: str | None = None
+        self,
+        nsp: SocketNamespace,
+        client: SocketClient,
+        auth: dict[str, Any],
+        sid: str,
+        pid: str | None = None,
     ) -> None:
         super().__init__()
         self.nsp = nsp
-        self.server: Server = nsp.server
+        self.server: AdapterServer = nsp.server
         self.client = client
         self.id = sid
         self.pid = pid  # the private session id, only with connection state recovery
@@ -265,15 +257,15 @@ class Socket(EventEmitter):
 
     def timeout(self, seconds: float) -> _Emitter:
         """``await socket.timeout(5).emit_with_ack(...)`` raises ``AckTimeoutError`` after 5 seconds."""
-        return _Emitter(self, BroadcastFlags(timeout=ack_timeout(seconds)))
+        return _Emitter(self._emit, self._emit_with_ack, BroadcastFlags(timeout=ack_timeout(seconds)))
 
     @property
     def volatile(self) -> _Emitter:
         """The next emit may be dropped if the transport is not ready for it."""
-        return _Emitter(self, BroadcastFlags(volatile=True))
+        return _Emitter(self._emit, self._emit_with_ack, BroadcastFlags(volatile=True))
 
     def compress(self, flag: bool = True) -> _Emitter:
-        return _Emitter(self, BroadcastFlags(compress=flag))
+        return _Emitter(self._emit, self._emit_with_ack, BroadcastFlags(compress=flag))
 
     def _emit(self, event: Any, args: tuple[Any, ...], flags: BroadcastFlags) -> None:
         check_event_name(event)
@@ -288,13 +280,13 @@ class Socket(EventEmitter):
         if self.pid is not None:  # recovery: through the adapter, which logs it and appends its offset (B9)
             self.nsp.adapter.broadcast(packet, BroadcastOptions(rooms=frozenset((self.id,)), flags=flags))
             return
-        self._write_items(self.server._engine_items(packet), flags.volatile)
+        self.client.write(self.server.writer.engine_items(packet), flags.volatile)
 
     async def _emit_with_ack(self, event: Any, args: tuple[Any, ...], flags: BroadcastFlags) -> Any:
         check_event_name(event)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        ack_id = self.nsp._next_ack_id()
+        ack_id = self.nsp.next_ack_id()
 
         def on_ack(*answer: Any) -> None:
             if not future.done():
@@ -305,10 +297,10 @@ class Socket(EventEmitter):
                 call_listener(listener, event, *args)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
         # Encoded before the ack is filed, so that data that cannot be sent (EncodeError) leaves nothing behind.
-        items = self.server._engine_items(packet) if self.connected else None
+        items = self.server.writer.engine_items(packet) if self.connected else None
         self._acks[ack_id] = on_ack
         if items is not None:
-            self._write_items(items, flags.volatile)
+            self.client.write(items, flags.volatile)
         if flags.timeout is None:
             return await future
         try:
@@ -317,26 +309,37 @@ class Socket(EventEmitter):
             self._acks.pop(ack_id, None)
             raise AckTimeoutError() from None
 
-    def _write_items(self, items: list[str | bytes], volatile: bool) -> None:
-        self.client._write(items, volatile)
+    def deliver(self, items: list[str | bytes], volatile: bool) -> None:
+        """Write encoded Engine.IO items to the client (how adapters deliver broadcasts); a volatile packet is
+        dropped unless the transport can take it now."""
+        self.client.write(items, volatile)
+
+    def deliver_with_ack(
+        self, items: list[str | bytes], volatile: bool, ack_id: int, callback: AckCallback
+    ) -> None:
+        """:meth:`deliver` a packet that asks for acknowledgement ``ack_id``; ``callback`` gets the answer."""
+        self._acks[ack_id] = callback
+        self.client.write(items, volatile)
 
     # -- rooms -------------------------------------------------------------------------------------------
 
     async def join(self, rooms: str | Iterable[str]) -> None:
         """Join a room or several; does nothing once disconnected."""
-        self._join_now([rooms] if isinstance(rooms, str) else room_list(rooms))
+        self.join_now([rooms] if isinstance(rooms, str) else room_list(rooms))
 
     async def leave(self, room: str) -> None:
         if not isinstance(room, str):
             raise TypeError(f"leave() takes one room name, a str, not {type_name(room)}")
-        self._leave_now(room)
+        self.leave_now(room)
 
-    def _join_now(self, rooms: Iterable[str]) -> None:
+    def join_now(self, rooms: Iterable[str]) -> None:
+        """:meth:`join` without waiting (for adapters and recovery): the rooms are joined on return."""
         if self._closed or self.client.closed:  # once disconnected, joining does nothing (C4)
             return
         self.nsp.adapter.add_all(self.id, rooms)
 
-    def _leave_now(self, room: str) -> None:
+    def leave_now(self, room: str) -> None:
+        """:meth:`leave` without waiting (for adapters)."""
         self.nsp.adapter.delete(self.id, room)
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator:
@@ -359,8 +362,6 @@ class Socket(EventEmitter):
         return self._broadcast_operator().local
 
     def _broadcast_operator(self) -> BroadcastOperator:
-        from aiosocketio.broadcast import BroadcastOperator
-
         return BroadcastOperator(self.nsp, BroadcastOptions(except_rooms=frozenset((self.id,))))
 
     # -- listeners ---------------------------------------------------------------------------------------
@@ -391,14 +392,14 @@ class Socket(EventEmitter):
 
     def on_any_outgoing(self, listener: Listener) -> Listener:
         """Called with ``(event, *args)`` for every event this socket emits (broadcasts included)."""
-        self.server._outgoing_listeners = True
+        self.nsp.outgoing_listeners = True
         if self._any_outgoing is None:
             self._any_outgoing = []
         self._any_outgoing.append(listener)
         return listener
 
     def prepend_any_outgoing(self, listener: Listener) -> Listener:
-        self.server._outgoing_listeners = True
+        self.nsp.outgoing_listeners = True
         if self._any_outgoing is None:
             self._any_outgoing = []
         self._any_outgoing.insert(0, listener)
@@ -421,12 +422,13 @@ class Socket(EventEmitter):
 
     # -- incoming ----------------------------------------------------------------------------------------
 
-    def _on_packet(self, packet: Packet) -> None:
+    def on_packet(self, packet: Packet) -> None:
+        """A packet for this socket from its client: EVENT, ACK or DISCONNECT (others are the client's)."""
         kind = packet.type
         if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
             data = packet.data
             if isinstance(data, list) and data:  # an EVENT without data is ignored (B2, N4)
-                self._on_event(data, packet.id)
+                self.on_event(data, packet.id)
         elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
             callback = self._acks.pop(packet.id, None) if packet.id is not None else None
             if callback is not None:
@@ -438,7 +440,7 @@ class Socket(EventEmitter):
         elif kind is PacketType.DISCONNECT:
             self._on_disconnect_packet()
 
-    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+    def on_event(self, data: list[Any], ack_id: int | None) -> None:
         """An incoming event: ``data`` is ``[name, *args]`` (never empty), ``ack_id`` the id to answer."""
         event = data[0]
         args = data[1:]
@@ -536,15 +538,16 @@ class Socket(EventEmitter):
             args = result
         else:
             args = (result,)
-        server = self.server
-        if server._encode is default_parser.encode:
+        writer = self.server.writer
+        plain_ack = writer.plain_ack
+        if plain_ack is not None:
             # The hot path: plain arguments make one text packet, which goes to the session as it is.
-            text = default_parser.plain_ack(self.nsp.name, ack_id, args)
+            text = plain_ack(self.nsp.name, ack_id, args)
             if text is not None:
                 self.client.conn.send_encoded("4" + text)
                 return
         try:
-            items = server._ack_items(self.nsp.name, ack_id, list(args))
+            items = writer.ack_items(self.nsp.name, ack_id, list(args))
         except EncodeError as exc:
             # The handler's return value cannot be sent, and nobody waits for the error: say which handler
             # and why (the stack would only show the write path). The client gets no acknowledgement.
@@ -552,27 +555,30 @@ class Socket(EventEmitter):
                 "cannot send acknowledgement %d of socket %s (%s): %s", ack_id, self.id, self.nsp.name, exc
             )
             return
-        self._write_items(items, False)
+        self.client.write(items, False)
 
     # -- disconnecting -----------------------------------------------------------------------------------
 
     async def disconnect(self, close: bool = False) -> None:
         """Leave the namespace (send DISCONNECT); with ``close=True`` close the whole connection too."""
-        self._disconnect_now(close)
+        self.disconnect_now(close)
 
-    def _disconnect_now(self, close: bool) -> None:
+    def disconnect_now(self, close: bool) -> None:
+        """:meth:`disconnect` without waiting (for adapters and the client)."""
         if not self.connected:
             return
         if close:
-            self.client._disconnect_all_and_close()
+            self.client.disconnect_all_and_close()
             return
-        self._write_items(self.server._engine_items(Packet(PacketType.DISCONNECT, self.nsp.name)), False)
-        self._on_close("server namespace disconnect")
+        self.client.write(
+            self.server.writer.engine_items(Packet(PacketType.DISCONNECT, self.nsp.name)), False
+        )
+        self.on_close("server namespace disconnect")
 
     def _on_disconnect_packet(self) -> None:
-        self._on_close("client namespace disconnect")
+        self.on_close("client namespace disconnect")
 
-    def _on_close(self, reason: str, description: Any = None) -> None:
+    def on_close(self, reason: str, description: Any = None) -> None:
         """Close this socket with ``reason`` (B6): ``disconnecting`` while in the rooms, then ``disconnect``."""
         if not self.connected:
             return
@@ -581,8 +587,8 @@ class Socket(EventEmitter):
             session = StoredSession(self.id, self.pid, self.rooms, self.data)
             start(self.nsp.adapter.persist_session(session))
         self.nsp.adapter.delete_all(self.id)
-        self.nsp._remove(self)
-        self.client._remove(self)
+        self.nsp.remove(self)
+        self.client.remove(self)
         self.connected = False
         self._closed = True
         self._acks.clear()

@@ -39,7 +39,7 @@ class Bus:
         self.log.append(message)
         loop = asyncio.get_running_loop()
         for adapter in list(self.adapters):
-            loop.call_soon(adapter._on_message, message)
+            loop.call_soon(adapter.on_message, message)
 
 
 class BusAdapter(ClusterAdapterWithHeartbeat):
@@ -164,7 +164,7 @@ async def test_a_request_times_out_with_the_answers_it_got(cluster: Any) -> None
 
 async def test_the_emitter_is_not_a_server(cluster: Any) -> None:
     a = await cluster()
-    a.sockets.adapter._on_message(wire.ClusterMessage("emitter", "/", wire.Heartbeat()))
+    a.sockets.adapter.on_message(wire.ClusterMessage("emitter", "/", wire.Heartbeat()))
     assert await a.sockets.adapter.server_count() == 1
 
 
@@ -172,12 +172,10 @@ async def test_messages_of_other_namespaces_are_ignored(cluster: Any) -> None:
     a = await cluster()
     got: list[Any] = []
     a.on("hello", lambda *args: got.append(args))
-    a.sockets.adapter._on_message(
+    a.sockets.adapter.on_message(
         wire.ClusterMessage("x" * 16, "/other", wire.ServerSideEmitMessage(["hello", 1]))
     )
-    a.sockets.adapter._on_message(
-        wire.ClusterMessage("x" * 16, "/", wire.ServerSideEmitMessage(["hello", 2]))
-    )
+    a.sockets.adapter.on_message(wire.ClusterMessage("x" * 16, "/", wire.ServerSideEmitMessage(["hello", 2])))
     await settle()
     assert got == [(2,)]
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
 
-    from aiosocketio.namespace import Namespace
+    from aiosocketio.adapters._types import AdapterNamespace
 
 logger = logging.getLogger("aiosocketio.redis")
 
@@ -254,7 +254,9 @@ class SubscribedAdapter(ClusterAdapter):
 
     __slots__ = ("_lease", "_leased", "_redis", "_subscription")
 
-    def __init__(self, nsp: Namespace, lease: ClientLease, *, requests_timeout: float, name: str) -> None:
+    def __init__(
+        self, nsp: AdapterNamespace, lease: ClientLease, *, requests_timeout: float, name: str
+    ) -> None:
         super().__init__(nsp, requests_timeout=requests_timeout)
         self._lease = lease
         self._leased = False

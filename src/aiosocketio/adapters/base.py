@@ -9,6 +9,10 @@ operation to the other servers unless ``options.flags.local`` is set. What to im
 * optionally :meth:`fetch_sockets`, :meth:`add_sockets`, :meth:`del_sockets`, :meth:`disconnect_sockets`,
   :meth:`broadcast`, :meth:`broadcast_with_ack` to add the remote part, and :meth:`init` / :meth:`close`.
 
+An adapter sees its namespace, the local sockets and the server's packet writer through the interfaces of
+:mod:`aiosocketio.adapters._types` (``AdapterNamespace``, ``LocalSocket``, ``PacketWriter``) and nothing else, so
+the adapters import none of the Socket.IO objects.
+
 Delivery is synchronous and encodes once: a broadcast is serialized into its Engine.IO items a single time and
 the same items are written to every recipient's transport; no task, no await per recipient.
 """
@@ -16,7 +20,7 @@ the same items are written to every recipient's transport; no task, no await per
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiosocketio._emitter import EventEmitter
@@ -24,10 +28,9 @@ from aiosocketio.adapters.options import BroadcastOptions
 from aiosocketio.adapters.rooms import RoomIndex
 
 if TYPE_CHECKING:
-    from aiosocketio.namespace import Namespace
+    from aiosocketio.adapters._types import AdapterNamespace, LocalSocket
     from aiosocketio.parsers.packet import Packet
     from aiosocketio.recovery import StoredSession
-    from aiosocketio.socket import Socket
 
 __all__ = ["Adapter"]
 
@@ -37,7 +40,7 @@ class Adapter(EventEmitter, ABC):
 
     __slots__ = ("_index", "nsp")
 
-    def __init__(self, nsp: Namespace) -> None:
+    def __init__(self, nsp: AdapterNamespace) -> None:
         super().__init__()
         self.nsp = nsp
         self._index = RoomIndex()
@@ -89,7 +92,11 @@ class Adapter(EventEmitter, ABC):
 
     # -- selection ---------------------------------------------------------------------------------------
 
-    def _local_sockets(self, options: BroadcastOptions) -> list[Socket]:
+    def select(self, options: BroadcastOptions) -> Iterator[str]:
+        """Ids of the local sockets ``options`` targets, each once (look them up in ``nsp.sockets``)."""
+        return self._index.select(options.rooms, options.except_rooms)
+
+    def _local_sockets(self, options: BroadcastOptions) -> list[LocalSocket]:
         sockets = self.nsp.sockets
         found = []
         for sid in self._index.select(options.rooms, options.except_rooms):
@@ -106,13 +113,13 @@ class Adapter(EventEmitter, ABC):
 
     def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
         """Encode ``packet`` once and write it to every local target."""
-        items = self.nsp.server._engine_items(packet)
+        items = self.nsp.server.writer.engine_items(packet)
         volatile = options.flags.volatile
         sockets = self.nsp.sockets
         for sid in self._index.select(options.rooms, options.except_rooms):
             socket = sockets.get(sid)
             if socket is not None:
-                socket._write_items(items, volatile)
+                socket.deliver(items, volatile)
 
     def broadcast_with_ack(
         self,
@@ -122,13 +129,13 @@ class Adapter(EventEmitter, ABC):
         ack: Callable[..., None],
     ) -> None:
         """Like :meth:`broadcast`, registering ``ack`` for ``packet.id`` on each target; reports the count."""
-        items = self.nsp.server._engine_items(packet)
+        items = self.nsp.server.writer.engine_items(packet)
         volatile = options.flags.volatile
-        assert packet.id is not None
+        ack_id = packet.id
+        assert ack_id is not None
         count = 0
         for socket in self._local_sockets(options):
-            socket._acks[packet.id] = ack
-            socket._write_items(items, volatile)
+            socket.deliver_with_ack(items, volatile, ack_id, ack)
             count += 1
         client_count_callback(count)
 
@@ -141,17 +148,17 @@ class Adapter(EventEmitter, ABC):
     def add_sockets(self, options: BroadcastOptions, rooms: Iterable[str]) -> None:
         rooms = tuple(rooms)
         for socket in self._local_sockets(options):
-            socket._join_now(rooms)
+            socket.join_now(rooms)
 
     def del_sockets(self, options: BroadcastOptions, rooms: Iterable[str]) -> None:
         rooms = tuple(rooms)
         for socket in self._local_sockets(options):
             for room in rooms:
-                socket._leave_now(room)
+                socket.leave_now(room)
 
     def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
         for socket in self._local_sockets(options):
-            socket._disconnect_now(close)
+            socket.disconnect_now(close)
 
     # -- connection state recovery ----------------------------------------------------------------------
 

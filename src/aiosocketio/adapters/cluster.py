@@ -4,7 +4,7 @@ These mirror socket.io-adapter 2.5's two base classes (``shared/spec/adapters.md
 moves :class:`~aiosocketio.adapters.messages.ClusterMessage` envelopes: it implements :meth:`ClusterAdapter._do_publish`
 (to every server, returning the message's offset when the bus has one), :meth:`ClusterAdapter._do_publish_response`
 (to the server that asked) and, without heartbeats, :meth:`ClusterAdapter.server_count`; it feeds what it receives to
-:meth:`ClusterAdapter._on_message` (responses may come the same way: they are routed by type).
+:meth:`ClusterAdapter.on_message` (responses may come the same way: they are routed by type).
 
 Everything is applied here at once *and* published (receivers drop their own echo), with two rules from the reference:
 
@@ -26,8 +26,7 @@ import collections
 import logging
 import os
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import fields
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiosocketio._emitter import spawn
@@ -38,7 +37,7 @@ from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers.packet import Packet, PacketType
 
 if TYPE_CHECKING:
-    from aiosocketio.namespace import Namespace
+    from aiosocketio.adapters._types import AdapterNamespace
 
 __all__ = ["ClusterAdapter", "ClusterAdapterWithHeartbeat"]
 
@@ -98,21 +97,6 @@ class Request:
             self.future.set_result(self.responses)
 
 
-_HANDSHAKE_FIELDS: frozenset[str] | None = None
-
-
-def remote_handshake(value: Any) -> Any:
-    """A received handshake as our ``Handshake`` when it has the reference's fields, else as it came."""
-    global _HANDSHAKE_FIELDS
-    from aiosocketio.socket import Handshake
-
-    if _HANDSHAKE_FIELDS is None:
-        _HANDSHAKE_FIELDS = frozenset(f.name for f in fields(Handshake))
-    if isinstance(value, dict) and set(value) >= _HANDSHAKE_FIELDS:
-        return Handshake(**{name: value[name] for name in _HANDSHAKE_FIELDS})
-    return value
-
-
 def local_socket_data(sockets: Iterable[Any]) -> tuple[wire.SocketData, ...]:
     """What a FETCH_SOCKETS answer carries for each local socket (never a RemoteSocket)."""
     return tuple(
@@ -128,12 +112,15 @@ class _Outbox:
     broadcast waiting for its offset is delivered locally without one. One warning per such episode.
     """
 
-    __slots__ = ("_adapter", "_dropping", "_queue", "_task")
+    __slots__ = ("_dropping", "_name", "_publish_batch", "_queue", "_task")
 
     MAX_PENDING = 100_000
 
-    def __init__(self, adapter: ClusterAdapter) -> None:
-        self._adapter = adapter
+    def __init__(
+        self, name: str, publish_batch: Callable[[Sequence[Outgoing]], Awaitable[list[str | None]]]
+    ) -> None:
+        self._name = name  # the namespace's, for the logs
+        self._publish_batch = publish_batch
         self._dropping = False
         self._queue: collections.deque[
             tuple[str | None, wire.ClusterMessage, Callable[[str | None], None] | None]
@@ -152,7 +139,7 @@ class _Outbox:
                 self._dropping = True
                 logger.warning(
                     "%s: the cluster bus does not keep up (%d messages waiting); dropping new ones",
-                    self._adapter.nsp.name,
+                    self._name,
                     len(self._queue),
                 )
             if then is not None:
@@ -164,26 +151,21 @@ class _Outbox:
             self._task = spawn(self._drain())
 
     async def _drain(self) -> None:
-        adapter = self._adapter
         queue = self._queue
         try:
             while queue:
                 batch = [queue.popleft() for _ in range(min(len(queue), _MAX_BATCH))]
                 try:
-                    offsets = await adapter._do_publish_batch(
-                        [(target, message) for target, message, _ in batch]
-                    )
+                    offsets = await self._publish_batch([(target, message) for target, message, _ in batch])
                 except Exception as exc:
-                    logger.warning(
-                        "%s: publishing %d message(s) failed: %r", adapter.nsp.name, len(batch), exc
-                    )
+                    logger.warning("%s: publishing %d message(s) failed: %r", self._name, len(batch), exc)
                     offsets = [None] * len(batch)
                 for (_, _, then), offset in zip(batch, offsets, strict=False):
                     if then is not None:
                         try:
                             then(offset)
                         except Exception:
-                            logger.exception("%s: delivering a published broadcast failed", adapter.nsp.name)
+                            logger.exception("%s: delivering a published broadcast failed", self._name)
         finally:
             self._task = None
 
@@ -197,7 +179,7 @@ class ClusterAdapter(Adapter):
     """One namespace's rooms here and its share of a cluster behind a message bus (§5.1, §5.2).
 
     Subclasses implement :meth:`_do_publish`, :meth:`_do_publish_response` and :meth:`server_count`, call
-    :meth:`_on_message` for what the bus delivers, and may override :meth:`_do_publish_batch`.
+    :meth:`on_message` for what the bus delivers, and may override :meth:`_do_publish_batch`.
     ``has_offsets`` says whether :meth:`_do_publish` returns offsets that can recover a session.
     """
 
@@ -205,7 +187,7 @@ class ClusterAdapter(Adapter):
 
     has_offsets = False
 
-    def __init__(self, nsp: Namespace, *, requests_timeout: float = 5.0) -> None:
+    def __init__(self, nsp: AdapterNamespace, *, requests_timeout: float = 5.0) -> None:
         super().__init__(nsp)
         if requests_timeout <= 0:
             raise ValueError("requests_timeout is a positive number of seconds")
@@ -213,7 +195,8 @@ class ClusterAdapter(Adapter):
         self.requests_timeout = requests_timeout
         self._requests: dict[str, Request] = {}
         self._ack_requests: dict[str, tuple[Callable[[int], None], Callable[..., None]]] = {}
-        self._outbox = _Outbox(self)
+        # Looked up at each batch, not bound now: a subclass or a test may replace _do_publish_batch later.
+        self._outbox = _Outbox(nsp.name, lambda batch: self._do_publish_batch(batch))
         self._closed = False
 
     # -- what a back-end implements ----------------------------------------------------------------------
@@ -290,8 +273,9 @@ class ClusterAdapter(Adapter):
 
     # -- incoming ----------------------------------------------------------------------------------------
 
-    def _on_message(self, message: wire.ClusterMessage, offset: str | None = None) -> None:
-        """A message from the bus (responses included); our own echo and other namespaces are dropped."""
+    def on_message(self, message: wire.ClusterMessage, offset: str | None = None) -> None:
+        """A message from the bus (responses included), fed by the back-end with the bus's offset when it has
+        one; our own echo and other namespaces are dropped."""
         if message.uid == self.uid or message.nsp != self.nsp.name:
             return
         body = message.body
@@ -329,7 +313,7 @@ class ClusterAdapter(Adapter):
         self, requester: str, body: wire.BroadcastMessage, request_id: str
     ) -> None:
         packet = body.packet
-        local = Packet(packet.type, self.nsp.name, packet.data, self.nsp._next_ack_id())
+        local = Packet(packet.type, self.nsp.name, packet.data, self.nsp.next_ack_id())
 
         def on_count(count: int) -> None:
             self._publish_response(requester, wire.BroadcastClientCount(request_id, count))
@@ -344,13 +328,13 @@ class ClusterAdapter(Adapter):
     def _on_server_side_emit(self, requester: str, body: wire.ServerSideEmitMessage) -> None:
         request_id = body.request_id
         if request_id is None:
-            self.nsp._on_server_side_emit(body.data)
+            self.nsp.on_server_side_emit(body.data)
             return
 
         def answer(response: Any) -> None:
             self._publish_response(requester, wire.ServerSideEmitResponse(request_id, response))
 
-        self.nsp._on_server_side_emit(body.data, answer)
+        self.nsp.on_server_side_emit(body.data, answer)
 
     def _on_response(self, message: wire.ClusterMessage) -> None:
         body = message.body
@@ -453,8 +437,6 @@ class ClusterAdapter(Adapter):
         return random_id()
 
     async def fetch_sockets(self, options: BroadcastOptions) -> list[Any]:
-        from aiosocketio.broadcast import RemoteSocket
-
         local = await super().fetch_sockets(options)
         if options.flags.local:
             return local
@@ -464,10 +446,7 @@ class ClusterAdapter(Adapter):
             request = await self._ask(lambda rid: wire.FetchSocketsMessage(options, rid), expected, timeout)
         except TimeoutError as exc:
             raise TimeoutError(self._fetch_timeout_message(exc.args[0])) from None
-        remote = [
-            RemoteSocket(self.nsp, s.id, remote_handshake(s.handshake), set(s.rooms), s.data)
-            for s in request.responses
-        ]
+        remote = [self.nsp.remote_socket(s.id, s.handshake, set(s.rooms), s.data) for s in request.responses]
         return local + remote
 
     async def server_side_emit(self, packet: list[Any]) -> None:
@@ -500,7 +479,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: AdapterNamespace,
         *,
         requests_timeout: float = 5.0,
         heartbeat_interval: float = 5.0,
@@ -562,7 +541,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         for request in self._requests.values():
             request.forget(uid)
 
-    def _on_message(self, message: wire.ClusterMessage, offset: str | None = None) -> None:
+    def on_message(self, message: wire.ClusterMessage, offset: str | None = None) -> None:
         if message.uid == self.uid or self._closed:
             return  # a closed adapter may still be handed what the bus had on its way: it must not relearn nodes
         if message.uid and message.uid != EMITTER_UID and message.nsp == self.nsp.name:
@@ -575,7 +554,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
             if message.nsp == self.nsp.name:
                 self._remove_node(message.uid)
         elif not isinstance(body, wire.Heartbeat):
-            super()._on_message(message, offset)
+            super().on_message(message, offset)
 
     async def server_count(self) -> int:
         return 1 + len(self._nodes)

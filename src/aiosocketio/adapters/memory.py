@@ -13,7 +13,7 @@ from aiosocketio.parsers.packet import Packet, PacketType
 from aiosocketio.recovery import RecoveryStore, StoredSession
 
 if TYPE_CHECKING:
-    from aiosocketio.namespace import Namespace
+    from aiosocketio.adapters._types import AdapterNamespace
 
 __all__ = ["InMemoryAdapter", "SessionAwareAdapter"]
 
@@ -46,7 +46,7 @@ class SessionAwareAdapter(InMemoryAdapter):
 
     __slots__ = ("_housekeeping", "_store")
 
-    def __init__(self, nsp: Namespace, max_disconnection_duration: float = 120.0) -> None:
+    def __init__(self, nsp: AdapterNamespace, max_disconnection_duration: float = 120.0) -> None:
         super().__init__(nsp)
         self._store = RecoveryStore(max_disconnection_duration)
         self._housekeeping: asyncio.TimerHandle | None = None

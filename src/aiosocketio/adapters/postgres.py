@@ -40,7 +40,7 @@ from aiosocketio.parsers.packet import DecodeError
 if TYPE_CHECKING:
     from asyncpg import Pool
 
-    from aiosocketio.namespace import Namespace
+    from aiosocketio.adapters._types import AdapterNamespace
 
 __all__ = ["PostgresAdapter", "create_adapter"]
 
@@ -75,7 +75,7 @@ def create_adapter(
     heartbeat_interval: float = 5.0,
     heartbeat_timeout: float = 10.0,
     requests_timeout: float = 5.0,
-) -> Callable[[Namespace], PostgresAdapter]:
+) -> Callable[[AdapterNamespace], PostgresAdapter]:
     """``Server(adapter=create_adapter(pool_or_dsn))``: an ``asyncpg`` pool, or a PostgreSQL URL (a small pool is
     then made on first use and closed with the last namespace). The factory keeps one connection of the pool for
     itself (the one that LISTENs) as long as a namespace uses it: size a pool you give accordingly.
@@ -160,7 +160,7 @@ class _Hub:
             "SELECT pg_notify($2, $3 || attachment.id::text || '\"}') FROM attachment"
         )
 
-    def new_adapter(self, nsp: Namespace) -> PostgresAdapter:
+    def new_adapter(self, nsp: AdapterNamespace) -> PostgresAdapter:
         adapter = PostgresAdapter(nsp, self)
         if len(adapter.channel.encode()) > _MAX_CHANNEL_BYTES:
             logger.warning(
@@ -297,7 +297,7 @@ class _Hub:
                 # Whoever announced itself already (maybe into the void) does it again; an adapter still waiting
                 # in start() announces itself right after.
                 for adapter in tuple(self.adapters.values()):
-                    adapter._announce()
+                    adapter.announce()
                 while not lost.done():
                     try:
                         await asyncio.wait_for(asyncio.shield(lost), keepalive)
@@ -415,7 +415,7 @@ class _Hub:
         if adapter is None:
             return
         try:
-            adapter._on_message(message)
+            adapter.on_message(message)
         except Exception:
             logger.exception("%s: handling a cluster message failed", message.nsp)
 
@@ -526,7 +526,7 @@ class PostgresAdapter(ClusterAdapterWithHeartbeat):
 
     __slots__ = ("_announced", "_hub", "channel")
 
-    def __init__(self, nsp: Namespace, hub: _Hub) -> None:
+    def __init__(self, nsp: AdapterNamespace, hub: _Hub) -> None:
         options = hub.options
         super().__init__(
             nsp,
@@ -550,7 +550,7 @@ class PostgresAdapter(ClusterAdapterWithHeartbeat):
         await super().close()
         await self._hub.stop(self)
 
-    def _announce(self) -> None:
+    def announce(self) -> None:
         """Say INITIAL_HEARTBEAT again (the listening connection is new: PostgreSQL was restarted, or was not
         there when this adapter started) so that every server answers and is known again at once."""
         if self._announced and not self._closed:

@@ -30,7 +30,7 @@ from aiosocketio.adapters.redis_sharded import ShardedRedisAdapter, create_shard
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from aiosocketio.namespace import Namespace
+    from aiosocketio.adapters._types import AdapterNamespace
 
 __all__ = ["RedisAdapter", "ShardedRedisAdapter", "create_adapter", "create_sharded_adapter"]
 
@@ -65,13 +65,13 @@ def create_adapter(
     key: str = "socket.io",
     requests_timeout: float = 5.0,
     publish_on_specific_response_channel: bool = False,
-) -> Callable[[Namespace], RedisAdapter]:
+) -> Callable[[AdapterNamespace], RedisAdapter]:
     """``Server(adapter=create_adapter(redis))``: ``redis`` is a ``redis.asyncio.Redis`` client or a URL."""
     if requests_timeout <= 0:
         raise ValueError("requests_timeout is a positive number of seconds")
     lease = ClientLease(redis)
 
-    def factory(nsp: Namespace) -> RedisAdapter:
+    def factory(nsp: AdapterNamespace) -> RedisAdapter:
         return RedisAdapter(
             nsp,
             lease,
@@ -98,7 +98,7 @@ class RedisAdapter(SubscribedAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: AdapterNamespace,
         lease: ClientLease,
         *,
         key: str = "socket.io",
@@ -140,9 +140,7 @@ class RedisAdapter(SubscribedAdapter):
                 return  # another namespace's channel, or a room nobody here is in
             message = wire.parse_classic_broadcast(data)
             if isinstance(message.body, wire.BroadcastMessage):
-                self._on_message(
-                    wire.ClusterMessage(message.uid or "", message.body.packet.nsp, message.body)
-                )
+                self.on_message(wire.ClusterMessage(message.uid or "", message.body.packet.nsp, message.body))
         elif channel == self._request_channel:
             message = wire.parse_classic_request(data)
             body = message.body
@@ -154,7 +152,7 @@ class RedisAdapter(SubscribedAdapter):
                 ids = self._index.select(body.rooms, ())
                 self._reply(message.uid, wire.SocketsResponse(body.request_id, tuple(ids)))
             elif isinstance(body, _CLUSTER_BODIES):
-                self._on_message(wire.ClusterMessage(message.uid or "", name, body))
+                self.on_message(wire.ClusterMessage(message.uid or "", name, body))
         elif channel in (self._response_channel, self._specific_channel):
             response = wire.parse_classic_response(data)
             if isinstance(response, _CLUSTER_BODIES):

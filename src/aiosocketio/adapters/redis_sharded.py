@@ -23,7 +23,7 @@ from aiosocketio.adapters.cluster import Outgoing
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from aiosocketio.namespace import Namespace
+    from aiosocketio.adapters._types import AdapterNamespace
 
 __all__ = ["ShardedRedisAdapter", "create_sharded_adapter"]
 
@@ -37,7 +37,7 @@ def create_sharded_adapter(
     channel_prefix: str = "socket.io",
     subscription_mode: SubscriptionMode = "dynamic",
     requests_timeout: float = 5.0,
-) -> Callable[[Namespace], ShardedRedisAdapter]:
+) -> Callable[[AdapterNamespace], ShardedRedisAdapter]:
     """``Server(adapter=create_sharded_adapter(redis))``: ``redis`` is a ``redis.asyncio.Redis`` client or a URL
     of a Redis ≥ 7 server."""
     if subscription_mode not in _MODES:
@@ -47,7 +47,7 @@ def create_sharded_adapter(
     _check_sharded_pubsub()
     lease = ClientLease(redis)
 
-    def factory(nsp: Namespace) -> ShardedRedisAdapter:
+    def factory(nsp: AdapterNamespace) -> ShardedRedisAdapter:
         return ShardedRedisAdapter(
             nsp,
             lease,
@@ -88,7 +88,7 @@ class ShardedRedisAdapter(SubscribedAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: AdapterNamespace,
         lease: ClientLease,
         *,
         channel_prefix: str = "socket.io",
@@ -128,7 +128,7 @@ class ShardedRedisAdapter(SubscribedAdapter):
         if channel == self._response_channel:
             self._on_response(message)
         else:
-            self._on_message(message)
+            self.on_message(message)
 
     def _channel_for(self, message: wire.ClusterMessage) -> str:
         body = message.body

@@ -33,8 +33,8 @@ from aiosocketio.recovery import StoredSession
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from aiosocketio.adapters._types import AdapterNamespace
     from aiosocketio.adapters.options import BroadcastOptions
-    from aiosocketio.namespace import Namespace
 
 __all__ = ["RedisStreamsAdapter", "create_adapter"]
 
@@ -57,7 +57,7 @@ def create_adapter(
     session_key_prefix: str = "sio:session:",
     only_plaintext: bool = False,
     requests_timeout: float = 5.0,
-) -> Callable[[Namespace], RedisStreamsAdapter]:
+) -> Callable[[AdapterNamespace], RedisStreamsAdapter]:
     """``Server(adapter=create_adapter(redis))``: ``redis`` is a ``redis.asyncio.Redis`` client or a URL.
 
     The options are the npm package's (``block_time`` in seconds for ``blockTimeInMs``). Give a stream adapter a
@@ -100,7 +100,7 @@ class _Hub:
         self.subscription: Subscription | None = None
         self.redis: Redis | None = None
 
-    def new_adapter(self, nsp: Namespace) -> RedisStreamsAdapter:
+    def new_adapter(self, nsp: AdapterNamespace) -> RedisStreamsAdapter:
         adapter = RedisStreamsAdapter(nsp, self, self.lease.client)
         self.adapters[nsp.name] = adapter
         return adapter
@@ -114,7 +114,7 @@ class _Hub:
         client is taken here, on the loop that serves (the factory may have been called before it existed)."""
         if self.redis is None:
             self.redis = self.lease.acquire()
-        adapter._redis = self.redis
+        adapter.use_client(self.redis)
         self.adapters[adapter.nsp.name] = adapter  # again, when served anew after a stop
         if self.subscription is None:
             self.subscription = Subscription(self.redis, self._on_pubsub, "redis streams")
@@ -158,7 +158,7 @@ class _Hub:
         message = wire.decode_cluster(data, wire.MSGPACK)
         adapter = self.adapters.get(message.nsp)
         if adapter is not None:
-            adapter._on_message(message)
+            adapter.on_message(message)
 
     async def _read(self, stream: str) -> None:
         """Read ``stream`` from now on, forever; after a lost connection, resume after the last entry seen.
@@ -216,7 +216,7 @@ class _Hub:
         adapter = self.adapters.get(message.nsp)
         if adapter is not None:
             try:
-                adapter._on_message(message, entry_id)
+                adapter.on_message(message, entry_id)
             except Exception:
                 logger.exception("%s: handling stream entry %s failed", message.nsp, entry_id)
 
@@ -253,7 +253,7 @@ class RedisStreamsAdapter(ClusterAdapter):
 
     has_offsets = True
 
-    def __init__(self, nsp: Namespace, hub: _Hub, redis: Redis) -> None:
+    def __init__(self, nsp: AdapterNamespace, hub: _Hub, redis: Redis) -> None:
         options = hub.options
         super().__init__(nsp, requests_timeout=options["requests_timeout"])
         self._hub = hub
@@ -262,6 +262,10 @@ class RedisStreamsAdapter(ClusterAdapter):
         self.stream = wire.stream_name(nsp.name, options["stream_name"], options["stream_count"])
         self.public_channel = wire.cluster_channel(options["channel_prefix"], nsp.name)
         self.private_channel = wire.cluster_channel(options["channel_prefix"], nsp.name, self.uid)
+
+    def use_client(self, redis: Redis) -> None:
+        """Use ``redis`` from now on: the client the hub took on the loop that serves."""
+        self._redis = redis
 
     async def init(self) -> None:
         await super().init()
