@@ -1,4 +1,4 @@
-"""``BroadcastOperator`` (immutable ``to`` / ``in_`` / ``except_`` / flags) and ``RemoteSocket`` (C5, C6, B5, B8).
+"""``BroadcastOperator`` (immutable ``to`` / ``in_`` / ``except_`` / flags) and ``RemoteSocket`` (docs/protocol/server.md#broadcasting, docs/protocol/server.md#utility-methods, docs/protocol/socketio.md#events-and-acks, docs/protocol/socketio.md#emit-flags).
 
 Every modifier returns a new operator, so an operator can be kept and reused safely. Emitting hands one packet to
 the namespace's adapter, which encodes it once for all recipients.
@@ -23,7 +23,7 @@ __all__ = ["BroadcastOperator", "RemoteSocket"]
 
 
 def check_event_name(event: Any) -> None:
-    """Refuse to emit a reserved name (B7), as the reference does."""
+    """Refuse to emit a reserved name (docs/protocol/socketio.md#reserved-names), as the reference does."""
     if isinstance(event, str):
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name: pick another name for your event')
@@ -38,7 +38,7 @@ def _rooms(rooms: str | Iterable[str]) -> frozenset[str]:
 
 
 class BroadcastOperator:
-    """A target (rooms, exclusions) and flags in one namespace; see API.md "Broadcasting"."""
+    """A target (rooms, exclusions) and flags in one namespace; see docs/api-contract.md#broadcasting."""
 
     __slots__ = ("_nsp", "_options")
 
@@ -116,7 +116,7 @@ class BroadcastOperator:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         responses: list[Any] = []
-        # Every server (this one included) reports how many clients it wrote to, then their acks arrive (§1.4).
+        # Every server (this one included) reports how many clients it wrote to, then their acks arrive (docs/protocol/cluster.md#broadcast-acks).
         servers = 1 if self._options.flags.local else await nsp.adapter.server_count()
         counts: list[int] = []
 

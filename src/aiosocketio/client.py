@@ -1,7 +1,7 @@
-"""``Client``: one Engine.IO session carrying many namespaces (protocol.md B2-B4, B6), like Node's ``client.ts``.
+"""``Client``: one Engine.IO session carrying many namespaces (docs/protocol/socketio.md#default-parser, docs/protocol/socketio.md#binary-attachments, docs/protocol/socketio.md#connecting, docs/protocol/socketio.md#disconnection), like Node's ``client.ts``.
 
 It owns the packet decoder of its connection, the connect timeout and the map namespace → socket. Packets are
-routed by the rules of B4: a CONNECT for a namespace not joined starts an attempt; EVENT/ACK/DISCONNECT go to the
+routed by the rules of docs/protocol/socketio.md#connecting: a CONNECT for a namespace not joined starts an attempt; EVENT/ACK/DISCONNECT go to the
 namespace's socket; anything else is an invalid state that closes the whole connection ("forced server close").
 A packet the decoder rejects closes the connection at engine level ("forced close").
 """
@@ -119,7 +119,7 @@ class Client:
         spawn(self._connect(name, auth))
 
     def connect_v2_main(self) -> None:
-        """A v2 client (Engine.IO protocol 3) is in the main namespace from the start, without asking (A13)."""
+        """A v2 client (Engine.IO protocol 3) is in the main namespace from the start, without asking (docs/protocol/engineio-v3.md)."""
         self._start_connect("/", {})
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Emit into a Socket.IO cluster from any process, like npm ``@socket.io/redis-emitter`` 5.1.0 (adapters.md §4).
+"""Emit into a Socket.IO cluster from any process, like npm ``@socket.io/redis-emitter`` 5.1.0 (docs/protocol/cluster.md#emitter).
 
 ``RedisEmitter`` (asyncio) and ``SyncRedisEmitter`` (for code that is not async: Django views, Celery tasks)
 publish the classic adapter's messages, so they reach Python and Node.js servers alike. They never subscribe

@@ -1,4 +1,4 @@
-"""``Namespace`` and ``ParentNamespace`` (protocol.md B4, C2, C3): sockets, middlewares, the connection flow.
+"""``Namespace`` and ``ParentNamespace`` (docs/protocol/socketio.md#connecting, docs/protocol/server.md#middlewares, docs/protocol/server.md#namespaces): sockets, middlewares, the connection flow.
 
 A namespace owns its adapter (rooms) and its connected sockets. A connection attempt runs the namespace
 middlewares on a socket that is not connected yet; on success the socket joins its own room, the client gets the
@@ -38,7 +38,7 @@ SERVER_SIDE_RESERVED = frozenset({"connect", "connection", "new_namespace"})
 
 
 class Namespace(EventEmitter):
-    """One namespace (``io.of("/admin")``). See API.md "Namespace"."""
+    """One namespace (``io.of("/admin")``). See docs/api-contract.md#namespace."""
 
     __slots__ = (
         "__weakref__",
@@ -88,7 +88,7 @@ class Namespace(EventEmitter):
         return middleware
 
     def next_ack_id(self) -> int:
-        """Ack ids come from one counter per namespace (B5), shared by its sockets and broadcasts."""
+        """Ack ids come from one counter per namespace (docs/protocol/socketio.md#events-and-acks), shared by its sockets and broadcasts."""
         ack_id = self._ack_id
         self._ack_id = ack_id + 1
         return ack_id
@@ -99,7 +99,7 @@ class Namespace(EventEmitter):
     # -- connection flow ---------------------------------------------------------------------------------
 
     async def attempt(self, client: NamespaceClient, auth: dict[str, Any]) -> None:
-        """One connection attempt (B4): recovery if asked and possible (B9), middlewares, then connect."""
+        """One connection attempt (docs/protocol/socketio.md#connecting): recovery if asked and possible (docs/protocol/socketio.md#recovery), middlewares, then connect."""
         server = self.server
         recovery = server.connection_state_recovery
         session = None
@@ -114,7 +114,8 @@ class Namespace(EventEmitter):
             socket.join_now(session.rooms)
             run_middlewares = not recovery["skip_middlewares"]  # type: ignore[index]
         else:
-            if client.conn.protocol == 3:  # a v2 client (A13): its ids are derived from the Engine.IO id
+            # a v2 client (docs/protocol/engineio-v3.md): its ids are derived from the Engine.IO id
+            if client.conn.protocol == 3:
                 sid = client.id if self.name == "/" else f"{self.name}#{client.id}"
             else:
                 sid = server.new_socket_id()
@@ -239,7 +240,7 @@ class Namespace(EventEmitter):
     # -- between servers ---------------------------------------------------------------------------------
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
-        """Send an event to this namespace on every other server of the cluster (C7)."""
+        """Send an event to this namespace on every other server of the cluster (docs/protocol/server.md#server-side-emit)."""
         check_server_side_name(event)
         await self.adapter.server_side_emit([event, *args])
 
@@ -387,7 +388,7 @@ class _FanOut:
 
 
 def connect_error_packet(nsp: str, message: str, data: Any = None) -> Packet:
-    """CONNECT_ERROR with ``{"message", "data"}``; ``data`` left out when there is none (B2)."""
+    """CONNECT_ERROR with ``{"message", "data"}``; ``data`` left out when there is none (docs/protocol/socketio.md#default-parser)."""
     payload: dict[str, Any] = {"message": message}
     if data is not None:
         payload["data"] = data

@@ -1,4 +1,4 @@
-"""Connection state recovery, the bookkeeping part (protocol.md B9). Pure: time is an argument.
+"""Connection state recovery, the bookkeeping part (docs/protocol/socketio.md#recovery). Pure: time is an argument.
 
 :class:`RecoveryStore` keeps, for one namespace, the sessions of sockets that went away with a recoverable
 reason and a log of the events sent meanwhile, each with an offset. A client that comes back within the window

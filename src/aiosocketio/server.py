@@ -1,4 +1,4 @@
-"""``Server``: the Socket.IO server (API.md "Server"): options, namespaces, and the main namespace's shortcuts.
+"""``Server``: the Socket.IO server (docs/api-contract.md#server): options, namespaces, and the main namespace's shortcuts.
 
 A ``Server`` is a :class:`aiosocketio.web.WebApp` through its Engine.IO server, so the built-in runner and the
 ASGI app serve it directly. Each Engine.IO session gets a :class:`~aiosocketio.client.Client`.
@@ -162,7 +162,7 @@ class Server(EventEmitter):
             self.emit_event("new_namespace", nsp)
 
     async def find_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
-        """An existing namespace, or a child created by the first dynamic matcher that accepts (C3)."""
+        """An existing namespace, or a child created by the first dynamic matcher that accepts (docs/protocol/server.md#namespaces)."""
         nsp = self._nsps.get(name)
         if nsp is not None:
             return nsp

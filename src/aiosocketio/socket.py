@@ -1,4 +1,4 @@
-"""``Socket``: one client in one namespace (protocol.md B5, B6, C1, C2, C4), and its ``Handshake``.
+"""``Socket``: one client in one namespace (docs/protocol/socketio.md#events-and-acks, docs/protocol/socketio.md#disconnection, docs/protocol/server.md#object-model, docs/protocol/server.md#middlewares, docs/protocol/server.md#rooms), and its ``Handshake``.
 
 Incoming events are dispatched in arrival order: catch-all listeners first, then the per-packet middlewares
 (``socket.use``), then the event's listeners. A plain function runs inline; a coroutine function is started as a
@@ -149,7 +149,7 @@ _TWO_ARGUMENT_EVENTS = frozenset({"disconnect", "disconnecting"})
 
 
 class Socket(EventEmitter):
-    """One client connected to one namespace. See API.md "Socket"."""
+    """One client connected to one namespace. See docs/api-contract.md#socket."""
 
     __slots__ = (
         "__weakref__",
@@ -277,7 +277,8 @@ class Socket(EventEmitter):
             for listener in tuple(self._any_outgoing):
                 call_listener(listener, event, *args)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
-        if self.pid is not None:  # recovery: through the adapter, which logs it and appends its offset (B9)
+        # recovery: through the adapter, which logs it and appends its offset (docs/protocol/socketio.md#recovery)
+        if self.pid is not None:
             self.nsp.adapter.broadcast(packet, BroadcastOptions(rooms=frozenset((self.id,)), flags=flags))
             return
         self.client.write(self.server.writer.engine_items(packet), flags.volatile)
@@ -334,7 +335,8 @@ class Socket(EventEmitter):
 
     def join_now(self, rooms: Iterable[str]) -> None:
         """:meth:`join` without waiting (for adapters and recovery): the rooms are joined on return."""
-        if self._closed or self.client.closed:  # once disconnected, joining does nothing (C4)
+        # once disconnected, joining does nothing (docs/protocol/server.md#rooms)
+        if self._closed or self.client.closed:
             return
         self.nsp.adapter.add_all(self.id, rooms)
 
@@ -427,7 +429,8 @@ class Socket(EventEmitter):
         kind = packet.type
         if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
             data = packet.data
-            if isinstance(data, list) and data:  # an EVENT without data is ignored (B2, N4)
+            # an EVENT without data is ignored (docs/protocol/socketio.md#default-parser, N4)
+            if isinstance(data, list) and data:
                 self.on_event(data, packet.id)
         elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
             callback = self._acks.pop(packet.id, None) if packet.id is not None else None
@@ -579,7 +582,7 @@ class Socket(EventEmitter):
         self.on_close("client namespace disconnect")
 
     def on_close(self, reason: str, description: Any = None) -> None:
-        """Close this socket with ``reason`` (B6): ``disconnecting`` while in the rooms, then ``disconnect``."""
+        """Close this socket with ``reason`` (docs/protocol/socketio.md#disconnection): ``disconnecting`` while in the rooms, then ``disconnect``."""
         if not self.connected:
             return
         self.emit_reserved("disconnecting", reason, description)

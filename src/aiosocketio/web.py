@@ -191,7 +191,7 @@ async def _no_body(limit: int) -> bytes:
 class Request:
     """One HTTP request (or WebSocket upgrade request) as the engine and the application see it.
 
-    Public attributes follow API.md: ``method``, ``path``, ``url`` (path and query string), ``query`` (first
+    Public attributes follow docs/api-contract.md: ``method``, ``path``, ``url`` (path and query string), ``query`` (first
     value wins), ``headers``, ``cookies``, ``remote_address``, ``secure``.
     """
 

@@ -1,4 +1,4 @@
-"""EngineServer over its ASGI app, in-process with httpx: every error code, hook and polling exchange (A5, A10, A11, D4)."""
+"""EngineServer over its ASGI app, in-process with httpx: every error code, hook and polling exchange (docs/protocol/engineio.md#polling, docs/protocol/engineio.md#verification, docs/protocol/engineio.md#cors-cookie-hooks, docs/protocol/engineio.md#examples-http)."""
 
 from __future__ import annotations
 
@@ -571,7 +571,7 @@ async def test_compression_can_be_disabled(make: Callable[..., Harness]) -> None
     [
         ("/engine.io/", "/engine.io/", True),
         ("/engine.io", "/engine.io/", True),
-        ("/engine.io/", "/engine.io/anything", True),  # prefix match (E24)
+        ("/engine.io/", "/engine.io/anything", True),  # prefix match (docs/protocol/engineio.md#endpoint)
         ("/engine.io/", "/engine.io", False),
         ("/custom", "/custom/", True),
         ("/engine.io/", "/other/", False),

@@ -1,4 +1,4 @@
-"""Protocol 3 sessions (``allow_eio3``, protocol.md A13) in process, request by request: the framing a Socket.IO v2
+"""Protocol 3 sessions (``allow_eio3``, docs/protocol/engineio-v3.md) in process, request by request: the framing a Socket.IO v2
 client gets over long-polling and WebSocket, the client-driven heartbeat, and what the real v2 client never
 exercises on Node (it always asks for base64 polling): binary polling payloads both ways."""
 

@@ -1,4 +1,4 @@
-"""EngineServer's WebSocket paths through in-memory ports: WebSocket-only sessions, the upgrade, refusals (A6, A7, D5)."""
+"""EngineServer's WebSocket paths through in-memory ports: WebSocket-only sessions, the upgrade, refusals (docs/protocol/engineio.md#websocket, docs/protocol/engineio.md#upgrade, docs/protocol/engineio.md#examples-upgrade)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the PostgreSQL adapter sends for a batch of messages (adapters.md §8), against a recording stand-in for
+"""What the PostgreSQL adapter sends for a batch of messages (docs/protocol/cluster.md#postgres), against a recording stand-in for
 the asyncpg pool: which messages become a NOTIFY and which an attachment row, and that a batch is never sent in a
 way PostgreSQL would collapse (identical payloads in one transaction are delivered once)."""
 

@@ -1,4 +1,4 @@
-"""Connection state recovery across servers with the Redis Streams adapter (adapters.md §7.3).
+"""Connection state recovery across servers with the Redis Streams adapter (docs/protocol/cluster.md#streams-sessions).
 
 A socket.io-client 4.8 reaches the cluster through a small TCP "load balancer". Its server shuts down, the
 balancer now points at another server, an event is broadcast while the client is away, and the client comes back

@@ -1,7 +1,7 @@
 """Engine.IO protocol v4 conformance, against the echo server in a real process.
 
 Our own Python equivalent of the official Engine.IO v4 protocol test suite (socketio/engine.io-protocol,
-``test-suite/``, 24 checks), plus a few more checks of ``shared/spec/protocol.md`` Part A, D4, D5 and E.
+``test-suite/``, 24 checks), plus a few more checks of ``docs/protocol/engineio.md``, ``docs/protocol/engineio.md#examples-http``, ``docs/protocol/engineio.md#examples-upgrade``, ``docs/protocol/index.md#pitfalls``.
 The server is ``tests/servers/eio_echo.py`` with the suite's settings: path ``/engine.io/``, ping interval
 300 ms, ping timeout 200 ms, max payload 1 000 000 bytes. It echoes every message.
 
@@ -497,7 +497,7 @@ async def test_second_websocket_for_an_upgraded_session_is_closed(eio: Eio) -> N
 
 
 # --------------------------------------------------------------------------------------------------
-# beyond the official suite: exact answers from shared/spec/protocol.md (D4, D5, E)
+# beyond the official suite: exact answers from docs/protocol/index.md (docs/protocol/engineio.md#examples-http, docs/protocol/engineio.md#examples-upgrade, docs/protocol/index.md#pitfalls)
 
 
 class TestSpecDetails:
@@ -603,7 +603,7 @@ class TestSpecDetails:
         assert push.status_code == 413, (push.status_code, push.text)
 
     async def test_ping_from_the_client_closes_the_session(self, eio: Eio) -> None:
-        # In v4 only the server pings: a client ping is a protocol violation (spec A2, E4).
+        # In v4 only the server pings: a client ping is a protocol violation (docs/protocol/engineio.md#packets, docs/protocol/engineio.md#received-packets).
         async with ws_connect(eio.websocket_url()) as ws:
             sid = check_open_packet(await recv(ws), upgrades=[])
             await ws.send("2")

@@ -1,5 +1,5 @@
 """A cluster of two aiosocketio servers and one Node.js socket.io 4.8 server: every operation crosses in both
-directions (adapters.md §1, §3-§8), with each kind of adapter on both sides: on a real redis-server the classic one
+directions (docs/protocol/cluster.md#concepts, docs/protocol/cluster.md#classic, docs/protocol/cluster.md#emitter, docs/protocol/cluster.md#cluster-adapter, docs/protocol/cluster.md#sharded, docs/protocol/cluster.md#streams, docs/protocol/cluster.md#postgres), with each kind of adapter on both sides: on a real redis-server the classic one
 (@socket.io/redis-adapter 8.3.0 ``createAdapter``), the sharded one (its ``createShardedAdapter``, Redis 7 sharded
 pub/sub) and the streams one (@socket.io/redis-streams-adapter 0.3.1); on a real PostgreSQL the postgres one
 (@socket.io/postgres-adapter 0.5.0). PostgreSQL-only checks are in test_postgres_cluster.py."""
@@ -502,7 +502,7 @@ async def test_volatile_and_compress_flags_cross(world: dict[str, Any]) -> None:
 
 
 async def test_node_legacy_all_rooms_request_is_answered(classic_world: dict[str, Any]) -> None:
-    """``adapter.allRooms()`` of the Node classic adapter asks every server (ALL_ROOMS, §3.3)."""
+    """``adapter.allRooms()`` of the Node classic adapter asks every server (ALL_ROOMS, docs/protocol/cluster.md#classic-requests)."""
     world = classic_world
     on_a = await world["client"](world["a_url"])
     (socket_a,) = world["a"].sockets.sockets.values()

@@ -1,4 +1,4 @@
-"""The msgpack parser (protocol.md B10) end to end: real clients against ``Server(parser=parsers.msgpack)``.
+"""The msgpack parser (docs/protocol/msgpack.md) end to end: real clients against ``Server(parser=parsers.msgpack)``.
 
 Each test builds the server in this process and serves it with the built-in runner (``io.listen``) on a
 loopback port. Clients:
@@ -247,7 +247,8 @@ async def test_raw_websocket(served: Served) -> None:
                 if message == "2":
                     await ws.send("3")
                     continue
-                assert isinstance(message, bytes), message  # every packet is one binary message (B10)
+                # every packet is one binary message (docs/protocol/msgpack.md)
+                assert isinstance(message, bytes), message
                 return message
 
         # The JavaScript client's CONNECT: data undefined (d4 00 00) is a CONNECT without auth.

@@ -1,5 +1,5 @@
 """A cluster of two aiosocketio servers and one Node.js socket.io 4.8 server with @socket.io/postgres-adapter 0.5.0,
-on a real PostgreSQL (adapters.md §5, §8): every operation crosses in both directions (the tests of
+on a real PostgreSQL (docs/protocol/cluster.md#cluster-adapter, docs/protocol/cluster.md#postgres): every operation crosses in both directions (the tests of
 ``test_mixed_cluster`` run against this cluster too), binary and large payloads take the attachment table both
 ways, the server count follows the heartbeats, and the cluster survives a PostgreSQL restart."""
 

@@ -1,4 +1,4 @@
-"""Connection state recovery (protocol.md B9) with the official socket.io-client 4.8, whose WebSocket gets cut."""
+"""Connection state recovery (docs/protocol/socketio.md#recovery) with the official socket.io-client 4.8, whose WebSocket gets cut."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Our Redis adapters between aiosocketio servers on a real redis-server (adapters.md §1, §3, §5-§7): every test
+"""Our Redis adapters between aiosocketio servers on a real redis-server (docs/protocol/cluster.md#concepts, docs/protocol/cluster.md#classic, docs/protocol/cluster.md#cluster-adapter, docs/protocol/cluster.md#sharded, docs/protocol/cluster.md#streams): every test
 runs with the classic adapter, the sharded one (Redis 7 sharded pub/sub) and the streams one."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ broadcast about 60 MB to the room in steps, waiting for each step's acknowledgem
 1. Volatile broadcasts first (20 MB): the slow client's packets are dropped, so it stays connected and the
    server holds nothing for it.
 2. Then plain broadcasts (40 MB): the slow client's backlog passes the limit and the server drops it, with
-   the reason ``transport error`` on the server side (a failed transport, protocol.md A9).
+   the reason ``transport error`` on the server side (a failed transport, docs/protocol/engineio.md#closing).
 
 Throughout, the server's peak resident memory (``VmHWM`` after ``clear_refs``) stays within the limit plus a
 fixed margin for the encoding of one step (measured: 0.4 to 1.9 MB of growth; 40+ MB without the limits),

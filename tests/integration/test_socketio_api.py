@@ -1,4 +1,4 @@
-"""The public Socket.IO API (``/work/shared/API.md``, protocol.md B5-B8 and C) seen through real clients.
+"""The public Socket.IO API (``docs/api-contract.md``, docs/protocol/socketio.md#events-and-acks, docs/protocol/socketio.md#disconnection, docs/protocol/socketio.md#reserved-names, docs/protocol/socketio.md#emit-flags, docs/protocol/server.md) seen through real clients.
 
 Each test builds an ``aiosocketio.Server`` in this process, serves it on loopback (the built-in runner, or
 uvicorn with ``io.asgi_app()`` for the tests parametrized over ``frontend``) and drives it with real clients:
@@ -1018,7 +1018,7 @@ async def test_broadcasting(h: Harness, frontend: str, ns: str) -> None:
     await target.compress(True).to("r1").emit("ev", 0)
     assert await got() == {"A": [(0,)], "B": [(0,)]}
     # volatile: delivered when the transport is idle (the barrier has been received: nothing is queued);
-    # over long-polling "idle" means a GET is waiting, which the test cannot arrange: delivered or dropped (B8)
+    # over long-polling "idle" means a GET is waiting, which the test cannot arrange: delivered or dropped (docs/protocol/socketio.md#emit-flags)
     await target.volatile.emit("ev", 0)
     if DEFAULT_TRANSPORT[0] == "websocket":
         assert await got() == everyone
@@ -1062,7 +1062,8 @@ async def test_broadcasting(h: Harness, frontend: str, ns: str) -> None:
 
     # from a socket, to itself only: flags apply to that emit
     await socks["A"].volatile.emit("ev", 0)
-    if DEFAULT_TRANSPORT[0] == "websocket":  # over long-polling a volatile packet may be dropped (B8)
+    # over long-polling a volatile packet may be dropped (docs/protocol/socketio.md#emit-flags)
+    if DEFAULT_TRANSPORT[0] == "websocket":
         assert await got() == {"A": [(0,)]}
     else:
         assert set(await got()) <= {"A"}
@@ -1429,7 +1430,7 @@ async def test_disconnect_reasons(h: Harness, frontend: str) -> None:
 
 @pytest.mark.parametrize("ns", NAMESPACES)
 async def test_disconnected_socket_is_inert(h: Harness, ns: str) -> None:
-    """After the disconnection (the connection itself still open): join does nothing (B6, C4), emits are
+    """After the disconnection (the connection itself still open): join does nothing (docs/protocol/socketio.md#disconnection, docs/protocol/server.md#rooms), emits are
     dropped, and a second disconnect does nothing."""
     io = aiosocketio.Server()
     io.of("/admin")

@@ -1,4 +1,4 @@
-"""Unit tests of the cluster message codecs (aiosocketio.adapters.messages; shared/spec/adapters.md).
+"""Unit tests of the cluster message codecs (aiosocketio.adapters.messages; docs/protocol/cluster.md).
 
 Layers of checks:
 
@@ -7,8 +7,8 @@ Layers of checks:
   through our decoders), ``classic`` / ``emitter`` (the payload as published, then through the typed parsers and
   builders back to the same bytes or text, and the channel), ``cluster`` (every encoding, the JSON text, the
   sharded adapter's choice, the stream entry), ``streams_session``;
-* the captures of adapters.md that the vectors do not hold: the sharded adapter's SPUBLISH texts (§6), the
-  channel and stream names (§3.1, §6, §7.1, §8), notepack's decoding of legacy and odd forms (§2.2; bytes made
+* the captures of docs/protocol/cluster.md that the vectors do not hold: the sharded adapter's SPUBLISH texts (docs/protocol/cluster.md#sharded), the
+  channel and stream names (docs/protocol/cluster.md#classic-channels, docs/protocol/cluster.md#sharded, docs/protocol/cluster.md#streams-keys, docs/protocol/cluster.md#postgres), notepack's decoding of legacy and odd forms (docs/protocol/cluster.md#notepack-decoder; bytes made
   by notepack.io 2.2.0);
 * the typed layer on its own (options, flags, packets, sockets, every body of both families, malformed input);
 * property tests: the fast encoder against the byte-level writer, and decode(encode(x)).
@@ -166,7 +166,7 @@ def test_codec_deviations_are_documented() -> None:
 
 
 # =============================================================================================================
-# Vectors: classic adapter and emitter (§3, §4)
+# Vectors: classic adapter and emitter (docs/protocol/cluster.md#classic, docs/protocol/cluster.md#emitter)
 # =============================================================================================================
 
 
@@ -258,7 +258,7 @@ def test_classic_vectors_cover_every_request_and_response() -> None:
 
 
 # =============================================================================================================
-# Vectors: ClusterAdapter envelope (§5-§8)
+# Vectors: ClusterAdapter envelope (docs/protocol/cluster.md#cluster-adapter, docs/protocol/cluster.md#sharded, docs/protocol/cluster.md#streams, docs/protocol/cluster.md#postgres)
 # =============================================================================================================
 
 
@@ -316,7 +316,7 @@ def test_streams_session_vector(case: dict[str, Any]) -> None:
 
 
 # =============================================================================================================
-# adapters.md captures not in the vectors
+# docs/protocol/cluster.md captures not in the vectors
 # =============================================================================================================
 
 SHARDED_UID = "e73ba1292345b501"
@@ -331,7 +331,7 @@ def event(*data: Any) -> Packet:
     return Packet(PacketType.EVENT, "/", list(data))
 
 
-# §6: SPUBLISH payloads of the sharded adapter. Where the capture elides the end ("…"), the text given is the
+# docs/protocol/cluster.md#sharded: SPUBLISH payloads of the sharded adapter. Where the capture elides the end ("…"), the text given is the
 # captured prefix.
 SHARDED_CAPTURES: list[tuple[str, ClusterMessage, str, bool]] = [
     (
@@ -442,7 +442,7 @@ def test_sharded_captures(message: ClusterMessage, captured: str, is_prefix: boo
 
 
 def test_streams_csr_capture_prefix() -> None:
-    # §7.3: with CSR a single-socket emit is XADDed with rooms = [socket id] (room id elided in the capture).
+    # docs/protocol/cluster.md#streams-sessions: with CSR a single-socket emit is XADDed with rooms = [socket id] (room id elided in the capture).
     message = ClusterMessage(
         "6b00d3c49964aa27",
         "/",
@@ -454,7 +454,7 @@ def test_streams_csr_capture_prefix() -> None:
 
 
 def test_channel_captures() -> None:
-    # §3.1
+    # docs/protocol/cluster.md#classic-channels
     assert m.classic_subscription_pattern("socket.io", "/") == "socket.io#/#*"
     assert m.classic_request_channel("socket.io", "/") == "socket.io-request#/#"
     assert m.classic_response_channel("socket.io", "/") == "socket.io-response#/#"
@@ -468,12 +468,12 @@ def test_channel_captures() -> None:
     two = BroadcastOptions(rooms=frozenset({"a", "b"}))
     assert m.classic_broadcast_channel("socket.io", "/", two) == "socket.io#/#"
     assert m.classic_broadcast_channel("socket.io", "/chat", BroadcastOptions()) == "socket.io#/chat#"
-    # §6
+    # docs/protocol/cluster.md#sharded
     assert m.cluster_channel("socket.io", "/") == "socket.io#/#"
     assert m.cluster_channel("socket.io", "/", SHARDED_UID) == "socket.io#/#e73ba1292345b501#"
     assert m.cluster_channel("socket.io", "/chat", "522f755708699f4e") == "socket.io#/chat#522f755708699f4e#"
     assert m.cluster_channel("socket.io", "/", "room9") == "socket.io#/#room9#"
-    # §8
+    # docs/protocol/cluster.md#postgres
     assert m.postgres_channel("socket.io", "/chat") == "socket.io#/chat"
 
 
@@ -486,7 +486,7 @@ def test_classic_room_from_channel() -> None:
 
 
 def test_stream_names() -> None:
-    # §7.1: Java's hashCode with JavaScript's signed %.
+    # docs/protocol/cluster.md#streams-keys: Java's hashCode with JavaScript's signed %.
     assert m.stream_name("/") == "socket.io"
     assert m.stream_name("/notifications", "socket.io", 4) == "socket.io--3"
     assert m.stream_name("/", "socket.io", 4) == "socket.io-3"  # hashCode("/") = 47
@@ -497,7 +497,7 @@ def test_stream_names() -> None:
     assert m.stream_name("/a-much-longer-namespace-name", "s", 4) == "s-0"
 
 
-# §2.2: what notepack.io 3.0.1 does with legacy and unusual forms (bytes produced by notepack.io 2.2.0 where
+# docs/protocol/cluster.md#notepack-decoder: what notepack.io 3.0.1 does with legacy and unusual forms (bytes produced by notepack.io 2.2.0 where
 # noted: old emitters and adapters write those).
 NOTEPACK_DECODE_CAPTURES: list[tuple[str, str, Any]] = [
     ("undefined_member_np2", "82a161d40000a16201", {"a": UNDEFINED, "b": 1}),
@@ -910,7 +910,7 @@ def test_classic_request_round_trips(uid: str | None, body: Any) -> None:
     if isinstance(
         body, SocketsJoinMessage | SocketsLeaveMessage | DisconnectSocketsMessage | FetchSocketsMessage
     ):
-        # Requests carry no flags (§3.3): the timeout stays home.
+        # Requests carry no flags (docs/protocol/cluster.md#classic-requests): the timeout stays home.
         body = dataclasses.replace(body, opts=dataclasses.replace(OPTS, flags=BroadcastFlags()))
     assert parsed == ClassicMessage(uid, body)
     wire = m.classic_request_to_wire(uid, body)
@@ -1053,7 +1053,8 @@ def has_wrapping_float(value: Any) -> bool:
 @given(values)
 def test_decode_inverts_encode(value: Any) -> None:
     if has_lone_surrogate(value):
-        return  # written as each library writes them; decoding gives other characters (§2.1, §2.3)
+        # written as each library writes them; decoding gives other characters (docs/protocol/cluster.md#notepack-encoder, docs/protocol/cluster.md#msgpack-js)
+        return
     for codec in (NOTEPACK, MSGPACK):
         if codec is NOTEPACK and has_wrapping_float(value):
             continue  # notepack's own bug, reproduced (vectors codec_one_e20, codec_one_e300)

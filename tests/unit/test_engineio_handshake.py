@@ -1,4 +1,4 @@
-"""Request verification in the reference's order, the error bodies and the OPEN packet (A4, A10, D4)."""
+"""Request verification in the reference's order, the error bodies and the OPEN packet (docs/protocol/engineio.md#handshake, docs/protocol/engineio.md#verification, docs/protocol/engineio.md#examples-http)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def check(
         ({"EIO": "4", "transport": "flash"}, {}, 0, {"transport": "flash"}),  # H5
         ({"EIO": "4", "transport": "constructor"}, {}, 0, {"transport": "constructor"}),
         ({"EIO": "4", "transport": "websocket"}, {"transports": ("polling",), "upgrade": True}, 0, None),
-        ({}, {}, 0, {"transport": None}),  # E1: no transport beats no EIO
+        ({}, {}, 0, {"transport": None}),  # docs/protocol/engineio.md#verification: no transport beats no EIO
         ({"EIO": "4", "transport": "polling", "sid": "nope"}, {}, 1, {"sid": "nope"}),  # H6
         ({"EIO": "4", "transport": "polling"}, {"method": "POST"}, 2, {"method": "POST"}),  # H7
         ({"EIO": "4", "transport": "polling"}, {"method": "PUT"}, 2, {"method": "PUT"}),  # H8
@@ -153,7 +153,8 @@ def test_session_ids_are_unique_url_safe_and_20_chars() -> None:
 @pytest.mark.parametrize(
     ("eio", "revision"), [("4", 4), ("3", 3), (None, 3), ("abc", 3), ("40", 3), (" 4", 3)]
 )
-def test_protocol_revision(eio: str | None, revision: int) -> None:  # A13: anything but "4" is protocol 3
+# docs/protocol/engineio-v3.md: anything but "4" is protocol 3
+def test_protocol_revision(eio: str | None, revision: int) -> None:
     assert protocol_revision({"EIO": eio} if eio is not None else {}) == revision
 
 

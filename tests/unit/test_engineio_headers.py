@@ -1,4 +1,4 @@
-"""CORS, cookie and HTTP compression headers (spec A5.1, A11, D4 H20-H22, E22-E23).
+"""CORS, cookie and HTTP compression headers (docs/protocol/engineio.md#polling-get, docs/protocol/engineio.md#cors-cookie-hooks, docs/protocol/engineio.md#examples-http H20-H22, docs/protocol/engineio.md#cookie, docs/protocol/engineio.md#cors).
 
 Expected header lists follow the npm `cors` middleware, the npm `cookie` serializer and the `accepts`
 negotiation used by the reference server; they were cross-checked against those packages.
@@ -72,7 +72,7 @@ async def run_dynamic_cors(options: CorsOptions, method: str, origin: str | None
     )
 
 
-# ----------------------------------------------------------------------------------------- D4 vectors
+# ----------------------------------------------------------------------------------------- docs/protocol/engineio.md#examples-http vectors
 
 
 def test_h20_preflight_allowed_origin_with_credentials() -> None:
@@ -328,7 +328,7 @@ def test_credentials_header_only_when_true() -> None:
 def test_reflecting_an_invalid_origin_raises(bad_origin: str) -> None:
     with pytest.raises(ValueError, match="not allowed in an HTTP header"):
         run_cors({"origin": True}, "GET", bad_origin)
-    # Not reflected, so no error: the engine's own Origin check (A10 step 3) answers code 3 later.
+    # Not reflected, so no error: the engine's own Origin check (docs/protocol/engineio.md#verification step 3) answers code 3 later.
     assert run_cors(True, "GET", bad_origin) == ([allow("*")], False)
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of the Engine.IO protocol 3 codec (protocol.md A13, D9).
+"""Unit tests of the Engine.IO protocol 3 codec (docs/protocol/engineio-v3.md, docs/protocol/engineio-v3.md#examples).
 
 Every case of ``data/engineio_v3_vectors.json`` was computed by the reference's own parser-v3 (regenerate with
 ``node unit/data/gen_engineio_v3.mjs`` from ``tests/``): encoded polling payloads in both formats, decoded

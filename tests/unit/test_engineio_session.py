@@ -1,4 +1,4 @@
-"""The pure session machine with a fake clock: heartbeat, close reasons, the upgrade (A7, A8, A9)."""
+"""The pure session machine with a fake clock: heartbeat, close reasons, the upgrade (docs/protocol/engineio.md#upgrade, docs/protocol/engineio.md#heartbeat, docs/protocol/engineio.md#closing)."""
 
 from __future__ import annotations
 
@@ -251,7 +251,7 @@ def make_v3(now: float = 0.0) -> EngineSession:
     return EngineSession(ping_interval=25.0, ping_timeout=20.0, upgrade_timeout=10.0, now=now, protocol=3)
 
 
-def test_protocol_3_the_client_pings_and_the_server_pongs() -> None:  # A13
+def test_protocol_3_the_client_pings_and_the_server_pongs() -> None:  # docs/protocol/engineio-v3.md
     session = make_v3(now=0.0)
     assert session.next_deadline() == 45.0  # interval + timeout without a ping
     assert session.on_timer(44.9) is Action.NOTHING  # the server never pings

@@ -1,4 +1,4 @@
-"""The recovery bookkeeping with a fake clock: offsets, targeting of replays, the window, expiry (B9)."""
+"""The recovery bookkeeping with a fake clock: offsets, targeting of replays, the window, expiry (docs/protocol/socketio.md#recovery)."""
 
 from __future__ import annotations
 

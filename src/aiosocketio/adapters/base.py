@@ -1,4 +1,4 @@
-"""The ``Adapter`` contract: rooms, broadcasting and the utility methods of one namespace (protocol.md C4-C7).
+"""The ``Adapter`` contract: rooms, broadcasting and the utility methods of one namespace (docs/protocol/server.md#rooms, docs/protocol/server.md#broadcasting, docs/protocol/server.md#utility-methods, docs/protocol/server.md#server-side-emit).
 
 One adapter per namespace (``Server(adapter=factory)`` calls ``factory(namespace)``). This base class keeps the
 rooms of the sockets connected to *this* server and delivers to them; it is complete for a single server.

@@ -1,6 +1,6 @@
 """``ClusterAdapter`` and ``ClusterAdapterWithHeartbeat``: the cluster logic shared by every message-bus back-end.
 
-These mirror socket.io-adapter 2.5's two base classes (``shared/spec/adapters.md`` §5), so that a back-end only
+These mirror socket.io-adapter 2.5's two base classes (``docs/protocol/cluster.md#cluster-adapter``), so that a back-end only
 moves :class:`~aiosocketio.adapters.messages.ClusterMessage` envelopes: it implements :meth:`ClusterAdapter._do_publish`
 (to every server, returning the message's offset when the bus has one), :meth:`ClusterAdapter._do_publish_response`
 (to the server that asked) and, without heartbeats, :meth:`ClusterAdapter.server_count`; it feeds what it receives to
@@ -176,7 +176,7 @@ class _Outbox:
 
 
 class ClusterAdapter(Adapter):
-    """One namespace's rooms here and its share of a cluster behind a message bus (§5.1, §5.2).
+    """One namespace's rooms here and its share of a cluster behind a message bus (docs/protocol/cluster.md#cluster-types, docs/protocol/cluster.md#cluster-semantics).
 
     Subclasses implement :meth:`_do_publish`, :meth:`_do_publish_response` and :meth:`server_count`, call
     :meth:`on_message` for what the bus delivers, and may override :meth:`_do_publish_batch`.
@@ -257,7 +257,7 @@ class ClusterAdapter(Adapter):
         self._outbox.push(requester, wire.ClusterMessage(self.uid, self.nsp.name, body))
 
     def _wants_offset(self, packet: Packet, options: BroadcastOptions) -> bool:
-        """An offset goes at the end of the event's data (§5.4): recovery on, event, no ack, not volatile."""
+        """An offset goes at the end of the event's data (docs/protocol/cluster.md#cluster-offsets): recovery on, event, no ack, not volatile."""
         return (
             self.has_offsets
             and packet.type is PacketType.EVENT
@@ -467,7 +467,7 @@ class ClusterAdapter(Adapter):
 
 
 class ClusterAdapterWithHeartbeat(ClusterAdapter):
-    """A :class:`ClusterAdapter` that knows the other servers by their heartbeats (§5.3).
+    """A :class:`ClusterAdapter` that knows the other servers by their heartbeats (docs/protocol/cluster.md#heartbeats).
 
     A server announces itself with INITIAL_HEARTBEAT (everyone answers HEARTBEAT), sends a HEARTBEAT when it has
     published nothing for ``heartbeat_interval``, and is forgotten after ``heartbeat_timeout`` of silence or at its

@@ -36,7 +36,7 @@ class InMemoryAdapter(Adapter):
 
 
 class SessionAwareAdapter(InMemoryAdapter):
-    """The in-memory adapter with connection state recovery (protocol.md B9).
+    """The in-memory adapter with connection state recovery (docs/protocol/socketio.md#recovery).
 
     Each event without ack that is not volatile gets an offset appended and is logged with its targeting; the
     sessions of sockets that left with a recoverable reason are kept for ``max_disconnection_duration``. A

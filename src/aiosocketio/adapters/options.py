@@ -1,4 +1,4 @@
-"""Broadcast options: which sockets a broadcast or utility method targets, and how (protocol.md B8, C5, C6). Pure.
+"""Broadcast options: which sockets a broadcast or utility method targets, and how (docs/protocol/socketio.md#emit-flags, docs/protocol/server.md#broadcasting, docs/protocol/server.md#utility-methods). Pure.
 
 Frozen so that broadcast operators can share them: each modifier (``to``, ``except_``, ``volatile``...) builds a
 new value instead of changing one another operator holds.

@@ -1,7 +1,7 @@
 """The PostgreSQL adapter, wire-compatible with ``@socket.io/postgres-adapter`` 0.5.0.
 
 A :class:`~aiosocketio.adapters.cluster.ClusterAdapterWithHeartbeat` over ``LISTEN``/``NOTIFY``
-(``shared/spec/adapters.md`` §5, §8): one channel per namespace, ``<channel_prefix>#<nsp>``, carries every message
+(``docs/protocol/cluster.md#cluster-adapter``, ``docs/protocol/cluster.md#postgres``): one channel per namespace, ``<channel_prefix>#<nsp>``, carries every message
 and response (the base class routes responses by type). A NOTIFY payload is the JSON of the envelope; a message
 that holds binary (types 3, 9, 10, 12) or whose JSON is longer than ``payload_threshold`` bytes (NOTIFY refuses
 payloads of 8000 bytes or more) goes MessagePack-encoded (@msgpack/msgpack flavour) into a row of the attachment
@@ -54,7 +54,7 @@ ATTACHMENT_TYPES: Final = frozenset(
         wire.ClusterMessageType.BROADCAST_ACK,
     }
 )
-"""Types that go through the attachment table when they hold binary (the reference's list; §8). Other types
+"""Types that go through the attachment table when they hold binary (the reference's list; docs/protocol/cluster.md#postgres). Other types
 with binary (a FETCH_SOCKETS_RESPONSE with bytes in ``socket.data``) go as JSON, ``Buffer.toJSON()`` style."""
 
 # Reconnection of the listening connection: 0.1 s after losing it, then doubling up to 0.5 s between attempts
@@ -358,7 +358,7 @@ class _Hub:
             raise
 
     async def _clean(self) -> None:
-        """Delete attachments older than ``cleanup_interval``, every ``cleanup_interval`` (§8)."""
+        """Delete attachments older than ``cleanup_interval``, every ``cleanup_interval`` (docs/protocol/cluster.md#postgres)."""
         interval: float = self.options["cleanup_interval"]
         while True:
             await asyncio.sleep(interval)

@@ -1,6 +1,6 @@
 """The classic Redis adapter, wire-compatible with ``@socket.io/redis-adapter`` 8.3.0 ``createAdapter``.
 
-Python and Node.js servers on one Redis share rooms and broadcasts (``shared/spec/adapters.md`` §1, §3). Per
+Python and Node.js servers on one Redis share rooms and broadcasts (``docs/protocol/cluster.md#concepts``, ``docs/protocol/cluster.md#classic``). Per
 namespace ``N`` and key ``K`` the adapter PSUBSCRIBEs ``K#N#*`` (broadcasts), SUBSCRIBEs ``K-request#N#`` and
 ``K-response#N#`` (plus ``K-response#N#<uid>#``), and speaks the messages of :mod:`aiosocketio.adapters.messages`.
 

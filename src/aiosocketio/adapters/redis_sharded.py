@@ -1,7 +1,7 @@
 """The sharded Redis adapter, wire-compatible with ``@socket.io/redis-adapter`` 8.3.0 ``createShardedAdapter``.
 
 A :class:`~aiosocketio.adapters.cluster.ClusterAdapter` over Redis 7 sharded pub/sub (``SPUBLISH`` /
-``SSUBSCRIBE``; ``shared/spec/adapters.md`` §6). Per namespace ``N`` and prefix ``P`` every server listens to
+``SSUBSCRIBE``; ``docs/protocol/cluster.md#sharded``). Per namespace ``N`` and prefix ``P`` every server listens to
 ``P#N#`` (everything) and ``P#N#<uid>#`` (answers to its requests). In the ``dynamic`` subscription mode (the
 default) a server also listens to ``P#N#<room>#`` while it has members of that room, and a broadcast to exactly
 one such room goes there only, so servers without members never see it; ``dynamic-private`` does the same for

@@ -2,7 +2,7 @@
 
 A :class:`~aiosocketio.adapters.cluster.ClusterAdapter` whose durable messages (broadcasts without ack, joins,
 leaves, disconnects) go into a Redis stream (``XADD … MAXLEN ~ max_len``) and whose requests and responses go
-through pub/sub (``shared/spec/adapters.md`` §7). Because each stream entry has an id, this is the adapter that
+through pub/sub (``docs/protocol/cluster.md#streams``). Because each stream entry has an id, this is the adapter that
 carries **connection state recovery across servers**: the entry id is the offset clients keep, sessions are kept in
 Redis (``SET sio:session:<pid> … PX``), and a client whose server died reconnects to any other server and gets what
 it missed from the stream.
@@ -283,7 +283,7 @@ class RedisStreamsAdapter(ClusterAdapter):
 
     @staticmethod
     def _ephemeral(message: wire.ClusterMessage) -> bool:
-        """Requests go through pub/sub; everything else into the stream (§7.2)."""
+        """Requests go through pub/sub; everything else into the stream (docs/protocol/cluster.md#streams-routing)."""
         body = message.body
         if isinstance(body, wire.BroadcastMessage):
             return body.request_id is not None
@@ -325,7 +325,7 @@ class RedisStreamsAdapter(ClusterAdapter):
         """Servers subscribed to this namespace's public channel (``PUBSUB NUMSUB``/``SHARDNUMSUB``)."""
         return await count_subscribers(self._redis, self.public_channel, sharded=self._hub.options["sharded"])
 
-    # -- connection state recovery (§7.3) ----------------------------------------------------------------
+    # -- connection state recovery (docs/protocol/cluster.md#streams-sessions) ----------------------------------------------------------------
 
     async def persist_session(self, session: StoredSession) -> None:
         recovery = self.nsp.server.connection_state_recovery

@@ -1,4 +1,4 @@
-"""``RoomIndex``: rooms ↔ socket ids, and the choice of recipients (protocol.md C4, C5). Pure.
+"""``RoomIndex``: rooms ↔ socket ids, and the choice of recipients (docs/protocol/server.md#rooms, docs/protocol/server.md#broadcasting). Pure.
 
 Two maps kept in step: room → socket ids and socket id → rooms. A room exists while it has members. Each change
 reports what happened (a room created or deleted, a socket joining or leaving) so that the adapter can emit the

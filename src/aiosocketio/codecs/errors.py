@@ -13,11 +13,11 @@ __all__ = ["DecodeError", "EncodeError"]
 
 
 class DecodeError(ProtocolError, ValueError):
-    """A peer sent something the parser cannot accept (B2, B3).
+    """A peer sent something the parser cannot accept (docs/protocol/socketio.md#default-parser, docs/protocol/socketio.md#binary-attachments).
 
     The message is the reference's text (``"invalid payload"``, ``"Illegal attachments"``, ...) so logs read
     the same as the Node.js server's. The server answers any of them by closing the whole Engine.IO connection
-    (sockets get the reason ``forced close``, E9).
+    (sockets get the reason ``forced close``, docs/protocol/socketio.md#disconnect-reasons).
     """
 
 

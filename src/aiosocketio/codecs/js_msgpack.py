@@ -1,12 +1,12 @@
 """MessagePack as the cluster adapters' JavaScript libraries write and read it: notepack.io 3, @msgpack/msgpack.
 
-Reference: the MessagePack section of the cluster wire formats (``shared/spec/adapters.md`` §2, cited as §n)
+Reference: the MessagePack section of the cluster wire formats (``docs/protocol/cluster.md#msgpack-codecs``)
 and the machine-generated vectors ``tests/vectors/cluster_messages.json``. Pure: no asyncio, sockets or clocks.
 (The msgpack Socket.IO parser speaks notepack.io **2.2.0**, whose bytes differ - ``undefined`` and dates are
 extension 0 there, errors carry Node's texts - so it keeps its own codec in :mod:`aiosocketio.parsers.msgpack`,
 built on the same :mod:`aiosocketio.codecs.js_values`.)
 
-MessagePack (§2): two codecs, :data:`NOTEPACK` (notepack.io 3.0.1: classic, sharded, emitter) and
+MessagePack (docs/protocol/cluster.md#msgpack-codecs): two codecs, :data:`NOTEPACK` (notepack.io 3.0.1: classic, sharded, emitter) and
 :data:`MSGPACK` (@msgpack/msgpack 2.8.0: streams, Postgres), each reproducing its library byte for byte for
 what Python can hold. JavaScript has only doubles, Python has ``int`` and ``float``:
 
@@ -18,7 +18,7 @@ what Python can hold. JavaScript has only doubles, Python has ``int`` and ``floa
 * a Python ``int`` is written exactly as a MessagePack integer (it must fit in [-2**63, 2**64)); JavaScript
   reads values beyond 2**53 as the nearest double, exactly as it would read a Node peer's;
 * :data:`UNDEFINED` is JavaScript's ``undefined``: ``nil`` at the top level and in arrays; in a dict, notepack
-  drops the key, @msgpack/msgpack keeps it as ``nil`` (§2.1, §2.3). ``None`` is always ``nil``;
+  drops the key, @msgpack/msgpack keeps it as ``nil`` (docs/protocol/cluster.md#notepack-encoder, docs/protocol/cluster.md#msgpack-js). ``None`` is always ``nil``;
 * ``bytes`` / ``bytearray`` / ``memoryview`` are ``bin`` (its raw bytes); an aware ``datetime`` is a ``Date``
   (timestamp extension -1, truncated to the millisecond; a naive one is taken as UTC); dict keys are written
   as JavaScript property names (``1`` -> ``"1"``) in JavaScript's order (integer-like keys first);
@@ -104,7 +104,7 @@ class _Raw:
 
 
 def _timestamp(value: datetime.datetime) -> msgpack.Timestamp:
-    """A ``Date`` as both libraries write it: whole milliseconds (floored), seconds and nanoseconds (§2.1)."""
+    """A ``Date`` as both libraries write it: whole milliseconds (floored), seconds and nanoseconds (docs/protocol/cluster.md#notepack-encoder)."""
     seconds, rest = divmod(js_time(value), 1000)
     return msgpack.Timestamp(seconds, rest * 1_000_000)
 
@@ -129,7 +129,7 @@ def _well_formed(text: str) -> str:
 
 def _notepack_units(units: list[int]) -> bytes:
     """notepack's own UTF-8 writer (``utf8Write``): per UTF-16 unit; a surrogate, high or low, and the unit after
-    it (0 when there is none) become one 4-byte sequence (§2.1: ``"\\ud800"`` -> ``f0 90 80 80``)."""
+    it (0 when there is none) become one 4-byte sequence (docs/protocol/cluster.md#notepack-encoder: ``"\\ud800"`` -> ``f0 90 80 80``)."""
     chars: list[str] = []
     index, count = 0, len(units)
     while index < count:
@@ -152,7 +152,7 @@ def _notepack_length(text: str, units: list[int]) -> int:
 
 
 def _notepack_string(text: str) -> bytes:
-    """notepack.io 3.0.1's bytes for a string value holding lone surrogates (§2.1; well-formed strings are plain
+    """notepack.io 3.0.1's bytes for a string value holding lone surrogates (docs/protocol/cluster.md#notepack-encoder; well-formed strings are plain
     UTF-8 in every path).
 
     The declared length is :func:`_notepack_length`; the bytes are written per unit (:func:`_notepack_units`)
@@ -183,7 +183,7 @@ def _notepack_key(text: str) -> bytes:
 
 
 def _msgpack_js_string(text: str) -> bytes:
-    """@msgpack/msgpack 2.8.0's bytes for a string holding lone surrogates (§2.3): WTF-8 (3 bytes per lone
+    """@msgpack/msgpack 2.8.0's bytes for a string holding lone surrogates (docs/protocol/cluster.md#msgpack-js): WTF-8 (3 bytes per lone
     surrogate, pairs joined) up to 200 UTF-16 units, ``TextEncoder`` (U+FFFD) beyond."""
     joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
     if len(utf16_units(joined)) > _MSGPACK_JS_TEXT_ENCODER_THRESHOLD:
@@ -194,7 +194,7 @@ def _msgpack_js_string(text: str) -> bytes:
 
 
 def _notepack_wrapped_integer(value: float) -> bytes:
-    """notepack's bytes for an integral double outside [-2**63, 2**64): its 64-bit split wraps (§2.1, vectors
+    """notepack's bytes for an integral double outside [-2**63, 2**64): its 64-bit split wraps (docs/protocol/cluster.md#notepack-encoder, vectors
     ``codec_one_e20``, ``codec_one_e300``). The high word is ``floor(value / 2**32)`` (exact: a power-of-two
     division) written through ToInt32, i.e. modulo 2**32; the low word is ``value`` modulo 2**32."""
     exact = int(value)
@@ -309,7 +309,7 @@ def _normalize_map(value: dict[Any, Any], notepack: bool, exact: bool, depth: in
         if item is UNDEFINED:
             changed = True
             if notepack:
-                continue  # notepack leaves undefined members out (§2.1)
+                continue  # notepack leaves undefined members out (docs/protocol/cluster.md#notepack-encoder)
             new: Any = None
         else:
             new = _normalize(item, notepack, exact, depth + 1, limit)
@@ -448,7 +448,7 @@ def _js_key_of(value: Any) -> str:
 
 
 class _ByteReader:
-    """A MessagePack reader that follows one library byte by byte (§2.2, §2.3); the slow path of
+    """A MessagePack reader that follows one library byte by byte (docs/protocol/cluster.md#notepack-decoder, docs/protocol/cluster.md#msgpack-js); the slow path of
     :meth:`MsgpackCodec.decode`.
 
     notepack: an extension of type 0 means what its header says (``ext_hook`` does not see the header); strings
@@ -581,7 +581,7 @@ _DECODE_ERRORS: Final = (ValueError, TypeError, OverflowError, RecursionError)
 
 @final
 class MsgpackCodec:
-    """One JavaScript MessagePack library, reproduced: :data:`NOTEPACK` or :data:`MSGPACK` (§2).
+    """One JavaScript MessagePack library, reproduced: :data:`NOTEPACK` or :data:`MSGPACK` (docs/protocol/cluster.md#msgpack-codecs).
 
     ``name`` is the library and version, as the vectors name them.
     """
@@ -657,7 +657,7 @@ class MsgpackCodec:
 
 
 NOTEPACK: Final = MsgpackCodec("notepack.io@3.0.1", notepack=True)
-"""notepack.io 3.0.1: the classic and sharded Redis adapters and the Redis emitter (§2.1, §2.2)."""
+"""notepack.io 3.0.1: the classic and sharded Redis adapters and the Redis emitter (docs/protocol/cluster.md#notepack-encoder, docs/protocol/cluster.md#notepack-decoder)."""
 
 MSGPACK: Final = MsgpackCodec("@msgpack/msgpack@2.8.0", notepack=False)
-"""@msgpack/msgpack 2.8.0: the Redis streams and Postgres adapters (§2.3)."""
+"""@msgpack/msgpack 2.8.0: the Redis streams and Postgres adapters (docs/protocol/cluster.md#msgpack-js)."""

@@ -1,4 +1,4 @@
-"""Request verification and the OPEN packet (protocol.md A4, A10). Pure: no I/O, no clock.
+"""Request verification and the OPEN packet (docs/protocol/engineio.md#handshake, docs/protocol/engineio.md#verification). Pure: no I/O, no clock.
 
 Every request to the engine path goes through :func:`verify` in the reference's order; a failure is an
 :class:`EngineError` with the reference's code, message and context, which the server turns into the HTTP answer
@@ -91,7 +91,7 @@ def verify(
     allow_eio3: bool = False,
     session_protocol: int = 4,
 ) -> EngineError | None:
-    """Check a request in the reference's order (A10 steps 2-5, before ``allow_request``).
+    """Check a request in the reference's order (docs/protocol/engineio.md#verification steps 2-5, before ``allow_request``).
 
     ``session_transport`` is the current transport name of the session named by ``sid`` (``None`` when the
     request has a ``sid`` that is not a live session; ignored without ``sid``), ``session_protocol`` its

@@ -1,12 +1,12 @@
-"""Response headers the engine adds on its own: CORS (spec A11), the sticky-session cookie (A11) and HTTP
-compression of polling responses (A5.1).
+"""Response headers the engine adds on its own: CORS (docs/protocol/engineio.md#cors-cookie-hooks), the sticky-session cookie (docs/protocol/engineio.md#cors-cookie-hooks) and HTTP
+compression of polling responses (docs/protocol/engineio.md#polling-get).
 
 Why a pure module: browsers and load balancers judge these headers byte for byte, so they must come out
 exactly as the reference (npm ``engine.io`` with the npm ``cors`` middleware and the npm ``cookie``
 serializer) writes them — names, order and values. Kept free of I/O, the rules are tested exhaustively with
 plain values; the engine only feeds request data in and copies the results into its responses.
 
-CORS flow, driven by the engine for every HTTP and upgrade request, before request verification (A10):
+CORS flow, driven by the engine for every HTTP and upgrade request, before request verification (docs/protocol/engineio.md#verification):
 
 1. ``options = CorsOptions.from_user(cors)`` once at start-up (``None`` means CORS is off).
 2. Per request: ``value = options.origin``; if ``origin_is_dynamic(options)``, call
@@ -16,7 +16,7 @@ CORS flow, driven by the engine for every HTTP and upgrade request, before reque
    ``{"name": "MIDDLEWARE_FAILURE"}``.
 3. ``headers, answered = cors_headers(options, method=..., request_origin=..., request_headers=...,
    allowed_origin=allowed)``. Add ``headers`` to whatever response the request gets (error responses
-   too, spec E23). If ``answered``, reply at once: status ``options.options_success_status``,
+   too, docs/protocol/engineio.md#cors). If ``answered``, reply at once: status ``options.options_success_status``,
    ``Content-Length: 0``, empty body. ``cors_headers`` raises ``ValueError`` rather than reflect a value
    that is not a valid header value; treat that as a middleware failure too.
 """
@@ -320,7 +320,7 @@ class CookieOptions:
 
     @classmethod
     def from_user(cls, value: object) -> Self | None:
-        """Read ``cookie=``: None/False (no cookie), True (defaults), a dict; ``path: False`` as in A11."""
+        """Read ``cookie=``: None/False (no cookie), True (defaults), a dict; ``path: False`` as in docs/protocol/engineio.md#cors-cookie-hooks."""
         aliases = {"maxAge": "max_age", "httpOnly": "http_only", "sameSite": "same_site"}
         return _read_option(cls, value, aliases, "cookie")
 

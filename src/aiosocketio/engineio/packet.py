@@ -1,18 +1,18 @@
-"""Engine.IO v4 single-packet codec (protocol.md A2, D1, D2; reference: engine.io-parser 5.2.3).
+"""Engine.IO v4 single-packet codec (docs/protocol/engineio.md#packets, docs/protocol/engineio.md#examples-packets, docs/protocol/engineio.md#examples-decoding; reference: engine.io-parser 5.2.3).
 
 What: the seven packet types, an immutable :class:`Packet`, and the three conversions every transport needs:
 
-* :func:`encode_text` - the text form used inside polling payloads (A3): the type digit followed by the data,
+* :func:`encode_text` - the text form used inside polling payloads (docs/protocol/engineio.md#payloads): the type digit followed by the data,
   or ``b`` + standard padded base64 for a binary message (there is no type digit; ``b`` implies ``message``).
 * :func:`encode_ws` - what goes into one WebSocket message: binary messages are the raw bytes (a binary frame
   with no type byte), everything else is the text form (a text frame).
 * :func:`decode` - the reference ``decodePacket``: a binary frame is a binary message; ``b...`` is base64
   binary *whatever the transport*; a leading ``0``-``6`` is that type with the rest of the string as data (no
   data when there is no rest); anything else, the empty string included, is a parse error, reported as
-  ``None`` (the caller then closes the session with reason ``parse error``, A9).
+  ``None`` (the caller then closes the session with reason ``parse error``, docs/protocol/engineio.md#closing).
 
 Why it is its own module: it is pure (no asyncio, sockets or clocks), so it is unit-tested against the
-machine-generated vectors of ``shared/vectors/engineio_packets.json`` and shared by every transport.
+machine-generated vectors of ``tests/vectors/engineio_packets.json`` and shared by every transport.
 
 Behaviours copied from the reference on purpose (the vectors are the authority):
 
@@ -54,7 +54,7 @@ __all__ = [
 
 
 class PacketType(IntEnum):
-    """The Engine.IO packet types; the value is the digit that starts the text form (A2)."""
+    """The Engine.IO packet types; the value is the digit that starts the text form (docs/protocol/engineio.md#packets)."""
 
     OPEN = 0
     CLOSE = 1
@@ -105,7 +105,7 @@ class Packet:
 
 
 def encode_text(packet: Packet) -> str:
-    """Return the text form of ``packet`` (polling payload element, A2/A3).
+    """Return the text form of ``packet`` (polling payload element, docs/protocol/engineio.md#packets, docs/protocol/engineio.md#payloads).
 
     A binary message becomes ``b`` + standard base64 with ``=`` padding (``b`` alone for zero bytes).
     """
@@ -118,7 +118,7 @@ def encode_text(packet: Packet) -> str:
 
 
 def encode_ws(packet: Packet) -> str | bytes:
-    """Return the content of one WebSocket message for ``packet`` (A2, A6).
+    """Return the content of one WebSocket message for ``packet`` (docs/protocol/engineio.md#packets, docs/protocol/engineio.md#websocket).
 
     ``bytes`` means a binary frame holding exactly the message's bytes (no type byte); ``str`` means a text
     frame (see :func:`encode_utf8` for its bytes).

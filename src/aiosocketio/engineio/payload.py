@@ -1,11 +1,11 @@
-"""Engine.IO v4 HTTP long-polling payload codec (protocol.md A3, D3; reference: engine.io-parser 5.2.3).
+"""Engine.IO v4 HTTP long-polling payload codec (docs/protocol/engineio.md#payloads, docs/protocol/engineio.md#examples-payloads; reference: engine.io-parser 5.2.3).
 
 What: a polling body (GET response or POST request) is one or more text-encoded packets (see
 :mod:`aiosocketio.engineio.packet`) joined with the record separator ``\\x1e``. Binary messages always travel
 as ``b<base64>`` inside payloads, in both directions.
 
 Why it is its own module: it is pure (no asyncio, sockets or clocks) and checked case by case against
-``shared/vectors/engineio_payloads.json``.
+``tests/vectors/engineio_payloads.json``.
 
 Decoding follows the reference ``decodePayload``: split on *every* separator and decode the pieces in order,
 stopping at the first bad one. Packets before it are valid and must still be delivered; the caller then closes

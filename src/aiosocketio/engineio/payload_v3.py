@@ -1,4 +1,4 @@
-"""Engine.IO protocol 3 codec, for Socket.IO v2 clients (protocol.md A13, D9; reference: parser-v3 of engine.io 6).
+"""Engine.IO protocol 3 codec, for Socket.IO v2 clients (docs/protocol/engineio-v3.md, docs/protocol/engineio-v3.md#examples; reference: parser-v3 of engine.io 6).
 
 What: the conversions a protocol-3 session needs, pure (no asyncio, no I/O) like the v4 codec in
 :mod:`aiosocketio.engineio.packet` and :mod:`aiosocketio.engineio.payload`:

@@ -1,4 +1,4 @@
-"""``EngineServer``: the sid table, request verification and dispatch (protocol.md A4, A5, A6, A10, A11).
+"""``EngineServer``: the sid table, request verification and dispatch (docs/protocol/engineio.md#handshake, docs/protocol/engineio.md#polling, docs/protocol/engineio.md#websocket, docs/protocol/engineio.md#verification, docs/protocol/engineio.md#cors-cookie-hooks).
 
 It is a :class:`aiosocketio.web.WebApp`: the built-in runner and the ASGI app hand it plain HTTP requests and
 WebSocket upgrade requests for its path. Each request is checked in the reference's order; a refused one gets
@@ -79,7 +79,8 @@ class EngineConnectionError:
 #: The headers of a long-polling GET's answer (and of a POST's), as the reference sends them.
 _POLL_HEADERS: HeaderPairs = [("Content-Type", TEXT_PLAIN), ("cache-control", "no-store")]
 _POST_HEADERS: HeaderPairs = [("Content-Type", "text/html"), ("cache-control", "no-store")]
-_BINARY_POLL_HEADERS = ("Content-Type", OCTET_STREAM)  # a protocol 3 binary payload (A13)
+# a protocol 3 binary payload (docs/protocol/engineio-v3.md)
+_BINARY_POLL_HEADERS = ("Content-Type", OCTET_STREAM)
 _OK = b"ok"
 #: The request headers answer_at_once reads; one of them sent twice sends the request the long way.
 _QUICK_HEADERS = frozenset({b"origin", b"content-type", b"user-agent", b"accept-encoding"})
@@ -92,7 +93,7 @@ async def _maybe_await(value: Any) -> Any:
 
 
 class EngineServer(EventEmitter):
-    """An Engine.IO v4 server, usable on its own (API.md "Engine.IO on its own") or under a Socket.IO server.
+    """An Engine.IO v4 server, usable on its own (docs/api-contract.md#engineio) or under a Socket.IO server.
 
     ``max_queued_bytes`` bounds the packets one session may hold for a transport that does not take them: a
     long-polling client that stops fetching (the reference lets that buffer grow until the ping timeout). Past
@@ -381,7 +382,7 @@ class EngineServer(EventEmitter):
         return self._handle_http(request)
 
     def _verify(self, request: Request, is_upgrade: bool) -> tuple[EngineSocket | None, EngineError | None]:
-        """The session the request names (if live) and the outcome of the reference's checks (A10)."""
+        """The session the request names (if live) and the outcome of the reference's checks (docs/protocol/engineio.md#verification)."""
         query = request.query
         sid = query.get("sid")
         socket = self._clients.get(sid) if sid else None
@@ -402,7 +403,7 @@ class EngineServer(EventEmitter):
         too. The one implementation of these checks for handle_http and answer_at_once.
 
         The common case, checked without building verify()'s arguments: the transport the request names is
-        the session's, so it is allowed and matches; only the origin is left to check (A10: what the reference
+        the session's, so it is allowed and matches; only the origin is left to check (docs/protocol/engineio.md#verification: what the reference
         checks on such a request is the sid, the transport and the origin).
         """
         sid = query.get("sid")
@@ -477,7 +478,7 @@ class EngineServer(EventEmitter):
         return encode_items(items), False
 
     async def _accept_handshake(self, request: Request) -> str | EngineError:
-        """``allow_request``, the protocol check and id generation (A10 step 5)."""
+        """``allow_request``, the protocol check and id generation (docs/protocol/engineio.md#verification step 5)."""
         if self.allow_request is not None:
             try:
                 allowed = await _maybe_await(self.allow_request(request))
@@ -633,7 +634,7 @@ class EngineServer(EventEmitter):
         )
         b64 = "b64" in query
         if socket is not None:
-            # An upgrade candidate for a polling session, or an extra WebSocket to close at once (A6).
+            # An upgrade candidate for a polling session, or an extra WebSocket to close at once (docs/protocol/engineio.md#websocket).
             if (
                 not self.allow_upgrades
                 or not socket.session.can_upgrade()
@@ -659,7 +660,7 @@ class EngineServer(EventEmitter):
     async def _refuse_websocket(
         self, request: Request, handshake: WebSocketHandshake, error: EngineError
     ) -> None:
-        """WebSocket refusals are a raw 400 with the message as text, whatever the code (A10)."""
+        """WebSocket refusals are a raw 400 with the message as text, whatever the code (docs/protocol/engineio.md#verification)."""
         logger.debug("refused WebSocket %s: %s %s", request.url, int(error.code), error.message)
         self._report(request, error)
         await handshake.reject(

@@ -1,4 +1,4 @@
-"""The Engine.IO session state machine (protocol.md A2 server handling, A7, A8, A9). Pure: time is an argument.
+"""The Engine.IO session state machine (docs/protocol/engineio.md#received-packets server handling, docs/protocol/engineio.md#upgrade, docs/protocol/engineio.md#heartbeat, docs/protocol/engineio.md#closing). Pure: time is an argument.
 
 One :class:`EngineSession` per sid. Its asyncio owner (``EngineSocket``) feeds it what arrives and the current
 time, and carries out the :class:`Action` it answers with; it files :meth:`EngineSession.next_deadline` with the
@@ -13,10 +13,10 @@ Theory of operation::
                    ▲            any other packet, timeout, candidate lost │
                    └──────────────────────────────────────────────────────┘ (abort: back to NONE)
 
-Only pongs reset the heartbeat (A8); but while a pong is awaited, the first other packet after each ping
+Only pongs reset the heartbeat (docs/protocol/engineio.md#heartbeat); but while a pong is awaited, the first other packet after each ping
 restarts the pong's timeout from its arrival, as engine.io 6.6 does. A ``ping`` from a v4 client is a transport
 error, an undecodable packet a parse error, a ``close`` packet a transport close. Protocol 3 sessions (Socket.IO v2
-clients, A13) turn the heartbeat round: the client pings, each ping is answered with a pong (``SEND_PONG``) and
+clients, docs/protocol/engineio-v3.md) turn the heartbeat round: the client pings, each ping is answered with a pong (``SEND_PONG``) and
 gives the client ``interval + timeout`` more, and a pong from the client is the transport error.
 """
 
@@ -53,7 +53,7 @@ class ReadyState(StrEnum):
 
 
 class CloseReason(StrEnum):
-    """Engine-level close reasons (A9); they become Socket.IO disconnect reasons."""
+    """Engine-level close reasons (docs/protocol/engineio.md#closing); they become Socket.IO disconnect reasons."""
 
     TRANSPORT_CLOSE = "transport close"
     TRANSPORT_ERROR = "transport error"
@@ -83,9 +83,9 @@ class Action(Enum):
 
 
 class Heartbeat:
-    """Server-side pings (A8): a ping every ``interval``, a pong due ``timeout`` after each ping.
+    """Server-side pings (docs/protocol/engineio.md#heartbeat): a ping every ``interval``, a pong due ``timeout`` after each ping.
 
-    Protocol 3 (``client_pings``, A13) turns it round: the client pings, the server answers each ping with a
+    Protocol 3 (``client_pings``, docs/protocol/engineio-v3.md) turns it round: the client pings, the server answers each ping with a
     pong, and the session times out when no ping came for ``interval + timeout``.
     """
 
@@ -226,12 +226,13 @@ class EngineSession:
             return self._close(CloseReason.TRANSPORT_ERROR, "invalid heartbeat direction")
         if kind is PacketType.CLOSE:
             return self._close(CloseReason.TRANSPORT_CLOSE, None)
-        return Action.NOTHING  # open, upgrade, noop: ignored outside the upgrade (A2)
+        # open, upgrade, noop: ignored outside the upgrade (docs/protocol/engineio.md#packets)
+        return Action.NOTHING
 
     # -- the upgrade candidate ---------------------------------------------------------------------------
 
     def can_upgrade(self) -> bool:
-        """Whether a new WebSocket for this session may become an upgrade candidate (A6)."""
+        """Whether a new WebSocket for this session may become an upgrade candidate (docs/protocol/engineio.md#websocket)."""
         return self.ready_state is ReadyState.OPEN and self.upgrade_state is UpgradeState.NONE
 
     def upgrade_started(self, now: float) -> None:
@@ -240,7 +241,7 @@ class EngineSession:
         self.upgrade_deadline = now + self.upgrade_timeout
 
     def receive_on_candidate(self, packet: Packet | None) -> Action:
-        """A packet arrived on the upgrade candidate (A7 steps 2-4)."""
+        """A packet arrived on the upgrade candidate (docs/protocol/engineio.md#upgrade steps 2-4)."""
         state = self.upgrade_state
         if state is UpgradeState.NONE or state is UpgradeState.DONE:
             return Action.NOTHING

@@ -74,7 +74,7 @@ class EngineSocket(EventEmitter):
         self.id = sid
         self.request = request
         request.share_strings()  # kept as long as the session: the strings it shares with others stored once
-        self.protocol = protocol  # 3: a Socket.IO v2 client (``allow_eio3``, A13)
+        self.protocol = protocol  # 3: a Socket.IO v2 client (``allow_eio3``, docs/protocol/engineio-v3.md)
         self.session = EngineSession(
             ping_interval=server.ping_interval,
             ping_timeout=server.ping_timeout,
@@ -435,7 +435,7 @@ class EngineSocket(EventEmitter):
     # -- upgrade -----------------------------------------------------------------------------------------
 
     def start_upgrade(self, candidate: WebSocketTransport) -> None:
-        """(Server) ``candidate`` is a WebSocket accepted for this session: the upgrade begins (A7)."""
+        """(Server) ``candidate`` is a WebSocket accepted for this session: the upgrade begins (docs/protocol/engineio.md#upgrade)."""
         self._candidate = candidate
         self.session.upgrade_started(self.loop.time())
         self._reschedule()

@@ -1,4 +1,4 @@
-"""Socket.IO v5 parsers: packets to Engine.IO messages and back (protocol.md B1-B3, B10).
+"""Socket.IO v5 parsers: packets to Engine.IO messages and back (docs/protocol/socketio.md#packet-types, docs/protocol/socketio.md#default-parser, docs/protocol/socketio.md#binary-attachments, docs/protocol/msgpack.md).
 
 * :mod:`aiosocketio.parsers.packet` - the packet model every parser shares (:class:`PacketType`,
   :class:`Packet`, :data:`RESERVED_EVENTS`) and the parser errors (:class:`DecodeError`,
@@ -14,7 +14,7 @@ property names and their order, dates) is not the parsers' own business: :mod:`a
 for the parsers and the cluster messages alike.
 
 A parser is anything with the two entry points of :class:`Parser`, so another wire format (the msgpack
-parser, B10) can be plugged into the server without touching it. All of these modules are pure: no asyncio,
+parser, docs/protocol/msgpack.md) can be plugged into the server without touching it. All of these modules are pure: no asyncio,
 sockets or clocks.
 """
 

@@ -1,4 +1,4 @@
-"""Binary attachments of the default parser: find, extract and put back ``bytes`` leaves (protocol.md B3).
+"""Binary attachments of the default parser: find, extract and put back ``bytes`` leaves (docs/protocol/socketio.md#binary-attachments).
 
 What: :func:`has_binary`, :func:`deconstruct` (each binary leaf becomes ``{"_placeholder":true,"num":k}`` and
 goes to a list of attachments) and :func:`reconstruct` (the reverse, checking every placeholder), and
@@ -11,7 +11,7 @@ and refuses data nested deeper than ``max_depth`` containers with a clean error 
 outgoing data, :class:`DecodeError` for incoming data). The default, :data:`DEFAULT_MAX_DEPTH` = 1024, is
 the nesting limit of orjson's parser, so everything the decoder accepts can be walked and sent back.
 
-Walk order (B3): depth first, lists by index, dicts in the order JavaScript would list their keys - the
+Walk order (docs/protocol/socketio.md#binary-attachments): depth first, lists by index, dicts in the order JavaScript would list their keys - the
 canonical array-index keys (``"0"`` ... ``"4294967294"``) first in ascending order, then the others in
 insertion order (:func:`js_items`). For the usual dict without integer-like keys that is simply insertion
 order; the reference numbers placeholders in that JavaScript order (vector
@@ -67,7 +67,7 @@ def deeper_than(data: Any, max_depth: int) -> bool:
 
 
 def has_binary(data: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> bool:
-    """Whether ``data`` holds a bytes-like value anywhere in its lists, tuples and dicts (B2 encoder step 1).
+    """Whether ``data`` holds a bytes-like value anywhere in its lists, tuples and dicts (docs/protocol/socketio.md#encoding encoder step 1).
 
     Raises :class:`EncodeError` when the walk meets containers nested deeper than ``max_depth`` before it finds
     a binary value.
@@ -92,7 +92,7 @@ def has_binary(data: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> bool:
 
 
 def deconstruct(data: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> tuple[Any, list[bytes]]:
-    """Replace every binary leaf of ``data`` by a placeholder; return ``(new_data, attachments)`` (B3).
+    """Replace every binary leaf of ``data`` by a placeholder; return ``(new_data, attachments)`` (docs/protocol/socketio.md#binary-attachments).
 
     The ``k``-th binary value met (walk order: module docstring) becomes ``{"_placeholder": True, "num": k}``
     and ``attachments[k]`` its bytes. ``data`` itself is not modified: its lists, tuples and dicts are copied
@@ -149,7 +149,7 @@ def deconstruct(data: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> tuple[Any, lis
 
 
 def _attachment(placeholder: dict[Any, Any], attachments: list[bytes]) -> bytes | None:
-    """The attachment a placeholder designates (B3), or :class:`DecodeError` ``illegal attachments``.
+    """The attachment a placeholder designates (docs/protocol/socketio.md#binary-attachments), or :class:`DecodeError` ``illegal attachments``.
 
     Like the reference, ``num`` must be a number (not a bool) with ``0 <= num < len(attachments)``. A number in
     range that is not an integer (``0.5``) designates nothing: the reference yields ``undefined`` there
@@ -165,7 +165,7 @@ def _attachment(placeholder: dict[Any, Any], attachments: list[bytes]) -> bytes 
 
 
 def reconstruct(data: Any, attachments: list[bytes], max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """Put the attachments back in place of their placeholders; return the data (B3).
+    """Put the attachments back in place of their placeholders; return the data (docs/protocol/socketio.md#binary-attachments).
 
     Every dict whose ``"_placeholder"`` is exactly ``True`` is replaced by the attachment numbered by its
     ``"num"`` (see :func:`_attachment`; an invalid ``num`` is :class:`DecodeError` ``illegal attachments``);

@@ -1,4 +1,4 @@
-"""The Socket.IO v5 packet model shared by every parser (protocol.md B1, B7).
+"""The Socket.IO v5 packet model shared by every parser (docs/protocol/socketio.md#packet-types, docs/protocol/socketio.md#reserved-names).
 
 What: the seven packet types, an immutable :class:`Packet`, the reserved event names, and (re-exported from
 :mod:`aiosocketio.codecs.errors`, where every codec gets them) the two errors a parser raises
@@ -21,10 +21,10 @@ __all__ = ["RESERVED_EVENTS", "DecodeError", "EncodeError", "Packet", "PacketTyp
 
 
 class PacketType(IntEnum):
-    """The Socket.IO packet types; the value is the digit that starts the text form (B1, B2).
+    """The Socket.IO packet types; the value is the digit that starts the text form (docs/protocol/socketio.md#packet-types, docs/protocol/socketio.md#default-parser).
 
     ``BINARY_EVENT`` and ``BINARY_ACK`` exist on the wire only: the encoder picks them when an ``EVENT`` or
-    ``ACK`` carries bytes, and the decoder reports completed binary packets as ``EVENT`` / ``ACK`` (B2 step 7).
+    ``ACK`` carries bytes, and the decoder reports completed binary packets as ``EVENT`` / ``ACK`` (docs/protocol/socketio.md#decoding step 7).
     """
 
     CONNECT = 0
@@ -39,12 +39,12 @@ class PacketType(IntEnum):
 RESERVED_EVENTS: Final = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
-"""Event names an application may not emit and a peer may not send (B7): an incoming EVENT named like this is
-a decode error. (``serverSideEmit`` has its own, different list, C7.)"""
+"""Event names an application may not emit and a peer may not send (docs/protocol/socketio.md#reserved-names): an incoming EVENT named like this is
+a decode error. (``serverSideEmit`` has its own, different list, docs/protocol/server.md#server-side-emit.)"""
 
 
 def valid_event_data(data: Any) -> bool:
-    """Whether ``data`` may be an EVENT's (B7): a non-empty list whose first item, the event name, is a ``str``
+    """Whether ``data`` may be an EVENT's (docs/protocol/socketio.md#reserved-names): a non-empty list whose first item, the event name, is a ``str``
     other than a reserved name, or a number. The parsers refuse every other EVENT."""
     if type(data) is not list or not data:
         return False
@@ -55,12 +55,12 @@ def valid_event_data(data: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Packet:
-    """One Socket.IO packet (B1).
+    """One Socket.IO packet (docs/protocol/socketio.md#packet-types).
 
     * ``type`` - a :class:`PacketType`.
     * ``nsp`` - the namespace, ``"/"`` for the main one.
     * ``data`` - any JSON-able value (``dict`` / ``list`` / ``tuple`` / ``str`` / ``int`` / ``float`` /
-      ``bool`` / ``None``) whose leaves may also be ``bytes`` (binary attachments, B3); ``None`` means "no
+      ``bool`` / ``None``) whose leaves may also be ``bytes`` (binary attachments, docs/protocol/socketio.md#binary-attachments); ``None`` means "no
       data" (nothing is written after the header).
     * ``id`` - the acknowledgement id, a non-negative ``int``, or ``None`` (``ValueError`` otherwise).
     """

@@ -1,6 +1,6 @@
 """The messages Socket.IO servers exchange through Redis (and Postgres), byte-compatible with the Node packages.
 
-Reference: ``shared/spec/adapters.md`` (the sections are cited as §n) and the machine-generated vectors
+Reference: ``docs/protocol/cluster.md`` and the machine-generated vectors
 ``tests/vectors/cluster_messages.json``, which win over prose. Pure: no event loop, socket or clock; a cluster
 adapter does the I/O and calls these functions to build and read what it publishes. Every name is importable
 from this package; the modules say where each one belongs:
@@ -11,13 +11,13 @@ from this package; the modules say where each one belongs:
   payloads (:func:`encode_json`, :func:`decode_json`, :func:`decode_payload`), ``opts``, packets, sockets, and
   the field checks;
 * :mod:`~aiosocketio.adapters.messages.classic` - the classic ``@socket.io/redis-adapter`` and
-  ``@socket.io/redis-emitter`` family (§3, §4);
+  ``@socket.io/redis-emitter`` family (docs/protocol/cluster.md#classic, docs/protocol/cluster.md#emitter);
 * :mod:`~aiosocketio.adapters.messages.cluster` - the ``socket.io-adapter`` ClusterAdapter family: sharded
-  Redis, Redis streams and Postgres (§5-§8);
+  Redis, Redis streams and Postgres (docs/protocol/cluster.md#cluster-adapter, docs/protocol/cluster.md#sharded, docs/protocol/cluster.md#streams, docs/protocol/cluster.md#postgres);
 * the MessagePack codecs :data:`NOTEPACK` and :data:`MSGPACK` (:mod:`aiosocketio.codecs.js_msgpack`) and
   :data:`UNDEFINED` (:mod:`aiosocketio.codecs.js_values`), re-exported here for the adapters.
 
-The two families are incompatible with each other (§10): a server speaks one of them.
+The two families are incompatible with each other (docs/protocol/cluster.md#flavours): a server speaks one of them.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Each body is one thing a server asks of (or answers to) the others, independent of how a family writes it: the
 classic adapter (:mod:`aiosocketio.adapters.messages.classic`) and the ClusterAdapter family
-(:mod:`aiosocketio.adapters.messages.cluster`) both carry them, each in its own shape (§3.3, §5.1 of
-``shared/spec/adapters.md``). They hold our own types (:class:`~aiosocketio.parsers.packet.Packet`,
+(:mod:`aiosocketio.adapters.messages.cluster`) both carry them, each in its own shape (docs/protocol/cluster.md#classic-requests, docs/protocol/cluster.md#cluster-types of
+``docs/protocol/cluster.md``). They hold our own types (:class:`~aiosocketio.parsers.packet.Packet`,
 :class:`~aiosocketio.adapters.options.BroadcastOptions`). Pure: no asyncio, sockets or clocks.
 """
 
@@ -39,7 +39,7 @@ class _HandshakeLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SocketData:
-    """A socket as ``fetchSockets`` reports it to other servers: ``{id, handshake, rooms, data}`` (§3.3, §5.1).
+    """A socket as ``fetchSockets`` reports it to other servers: ``{id, handshake, rooms, data}`` (docs/protocol/cluster.md#classic-requests, docs/protocol/cluster.md#cluster-types).
 
     ``handshake``: the reference's handshake object, a mapping with its field names (``headers, time, address,
     xdomain, secure, issued, url, query, auth``; Node leaves ``sessionStore`` out) or our ``Handshake`` itself;
@@ -55,7 +55,7 @@ class SocketData:
 @dataclass(frozen=True, slots=True)
 class BroadcastMessage:
     """A broadcast: the packet (``EVENT``, data ``[event, *args]``), the targeting, and ``request_id`` when the
-    origin wants acknowledgements (§1.4; classic: request 7, or the ``[uid, packet, opts]`` array without ack;
+    origin wants acknowledgements (docs/protocol/cluster.md#broadcast-acks; classic: request 7, or the ``[uid, packet, opts]`` array without ack;
     cluster: type 3)."""
 
     packet: Packet
@@ -123,7 +123,7 @@ class ServerSideEmitResponse:
 
 @dataclass(frozen=True, slots=True)
 class BroadcastClientCount:
-    """How many local sockets a server wrote a broadcast-with-ack to, sent even when 0 (§1.4; classic 8,
+    """How many local sockets a server wrote a broadcast-with-ack to, sent even when 0 (docs/protocol/cluster.md#broadcast-acks; classic 8,
     cluster 11)."""
 
     request_id: str

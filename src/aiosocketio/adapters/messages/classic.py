@@ -1,16 +1,16 @@
 """The classic Redis adapter's and the Redis emitter's messages: broadcasts, requests, responses and channels.
 
-Reference: ``shared/spec/adapters.md`` §3 and §4 (cited as §n) and the vectors
+Reference: ``docs/protocol/cluster.md#classic``, ``docs/protocol/cluster.md#emitter`` and the vectors
 ``tests/vectors/cluster_messages.json``, which win over prose. Pure: no asyncio, sockets or clocks.
 
-The family of ``@socket.io/redis-adapter`` 8.3.0 ``createAdapter`` (§3) and ``@socket.io/redis-emitter`` 5.1.0
-(§4): a broadcast without ack is the notepack array ``[uid, packet, opts]``
+The family of ``@socket.io/redis-adapter`` 8.3.0 ``createAdapter`` (docs/protocol/cluster.md#classic) and ``@socket.io/redis-emitter`` 5.1.0
+(docs/protocol/cluster.md#emitter): a broadcast without ack is the notepack array ``[uid, packet, opts]``
 (:func:`encode_classic_broadcast`, :func:`encode_emitter_broadcast`, :func:`parse_classic_broadcast`);
 requests and responses are flat objects with numeric ``type`` codes of :class:`ClassicRequestType`, JSON text
 except BROADCAST (7) and BROADCAST_ACK (9) which are notepack (:func:`encode_classic_request`,
 :func:`parse_classic_request`, :func:`encode_classic_response`, :func:`parse_classic_response`); the
-channels are ``K#N#...``, ``K-request#N#`` and ``K-response#N#...`` (§3.1). It cannot talk to the ClusterAdapter
-family (§10).
+channels are ``K#N#...``, ``K-request#N#`` and ``K-response#N#...`` (docs/protocol/cluster.md#classic-channels). It cannot talk to the ClusterAdapter
+family (docs/protocol/cluster.md#flavours).
 
 The bodies are those of :mod:`aiosocketio.adapters.messages.bodies`, plus the classic-only requests and
 responses defined here (the legacy per-socket requests of older servers, SOCKETS and ALL_ROOMS).
@@ -96,7 +96,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SocketsRequest:
-    """Legacy SOCKETS (0): ids of the sockets in ``rooms``; 8.3.0 only answers it (§3.3)."""
+    """Legacy SOCKETS (0): ids of the sockets in ``rooms``; 8.3.0 only answers it (docs/protocol/cluster.md#classic-requests)."""
 
     request_id: str
     rooms: tuple[str, ...]
@@ -189,11 +189,11 @@ ClassicResponseBody: TypeAlias = (
 # =============================================================================================================
 
 EMITTER_UID: Final = "emitter"
-"""The uid ``@socket.io/redis-emitter`` writes in its broadcasts and server-side emits (§1.3, §4)."""
+"""The uid ``@socket.io/redis-emitter`` writes in its broadcasts and server-side emits (docs/protocol/cluster.md#uids, docs/protocol/cluster.md#emitter)."""
 
 
 class ClassicRequestType(IntEnum):
-    """The ``type`` codes of the classic adapter (§3.3), **not** the ClusterAdapter's (§5.1)."""
+    """The ``type`` codes of the classic adapter (docs/protocol/cluster.md#classic-requests), **not** the ClusterAdapter's (docs/protocol/cluster.md#cluster-types)."""
 
     SOCKETS = 0
     ALL_ROOMS = 1
@@ -210,13 +210,13 @@ class ClassicRequestType(IntEnum):
 CLASSIC_BINARY_REQUEST_TYPES: Final = frozenset(
     {ClassicRequestType.BROADCAST, ClassicRequestType.BROADCAST_ACK}
 )
-"""The classic messages written as notepack maps; the others are JSON text (§3.3)."""
+"""The classic messages written as notepack maps; the others are JSON text (docs/protocol/cluster.md#classic-requests)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ClassicMessage:
     """A classic broadcast or request with its sender's ``uid`` (``None``: the emitter's join / leave /
-    disconnect requests carry none, §4)."""
+    disconnect requests carry none, docs/protocol/cluster.md#emitter)."""
 
     uid: str | None
     body: ClassicRequestBody
@@ -224,21 +224,21 @@ class ClassicMessage:
 
 def encode_classic_broadcast(uid: str, packet: Packet, opts: BroadcastOptions) -> bytes:
     """``notepack([uid, {type, data, nsp}, {rooms, except, flags}])``, published on
-    :func:`classic_broadcast_channel` (§3.2). A broadcast with ``local`` is never published (§1.2)."""
+    :func:`classic_broadcast_channel` (docs/protocol/cluster.md#classic-broadcast). A broadcast with ``local`` is never published (docs/protocol/cluster.md#broadcast-options)."""
     return NOTEPACK.encode([uid, packet_to_wire(packet, with_nsp=True), opts_to_wire(opts)])
 
 
 def encode_emitter_broadcast(packet: Packet, opts: BroadcastOptions, uid: str = EMITTER_UID) -> bytes:
     """``@socket.io/redis-emitter``'s broadcast: the same array with uid ``emitter`` and opts in the order
-    ``{rooms, flags, except}`` (§4)."""
+    ``{rooms, flags, except}`` (docs/protocol/cluster.md#emitter)."""
     return NOTEPACK.encode([uid, packet_to_wire(packet, with_nsp=True), opts_to_wire(opts, "emitter")])
 
 
 def parse_classic_broadcast(payload: bytes | bytearray | memoryview) -> ClassicMessage:
     """A message of the broadcast channels: its uid and a :class:`BroadcastMessage` whose packet keeps the
-    namespace it names (``/`` when missing; the receiver drops other namespaces and its own uid, §3.1).
+    namespace it names (``/`` when missing; the receiver drops other namespaces and its own uid, docs/protocol/cluster.md#classic-channels).
 
-    Node crashes on anything that is not a 3-element notepack array there (§2.2); this raises
+    Node crashes on anything that is not a 3-element notepack array there (docs/protocol/cluster.md#notepack-decoder); this raises
     :class:`DecodeError` instead.
     """
     value = NOTEPACK.decode(payload)
@@ -251,7 +251,7 @@ def parse_classic_broadcast(payload: bytes | bytearray | memoryview) -> ClassicM
 
 
 def _classic_request_fields(body: ClassicRequestBody) -> tuple[ClassicRequestType, dict[str, Any]]:
-    """The type and the fields after ``uid`` (requestId, type, ...) in the reference's key order (§3.3)."""
+    """The type and the fields after ``uid`` (requestId, type, ...) in the reference's key order (docs/protocol/cluster.md#classic-requests)."""
     request = ClassicRequestType
     if isinstance(body, SocketsJoinMessage | SocketsLeaveMessage):
         kind = request.REMOTE_JOIN if isinstance(body, SocketsJoinMessage) else request.REMOTE_LEAVE
@@ -305,9 +305,9 @@ def classic_request_to_wire(uid: str | None, body: ClassicRequestBody) -> dict[s
 
 
 def encode_classic_request(uid: str | None, body: ClassicRequestBody) -> str | bytes:
-    """A request for ``K-request#N#`` (§3.3): notepack ``bytes`` for a broadcast with ack, JSON text otherwise.
+    """A request for ``K-request#N#`` (docs/protocol/cluster.md#classic-requests): notepack ``bytes`` for a broadcast with ack, JSON text otherwise.
 
-    The emitter's forms (§4) are ``encode_classic_request(None, SocketsJoinMessage(...))`` (no uid) and
+    The emitter's forms (docs/protocol/cluster.md#emitter) are ``encode_classic_request(None, SocketsJoinMessage(...))`` (no uid) and
     ``encode_classic_request(EMITTER_UID, ServerSideEmitMessage(...))``.
     """
     kind, fields = _classic_request_fields(body)
@@ -318,10 +318,10 @@ def encode_classic_request(uid: str | None, body: ClassicRequestBody) -> str | b
 
 
 def parse_classic_request(payload: str | bytes | bytearray | memoryview) -> ClassicMessage:
-    """A message of ``K-request#N#``, JSON or notepack by its first byte (§3.3).
+    """A message of ``K-request#N#``, JSON or notepack by its first byte (docs/protocol/cluster.md#classic-requests).
 
     REMOTE_JOIN / LEAVE / DISCONNECT with ``opts`` are the current forms; without, the legacy ones. Raises
-    :class:`DecodeError` for an unknown type or a malformed request (Node ignores or crashes, §2.2).
+    :class:`DecodeError` for an unknown type or a malformed request (Node ignores or crashes, docs/protocol/cluster.md#notepack-decoder).
     """
     value = read_object(decode_payload(payload, NOTEPACK), "a classic request")
     uid = read_optional_string(value, "uid")
@@ -364,7 +364,7 @@ def parse_classic_request(payload: str | bytes | bytearray | memoryview) -> Clas
 
 
 def classic_response_to_wire(body: ClassicResponseBody) -> dict[str, Any]:
-    """The response object in the reference's key order; only 6, 8 and 9 carry a ``type`` (§3.3)."""
+    """The response object in the reference's key order; only 6, 8 and 9 carry a ``type`` (docs/protocol/cluster.md#classic-requests)."""
     request = ClassicRequestType
     if isinstance(body, BroadcastClientCount):
         kind = int(request.BROADCAST_CLIENT_COUNT)
@@ -385,8 +385,8 @@ def classic_response_to_wire(body: ClassicResponseBody) -> dict[str, Any]:
 
 
 def encode_classic_response(body: ClassicResponseBody) -> str | bytes:
-    """A response for ``K-response#N#`` (or the requester's ``K-response#N#<uid>#``, §3.1): notepack ``bytes``
-    for BROADCAST_ACK, JSON text otherwise (§3.3). A :data:`UNDEFINED` response is left out, as in Node."""
+    """A response for ``K-response#N#`` (or the requester's ``K-response#N#<uid>#``, docs/protocol/cluster.md#classic-channels): notepack ``bytes``
+    for BROADCAST_ACK, JSON text otherwise (docs/protocol/cluster.md#classic-requests). A :data:`UNDEFINED` response is left out, as in Node."""
     wire = classic_response_to_wire(body)
     if isinstance(body, BroadcastAck):
         return NOTEPACK.encode(wire)
@@ -394,7 +394,7 @@ def encode_classic_response(body: ClassicResponseBody) -> str | bytes:
 
 
 def parse_classic_response(payload: str | bytes | bytearray | memoryview) -> ClassicResponseBody:
-    """A message of the response channels (§3.3).
+    """A message of the response channels (docs/protocol/cluster.md#classic-requests).
 
     Typed responses (6, 8, 9) by their type; the others are recognised by their fields, which is what the
     reference's pending-request lookup amounts to: ``rooms`` -> :class:`AllRoomsResponse`, ``sockets`` of
@@ -423,7 +423,7 @@ def parse_classic_response(payload: str | bytes | bytearray | memoryview) -> Cla
     return LegacyResponse(request_id)
 
 
-# --- channels (§3.1) -----------------------------------------------------------------------------------------
+# --- channels (docs/protocol/cluster.md#classic-channels) -----------------------------------------------------------------------------------------
 
 
 def classic_subscription_pattern(key: str, nsp: str) -> str:
@@ -432,7 +432,7 @@ def classic_subscription_pattern(key: str, nsp: str) -> str:
 
 
 def classic_broadcast_channel(key: str, nsp: str, opts: BroadcastOptions) -> str:
-    """``K#N#<room>#`` when exactly one room is targeted (whatever ``except`` holds), else ``K#N#`` (§3.1)."""
+    """``K#N#<room>#`` when exactly one room is targeted (whatever ``except`` holds), else ``K#N#`` (docs/protocol/cluster.md#classic-channels)."""
     if len(opts.rooms) == 1:
         (room,) = opts.rooms
         return f"{key}#{nsp}#{room}#"
@@ -442,7 +442,7 @@ def classic_broadcast_channel(key: str, nsp: str, opts: BroadcastOptions) -> str
 def classic_room_from_channel(channel: str, key: str, nsp: str) -> str | None:
     """The room a broadcast channel names (``""``: the whole namespace), ``None`` when it is not a channel of this
     namespace. As the reference, this takes the text between ``K#N#`` and the last character. A receiver
-    without a local room of that name drops the message undecoded (§3.1)."""
+    without a local room of that name drops the message undecoded (docs/protocol/cluster.md#classic-channels)."""
     prefix = f"{key}#{nsp}#"
     if not channel.startswith(prefix):
         return None
@@ -450,7 +450,7 @@ def classic_room_from_channel(channel: str, key: str, nsp: str) -> str | None:
 
 
 def classic_request_channel(key: str, nsp: str) -> str:
-    """``K-request#N#``: every request (§3.1); ``serverCount()`` is its NUMSUB."""
+    """``K-request#N#``: every request (docs/protocol/cluster.md#classic-channels); ``serverCount()`` is its NUMSUB."""
     return f"{key}-request#{nsp}#"
 
 

@@ -1,15 +1,15 @@
 """The ClusterAdapter family's messages (sharded Redis, Redis streams, Postgres): envelope, forms, channels.
 
-Reference: ``shared/spec/adapters.md`` §5 to §8 (cited as §n) and the vectors
+Reference: ``docs/protocol/cluster.md#cluster-adapter`` to docs/protocol/cluster.md#postgres and the vectors
 ``tests/vectors/cluster_messages.json``, which win over prose. Pure: no asyncio, sockets or clocks.
 
-The ClusterAdapter of ``socket.io-adapter`` 2.5.x (§5), used by the sharded Redis adapter (§6), the Redis
-streams adapter (§7) and the Postgres adapter (§8): the envelope ``{type, data?, uid, nsp}`` with the 13
+The ClusterAdapter of ``socket.io-adapter`` 2.5.x (docs/protocol/cluster.md#cluster-adapter), used by the sharded Redis adapter (docs/protocol/cluster.md#sharded), the Redis
+streams adapter (docs/protocol/cluster.md#streams) and the Postgres adapter (docs/protocol/cluster.md#postgres): the envelope ``{type, data?, uid, nsp}`` with the 13
 :class:`ClusterMessageType` codes (:class:`ClusterMessage`, :func:`cluster_to_wire`,
 :func:`cluster_from_wire`), as JSON text (:func:`encode_cluster_json`), MessagePack
 (:func:`encode_cluster_msgpack`), the sharded adapter's choice between the two (:func:`encode_sharded`),
 a stream entry (:func:`encode_stream_entry`) or whatever arrives (:func:`decode_cluster`). It cannot talk to
-the classic family (§10).
+the classic family (docs/protocol/cluster.md#flavours).
 
 The bodies are those of :mod:`aiosocketio.adapters.messages.bodies`, plus the heartbeats and the close notice
 of ``ClusterAdapterWithHeartbeat`` defined here; the streams adapter's persisted sessions are here too.
@@ -92,17 +92,17 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class InitialHeartbeat:
-    """ClusterAdapterWithHeartbeat: a server starts; every other one answers with :class:`Heartbeat` (§5.3)."""
+    """ClusterAdapterWithHeartbeat: a server starts; every other one answers with :class:`Heartbeat` (docs/protocol/cluster.md#heartbeats)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """ClusterAdapterWithHeartbeat: "I am alive" (§5.3)."""
+    """ClusterAdapterWithHeartbeat: "I am alive" (docs/protocol/cluster.md#heartbeats)."""
 
 
 @dataclass(frozen=True, slots=True)
 class AdapterClose:
-    """A server's adapter closes: the others forget it at once (§5.3)."""
+    """A server's adapter closes: the others forget it at once (docs/protocol/cluster.md#heartbeats)."""
 
 
 ClusterBody: TypeAlias = (
@@ -128,7 +128,7 @@ ClusterBody: TypeAlias = (
 
 
 class ClusterMessageType(IntEnum):
-    """The ``type`` codes of ``socket.io-adapter``'s ClusterAdapter (§5.1)."""
+    """The ``type`` codes of ``socket.io-adapter``'s ClusterAdapter (docs/protocol/cluster.md#cluster-types)."""
 
     INITIAL_HEARTBEAT = 1
     HEARTBEAT = 2
@@ -170,8 +170,8 @@ SHARDED_BINARY_TYPES: Final = frozenset(
         ClusterMessageType.BROADCAST_ACK,
     }
 )
-"""Types the sharded adapter writes as notepack when their ``data`` holds binary (§6); the streams adapter uses
-the same list for stream entries (:data:`STREAMS_BINARY_TYPES`, §7.2). (Postgres: 3, 9, 10, 12, §8.)"""
+"""Types the sharded adapter writes as notepack when their ``data`` holds binary (docs/protocol/cluster.md#sharded); the streams adapter uses
+the same list for stream entries (:data:`STREAMS_BINARY_TYPES`, docs/protocol/cluster.md#streams-routing). (Postgres: 3, 9, 10, 12, docs/protocol/cluster.md#postgres.)"""
 
 STREAMS_BINARY_TYPES: Final = SHARDED_BINARY_TYPES
 
@@ -184,12 +184,12 @@ STREAM_ENTRY_TYPES: Final = frozenset(
     }
 )
 """What the streams adapter XADDs (BROADCAST only without ``request_id``); everything else goes through pub/sub
-(§7.2)."""
+(docs/protocol/cluster.md#streams-routing)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ClusterMessage:
-    """The ClusterAdapter envelope ``{type, data?, uid, nsp}`` (§5.1): sender uid, namespace and body."""
+    """The ClusterAdapter envelope ``{type, data?, uid, nsp}`` (docs/protocol/cluster.md#cluster-types): sender uid, namespace and body."""
 
     uid: str
     nsp: str
@@ -229,7 +229,7 @@ def _cluster_data(body: ClusterBody) -> dict[str, Any] | None:
 
 
 def cluster_to_wire(message: ClusterMessage) -> dict[str, Any]:
-    """``{type, data?, uid, nsp}`` in that key order (§5.1)."""
+    """``{type, data?, uid, nsp}`` in that key order (docs/protocol/cluster.md#cluster-types)."""
     data = _cluster_data(message.body)
     out: dict[str, Any] = {"type": int(message.type)}
     if data is not None:
@@ -284,7 +284,7 @@ def _cluster_type(value: Any) -> ClusterMessageType:
 def cluster_from_wire(value: Any) -> ClusterMessage:
     """A :class:`ClusterMessage` from a decoded envelope; :class:`DecodeError` when malformed.
 
-    A BROADCAST packet gets the envelope's namespace (the wire packet has none, §1.1). Missing ``packet`` in a
+    A BROADCAST packet gets the envelope's namespace (the wire packet has none, docs/protocol/cluster.md#broadcast-packet). Missing ``packet`` in a
     response (an ack without argument) is :data:`UNDEFINED`.
     """
     value = read_object(value, "a cluster message")
@@ -297,14 +297,14 @@ def cluster_from_wire(value: Any) -> ClusterMessage:
 
 
 def encode_cluster_json(message: ClusterMessage) -> str:
-    """The JSON text of the envelope: the sharded adapter's form without binary (§6) and Postgres' NOTIFY
-    payload (§8). Binary data would be written as ``Buffer.toJSON()`` objects: see :func:`encode_sharded`."""
+    """The JSON text of the envelope: the sharded adapter's form without binary (docs/protocol/cluster.md#sharded) and Postgres' NOTIFY
+    payload (docs/protocol/cluster.md#postgres). Binary data would be written as ``Buffer.toJSON()`` objects: see :func:`encode_sharded`."""
     return encode_json(cluster_to_wire(message))
 
 
 def encode_cluster_msgpack(message: ClusterMessage, codec: MsgpackCodec = MSGPACK) -> bytes:
-    """The MessagePack envelope: the streams adapter's pub/sub payload (always, with :data:`MSGPACK`, §7.2), the
-    sharded adapter's binary form (with :data:`NOTEPACK`, §6), a Postgres attachment (:data:`MSGPACK`, §8)."""
+    """The MessagePack envelope: the streams adapter's pub/sub payload (always, with :data:`MSGPACK`, docs/protocol/cluster.md#streams-routing), the
+    sharded adapter's binary form (with :data:`NOTEPACK`, docs/protocol/cluster.md#sharded), a Postgres attachment (:data:`MSGPACK`, docs/protocol/cluster.md#postgres)."""
     return codec.encode(cluster_to_wire(message))
 
 
@@ -315,7 +315,7 @@ def _wants_msgpack(
 
 
 def encode_sharded(message: ClusterMessage) -> str | bytes:
-    """What the sharded adapter SPUBLISHes (§6): notepack ``bytes`` when a type of :data:`SHARDED_BINARY_TYPES`
+    """What the sharded adapter SPUBLISHes (docs/protocol/cluster.md#sharded): notepack ``bytes`` when a type of :data:`SHARDED_BINARY_TYPES`
     holds binary, JSON text otherwise."""
     wire = cluster_to_wire(message)
     if _wants_msgpack(message.type, wire.get("data"), SHARDED_BINARY_TYPES):
@@ -332,7 +332,7 @@ def decode_cluster(
 
 
 def encode_stream_entry(message: ClusterMessage, *, only_plaintext: bool = False) -> list[tuple[str, str]]:
-    """The field/value pairs of the streams adapter's XADD (§7.2): ``uid``, ``nsp``, ``type`` (decimal text) and
+    """The field/value pairs of the streams adapter's XADD (docs/protocol/cluster.md#streams-routing): ``uid``, ``nsp``, ``type`` (decimal text) and
     ``data``: the JSON of ``data``, or base64 of ``MSGPACK(data)`` when it holds binary (types of
     :data:`STREAMS_BINARY_TYPES`, unless ``only_plaintext``). Meant for :data:`STREAM_ENTRY_TYPES`."""
     fields = [("uid", message.uid), ("nsp", message.nsp), ("type", str(int(message.type)))]
@@ -355,7 +355,7 @@ def _text(value: Any) -> str:
 
 def decode_stream_entry(fields: Mapping[Any, Any] | Iterable[tuple[Any, Any]]) -> ClusterMessage:
     """A :class:`ClusterMessage` from a stream entry's fields (``str`` or ``bytes``, as a mapping or pairs):
-    ``data`` is JSON when it starts with ``{``, else base64 of MessagePack (§7.2). An entry without ``nsp``
+    ``data`` is JSON when it starts with ``{``, else base64 of MessagePack (docs/protocol/cluster.md#streams-routing). An entry without ``nsp``
     (which the reference skips) raises :class:`DecodeError`."""
     pairs = fields.items() if isinstance(fields, Mapping) else fields
     entry = {_text(key): _text(value) for key, value in pairs}
@@ -381,7 +381,7 @@ def decode_stream_entry(fields: Mapping[Any, Any] | Iterable[tuple[Any, Any]]) -
 
 @dataclass(frozen=True, slots=True)
 class PersistedSession:
-    """A session the streams adapter keeps for connection state recovery under ``sio:session:<pid>`` (§7.3)."""
+    """A session the streams adapter keeps for connection state recovery under ``sio:session:<pid>`` (docs/protocol/cluster.md#streams-sessions)."""
 
     sid: str
     pid: str
@@ -390,7 +390,7 @@ class PersistedSession:
 
 
 def encode_stream_session(session: PersistedSession) -> str:
-    """``base64(MSGPACK({sid, pid, rooms, data}))``, the value SET with ``PX maxDisconnectionDuration`` (§7.3)."""
+    """``base64(MSGPACK({sid, pid, rooms, data}))``, the value SET with ``PX maxDisconnectionDuration`` (docs/protocol/cluster.md#streams-sessions)."""
     wire = {"sid": session.sid, "pid": session.pid, "rooms": list(session.rooms), "data": session.data}
     return base64.b64encode(MSGPACK.encode(wire)).decode("ascii")
 
@@ -409,19 +409,19 @@ def decode_stream_session(text: str | bytes) -> PersistedSession:
     )
 
 
-# --- channels and keys (§6, §7.1, §8) ------------------------------------------------------------------------
+# --- channels and keys (docs/protocol/cluster.md#sharded, docs/protocol/cluster.md#streams-keys, docs/protocol/cluster.md#postgres) ------------------------------------------------------------------------
 
 
 def cluster_channel(prefix: str, nsp: str, suffix: str | None = None) -> str:
     """``P#N#`` (the sharded adapter's main channel, the streams adapter's request channel) or ``P#N#<suffix>#``
-    (a server's response channel with its uid; a sharded room channel with a room) (§6, §7.1)."""
+    (a server's response channel with its uid; a sharded room channel with a room) (docs/protocol/cluster.md#sharded, docs/protocol/cluster.md#streams-keys)."""
     if suffix is None:
         return f"{prefix}#{nsp}#"
     return f"{prefix}#{nsp}#{suffix}#"
 
 
 def stream_name(nsp: str, name: str = "socket.io", count: int = 1) -> str:
-    """The stream a namespace uses (§7.1): ``name`` alone, or ``name-<i>`` with ``i = hashCode(nsp) % count``,
+    """The stream a namespace uses (docs/protocol/cluster.md#streams-keys): ``name`` alone, or ``name-<i>`` with ``i = hashCode(nsp) % count``,
     Java's string hash over UTF-16 units wrapped to 32 signed bits and JavaScript's ``%`` (sign of the hash:
     ``/notifications`` with 4 streams gives ``socket.io--3``, upstream bug reproduced)."""
     if count <= 1:
@@ -436,5 +436,5 @@ def stream_name(nsp: str, name: str = "socket.io", count: int = 1) -> str:
 
 
 def postgres_channel(prefix: str, nsp: str) -> str:
-    """The Postgres adapter's LISTEN/NOTIFY channel: ``<prefix>#<nsp>``, no trailing ``#`` (§8)."""
+    """The Postgres adapter's LISTEN/NOTIFY channel: ``<prefix>#<nsp>``, no trailing ``#`` (docs/protocol/cluster.md#postgres)."""
     return f"{prefix}#{nsp}"

@@ -1,6 +1,6 @@
 """The wire pieces both cluster message families share: JSON/MessagePack payloads, opts, packets, sockets, fields.
 
-Reference: ``shared/spec/adapters.md`` §1 (cited as §n). JSON text (§3.3, §6, §8) is written as
+Reference: ``docs/protocol/cluster.md#concepts``. JSON text (docs/protocol/cluster.md#classic-requests, docs/protocol/cluster.md#sharded, docs/protocol/cluster.md#postgres) is written as
 ``JSON.stringify`` would (:mod:`aiosocketio.codecs.js_json`, so numbers, key order, ``bytes`` as
 ``Buffer.toJSON()`` and datetimes agree with the default parser), dropping
 :data:`~aiosocketio.codecs.js_values.UNDEFINED` members; a payload is read as JSON when its first byte is ``{``
@@ -50,7 +50,7 @@ __all__ = [
 
 
 def encode_json(value: Any) -> str:
-    """``JSON.stringify(value)`` (§3.3, §6, §8): :data:`~aiosocketio.codecs.js_values.UNDEFINED` members left
+    """``JSON.stringify(value)`` (docs/protocol/cluster.md#classic-requests, docs/protocol/cluster.md#sharded, docs/protocol/cluster.md#postgres): :data:`~aiosocketio.codecs.js_values.UNDEFINED` members left
     out, nesting up to :data:`~aiosocketio.codecs.js_msgpack.MAX_DEPTH` when orjson cannot write it.
 
     ``bytes`` become ``{"type":"Buffer","data":[...]}`` and datetimes ISO strings, as in Node. Raises
@@ -71,7 +71,7 @@ def decode_json(text: str | bytes | bytearray | memoryview) -> Any:
 
 
 def decode_payload(payload: str | bytes | bytearray | memoryview, codec: MsgpackCodec = NOTEPACK) -> Any:
-    """A payload as every Node receiver reads it: JSON when it starts with ``{`` (0x7b), else ``codec`` (§3.3, §6).
+    """A payload as every Node receiver reads it: JSON when it starts with ``{`` (0x7b), else ``codec`` (docs/protocol/cluster.md#classic-requests, docs/protocol/cluster.md#sharded).
 
     A ``str`` is always JSON text. (A MessagePack payload starting with 0x7b would be the bare integer 123,
     which is never a message.)
@@ -94,7 +94,7 @@ def _seconds_to_ms(seconds: float) -> int | float:
 
 
 def _flags_to_wire(flags: BroadcastFlags) -> dict[str, Any]:
-    """The keys the reference sets (§1.2): ``volatile`` when set, ``compress`` when ``False`` (our ``True`` is the
+    """The keys the reference sets (docs/protocol/cluster.md#broadcast-options): ``volatile`` when set, ``compress`` when ``False`` (our ``True`` is the
     default, which the reference writes only when ``compress(true)`` was called), ``local`` when set (never
     published in practice), ``timeout`` in milliseconds when set."""
     out: dict[str, Any] = {}
@@ -112,10 +112,10 @@ def _flags_to_wire(flags: BroadcastFlags) -> dict[str, Any]:
 def opts_to_wire(
     opts: BroadcastOptions, layout: Literal["adapter", "emitter", "request"] = "adapter"
 ) -> dict[str, Any]:
-    """The wire ``opts`` of ``opts`` (§1.2); rooms and excluded rooms are sorted arrays.
+    """The wire ``opts`` of ``opts`` (docs/protocol/cluster.md#broadcast-options); rooms and excluded rooms are sorted arrays.
 
     ``layout``: ``"adapter"`` ``{rooms, except, flags}`` (classic broadcasts, every ClusterAdapter message),
-    ``"emitter"`` ``{rooms, flags, except}`` (§4), ``"request"`` ``{rooms, except}`` (classic requests 2-5, §3.3).
+    ``"emitter"`` ``{rooms, flags, except}`` (docs/protocol/cluster.md#emitter), ``"request"`` ``{rooms, except}`` (classic requests 2-5, docs/protocol/cluster.md#classic-requests).
     """
     rooms = sorted(opts.rooms)
     excluded = sorted(opts.except_rooms)
@@ -146,7 +146,7 @@ def read_rooms(value: Any, what: str) -> tuple[str, ...]:
 
 
 def opts_from_wire(value: Any) -> BroadcastOptions:
-    """Our :class:`BroadcastOptions` from any wire ``opts`` layout; missing keys mean "not set" (§1.2)."""
+    """Our :class:`BroadcastOptions` from any wire ``opts`` layout; missing keys mean "not set" (docs/protocol/cluster.md#broadcast-options)."""
     if not isinstance(value, dict):
         raise DecodeError("opts must be an object")
     flags = value.get("flags")
@@ -174,7 +174,7 @@ _PLAIN_TYPE: Final = {PacketType.BINARY_EVENT: PacketType.EVENT, PacketType.BINA
 
 
 def packet_to_wire(packet: Packet, *, with_nsp: bool) -> dict[str, Any]:
-    """The unencoded packet object a broadcast carries (§1.1): ``{type, data}`` plus ``nsp`` for the classic
+    """The unencoded packet object a broadcast carries (docs/protocol/cluster.md#broadcast-packet): ``{type, data}`` plus ``nsp`` for the classic
     adapter and the emitter (``with_nsp``), absent for the ClusterAdapter family.
 
     The type is the plain one (an ``EVENT`` stays ``2`` even with binary data: each receiver's encoder picks
@@ -188,7 +188,7 @@ def packet_to_wire(packet: Packet, *, with_nsp: bool) -> dict[str, Any]:
 
 
 def packet_from_wire(value: Any, nsp: str | None = None) -> Packet:
-    """Our :class:`Packet` from a wire packet; ``nsp`` (the envelope's) wins, else the packet's, else ``/`` (§3.1)."""
+    """Our :class:`Packet` from a wire packet; ``nsp`` (the envelope's) wins, else the packet's, else ``/`` (docs/protocol/cluster.md#classic-channels)."""
     if not isinstance(value, dict):
         raise DecodeError("packet must be an object")
     ptype = value.get("type")

@@ -1,4 +1,4 @@
-"""HTTP long-polling (protocol.md A5): one held GET to send, POSTs to receive.
+"""HTTP long-polling (docs/protocol/engineio.md#polling): one held GET to send, POSTs to receive.
 
 The session's write buffer lives in its owner (a :class:`~aiosocketio.engineio.interfaces.TransportOwner`, the
 ``EngineSocket``); this transport only knows whether a GET is waiting (``writable``) and answers it with a payload. Several packets sent in one loop turn leave in one response: the
@@ -29,12 +29,12 @@ __all__ = ["OCTET_STREAM", "TEXT_PLAIN", "PollContext", "PollingTransport", "enc
 logger = logging.getLogger("aiosocketio.engineio")
 
 TEXT_PLAIN = "text/plain; charset=UTF-8"
-#: The content type of a protocol 3 binary payload (A13), both ways.
+#: The content type of a protocol 3 binary payload (docs/protocol/engineio-v3.md), both ways.
 OCTET_STREAM = "application/octet-stream"
 
 
 def encode_items(items: list[str | bytes]) -> bytes:
-    """The UTF-8 payload of buffered packets: text packets as they are, binary as ``b`` + base64 (A3)."""
+    """The UTF-8 payload of buffered packets: text packets as they are, binary as ``b`` + base64 (docs/protocol/engineio.md#payloads)."""
     if len(items) == 1:
         item = items[0]
         if type(item) is str:  # one text packet, the usual answer to a poll: no list to build and join
@@ -107,10 +107,10 @@ class PollingTransport:
         self._get: _PendingGet | None = None
         self._posting = False
         self.closed = False
-        # Protocol 3 (A13): length-prefixed payloads; binary ones unless the handshake asked for base64 (b64).
+        # Protocol 3 (docs/protocol/engineio-v3.md): length-prefixed payloads; binary ones unless the handshake asked for base64 (b64).
         self._v3 = socket.protocol == 3
         query = socket.request.query
-        # JSONP polling (A13, a ``j`` query parameter at the handshake): answers are a script calling
+        # JSONP polling (docs/protocol/engineio-v3.md, a ``j`` query parameter at the handshake): answers are a script calling
         # ``___eio[<j>](...)``, POST bodies a form field ``d``; always text.
         self.jsonp = jsonp_index(query)
         self._binary = self._v3 and "b64" not in query and self.jsonp is None

@@ -1,4 +1,4 @@
-"""The WebSocket transport (protocol.md A6): one Engine.IO packet per WebSocket message.
+"""The WebSocket transport (docs/protocol/engineio.md#websocket): one Engine.IO packet per WebSocket message.
 
 Text packets travel in text messages, binary messages as the raw bytes of a binary message. Sends go straight
 to the port's write buffer (the front-end coalesces them per loop turn); received messages are handed to the
@@ -30,7 +30,8 @@ class WebSocketTransport:
         self.port = port
         self._b64 = b64
         self._v3 = (
-            v3  # protocol 3 (A13): a binary message carries its packet type first (0x04, or "b4" in base64)
+            # protocol 3 (docs/protocol/engineio-v3.md): a binary message carries its packet type first (0x04, or "b4" in base64)
+            v3
         )
         self.closed = False
         port.set_receiver(self)
@@ -75,7 +76,7 @@ class WebSocketTransport:
             self.send(item)
 
     def close(self) -> None:
-        """Close the WebSocket (no Engine.IO close packet: A6)."""
+        """Close the WebSocket (no Engine.IO close packet: docs/protocol/engineio.md#websocket)."""
         if self.closed:
             return
         self.closed = True
