@@ -35,6 +35,11 @@ __all__ = ["Server"]
 
 NamespaceSpec = str | re.Pattern[str] | Callable[..., Any]
 
+#: The events of the server itself (``io.on(...)``); any other name is the main namespace's. ``startup`` fires
+#: once the adapters are ready, on the loop that serves; ``shutdown`` when the server starts closing, before the
+#: adapters close (what runs beside the server, such as aiosocketio.admin's stats timer, starts and stops there).
+_SERVER_EVENTS = frozenset({"new_namespace", "startup", "shutdown"})
+
 _RECOVERY_DEFAULTS: dict[str, Any] = {"max_disconnection_duration": 120.0, "skip_middlewares": True}
 
 
@@ -185,8 +190,9 @@ class Server(EventEmitter):
     def on(self, event: str, listener: F) -> F: ...
 
     def on(self, event: str, listener: F | None = None) -> F | Callable[[F], F]:
-        """``connection``/``connect`` (main namespace), ``new_namespace``, or a server-side event's handler."""
-        target: EventEmitter = self if event == "new_namespace" else self.sockets
+        """``connection``/``connect`` (main namespace), ``new_namespace``, ``startup``, ``shutdown``, or a
+        server-side event's handler."""
+        target: EventEmitter = self if event in _SERVER_EVENTS else self.sockets
         if listener is None:
             return EventEmitter.on(target, event)
         return EventEmitter.on(target, event, listener)
@@ -294,6 +300,7 @@ class Server(EventEmitter):
         self._stopped = False
         for nsp in tuple(self._nsps.values()):
             await nsp.adapter.init()
+        self.emit_event("startup")
 
     def handle_http(self, request: Request) -> Coroutine[Any, Any, Response]:
         """Answer one plain HTTP request (``WebApp.handle_http``).
@@ -337,6 +344,8 @@ class Server(EventEmitter):
 
     async def shutdown(self) -> None:
         """Disconnect every socket ("server shutting down"), close the adapters, then every session."""
+        if self._started:
+            self.emit_event("shutdown")
         for client in tuple(self._clients.values()):
             client._on_close("server shutting down")
         # A request still in flight after this must not start the adapters again (only startup() does).
