@@ -497,3 +497,37 @@ async def test_data_changes_are_reported_key_by_key() -> None:
         {"b": 2, "c": 3, "e": 5},
     ]
     assert isinstance(data, dict)
+
+
+def test_a_remote_socket_is_listed_whatever_its_handshake() -> None:
+    """A socket fetched from another server: its handshake is a ``Handshake`` or, when that server sent fields
+    of its own, the dict it sent; its data may lack the ``_admin`` entry (a server in production mode)."""
+    from types import SimpleNamespace
+
+    from aiosocketio.admin._instrument import serialize_socket
+
+    handshake = {
+        "headers": {"x-forwarded-for": "10.0.0.7", "host": "example.com"},
+        "address": "127.0.0.1",
+        "query": {"EIO": "4"},
+        "issued": 1,
+        "secure": True,
+        "time": "then",
+        "url": "/socket.io/?EIO=4",
+        "xdomain": False,
+        "auth": {"token": "secret"},
+        "extra": "from a newer server",
+    }
+    remote = SimpleNamespace(id="abc", handshake=handshake, rooms={"abc", "r"}, data={"nick": "zoe"})
+    listed = serialize_socket(remote, "/chat")
+    assert listed["handshake"]["address"] == "10.0.0.7"  # the proxy's header first, as the npm package does
+    assert "auth" not in listed["handshake"]
+    assert "extra" not in listed["handshake"]
+    assert "clientId" not in listed
+    assert "transport" not in listed
+    assert listed["data"] == {"nick": "zoe"}
+    assert sorted(listed["rooms"]) == ["abc", "r"]
+    odd = SimpleNamespace(
+        id="x", handshake=None, rooms=set(), data={"when": object(), "_admin": {"clientId": 1}}
+    )
+    assert serialize_socket(odd, "/")["data"]["when"].startswith("<object object")  # shown, not an error

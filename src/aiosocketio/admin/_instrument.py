@@ -119,7 +119,10 @@ def serialize_socket(socket: Any, nsp: str) -> dict[str, Any]:
     data = socket.data
     admin = data.get("_admin") if isinstance(data, dict) else None
     handshake = socket.handshake
-    headers = handshake.headers if isinstance(handshake.headers, dict) else {}
+    if not isinstance(handshake, dict):  # a Handshake; a remote server's may stay the dict it sent
+        handshake = handshake.to_dict() if hasattr(handshake, "to_dict") else {}
+    headers = handshake.get("headers")
+    headers = headers if isinstance(headers, dict) else {}
     serialized: dict[str, Any] = {"id": socket.id}
     if isinstance(admin, dict):
         if admin.get("clientId") is not None:
@@ -129,14 +132,9 @@ def serialize_socket(socket: Any, nsp: str) -> dict[str, Any]:
     serialized["nsp"] = nsp
     serialized["data"] = serialize_data(data)
     serialized["handshake"] = {
-        "address": headers.get("cf-connecting-ip") or headers.get("x-forwarded-for") or handshake.address,
+        "address": headers.get("cf-connecting-ip") or headers.get("x-forwarded-for") or handshake.get("address"),
         "headers": headers,
-        "query": handshake.query,
-        "issued": handshake.issued,
-        "secure": handshake.secure,
-        "time": handshake.time,
-        "url": handshake.url,
-        "xdomain": handshake.xdomain,
+        **{name: handshake.get(name) for name in ("query", "issued", "secure", "time", "url", "xdomain")},
         # the auth (credentials, tokens) is left out on purpose
     }
     serialized["rooms"] = list(socket.rooms)
