@@ -131,8 +131,10 @@ def serialize_socket(socket: Any, nsp: str) -> dict[str, Any]:
             serialized["transport"] = admin["transport"]
     serialized["nsp"] = nsp
     serialized["data"] = serialize_data(data)
+    # behind a proxy, the client's address as the proxy reports it (what the npm package shows too)
+    address = headers.get("cf-connecting-ip") or headers.get("x-forwarded-for") or handshake.get("address")
     serialized["handshake"] = {
-        "address": headers.get("cf-connecting-ip") or headers.get("x-forwarded-for") or handshake.get("address"),
+        "address": address,
         "headers": headers,
         **{name: handshake.get(name) for name in ("query", "issued", "secure", "time", "url", "xdomain")},
         # the auth (credentials, tokens) is left out on purpose
