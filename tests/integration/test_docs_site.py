@@ -51,7 +51,11 @@ def public_names() -> list[str]:
     names: list[str] = []
     for module_name in REFERENCED_MODULES:
         module = importlib.import_module(module_name)
-        names += [f"{module_name}.{name}" for name in module.__all__ if f"{module_name}.{name}" not in NOT_REFERENCED]
+        names += [
+            f"{module_name}.{name}"
+            for name in module.__all__
+            if f"{module_name}.{name}" not in NOT_REFERENCED
+        ]
     return names
 
 
@@ -111,12 +115,18 @@ def test_every_public_name_has_a_reference_entry(site: Path) -> None:
         with contextlib.suppress(Exception):
             documented.add(_resolve(entry).path)
     missing = [name for name in public_names() if _resolve(name).path not in documented]
-    assert not missing, f"no entry in docs/reference/ for {missing}: add a `::: name` line to a reference page"
+    assert not missing, (
+        f"no entry in docs/reference/ for {missing}: add a `::: name` line to a reference page"
+    )
 
 
 def _resolve(path: str) -> griffe.Object:
     module_name, _, name = path.rpartition(".")
-    found = PACKAGE[module_name.removeprefix("aiosocketio").lstrip(".")] if module_name != "aiosocketio" else PACKAGE
+    found = (
+        PACKAGE[module_name.removeprefix("aiosocketio").lstrip(".")]
+        if module_name != "aiosocketio"
+        else PACKAGE
+    )
     member = found[name]
     return member.final_target if member.is_alias else member
 
@@ -127,7 +137,8 @@ PACKAGE = griffe.load("aiosocketio", search_paths=[str(ROOT / "src")], resolve_a
 @pytest.mark.parametrize("path", public_names())
 def test_every_public_name_is_described_and_typed(path: str) -> None:
     target = _resolve(path)
-    assert target.docstring is not None and target.docstring.value.strip(), f"{path} has no docstring"
+    assert target.docstring is not None, f"{path} has no docstring"
+    assert target.docstring.value.strip(), f"{path} has an empty docstring"
     if isinstance(target, griffe.Class):
         function: griffe.Function | None = target.members.get("__init__")  # type: ignore[assignment]
         if function is not None and function.is_alias:
@@ -155,7 +166,7 @@ def test_no_dead_internal_link(site: Path) -> None:
                 continue  # leaves the site: not ours to check offline
             if not parts.path:
                 target = page_path
-            elif parts.path.startswith("/"):  # the 404 page links from the site's root (mkdocs has no site_url)
+            elif parts.path.startswith("/"):  # the 404 page links from the root (no site_url is set)
                 target = (site / unquote(parts.path).lstrip("/")).resolve()
             else:
                 target = (page_path.parent / unquote(parts.path)).resolve()
@@ -163,7 +174,11 @@ def test_no_dead_internal_link(site: Path) -> None:
                 target = target / "index.html"
             if not target.exists():
                 dead.append(f"{page_path.relative_to(site)} -> {link} (no such file)")
-            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in read_page(target).ids:
+            elif (
+                parts.fragment
+                and target.suffix == ".html"
+                and unquote(parts.fragment) not in read_page(target).ids
+            ):
                 dead.append(f"{page_path.relative_to(site)} -> {link} (no such anchor)")
     assert not dead, "dead links in the built site:\n" + "\n".join(sorted(set(dead)))
 
@@ -171,7 +186,9 @@ def test_no_dead_internal_link(site: Path) -> None:
 def test_the_link_checker_finds_a_dead_link(tmp_path: Path) -> None:
     """The checker above is not vacuous: a page with a dead file link and a dead anchor is reported."""
     (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "index.html").write_text('<h1 id="top">A</h1><a href="../b/">B</a><a href="#nowhere">x</a>')
+    (tmp_path / "a" / "index.html").write_text(
+        '<h1 id="top">A</h1><a href="../b/">B</a><a href="#nowhere">x</a>'
+    )
     with pytest.raises(AssertionError, match=r"(?s)no such file.*no such anchor"):
         test_no_dead_internal_link(tmp_path)
 
@@ -192,7 +209,9 @@ def serve_folder(folder: Path) -> Iterator[str]:
 
 def chromium(*args: str, profile: Path) -> str:
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"Chromium is needed to render the docs and {CHROMIUM} is missing: `apt-get install -y chromium`")
+        pytest.fail(
+            f"Chromium is needed to render the docs and {CHROMIUM} is missing: `apt-get install -y chromium`"
+        )
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={profile}"]
     result = subprocess.run(
         [CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120, check=False
@@ -212,8 +231,11 @@ def test_pages_render_in_chromium(site: Path, tmp_path: Path, page: str, expecte
     shot.unlink(missing_ok=True)
     with serve_folder(site) as base:
         dom = chromium("--dump-dom", f"{base}/{page}", profile=tmp_path / "dom")
-        chromium(f"--screenshot={shot}", "--window-size=1280,1600", f"{base}/{page}", profile=tmp_path / "shot")
+        chromium(
+            f"--screenshot={shot}", "--window-size=1280,1600", f"{base}/{page}", profile=tmp_path / "shot"
+        )
     text = re.sub(r"<[^>]+>", " ", dom)
     assert expected in text, f"the rendered page lacks {expected!r}"
-    assert shot.exists() and shot.stat().st_size > 10_000, "no screenshot (or a blank one) was written"
+    assert shot.exists(), "no screenshot was written"
+    assert shot.stat().st_size > 10_000, "the screenshot is blank"
     shutil.copy(shot, tmp_path / shot.name)  # also kept with the test's own tmp folder
