@@ -32,6 +32,8 @@ class InMemoryCluster:
     def __init__(self, *, requests_timeout: float = 5.0) -> None:
         self.requests_timeout = requests_timeout
         self.adapters: list[InMemoryClusterAdapter] = []
+        #: The servers made by :meth:`server`, which :meth:`close` closes.
+        self.servers: list[Server] = []
         #: Every message published, in order (for tests of the cluster traffic itself).
         self.log: list[wire.ClusterMessage] = []
 
@@ -48,7 +50,15 @@ class InMemoryCluster:
         """A new ``Server(adapter=self.adapter(), **options)`` on this bus."""
         from aiosocketio.server import Server
 
-        return Server(adapter=self.adapter(), **options)
+        io = Server(adapter=self.adapter(), **options)
+        self.servers.append(io)
+        return io
+
+    async def close(self) -> None:
+        """Close the servers made by :meth:`server` (their clients are disconnected, their adapters leave)."""
+        for io in self.servers:
+            await io.close()
+        self.servers.clear()
 
     def members(self, nsp: str) -> list[InMemoryClusterAdapter]:
         """The adapters of namespace ``nsp`` now on the bus."""
