@@ -250,7 +250,11 @@ class TestClient:
         self._connected = asyncio.get_running_loop().create_future()
         auth = dict(self.auth)
         if self.pid is not None:
-            auth = {"pid": self.pid, "offset": self.last_offset, **auth}
+            # As socket.io-client: the pid and the last offset seen (none yet: no offset, and no recovery then).
+            recovery = {"pid": self.pid}
+            if self.last_offset is not None:
+                recovery["offset"] = self.last_offset
+            auth = {**recovery, **auth}
         self._send_packet(Packet(PacketType.CONNECT, self.namespace, auth or None))
         await self._wait(self._connected, f"the answer to CONNECT {self.namespace}")
 
