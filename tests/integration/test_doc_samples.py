@@ -24,7 +24,19 @@ from urllib.parse import urlsplit
 import pytest
 import socketio
 from apps import run_program
-from docsamples import DOCS, Program, Run, SampleError, Services, catalog, check, localise, needs, start
+from docsamples import (
+    DOCS,
+    Program,
+    Run,
+    SampleError,
+    Services,
+    catalog,
+    check,
+    localise,
+    needs,
+    run_pytest,
+    start,
+)
 from test_demo_browser import open_cdp, open_page, run_chromium
 
 FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
@@ -132,6 +144,8 @@ def _runs() -> list[Run]:
             runs += [Run(name, variant, "cluster") for variant in ["", *(a.variant for a in program.alts)]]
         elif program.server is not None:
             runs += program.runs()
+        elif program.pytest_files:
+            runs.append(Run(name, "", "pytest"))
     return runs
 
 
@@ -180,7 +194,9 @@ async def test_sample(run: Run, request: pytest.FixtureRequest) -> None:
     program = PROGRAMS[run.name]
     services = services_for(program, request)
     scenario = SCENARIOS.get(run.name)
-    if scenario is not None:
+    if run.way == "pytest":
+        await asyncio.to_thread(run_pytest, program)
+    elif scenario is not None:
         await scenario(program, run, services)
     else:
         await check(program, run, services, browse)

@@ -274,7 +274,9 @@ async def test_the_cluster_runs_fetch_sockets_server_side_emit_and_broadcast_ack
 
 def test_the_plugin_is_declared_as_a_pytest11_entry_point() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert project["entry-points"]["pytest11"] == {"aiosocketio": "aiosocketio.testing.pytest_plugin"}
+    assert project["entry-points"]["pytest11"] == {
+        "aiosocketio.testing.pytest_plugin": "aiosocketio.testing.pytest_plugin"
+    }
 
 
 async def test_the_fixtures_give_a_clock_clients_and_a_cluster(

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from aiosocketio.adapters.memory import SessionAwareAdapter
 from aiosocketio.exceptions import AckTimeoutError, ConnectError
 from aiosocketio.parsers.packet import Packet, PacketType
 from aiosocketio.testing.clock import settle
@@ -202,6 +203,7 @@ class TestClient:
         self._handlers: dict[str, Handler] = {}
         self._acks: dict[int, asyncio.Future[list[Any]]] = {}
         self._next_ack = 0
+        self._offsets = False  # whether the server appends recovery offsets to events (known once connected)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
@@ -250,6 +252,9 @@ class TestClient:
         self._connected = asyncio.get_running_loop().create_future()
         auth = dict(self.auth)
         if self.pid is not None:
+            # The server sends the missed events before its CONNECT (as the reference does): their offsets must
+            # be recognised from the start.
+            self._offsets = self._adapter_appends_offsets()
             # As socket.io-client: the pid and the last offset seen (none yet: no offset, and no recovery then).
             recovery = {"pid": self.pid}
             if self.last_offset is not None:
@@ -435,6 +440,7 @@ class TestClient:
             pid = answer.get("pid")
             self.recovered = pid is not None and pid == self.pid
             self.pid = pid
+            self._offsets = pid is not None and self._adapter_appends_offsets()
             self.connected = True
             if self._connected is not None and not self._connected.done():
                 self._connected.set_result(None)
@@ -455,14 +461,21 @@ class TestClient:
             if port is not None:
                 port.client_close(1000)
 
+    def _adapter_appends_offsets(self) -> bool:
+        """Whether the namespace's adapter appends a recovery offset to events: the in-memory adapter with
+        recovery on, and a cluster adapter whose bus gives offsets (a bus without them cannot recover)."""
+        nsp = self.io.namespaces.get(self.namespace or "/")
+        adapter = nsp.adapter if nsp is not None else None
+        return isinstance(adapter, SessionAwareAdapter) or bool(getattr(adapter, "has_offsets", False))
+
     def _on_event(self, packet: Packet) -> None:
         data = packet.data if isinstance(packet.data, list) else []
         if not data:
             return
         event, args = str(data[0]), list(data[1:])
-        if self.pid is not None and packet.id is None and args and isinstance(args[-1], str):
-            # With recovery on, the server appends an offset to each event without ack (socket.io-client keeps
-            # the last one for its reconnection); it is the server's bookkeeping, not the application's data.
+        if self._offsets and packet.id is None and args and isinstance(args[-1], str):
+            # The server appends an offset to each event without ack (socket.io-client keeps the last one for
+            # its reconnection); it is the server's bookkeeping, not the application's data.
             self.last_offset = args.pop()
         if packet.id is not None:
             handler = self._handlers.get(event)
