@@ -281,6 +281,32 @@ def test_a_fragment_needs_a_reason(tmp_path: Path) -> None:
     assert catalog([page]) == {}
 
 
+def _pytest_page(tmp_path: Path, test: str, *, test_name: str = "test_app") -> Path:
+    page = tmp_path / "testing.md"
+    page.write_text(
+        "<!-- sample: pytest kit/app -->\n```python\nANSWER = 42\n```\n\n"
+        f"<!-- sample: pytest kit/{test_name} -->\n```python\n{test}```\n",
+        encoding="utf-8",
+    )
+    return page
+
+
+def test_a_pytest_sample_passes_only_when_its_tests_do(tmp_path: Path) -> None:
+    passing = "from app import ANSWER\n\n\ndef test_answer():\n    assert ANSWER == 42\n"
+    assert "1 passed" in run_pytest(catalog([_pytest_page(tmp_path, passing)])["kit"])
+    failing = passing.replace("42", "43")
+    with pytest.raises(AssertionError, match="pytest failed"):
+        run_pytest(catalog([_pytest_page(tmp_path, failing)])["kit"])
+    skipping = "import pytest\n\n\n@pytest.mark.skip\ndef test_answer():\n    pass\n"
+    with pytest.raises(AssertionError, match=r"no test ran|not a clean pass"):
+        run_pytest(catalog([_pytest_page(tmp_path, skipping)])["kit"])
+
+
+def test_a_pytest_sample_needs_a_test_file(tmp_path: Path) -> None:
+    with pytest.raises(SampleError, match="a pytest project with no test_"):
+        catalog([_pytest_page(tmp_path, "x = 1\n", test_name="helpers")])
+
+
 def test_a_port_is_changed_only_where_it_is_one() -> None:
     assert localise("port=3000, 30001, 13000, :3000/x", {3000: 4123}, Services()) == (
         "port=4123, 30001, 13000, :4123/x"

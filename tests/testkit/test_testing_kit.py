@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 
 import aiosocketio
+import aiosocketio.testing
 from aiosocketio import AckTimeoutError, ConnectError, Server, Socket
 from aiosocketio.parsers import msgpack as msgpack_parser
 from aiosocketio.testing import FakeClock, InMemoryCluster, TestClient, settle
@@ -118,6 +121,20 @@ async def test_the_handshake_carries_auth_headers_and_query() -> None:
     assert handshake.headers["x-trace"] == "abc"
     assert handshake.query["room"] == "5"
     assert handshake.query["EIO"] == "4"
+
+
+async def test_a_refused_client_closes_its_connection() -> None:
+    io = Server()
+
+    @io.use
+    def refuse(socket: Socket) -> None:
+        raise ConnectError("no", {"why": "closed"})
+
+    with pytest.raises(ConnectError, match="no") as refused:
+        await TestClient(io).connect()
+    assert refused.value.data == {"why": "closed"}
+    await settle()
+    assert io.engine.clients_count == 0
 
 
 async def test_allow_request_refusing_raises_connect_error() -> None:
@@ -270,6 +287,18 @@ async def test_the_cluster_runs_fetch_sockets_server_side_emit_and_broadcast_ack
 
 
 # -- the pytest plugin --------------------------------------------------------------------------------------
+
+
+def test_the_kit_and_its_plugin_load_no_optional_dependency() -> None:
+    code = (
+        "import sys, aiosocketio.testing, aiosocketio.testing.pytest_plugin as plugin;"
+        "[getattr(aiosocketio.testing, name) for name in aiosocketio.testing.__all__ if 'Cluster' not in name];"
+        "print(sorted(m for m in ('msgpack', 'redis', 'uvicorn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    for name in aiosocketio.testing.__all__:  # the cluster among them (msgpack is installed here)
+        assert getattr(aiosocketio.testing, name) is not None
 
 
 def test_the_plugin_is_declared_as_a_pytest11_entry_point() -> None:

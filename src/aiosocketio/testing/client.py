@@ -243,9 +243,15 @@ class TestClient:
                 body or "the server refused the connection", {"status": handshake.rejection.status}
             )
         self.response_headers = handshake.headers or []
-        await self._wait(self._opened, "the Engine.IO open packet")
-        if self.namespace is not None:
-            await self._connect_namespace()
+        try:
+            await self._wait(self._opened, "the Engine.IO open packet")
+            if self.namespace is not None:
+                await self._connect_namespace()
+        except BaseException:
+            # As socket.io-client after a connect_error: the connection it opened for the namespace is closed.
+            self._finish(self.disconnect_reason or "io client disconnect")
+            port.client_close(1000)
+            raise
 
     async def _connect_namespace(self) -> None:
         assert self.namespace is not None
