@@ -163,7 +163,6 @@ class TestClient:
         query: Mapping[str, str] | None = None,
         answer_pings: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
-        _recover: tuple[str, str | None] | None = None,
     ) -> None:
         if namespace is not None and not namespace.startswith("/"):
             namespace = "/" + namespace
@@ -178,10 +177,11 @@ class TestClient:
         self.id: str | None = None
         #: The Engine.IO session id.
         self.sid: str | None = None
-        #: The private session id the server gave for connection state recovery (None when recovery is off).
-        self.pid: str | None = _recover[0] if _recover else None
+        #: The private session id the server gave for connection state recovery (None when recovery is off);
+        #: set before connecting, it asks for that session back (see :meth:`reconnect`).
+        self.pid: str | None = None
         #: The offset of the last event received, sent back on reconnection to get what was missed.
-        self.last_offset: str | None = _recover[1] if _recover else None
+        self.last_offset: str | None = None
         #: Whether the server restored the previous session of ``pid`` (same id, rooms, missed events).
         self.recovered = False
         self.connected = False
@@ -232,8 +232,8 @@ class TestClient:
         port = self._port = InProcessWebSocket(self._on_server_message, self._on_server_close)
         handshake = InProcessHandshake(port)
         query = {"EIO": "4", "transport": "websocket", **self.query}
-        headers = Headers([("host", "localhost"), ("connection", "Upgrade"), ("upgrade", "websocket")])
-        headers = Headers([*headers.items(), *self.headers.items()])
+        upgrade = {"host": "localhost", "connection": "Upgrade", "upgrade": "websocket"}
+        headers = Headers([*upgrade.items(), *self.headers.items()])
         request = Request("GET", self.io.engine.path, urlencode(query), headers, remote_address="127.0.0.1")
         await self.io.handle_websocket(request, handshake)
         if handshake.rejection is not None:
@@ -280,8 +280,10 @@ class TestClient:
             "timeout": self.timeout,
             **changes,
         }
-        recover = (self.pid, self.last_offset) if self.pid is not None else None
-        return TestClient(self.io, self.namespace, _recover=recover, **options)
+        again = TestClient(self.io, self.namespace, **options)
+        again.pid = self.pid
+        again.last_offset = self.last_offset
+        return again
 
     # -- sending ---------------------------------------------------------------------------------------
 
@@ -317,8 +319,9 @@ class TestClient:
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Answer the server's ``event`` when it asks for an ack: ``handler(*args)`` (sync or async) returns the
-        ack's argument (None: an empty ack; a tuple: several arguments). Usable as a decorator. Events are
-        recorded for :meth:`received` all the same."""
+        ack's argument (None: an empty ack; a tuple: several arguments). Usable as a decorator. Without a
+        handler, such an event gets no ack (the server's wait times out). Events are recorded for
+        :meth:`received` all the same."""
 
         def register(function: Handler) -> Handler:
             self._handlers[event] = function
