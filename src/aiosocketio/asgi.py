@@ -448,9 +448,10 @@ async def _unless_client_leaves(
         watcher.cancel()
 
 
-#: The signals with which ASGI servers stop (SIGBREAK: Windows' Ctrl+Break, which uvicorn and hypercorn handle).
+#: The signals with which ASGI servers stop: SIGQUIT is how gunicorn's master stops its uvicorn workers quickly
+#: (on its own SIGINT), SIGBREAK is Windows' Ctrl+Break. A signal left to its default action is never wrapped.
 _STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGBREAK") if hasattr(signal, name)
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT", "SIGBREAK") if hasattr(signal, name)
 )
 
 
@@ -462,7 +463,7 @@ class ServerStopWatch:
     request in flight to end before it sends the lifespan ``shutdown``, and a long-polling GET held by the
     engine ends only when there is something to send (hypercorn waits for its ``graceful_timeout``, then
     cancels). So the stop is seen where the servers see it: their signal handlers. Each handler in place when
-    :meth:`install` runs (uvicorn's, hypercorn's, gunicorn's worker's) is wrapped: ours schedules ``on_stop`` on
+    :meth:`install` runs (uvicorn's, hypercorn's, gunicorn's uvicorn worker's) is wrapped: ours schedules ``on_stop`` on
     the loop, then calls it. Only from the main thread (Python's rule for signal handlers), and only for a
     signal that somebody handles in Python already (a default or ignored signal is left alone).
     """
