@@ -132,12 +132,20 @@ app = io.asgi_app()
 """
 
 
-async def test_uvicorn_root_path_behind_a_proxy_that_strips_the_prefix() -> None:
-    """``uvicorn --root-path /realtime`` says a proxy serves the app at ``/realtime`` and strips the prefix: the
-    requests come to ``/socket.io/`` (uvicorn then makes ``path`` ``/realtime/socket.io/``), and are served."""
+ROOT_PATH_COMMANDS = {
+    "uvicorn": "python -m uvicorn app:app --host 127.0.0.1 --port {port} --root-path /realtime",
+    "hypercorn": "python -m hypercorn app:app --bind 127.0.0.1:{port} --root-path /realtime",
+}
+
+
+@pytest.mark.parametrize("way", WAYS)
+async def test_root_path_behind_a_proxy_that_strips_the_prefix(way: str) -> None:
+    """``--root-path /realtime`` says a proxy serves the app at ``/realtime`` and strips the prefix: the requests
+    come to ``/socket.io/`` (uvicorn then makes ``path`` ``/realtime/socket.io/``, hypercorn leaves it), and are
+    served."""
     port = free_port()
-    command = f"python -m uvicorn app:app --host 127.0.0.1 --port {port} --root-path /realtime"
-    with start_app(ROOT_PATH_APP, "uvicorn --root-path", port, shell=command) as app:
+    command = ROOT_PATH_COMMANDS[way].format(port=port)
+    with start_app(ROOT_PATH_APP, f"{way} --root-path", port, shell=command) as app:
         for transport in TRANSPORTS:
             seen = await js_client(app.url, "/socket.io/", transport, "-", "-")
             assert seen["whoami"]["value"] == "anonymous"
