@@ -463,9 +463,10 @@ class ServerStopWatch:
     request in flight to end before it sends the lifespan ``shutdown``, and a long-polling GET held by the
     engine ends only when there is something to send (hypercorn waits for its ``graceful_timeout``, then
     cancels). So the stop is seen where the servers see it: their signal handlers. Each handler in place when
-    :meth:`install` runs (uvicorn's, hypercorn's, gunicorn's uvicorn worker's) is wrapped: ours schedules ``on_stop`` on
-    the loop, then calls it. Only from the main thread (Python's rule for signal handlers), and only for a
-    signal that somebody handles in Python already (a default or ignored signal is left alone).
+    :meth:`install` runs (uvicorn's, hypercorn's, that of gunicorn's uvicorn worker) is wrapped: ours schedules
+    ``on_stop`` on the loop, then calls the server's. Only from the main thread (Python's rule for signal
+    handlers), and only for a signal that somebody handles in Python already (a default or ignored signal is
+    left alone).
     """
 
     __slots__ = ("_active", "_loop", "_on_stop", "_previous")
@@ -803,10 +804,10 @@ class ASGIApp:
             await app.startup()
 
     async def _stop_apps(self) -> None:
-        """The lifespan ``shutdown``: shut the apps down, unless a stop signal did already."""
-        watch, self._stop_watch = self._stop_watch, None
-        if watch is not None:
-            watch.uninstall()
+        """The lifespan ``shutdown``: shut the apps down, unless a stop signal did already. The watch stays (given
+        back its handlers) so that no late request installs another; the next lifespan ``startup`` does."""
+        if self._stop_watch is not None:
+            self._stop_watch.uninstall()
         early = self._early_stop
         if early is not None:
             await early

@@ -144,7 +144,7 @@ async def test_hypercorn_always_deflates_and_is_said_so(caplog: pytest.LogCaptur
     port = free_port()
     config.bind = [f"127.0.0.1:{port}"]
     stop = asyncio.Event()
-    task = asyncio.ensure_future(hypercorn_serve(io.asgi_app(), config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    task = asyncio.ensure_future(hypercorn_serve(io.asgi_app(), config, shutdown_trigger=stop.wait))
     try:
         for _ in range(500):
             if deflate_warnings(caplog):
