@@ -112,7 +112,22 @@ async def test_starlette_mount_under_a_prefix(way: str) -> None:
             outside = await http.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
             assert (outside.status_code, outside.text) == (404, "Not Found")
             assert (await http.get("/online")).json() == {"online": 0}  # Starlette's own route
-        stop(app)
+            signalled = False
+            if way == "uvicorn":
+                # Starlette keeps the lifespan to itself, so the mounted app watches the stop signals from its
+                # first request on: a poll held at Ctrl+C ends at once with the close packet.
+                sid = await polling_client(http, "/realtime/socket.io/")
+                held = asyncio.ensure_future(http.get("/realtime/socket.io/", params=polling(sid)))
+                await asyncio.sleep(0.3)
+                assert not held.done()
+                started = time.monotonic()
+                app.proc.send_signal(signal.SIGINT)
+                signalled = True
+                answer = await asyncio.wait_for(held, scaled(5))
+                assert (answer.status_code, answer.text) == (200, "1")
+                await asyncio.to_thread(app.proc.wait, scaled(5))
+                assert time.monotonic() - started < scaled(1.0)
+        stop(app, signalled=signalled)
 
 
 ROOT_PATH_APP = """
@@ -187,12 +202,12 @@ def polling(sid: str) -> dict[str, str]:
     return {"EIO": "4", "transport": "polling", "sid": sid}
 
 
-async def polling_client(http: httpx.AsyncClient) -> str:
+async def polling_client(http: httpx.AsyncClient, path: str = "/socket.io/") -> str:
     """Open a session and connect to "/" over long-polling; returns the session id, its next GET to be held."""
-    handshake = await http.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
+    handshake = await http.get(path, params={"EIO": "4", "transport": "polling"})
     sid: str = json.loads(handshake.text[1:])["sid"]
-    assert (await http.post("/socket.io/", params=polling(sid), content="40")).text == "ok"
-    assert (await http.get("/socket.io/", params=polling(sid))).text.startswith("40")
+    assert (await http.post(path, params=polling(sid), content="40")).text == "ok"
+    assert (await http.get(path, params=polling(sid))).text.startswith("40")
     return sid
 
 
