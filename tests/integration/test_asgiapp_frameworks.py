@@ -268,6 +268,10 @@ app = io.asgi_app()
 
 STOPS = {
     "uvicorn": ("python -m uvicorn app:app --host 127.0.0.1 --port {port}", signal.SIGINT),
+    "uvicorn --workers 2": (
+        "python -m uvicorn app:app --host 127.0.0.1 --port {port} --workers 2",
+        signal.SIGINT,
+    ),
     "hypercorn --workers 0": (
         "python -m hypercorn app:app --bind 127.0.0.1:{port} --workers 0",
         signal.SIGINT,
