@@ -1,0 +1,176 @@
+"""Validated payloads (docs/guide/validation.md): ``@validated`` handlers receive pydantic models or msgspec
+structs built from what the client sent, or never run.
+
+The decorator reads the handler's annotations once, when it is applied. The parameters annotated with a
+pydantic ``BaseModel`` or a msgspec ``Struct`` (subclasses) are converted; the others get the client's value as
+it is. A handler with no such parameter is returned unchanged, so it costs nothing per event.
+
+An event whose arguments do not convert never reaches the handler: the wrapper returns the error below instead,
+which the server sends as the acknowledgement when the client asked for one (and drops otherwise). Either way
+the refusal is logged (a warning on the ``aiosocketio`` logger, without the client's data) and counted in
+:data:`refusals`, by handler. The acknowledgement::
+
+    {"error": "invalid arguments",
+     "details": [{"argument": 0, "path": "age", "message": "Input should be a valid integer"}]}
+
+``argument`` is the index of the argument (``None`` when the count is wrong), ``path`` where inside it the
+problem is (dotted; ``""`` for the argument itself), ``message`` the validator's words.
+
+Neither pydantic nor msgspec is imported here: a model class can only exist once its library is loaded, so the
+decorator looks for the libraries among the loaded modules.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+import typing
+from collections import Counter
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+__all__ = ["refusals", "validated"]
+
+logger = logging.getLogger("aiosocketio")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: How many events each ``@validated`` handler refused, by the handler's qualified name.
+refusals: Counter[str] = Counter()
+
+Converter = Callable[[Any], Any]
+Problem = dict[str, Any]
+
+
+class _Invalid(Exception):
+    """A value that does not convert, with the problems found in it (``path``, ``message``)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+def _pydantic_converter(model: type[Any]) -> Converter:
+    from pydantic import ValidationError
+
+    validate = model.model_validate
+
+    def convert(value: Any) -> Any:
+        try:
+            return validate(value)
+        except ValidationError as exc:
+            raise _Invalid(
+                [
+                    (".".join(str(part) for part in error["loc"]), error["msg"])
+                    for error in exc.errors(include_url=False, include_input=False, include_context=False)
+                ]
+            ) from None
+
+    return convert
+
+
+def _msgspec_converter(struct: type[Any]) -> Converter:
+    from msgspec import ValidationError
+    from msgspec import convert as msgspec_convert
+
+    def convert(value: Any) -> Any:
+        try:
+            return msgspec_convert(value, type=struct)
+        except ValidationError as exc:
+            # msgspec says where at the end: "Expected `int`, got `str` - at `$.age`".
+            message, _, where = str(exc).partition(" - at `")
+            path = where.rstrip("`").removeprefix("$").removeprefix(".")
+            raise _Invalid([(path, message)]) from None
+
+    return convert
+
+
+def _converter(annotation: Any) -> Converter | None:
+    """How to convert a value for a parameter annotated ``annotation``: None when it is no model or struct."""
+    if not isinstance(annotation, type):
+        return None
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and issubclass(annotation, pydantic.BaseModel):
+        return _pydantic_converter(annotation)
+    msgspec = sys.modules.get("msgspec")
+    if msgspec is not None and issubclass(annotation, msgspec.Struct):
+        return _msgspec_converter(annotation)
+    return None
+
+
+def _error(details: list[Problem]) -> dict[str, Any]:
+    return {"error": "invalid arguments", "details": details}
+
+
+def validated(handler: F) -> F:
+    """Convert the arguments of ``handler`` annotated with a pydantic model or a msgspec struct; refuse the
+    event when they do not convert (see the module's documentation). Apply it under ``@socket.on(...)``."""
+    try:
+        hints = typing.get_type_hints(handler)
+    except NameError as exc:
+        raise TypeError(
+            f"@validated cannot read the annotations of {handler.__qualname__}: {exc} (define the models at "
+            "module level, where the handler's annotations can find them)"
+        ) from None
+    signature = inspect.signature(handler)
+    positional = [
+        parameter
+        for parameter in signature.parameters.values()
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    converters = [_converter(hints.get(parameter.name)) for parameter in positional]
+    variadic = next(
+        (p for p in signature.parameters.values() if p.kind is p.VAR_POSITIONAL),
+        None,
+    )
+    rest = _converter(hints.get(variadic.name)) if variadic is not None else None
+    if rest is None and not any(converters):
+        return handler
+    required = sum(1 for parameter in positional if parameter.default is parameter.empty)
+    most = None if variadic is not None else len(positional)
+    name = handler.__qualname__
+    if most is None:
+        takes = f"takes at least {required} argument(s)"
+    elif most == required:
+        takes = f"takes {required} argument(s)"
+    else:
+        takes = f"takes {required} to {most} arguments"
+
+    def refuse(details: list[Problem]) -> dict[str, Any]:
+        refusals[name] += 1
+        logger.warning(
+            "the handler %s refused an event: %s",
+            name,
+            "; ".join(
+                f"argument {d['argument']}{' at ' + d['path'] if d['path'] else ''}: {d['message']}"
+                if d["argument"] is not None
+                else d["message"]
+                for d in details
+            ),
+        )
+        return _error(details)
+
+    @wraps(handler)
+    def wrapper(*args: Any) -> Any:
+        count = len(args)
+        if count < required or (most is not None and count > most):
+            return refuse([{"argument": None, "path": "", "message": f"{takes}, got {count}"}])
+        converted = list(args)
+        details: list[Problem] = []
+        for index, value in enumerate(args):
+            convert = converters[index] if index < len(converters) else rest
+            if convert is None:
+                continue
+            try:
+                converted[index] = convert(value)
+            except _Invalid as exc:
+                details.extend(
+                    {"argument": index, "path": path, "message": message} for path, message in exc.problems
+                )
+        if details:
+            return refuse(details)
+        return handler(*converted)
+
+    return wrapper  # type: ignore[return-value]
