@@ -55,7 +55,9 @@ class _Invalid(Exception):
 def _pydantic_converter(model: type[Any]) -> Converter:
     from pydantic import ValidationError
 
-    validate = model.model_validate
+    # The model's compiled validator: what ``model_validate`` calls, without its Python frame (0.5 µs).
+    validate = getattr(model, "__pydantic_validator__", None)
+    validate = validate.validate_python if validate is not None else model.model_validate
 
     def convert(value: Any) -> Any:
         try:
@@ -98,6 +100,12 @@ def _converter(annotation: Any) -> Converter | None:
     if msgspec is not None and issubclass(annotation, msgspec.Struct):
         return _msgspec_converter(annotation)
     return None
+
+
+def _with_rest(
+    plan: list[tuple[int, Converter]], rest: Converter, first: int, count: int
+) -> list[tuple[int, Converter]]:
+    return plan + [(index, rest) for index in range(first, count)]
 
 
 def _error(details: list[Problem]) -> dict[str, Any]:
@@ -152,20 +160,27 @@ def validated(handler: F) -> F:
         )
         return _error(details)
 
+    # The arguments to convert, by index: those of the annotated parameters, then (for a ``*args`` of models)
+    # every further one.
+    plan = [(index, convert) for index, convert in enumerate(converters) if convert is not None]
+    first_rest = len(positional)
+    fewest = required
+    largest = most if most is not None else sys.maxsize
+
     @wraps(handler)
     def wrapper(*args: Any) -> Any:
         count = len(args)
-        if count < required or (most is not None and count > most):
+        if count < fewest or count > largest:
             return refuse([{"argument": None, "path": "", "message": f"{takes}, got {count}"}])
         converted = list(args)
-        details: list[Problem] = []
-        for index, value in enumerate(args):
-            convert = converters[index] if index < len(converters) else rest
-            if convert is None:
-                continue
+        details: list[Problem] | None = None
+        for index, convert in plan if rest is None else _with_rest(plan, rest, first_rest, count):
+            if index >= count:
+                break
             try:
-                converted[index] = convert(value)
+                converted[index] = convert(args[index])
             except _Invalid as exc:
+                details = details or []
                 details.extend(
                     {"argument": index, "path": path, "message": message} for path, message in exc.problems
                 )
