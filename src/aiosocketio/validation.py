@@ -28,7 +28,8 @@ import sys
 import typing
 from collections import Counter
 from collections.abc import Callable
-from functools import wraps
+from dataclasses import dataclass
+from functools import partial, wraps
 from typing import Any, TypeVar
 
 __all__ = ["refusals", "validated"]
@@ -40,72 +41,58 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: How many events each ``@validated`` handler refused, by the handler's qualified name.
 refusals: Counter[str] = Counter()
 
-Converter = Callable[[Any], Any]
 Problem = dict[str, Any]
 
 
-class _Invalid(Exception):
-    """A value that does not convert, with the problems found in it (``path``, ``message``)."""
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """How one parameter's value is converted: ``convert`` raises ``error`` for a value that does not fit, and
+    ``problems`` lists what is wrong as ``(path, message)`` pairs."""
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        super().__init__(problems)
-        self.problems = problems
+    convert: Callable[[Any], Any]
+    error: type[Exception]
+    problems: Callable[[Any], list[tuple[str, str]]]
 
 
-def _pydantic_converter(model: type[Any]) -> Converter:
+def _pydantic_problems(exc: Any) -> list[tuple[str, str]]:
+    return [
+        (".".join(str(part) for part in error["loc"]), error["msg"])
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def _pydantic_conversion(model: type[Any]) -> Conversion:
     from pydantic import ValidationError
 
     # The model's compiled validator: what ``model_validate`` calls, without its Python frame (0.5 µs).
-    validate = getattr(model, "__pydantic_validator__", None)
-    validate = validate.validate_python if validate is not None else model.model_validate
-
-    def convert(value: Any) -> Any:
-        try:
-            return validate(value)
-        except ValidationError as exc:
-            raise _Invalid(
-                [
-                    (".".join(str(part) for part in error["loc"]), error["msg"])
-                    for error in exc.errors(include_url=False, include_input=False, include_context=False)
-                ]
-            ) from None
-
-    return convert
+    validator = getattr(model, "__pydantic_validator__", None)
+    convert = validator.validate_python if validator is not None else model.model_validate
+    return Conversion(convert, ValidationError, _pydantic_problems)
 
 
-def _msgspec_converter(struct: type[Any]) -> Converter:
-    from msgspec import ValidationError
-    from msgspec import convert as msgspec_convert
-
-    def convert(value: Any) -> Any:
-        try:
-            return msgspec_convert(value, type=struct)
-        except ValidationError as exc:
-            # msgspec says where at the end: "Expected `int`, got `str` - at `$.age`".
-            message, _, where = str(exc).partition(" - at `")
-            path = where.rstrip("`").removeprefix("$").removeprefix(".")
-            raise _Invalid([(path, message)]) from None
-
-    return convert
+def _msgspec_problems(exc: Any) -> list[tuple[str, str]]:
+    # msgspec says where at the end: "Expected `int`, got `str` - at `$.age`".
+    message, _, where = str(exc).partition(" - at `")
+    return [(where.rstrip("`").removeprefix("$").removeprefix("."), message)]
 
 
-def _converter(annotation: Any) -> Converter | None:
+def _msgspec_conversion(struct: type[Any]) -> Conversion:
+    from msgspec import ValidationError, convert
+
+    return Conversion(partial(convert, type=struct), ValidationError, _msgspec_problems)
+
+
+def _conversion(annotation: Any) -> Conversion | None:
     """How to convert a value for a parameter annotated ``annotation``: None when it is no model or struct."""
     if not isinstance(annotation, type):
         return None
     pydantic = sys.modules.get("pydantic")
     if pydantic is not None and issubclass(annotation, pydantic.BaseModel):
-        return _pydantic_converter(annotation)
+        return _pydantic_conversion(annotation)
     msgspec = sys.modules.get("msgspec")
     if msgspec is not None and issubclass(annotation, msgspec.Struct):
-        return _msgspec_converter(annotation)
+        return _msgspec_conversion(annotation)
     return None
-
-
-def _with_rest(
-    plan: list[tuple[int, Converter]], rest: Converter, first: int, count: int
-) -> list[tuple[int, Converter]]:
-    return plan + [(index, rest) for index in range(first, count)]
 
 
 def _error(details: list[Problem]) -> dict[str, Any]:
@@ -128,13 +115,10 @@ def validated(handler: F) -> F:
         for parameter in signature.parameters.values()
         if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
     ]
-    converters = [_converter(hints.get(parameter.name)) for parameter in positional]
-    variadic = next(
-        (p for p in signature.parameters.values() if p.kind is p.VAR_POSITIONAL),
-        None,
-    )
-    rest = _converter(hints.get(variadic.name)) if variadic is not None else None
-    if rest is None and not any(converters):
+    conversions = [_conversion(hints.get(parameter.name)) for parameter in positional]
+    variadic = next((p for p in signature.parameters.values() if p.kind is p.VAR_POSITIONAL), None)
+    rest = _conversion(hints.get(variadic.name)) if variadic is not None else None
+    if rest is None and not any(conversions):
         return handler
     required = sum(1 for parameter in positional if parameter.default is parameter.empty)
     most = None if variadic is not None else len(positional)
@@ -145,6 +129,12 @@ def validated(handler: F) -> F:
         takes = f"takes {required} argument(s)"
     else:
         takes = f"takes {required} to {most} arguments"
+    fewest = required
+    largest = most if most is not None else sys.maxsize
+    # The arguments to convert, by index: those of the annotated parameters, then (for a ``*args`` of models)
+    # every further one.
+    plan = [(index, conversion) for index, conversion in enumerate(conversions) if conversion is not None]
+    first_rest = len(positional)
 
     def refuse(details: list[Problem]) -> dict[str, Any]:
         refusals[name] += 1
@@ -160,32 +150,49 @@ def validated(handler: F) -> F:
         )
         return _error(details)
 
-    # The arguments to convert, by index: those of the annotated parameters, then (for a ``*args`` of models)
-    # every further one.
-    plan = [(index, convert) for index, convert in enumerate(converters) if convert is not None]
-    first_rest = len(positional)
-    fewest = required
-    largest = most if most is not None else sys.maxsize
+    def wrong_count(count: int) -> dict[str, Any]:
+        return refuse([{"argument": None, "path": "", "message": f"{takes}, got {count}"}])
+
+    if rest is None and len(plan) == 1 and plan[0][0] == 0:
+        # The common shape, one model first (``def order(order: Order, note: str = "")``), without a loop.
+        only = plan[0][1]
+        convert, error, problems = only.convert, only.error, only.problems
+
+        @wraps(handler)
+        def wrapper(*args: Any) -> Any:
+            count = len(args)
+            if count < fewest or count > largest:
+                return wrong_count(count)
+            if count:
+                try:
+                    value = convert(args[0])
+                except error as exc:
+                    return refuse([{"argument": 0, "path": p, "message": m} for p, m in problems(exc)])
+                return handler(value, *args[1:])
+            return handler()
+
+        return wrapper  # type: ignore[return-value]
 
     @wraps(handler)
-    def wrapper(*args: Any) -> Any:
+    def general(*args: Any) -> Any:
         count = len(args)
         if count < fewest or count > largest:
-            return refuse([{"argument": None, "path": "", "message": f"{takes}, got {count}"}])
+            return wrong_count(count)
         converted = list(args)
-        details: list[Problem] | None = None
-        for index, convert in plan if rest is None else _with_rest(plan, rest, first_rest, count):
+        details: list[Problem] = []
+        steps = plan if rest is None else plan + [(index, rest) for index in range(first_rest, count)]
+        for index, conversion in steps:
             if index >= count:
                 break
             try:
-                converted[index] = convert(args[index])
-            except _Invalid as exc:
-                details = details or []
+                converted[index] = conversion.convert(args[index])
+            except conversion.error as exc:
                 details.extend(
-                    {"argument": index, "path": path, "message": message} for path, message in exc.problems
+                    {"argument": index, "path": path, "message": message}
+                    for path, message in conversion.problems(exc)
                 )
         if details:
             return refuse(details)
         return handler(*converted)
 
-    return wrapper  # type: ignore[return-value]
+    return general  # type: ignore[return-value]
