@@ -29,19 +29,25 @@ def one_argument_echo(text: str) -> str:
     return text
 
 
+_validated_echo: list[Any] = []
+
+
 def validated_echo() -> Any:
-    from pydantic import RootModel
+    """The validated echo handler, made once (pydantic is imported only by the runs that ask for it)."""
+    if not _validated_echo:
+        from pydantic import RootModel
 
-    from aiosocketio.validation import validated
+        from aiosocketio.validation import validated
 
-    class Text(RootModel[str]):
-        pass
+        class Text(RootModel[str]):
+            pass
 
-    def echo(text: Text) -> str:
-        return text.root
+        def echo(text: Text) -> str:
+            return text.root
 
-    echo.__annotations__["text"] = Text  # a local class: given as a class, not a name to look up
-    return validated(echo)
+        echo.__annotations__["text"] = Text  # a local class: given as a class, not a name to look up
+        _validated_echo.append(validated(echo))
+    return _validated_echo[0]
 
 
 def build(echo_kind: str | None = None) -> aiosocketio.Server:
