@@ -49,14 +49,18 @@ class Untyped:
     event name, as a string. Never instantiated; the parameters' defaults are ``Any``, which matches it."""
 
 
-#: The events clients send, that ``socket.on`` listens to (Node's ``ListenEvents``).
 ListenEvents = TypeVar("ListenEvents", default=Any)
-#: The events the server sends to clients with ``emit`` (Node's ``EmitEvents``).
+"""The events clients send, that ``socket.on`` listens to (Node's ``ListenEvents``); default: any."""
+
 EmitEvents = TypeVar("EmitEvents", default=Any)
-#: The events servers of a cluster send one another with ``server_side_emit`` (Node's ``ServerSideEvents``).
+"""The events the server sends to clients with ``emit`` (Node's ``EmitEvents``); default: any."""
+
 ServerSideEvents = TypeVar("ServerSideEvents", default=Any)
-#: The type of ``socket.data`` (Node's ``SocketData``).
+"""The events servers of a cluster send one another with ``server_side_emit`` (Node's ``ServerSideEvents``);
+default: any."""
+
 SocketData = TypeVar("SocketData", default=dict[str, Any])
+"""The type of ``socket.data`` (Node's ``SocketData``); default: ``dict[str, Any]``."""
 
 
 def event_name(event: Any) -> Any:

@@ -38,8 +38,8 @@ logger = logging.getLogger("aiosocketio")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: How many events each ``@validated`` handler refused, by the handler's qualified name.
 refusals: Counter[str] = Counter()
+"""How many events each ``@validated`` handler refused, by the handler's qualified name."""
 
 Problem = dict[str, Any]
 
