@@ -43,6 +43,8 @@ REFERENCED_MODULES = (
     "aiosocketio.admin",
     "aiosocketio.engineio",
     "aiosocketio.web",
+    "aiosocketio.eventmaps",
+    "aiosocketio.validation",
 )
 NOT_REFERENCED = {"aiosocketio.__version__"}  # a string, shown on the home page
 

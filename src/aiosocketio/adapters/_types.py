@@ -88,8 +88,8 @@ class LocalSocket(Protocol):
         ...
 
     @property
-    def data(self) -> dict[str, Any]:
-        """The application's data about the socket."""
+    def data(self) -> Any:
+        """The application's data about the socket (a dict unless the program types it otherwise)."""
         ...
 
     def deliver(self, items: Items, volatile: bool) -> None:
