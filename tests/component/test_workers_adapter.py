@@ -1,4 +1,4 @@
-"""The workers adapter (docs/clusters.md#workers): several servers in one process, each a worker with its own
+"""The workers adapter (docs/clusters.md#workers-on-one-machine): several servers in one process, each a worker with its own
 index, meshed over real Unix sockets in a temporary directory, with python-socketio clients.
 
 A worker that "crashes" here has every Unix socket of its mesh cut at once (what the kernel does to a process

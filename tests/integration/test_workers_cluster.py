@@ -1,4 +1,4 @@
-"""The workers adapter between separate processes (docs/clusters.md#workers).
+"""The workers adapter between separate processes (docs/clusters.md#workers-on-one-machine).
 
 Three server processes (``tests/servers/workers_cluster.py``), each listening on its own port, form a mesh over
 Unix sockets in a temporary directory. A socket.io-client 4.8 with connection state recovery reaches worker 0
