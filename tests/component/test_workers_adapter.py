@@ -401,6 +401,58 @@ async def test_a_worker_that_closes_keeps_its_sessions_on_the_others(mesh: Any) 
     assert [p[:-1] for p in session.missed_packets] == [["away"]]
 
 
+async def test_a_replacement_worker_gets_the_state_and_recovers(mesh: Any, tmp_path: Path) -> None:
+    """The worker that replaces a crashed one (same index) gets, when it joins, the sessions waiting for their
+    clients and the event log from the others: the crashed worker's client may land on it and recover."""
+    a, b, c = await mesh(3, connection_state_recovery=RECOVERY)
+    _, on_a = await a.client()
+    (socket,) = a.io.sockets.sockets.values()
+    await socket.join("r1")
+    await c.io.emit("before", 0)
+    offset = (await next_event(on_a))[-1]
+    await asyncio.sleep(0.05)
+    a.crash()
+    await until_counts([b, c], 2)
+    await b.io.to("r1").emit("away", 1)
+    await c.io.to("nobody").emit("not-for-it", 2)
+    await asyncio.sleep(0.05)
+    io = aiosocketio.Server(
+        adapter=create_adapter(socket_dir=tmp_path, index=0, workers=3), connection_state_recovery=RECOVERY
+    )
+    running = await io.listen(host="127.0.0.1", port=0)
+    replacement = Worker(io, f"http://127.0.0.1:{running.port}")
+    try:
+        await until_counts([replacement, b, c], 3)
+        await c.io.to("r1").emit("away-later", 3)
+        await asyncio.sleep(0.1)
+        session = await replacement.adapter.restore_session(socket.pid, offset)
+        assert session is not None
+        assert session.rooms == {socket.id, "r1"}
+        assert [p[:-1] for p in session.missed_packets] == [["away", 1], ["away-later", 3]]
+    finally:
+        await io.close()
+
+
+async def test_a_hole_in_the_log_is_not_papered_over(mesh: Any) -> None:
+    """An event of a worker that did not arrive (as when the link was down) makes the sessions that may have
+    missed it unrecoverable here, rather than recovered without it."""
+    a, b = await mesh(2, connection_state_recovery=RECOVERY)
+    _, on_b = await b.client()
+    (socket,) = b.io.sockets.sockets.values()
+    await b.io.emit("first", 1)
+    offset = (await next_event(on_b))[-1]
+    b.adapter._seq += 1  # b's second event never reaches a ...
+    await b.io.emit("third", 3)  # ... its third does
+    assert (await next_event(on_b))[:2] == ("third", 3)
+    await asyncio.sleep(0.05)
+    token = b.adapter._hub.token
+    assert a.adapter._first_seen[token] == 3
+    assert [entry.seq for entry in a.adapter._log[token]] == [3]
+    b.crash()
+    await until_counts([a], 1)
+    assert await a.adapter.restore_session(socket.pid, offset) is None
+
+
 async def test_an_unknown_or_foreign_offset_is_not_recovered(mesh: Any) -> None:
     a, b = await mesh(2, connection_state_recovery=RECOVERY)
     await a.client()

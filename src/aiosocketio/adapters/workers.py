@@ -60,7 +60,9 @@ _MAX_BUFFERED = 64 * 1024 * 1024
 _HELLO = 1  # {uid, token, index, nsps}: the first frame on a connection
 _NSP = 2  # {nsp, up}: a namespace was opened or closed on the sender
 _MESSAGE = 3  # _EVENT + a cluster envelope
-_SESSION = 4  # {nsp, pid, sid, rooms, data, kept} or {nsp, pid, gone}: a recoverable session changed
+_SESSION = 4  # {nsp, pid, sid, rooms, data, kept, kept_at} or {nsp, pid, gone}: a recoverable session changed
+_LOG = 5  # {nsp, token, entries: [[seq, at, data, rooms, except], ...]}: the sender's log, for a worker that joins
+_LOG_CHUNK = 500
 
 
 def _socket_path(directory: str, index: int) -> str:
@@ -340,7 +342,7 @@ class _Hub:
     def link_up(self, link: _Link) -> None:
         """Our connection to a worker is open: it gets our state (it may be new, or a replacement)."""
         for adapter in self.adapters.values():
-            adapter.send_sessions(link)
+            adapter.send_state(link)
 
     def link_down(self, link: _Link) -> None:
         for peer in list(self.peers.values()):
@@ -404,6 +406,11 @@ class _Hub:
             adapter = self.adapters.get(read_string(value, "nsp"))
             if adapter is not None:
                 adapter.on_session(peer, value)
+        elif kind == _LOG:
+            value = read_object(wire.MSGPACK.decode(body), "an event log")
+            adapter = self.adapters.get(read_string(value, "nsp"))
+            if adapter is not None:
+                adapter.on_log(value)
         elif kind == _NSP:
             value = read_object(wire.MSGPACK.decode(body), "a namespace")
             name = read_string(value, "nsp")
@@ -575,23 +582,76 @@ class WorkersAdapter(ClusterAdapter):
 
     def _record(self, token: str, seq: int, at: float, data: Any, opts: BroadcastOptions) -> str:
         """Log an event of worker ``token``; returns the offset its recipients here get."""
+        vector = self._vector
+        last = vector.get(token)
         log = self._log.get(token)
-        if log is None:
+        if log is None or last is None:
             log = self._log[token] = deque()
             self._first_seen[token] = seq
+        elif seq <= last:
+            return encode_offset(vector)  # logged already, from a copy of another worker's log
+        elif seq != last + 1:
+            # Events were lost on the way (the link was down): the log restarts here, so that no session is
+            # recovered with a hole in what it missed.
+            log.clear()
+            self._first_seen[token] = seq
         log.append(_Logged(seq, at, data if isinstance(data, list) else [], opts.rooms, opts.except_rooms))
-        vector = self._vector
         vector[token] = seq
         return encode_offset(vector)
+
+    def _merge(self, token: str, entries: list[_Logged]) -> None:
+        """Add a copy of worker ``token``'s events (contiguous, in order) that another worker sent us: what came
+        before our first one and what came after our last one, where it joins without a hole."""
+        if not entries or token == self._hub.token:
+            return
+        log = self._log.get(token)
+        last = self._vector.get(token)
+        if log is None or last is None:
+            self._log[token] = deque(entries)
+            self._first_seen[token] = entries[0].seq
+            self._vector[token] = entries[-1].seq
+            return
+        first = self._first_seen[token]
+        if entries[0].seq < first <= entries[-1].seq + 1:
+            log.extendleft(reversed([e for e in entries if e.seq < first]))
+            self._first_seen[token] = entries[0].seq
+        if entries[0].seq <= last + 1 < entries[-1].seq + 1:
+            log.extend(e for e in entries if e.seq > last)
+            self._vector[token] = entries[-1].seq
+
+    def on_log(self, value: dict[str, Any]) -> None:
+        if self._recovery is None:
+            return
+        entries = []
+        raw = value.get("entries")
+        for item in raw if isinstance(raw, list) else ():
+            seq, at, data, rooms, except_rooms = item
+            entries.append(
+                _Logged(
+                    int(seq),
+                    float(at),
+                    data if isinstance(data, list) else [],
+                    frozenset(read_rooms(rooms, "rooms")),
+                    frozenset(read_rooms(except_rooms, "except")),
+                )
+            )
+        self._merge(read_string(value, "token"), entries)
 
     def _expire(self, now: float) -> None:
         recovery = self._recovery
         if recovery is None:
             return
         limit = now - recovery["max_disconnection_duration"]
-        for log in self._log.values():
+        alive = {self._hub.token, *(peer.token for peer in self._hub.peers.values())}
+        for token, log in list(self._log.items()):
             while log and log[0].at < limit:
                 log.popleft()
+            if not log and token not in alive:
+                # A worker gone for longer than the window: out of the offsets (which would grow with each
+                # replaced worker otherwise). Whatever it sent is older than any session that can come back.
+                del self._log[token]
+                self._first_seen.pop(token, None)
+                self._vector.pop(token, None)
         for pid, replica in list(self._replicas.items()):
             if replica.kept_at is not None and replica.kept_at < limit:
                 del self._replicas[pid]
@@ -654,9 +714,9 @@ class WorkersAdapter(ClusterAdapter):
                     self._send_gone(pid)
 
     def _session_frame(
-        self, sid: str, pid: str, rooms: Iterable[str], data: Any, *, kept: bool
+        self, sid: str, pid: str, rooms: Iterable[str], data: Any, *, kept: bool, kept_at: float | None = None
     ) -> bytes | None:
-        value = {
+        value: dict[str, Any] = {
             "nsp": self.nsp.name,
             "pid": pid,
             "sid": sid,
@@ -664,6 +724,8 @@ class WorkersAdapter(ClusterAdapter):
             "data": data,
             "kept": kept,
         }
+        if kept_at is not None:
+            value["kept_at"] = kept_at
         try:
             return _frame(_SESSION, wire.MSGPACK.encode(value))
         except Exception as exc:
@@ -677,32 +739,50 @@ class WorkersAdapter(ClusterAdapter):
             _frame(_SESSION, wire.MSGPACK.encode({"nsp": self.nsp.name, "pid": pid, "gone": True}))
         )
 
-    def send_sessions(self, link: _Link) -> None:
-        """What a worker that (re)connects must know: our sockets' sessions, and the ones we keep."""
+    def send_state(self, link: _Link) -> None:
+        """What a worker that (re)connects must know to recover sessions as well as we can: our sockets'
+        sessions, the sessions waiting for their client (of any worker, a dead one's too) and our event log."""
         if self._recovery is None:
             return
         self._flush_sessions()
         for synced in self._synced.values():
             link.send(synced)
         for replica in self._replicas.values():
-            if replica.owner == self.uid:
-                frame = self._session_frame(replica.sid, replica.pid, replica.rooms, replica.data, kept=True)
+            if replica.kept_at is not None:
+                frame = self._session_frame(
+                    replica.sid, replica.pid, replica.rooms, replica.data, kept=True, kept_at=replica.kept_at
+                )
                 if frame is not None:
                     link.send(frame)
+        for token, log in self._log.items():
+            entries = [[e.seq, e.at, e.data, sorted(e.rooms), sorted(e.except_rooms)] for e in log]
+            for start in range(0, len(entries), _LOG_CHUNK):
+                chunk = entries[start : start + _LOG_CHUNK]
+                value = {"nsp": self.nsp.name, "token": token, "entries": chunk}
+                try:
+                    link.send(_frame(_LOG, wire.MSGPACK.encode(value)))
+                except Exception as exc:
+                    logger.warning(
+                        "%s: the event log cannot be copied to worker %d: %r", self.nsp.name, link.index, exc
+                    )
+                    break
 
     def on_session(self, peer: _Peer, value: dict[str, Any]) -> None:
         pid = read_string(value, "pid")
         if value.get("gone"):
             self._replicas.pop(pid, None)
             return
-        kept = bool(value.get("kept"))
+        kept_at: float | None = None
+        if value.get("kept"):
+            at = value.get("kept_at")
+            kept_at = float(at) if isinstance(at, int | float) else time.time()
         self._replicas[pid] = _Replica(
             read_string(value, "sid"),
             pid,
             read_rooms(value.get("rooms"), "rooms"),
             value.get("data"),
             peer.uid,
-            time.time() if kept else None,
+            kept_at,
         )
 
     # -- connection state recovery -------------------------------------------------------------------------
@@ -726,8 +806,13 @@ class WorkersAdapter(ClusterAdapter):
             return None
         del self._replicas[pid]
         self._send_gone(pid)  # nobody else recovers it a second time
+        limit = now - recovery["max_disconnection_duration"]
+        alive = {self._hub.token, *(peer.token for peer in self._hub.peers.values())}
         for token, first in self._first_seen.items():
-            if first > vector.get(token, 0) + 1 and token != self._hub.token:
+            if first <= vector.get(token, 0) + 1:
+                continue
+            log = self._log.get(token)
+            if token in alive or (log and log[-1].at >= limit):
                 return None  # this worker started after events the client may have missed
         rooms = set(replica.rooms)
         session = StoredSession(replica.sid, pid, rooms, _as_dict(replica.data))
@@ -735,7 +820,7 @@ class WorkersAdapter(ClusterAdapter):
         for token, log in self._log.items():
             seen = vector.get(token, 0)
             for entry in log:
-                if entry.seq > seen and _reaches(rooms, entry):
+                if entry.seq > seen and entry.at >= limit and _reaches(rooms, entry):
                     missed.append((entry.at, token, entry))
         missed.sort(key=lambda item: (item[0], item[1], item[2].seq))
         progress = dict(vector)
