@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import os
 import struct
@@ -220,7 +221,10 @@ class _Link:
             self.writer = writer
             try:
                 self.send(hub.hello_frame())
-                hub.link_up(self)
+                try:
+                    hub.link_up(self)
+                except Exception:
+                    logger.exception("sending our state to worker %d failed", self.index)
                 # Nothing comes back on this connection: reading only notices when the worker goes away.
                 while await reader.read(4096):
                     pass
@@ -269,7 +273,7 @@ class _Hub:
         self.adapters[adapter.nsp.name] = adapter
         if self._server is None:
             await self._open()
-        self.broadcast_frame(_frame(_NSP, wire.MSGPACK.encode({"nsp": adapter.nsp.name, "up": True})))
+        self.broadcast_frame(_frame(_NSP, _pack({"nsp": adapter.nsp.name, "up": True})))
 
     async def _open(self) -> None:
         """Read the settings (now, in the worker: see create_adapter), listen, and connect to the others."""
@@ -295,7 +299,7 @@ class _Hub:
         if self.adapters.get(adapter.nsp.name) is not adapter:
             return
         del self.adapters[adapter.nsp.name]
-        self.broadcast_frame(_frame(_NSP, wire.MSGPACK.encode({"nsp": adapter.nsp.name, "up": False})))
+        self.broadcast_frame(_frame(_NSP, _pack({"nsp": adapter.nsp.name, "up": False})))
         if self.adapters or self._server is None:
             return
         server, self._server = self._server, None
@@ -314,9 +318,7 @@ class _Hub:
     def hello_frame(self) -> bytes:
         return _frame(
             _HELLO,
-            wire.MSGPACK.encode(
-                {"uid": self.uid, "token": self.token, "index": self.index, "nsps": list(self.adapters)}
-            ),
+            _pack({"uid": self.uid, "token": self.token, "index": self.index, "nsps": list(self.adapters)}),
         )
 
     def broadcast_frame(self, frame: bytes) -> None:
@@ -364,13 +366,21 @@ class _Hub:
                     return
                 body = await reader.readexactly(length)
                 if kind == _HELLO:
-                    peer = self._on_hello(body)
+                    try:
+                        peer = self._on_hello(body)
+                    except (DecodeError, ValueError, TypeError) as exc:
+                        logger.warning("a worker's hello cannot be read (%r); closing its connection", exc)
+                        return
                 elif peer is not None:
-                    self._dispatch(peer, kind, body)
+                    try:
+                        self._dispatch(peer, kind, body)
+                    except (DecodeError, ValueError, TypeError, struct.error) as exc:
+                        # The frames are length-prefixed: the next one is still where it should be.
+                        logger.warning("worker %d sent a frame that cannot be read: %r", peer.index, exc)
+                    except Exception:
+                        logger.exception("handling a frame of worker %d failed", peer.index)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
-        except (DecodeError, ValueError, TypeError, struct.error) as exc:
-            logger.warning("a worker sent what cannot be read (%r); closing its connection", exc)
         finally:
             self._inbound.discard(writer)
             writer.close()
@@ -380,7 +390,7 @@ class _Hub:
                     adapter.peer_gone(peer)
 
     def _on_hello(self, body: bytes) -> _Peer:
-        value = read_object(wire.MSGPACK.decode(body), "a worker's hello")
+        value = read_object(_unpack(body), "a worker's hello")
         nsps = value.get("nsps")
         peer = _Peer(
             read_string(value, "uid"),
@@ -402,7 +412,7 @@ class _Hub:
             if adapter is not None:
                 adapter.on_peer_message(peer, message, seq, at)
         elif kind == _SESSION:
-            value = read_object(wire.MSGPACK.decode(body), "a session")
+            value = read_object(_unpack(body), "a session")
             adapter = self.adapters.get(read_string(value, "nsp"))
             if adapter is not None:
                 adapter.on_session(peer, value)
@@ -412,7 +422,7 @@ class _Hub:
             if adapter is not None:
                 adapter.on_log(value)
         elif kind == _NSP:
-            value = read_object(wire.MSGPACK.decode(body), "a namespace")
+            value = read_object(_unpack(body), "a namespace")
             name = read_string(value, "nsp")
             if value.get("up"):
                 peer.nsps.add(name)
@@ -421,6 +431,23 @@ class _Hub:
                 adapter = self.adapters.get(name)
                 if adapter is not None:
                     adapter.forget_requests(peer.uid)
+
+
+def _pack(value: Any) -> bytes:
+    """The worker's own frames (hello, namespaces, sessions): plain MessagePack, read only by this module, so
+    Python values come back as they were (the cluster envelopes keep the cluster codec)."""
+    import msgpack  # type: ignore[import-untyped, unused-ignore]  # here: the messages package names the extra
+
+    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def _unpack(body: bytes) -> Any:
+    import msgpack  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        return msgpack.unpackb(body, raw=False, strict_map_key=False)
+    except Exception as exc:
+        raise DecodeError(f"unreadable worker frame: {exc!r}") from None
 
 
 def _frame(kind: int, body: bytes) -> bytes:
@@ -463,6 +490,7 @@ class WorkersAdapter(ClusterAdapter):
         "_pending",
         "_replicas",
         "_replicated",
+        "_seen_data",
         "_seq",
         "_synced",
         "_vector",
@@ -480,6 +508,7 @@ class WorkersAdapter(ClusterAdapter):
         self._replicas: dict[str, _Replica] = {}  # pid -> the sessions this worker keeps for others
         self._replicated: dict[str, str] = {}  # sid -> pid of the local sockets copied to the others
         self._synced: dict[str, bytes] = {}  # sid -> what was sent last, to send only changes
+        self._seen_data: dict[str, Any] = {}  # sid -> a copy of the data sent last, compared at each check
         self._pending: dict[str, tuple[str, StoredSession | None]] = {}
         self._housekeeping: asyncio.TimerHandle | None = None
 
@@ -492,13 +521,19 @@ class WorkersAdapter(ClusterAdapter):
     async def init(self) -> None:
         await super().init()
         await self._hub.start(self)
-        self.uid = self._hub.uid
+        if self.uid != self._hub.uid:
+            # A new process (or served anew): a new token, whose events count from 1 again.
+            self.uid = self._hub.uid
+            self._seq = 0
         if self._recovery is not None and self._housekeeping is None:
             self._housekeeping = asyncio.get_running_loop().call_later(self._tick_every, self._tick)
 
     async def close(self) -> None:
         if self._closed:
             return
+        # The server has just disconnected its sockets ("server shutting down"): their sessions are kept by
+        # tasks that run on the next turn of the loop (Python 3.11); let them, then send them.
+        await asyncio.sleep(0)
         self._flush_sessions()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
@@ -516,10 +551,24 @@ class WorkersAdapter(ClusterAdapter):
     def _tick(self) -> None:
         self._housekeeping = asyncio.get_running_loop().call_later(self._tick_every, self._tick)
         if self._hub.options["sync_interval"] is not None:
-            for sid in self._replicated:
-                self._pending.setdefault(sid, (_LIVE, None))
-            self._flush_sessions()
+            self._sync_data()
         self._expire(time.time())
+
+    def _sync_data(self) -> None:
+        """Copy to the other workers the data of the sockets whose data changed since it was last copied."""
+        if True:
+            # Comparing with a copy is much cheaper than encoding: only the sockets whose data changed are.
+            sockets, pending, seen = self.nsp.sockets, self._pending, self._seen_data
+            for sid in self._replicated:
+                socket = sockets.get(sid)
+                if (
+                    socket is not None
+                    and sid not in pending
+                    and not _same(socket.data, seen.get(sid, _NEVER))
+                ):
+                    pending[sid] = (_LIVE, None)
+            if pending:
+                self._flush_sessions()
 
     # -- the bus -----------------------------------------------------------------------------------------
 
@@ -695,7 +744,10 @@ class WorkersAdapter(ClusterAdapter):
                 socket = self.nsp.sockets.get(sid)
                 if socket is None or socket.pid is None:
                     continue
-                frame = self._session_frame(sid, socket.pid, socket.rooms, socket.data, kept=False)
+                data = socket.data
+                if not _same(data, self._seen_data.get(sid, _NEVER)):
+                    self._seen_data[sid] = _copy(data)
+                frame = self._session_frame(sid, socket.pid, socket.rooms, data, kept=False)
                 if frame is None or self._synced.get(sid) == frame:
                     continue
                 self._synced[sid] = frame
@@ -704,12 +756,14 @@ class WorkersAdapter(ClusterAdapter):
             elif state == _KEPT and session is not None:
                 self._replicated.pop(sid, None)
                 self._synced.pop(sid, None)
+                self._seen_data.pop(sid, None)
                 frame = self._session_frame(sid, session.pid, session.rooms, session.data, kept=True)
                 if frame is not None:
                     self._hub.broadcast_frame(frame)
             else:
                 pid = self._replicated.pop(sid, None)
                 self._synced.pop(sid, None)
+                self._seen_data.pop(sid, None)
                 if pid is not None:
                     self._send_gone(pid)
 
@@ -727,7 +781,7 @@ class WorkersAdapter(ClusterAdapter):
         if kept_at is not None:
             value["kept_at"] = kept_at
         try:
-            return _frame(_SESSION, wire.MSGPACK.encode(value))
+            return _frame(_SESSION, _pack(value))
         except Exception as exc:
             logger.warning(
                 "%s: the data of socket %s cannot be copied to the other workers: %r", self.nsp.name, sid, exc
@@ -735,9 +789,7 @@ class WorkersAdapter(ClusterAdapter):
             return None
 
     def _send_gone(self, pid: str) -> None:
-        self._hub.broadcast_frame(
-            _frame(_SESSION, wire.MSGPACK.encode({"nsp": self.nsp.name, "pid": pid, "gone": True}))
-        )
+        self._hub.broadcast_frame(_frame(_SESSION, _pack({"nsp": self.nsp.name, "pid": pid, "gone": True})))
 
     def send_state(self, link: _Link) -> None:
         """What a worker that (re)connects must know to recover sessions as well as we can: our sockets'
@@ -833,6 +885,23 @@ class WorkersAdapter(ClusterAdapter):
 def _message_frame(message: wire.ClusterMessage, seq: int, at: float) -> bytes:
     body = _EVENT.pack(seq, at) + wire.encode_cluster_msgpack(message)
     return _HEADER.pack(len(body), _MESSAGE) + body
+
+
+_NEVER = object()  # equal to no data: a socket whose data was never copied, or could not be
+
+
+def _same(data: Any, seen: Any) -> bool:
+    try:
+        return bool(data == seen)
+    except Exception:  # values whose == raises or is not a truth value (arrays): assume a change
+        return False
+
+
+def _copy(data: Any) -> Any:
+    try:
+        return copy.deepcopy(data)
+    except Exception:
+        return _NEVER
 
 
 def _reaches(rooms: set[str], entry: _Logged) -> bool:
