@@ -142,6 +142,19 @@ async def test_settings_come_from_the_environment_when_the_server_starts(
         await io.shutdown()
     with pytest.raises(ValueError, match="index"):
         create_adapter(socket_dir=tmp_path, index=2, workers=2)
+    io = aiosocketio.Server(adapter=create_adapter(socket_dir=tmp_path / ("x" * 120), index=0, workers=2))
+    with pytest.raises(ValueError, match="shorter socket_dir"):
+        await io.startup()
+
+
+async def test_the_socket_directory_is_made_private(tmp_path: Path) -> None:
+    directory = tmp_path / "made"
+    io = aiosocketio.Server(adapter=create_adapter(socket_dir=directory, index=0, workers=1))
+    await io.startup()
+    try:
+        assert os.stat(directory).st_mode & 0o777 == 0o700
+    finally:
+        await io.shutdown()
 
 
 async def test_broadcasts_rooms_except_volatile_and_local(mesh: Any) -> None:

@@ -56,6 +56,7 @@ _HEADER = struct.Struct(">IB")  # length of what follows the length, frame kind
 _EVENT = struct.Struct(">Qd")  # an event's sequence number (0: not logged) and its sender's clock
 _MAX_FRAME = 256 * 1024 * 1024
 _MAX_BUFFERED = 64 * 1024 * 1024
+_MAX_PATH = 108  # sun_path, Linux's size (macOS: 104)
 
 # Frame kinds.
 _HELLO = 1  # {uid, token, index, nsps}: the first frame on a connection
@@ -270,9 +271,9 @@ class _Hub:
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     async def start(self, adapter: WorkersAdapter) -> None:
-        self.adapters[adapter.nsp.name] = adapter
         if self._server is None:
             await self._open()
+        self.adapters[adapter.nsp.name] = adapter
         self.broadcast_frame(_frame(_NSP, _pack({"nsp": adapter.nsp.name, "up": True})))
 
     async def _open(self) -> None:
@@ -286,8 +287,14 @@ class _Hub:
         # Made here, after any fork: a uid and token made before it would be shared by every worker.
         self.uid = os.urandom(8).hex()
         self.token = _base36(int.from_bytes(os.urandom(4), "big")).rjust(_TOKEN_LEN, "0")[-_TOKEN_LEN:]
-        os.makedirs(self.directory, exist_ok=True)
+        # Private when made here: whoever can connect to a worker's socket speaks for a worker.
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
         path = _socket_path(self.directory, self.index)
+        if len(os.fsencode(path)) >= _MAX_PATH:
+            raise ValueError(
+                f"the workers adapter's socket path {path!r} is too long for a Unix socket "
+                f"({_MAX_PATH - 1} bytes at most): give create_adapter() a shorter socket_dir"
+            )
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)  # left by the worker this one replaces
         self._server = await asyncio.start_unix_server(self._accept, path)
