@@ -34,6 +34,7 @@ class Worker:
         self.io = io
         self.url = url
         self.clients: list[socketio.AsyncClient] = []
+        io.on("barrier", lambda: True)  # see settled()
 
     @property
     def adapter(self) -> WorkersAdapter:
@@ -99,6 +100,20 @@ async def until_counts(workers: list[Worker], count: int) -> None:
         if counts == [count] * len(workers):
             return
         assert time.monotonic() < deadline, f"server counts {counts}, not {count}"
+        await asyncio.sleep(0.01)
+
+
+async def settled(*workers: Worker) -> None:
+    """Everything these workers sent so far has been handled by every other worker: a request goes after it on
+    the same connections, and each answers it once it has handled what came before."""
+    for worker in workers:
+        await worker.io.server_side_emit_with_ack("barrier")
+
+
+async def eventually(check: Any) -> None:
+    deadline = time.monotonic() + PROMPTLY
+    while not check():
+        assert time.monotonic() < deadline, "never came true"
         await asyncio.sleep(0.01)
 
 
@@ -208,7 +223,7 @@ async def test_fetch_sockets_and_remote_sockets(mesh: Any) -> None:
     await remote.emit("direct", 7)
     assert await next_event(on_b) == ("direct", 7)
     await remote.join("joined-remotely")
-    await asyncio.sleep(0.05)
+    await settled(a)
     assert "joined-remotely" in socket_b.rooms
     assert len(await a.io.fetch_sockets()) == 2
     await nothing_more(on_a)
@@ -219,11 +234,11 @@ async def test_sockets_join_leave_and_disconnect(mesh: Any) -> None:
     sio_a, _ = await a.client()
     sio_b, _ = await b.client()
     await a.io.sockets_join("everyone")
-    await asyncio.sleep(0.05)
+    await settled(a)
     (socket_b,) = b.io.sockets.sockets.values()
     assert "everyone" in socket_b.rooms
     await a.io.in_("everyone").sockets_leave("everyone")
-    await asyncio.sleep(0.05)
+    await settled(a)
     assert "everyone" not in socket_b.rooms
     disconnected = asyncio.Event()
     sio_b.on("disconnect", disconnected.set)
@@ -321,7 +336,7 @@ async def test_sessions_are_copied_while_the_socket_lives(mesh: Any) -> None:
     (socket,) = a.io.sockets.sockets.values()
     await socket.join("r1")
     socket.data["user"] = "ann"
-    await asyncio.sleep(0.05)
+    await settled(a)
     # The room is copied at once; the data at the next check (sync_interval).
     replica = b.adapter._replicas[socket.pid]
     assert replica.sid == sio.get_sid()
@@ -332,11 +347,11 @@ async def test_sessions_are_copied_while_the_socket_lives(mesh: Any) -> None:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     await socket.leave("r1")
-    await asyncio.sleep(0.05)
+    await settled(a)
     assert set(b.adapter._replicas[socket.pid].rooms) == {socket.id}
     # A disconnection that cannot be recovered from ends the session everywhere.
     await socket.disconnect()
-    await asyncio.sleep(0.05)
+    await settled(a)
     assert socket.pid not in b.adapter._replicas
     assert socket.pid not in c.adapter._replicas
 
@@ -350,17 +365,15 @@ async def test_a_crashed_workers_client_recovers_on_another_worker(mesh: Any) ->
     await b.io.to("r1").emit("first", 1)
     event, value, offset = await next_event(on_a)
     assert (event, value) == ("first", 1)
-    await a.adapter._hub.links[1].writer.drain()  # type: ignore[union-attr]
-    await asyncio.sleep(0.05)
     a.adapter._sync_data()  # the data check that sync_interval would run
-    await asyncio.sleep(0.05)
+    await settled(a)
     a.crash()
     await until_counts([b, c], 2)
     # Sent while the client is away: from the worker it will land on, and from another one.
     await b.io.to("r1").emit("away-b", 2)
     await c.io.emit("away-c", 3)
     await c.io.to("elsewhere").emit("not-for-it", 4)
-    await asyncio.sleep(0.05)
+    await settled(c)
     session = await b.adapter.restore_session(socket.pid, offset)
     assert session is not None
     assert session.sid == socket.id
@@ -368,7 +381,7 @@ async def test_a_crashed_workers_client_recovers_on_another_worker(mesh: Any) ->
     assert session.data == {"user": "ann"}
     assert [p[:-1] for p in session.missed_packets] == [["away-b", 2], ["away-c", 3]]
     # Recovered once: the other worker let go of it.
-    await asyncio.sleep(0.05)
+    await settled(b)
     assert await c.adapter.restore_session(socket.pid, offset) is None
     assert sio.connected  # (in this process the crashed server still holds the connection)
 
@@ -385,13 +398,13 @@ async def test_every_missed_event_exactly_once_whatever_the_order(mesh: Any) -> 
         await c.io.emit("e", f"c{i}")
     seen = [await next_event(on_a) for _ in range(15)]
     offset = seen[-1][-1]
-    await asyncio.sleep(0.05)
+    await settled(a)
     a.crash()
     await until_counts([b, c], 2)
     for i in range(5, 7):
         await b.io.emit("e", f"b{i}")
         await c.io.emit("e", f"c{i}")
-    await asyncio.sleep(0.05)
+    await settled(b, c)
     session = await c.adapter.restore_session(socket.pid, offset)
     assert session is not None
     assert sorted(p[1] for p in session.missed_packets) == ["b5", "b6", "c5", "c6"]
@@ -423,12 +436,12 @@ async def test_a_replacement_worker_gets_the_state_and_recovers(mesh: Any, tmp_p
     await socket.join("r1")
     await c.io.emit("before", 0)
     offset = (await next_event(on_a))[-1]
-    await asyncio.sleep(0.05)
+    await settled(a)
     a.crash()
     await until_counts([b, c], 2)
     await b.io.to("r1").emit("away", 1)
     await c.io.to("nobody").emit("not-for-it", 2)
-    await asyncio.sleep(0.05)
+    await settled(b, c)
     io = aiosocketio.Server(
         adapter=create_adapter(socket_dir=tmp_path, index=0, workers=3), connection_state_recovery=RECOVERY
     )
@@ -437,7 +450,7 @@ async def test_a_replacement_worker_gets_the_state_and_recovers(mesh: Any, tmp_p
     try:
         await until_counts([replacement, b, c], 3)
         await c.io.to("r1").emit("away-later", 3)
-        await asyncio.sleep(0.1)
+        await settled(b, c)
         session = await replacement.adapter.restore_session(socket.pid, offset)
         assert session is not None
         assert session.rooms == {socket.id, "r1"}
@@ -457,7 +470,7 @@ async def test_a_hole_in_the_log_is_not_papered_over(mesh: Any) -> None:
     b.adapter._seq += 1  # b's second event never reaches a ...
     await b.io.emit("third", 3)  # ... its third does
     assert (await next_event(on_b))[:2] == ("third", 3)
-    await asyncio.sleep(0.05)
+    await settled(b)
     token = b.adapter._hub.token
     assert a.adapter._first_seen[token] == 3
     assert [entry.seq for entry in a.adapter._log[token]] == [3]
@@ -472,11 +485,10 @@ async def test_a_worker_shut_down_by_its_front_end_keeps_its_sessions(mesh: Any)
     a, b = await mesh(2, connection_state_recovery=RECOVERY)
     await a.client()
     (socket,) = a.io.sockets.sockets.values()
-    await asyncio.sleep(0.05)
+    await settled(a)
     await a.io.shutdown()
-    await asyncio.sleep(0.05)
-    replica = b.adapter._replicas[socket.pid]
-    assert replica.kept_at is not None
+    await eventually(lambda: socket.pid in b.adapter._replicas)
+    assert b.adapter._replicas[socket.pid].kept_at is not None
 
 
 async def test_a_server_served_again_counts_its_events_anew(mesh: Any) -> None:
@@ -486,7 +498,7 @@ async def test_a_server_served_again_counts_its_events_anew(mesh: Any) -> None:
     await a.io.startup()
     await until_counts([a, b], 2)
     await a.io.emit("two")
-    await asyncio.sleep(0.05)
+    await settled(a)
     token = a.adapter._hub.token
     assert b.adapter._first_seen[token] == 1
 
@@ -495,7 +507,7 @@ async def test_an_unknown_or_foreign_offset_is_not_recovered(mesh: Any) -> None:
     a, b = await mesh(2, connection_state_recovery=RECOVERY)
     await a.client()
     (socket,) = a.io.sockets.sockets.values()
-    await asyncio.sleep(0.05)
+    await settled(a)
     a.crash()
     await until_counts([b], 1)
     assert await b.adapter.restore_session(socket.pid, "1700000000000-0") is None

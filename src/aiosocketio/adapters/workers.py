@@ -203,8 +203,10 @@ class _Link:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self.writer is not None and self._buffer:
-            self.writer.write(bytes(self._buffer))
+        writer = self.writer
+        # A worker that just died: its connection is closing, and the reading side is about to notice.
+        if writer is not None and self._buffer and not writer.transport.is_closing():
+            writer.write(bytes(self._buffer))
         self._buffer.clear()
 
     async def _run(self) -> None:
