@@ -503,6 +503,34 @@ async def test_a_server_served_again_counts_its_events_anew(mesh: Any) -> None:
     assert b.adapter._first_seen[token] == 1
 
 
+async def test_one_worker_reports_an_expired_session(mesh: Any) -> None:
+    """``session-expired`` is emitted once in the cluster: by the worker that had the socket, or, when that
+    worker died, by the first of the others."""
+    a, b, c = await mesh(3, connection_state_recovery={"max_disconnection_duration": 0.3})
+    expired: list[tuple[str, str, str]] = []
+    for name, worker in (("a", a), ("b", b), ("c", c)):
+        worker.adapter.on("session-expired", lambda pid, sid, name=name: expired.append((name, pid, sid)))
+    _sio, _ = await a.client()
+    await a.client()
+    first, second = a.io.sockets.sockets.values()
+    await settled(a)
+    # One leaves with a recoverable reason while its worker lives on ...
+    await first.conn.close()
+    await eventually(lambda: first.pid in b.adapter._replicas and b.adapter._replicas[first.pid].kept_at)
+    await eventually(lambda: len(expired) >= 1)
+    await asyncio.sleep(0.5)
+    assert expired == [("a", first.pid, first.id)]
+    # ... the other's worker dies.
+    a.crash()
+    await eventually(lambda: any(pid == second.pid for _, pid, _ in expired))
+    await asyncio.sleep(0.5)
+    # (The first client reconnected meanwhile, as a new session: it expires with its worker too.)
+    assert {name for name, _, _ in expired[1:]} == {"b"}
+    pids = [pid for _, pid, _ in expired]
+    assert len(pids) == len(set(pids))
+    assert ("b", second.pid, second.id) in expired
+
+
 async def test_an_unknown_or_foreign_offset_is_not_recovered(mesh: Any) -> None:
     a, b = await mesh(2, connection_state_recovery=RECOVERY)
     await a.client()

@@ -495,6 +495,7 @@ class WorkersAdapter(ClusterAdapter):
         "_first_seen",
         "_housekeeping",
         "_hub",
+        "_kept",
         "_log",
         "_pending",
         "_replicas",
@@ -519,6 +520,7 @@ class WorkersAdapter(ClusterAdapter):
         self._synced: dict[str, bytes] = {}  # sid -> what was sent last, to send only changes
         self._seen_data: dict[str, Any] = {}  # sid -> a copy of the data sent last, compared at each check
         self._pending: dict[str, tuple[str, StoredSession | None]] = {}
+        self._kept: deque[tuple[float, str]] = deque()  # (kept since, pid), oldest first: what expires next
         self._housekeeping: asyncio.TimerHandle | None = None
 
     @property
@@ -624,6 +626,7 @@ class WorkersAdapter(ClusterAdapter):
         for replica in self._replicas.values():
             if replica.owner == peer.uid and replica.kept_at is None:
                 replica.kept_at = now  # its worker died with the socket: the session waits from now
+                self._kept.append((now, replica.pid))
 
     def on_peer_message(self, peer: _Peer, message: wire.ClusterMessage, seq: int, at: float) -> None:
         offset = None
@@ -710,9 +713,18 @@ class WorkersAdapter(ClusterAdapter):
                 del self._log[token]
                 self._first_seen.pop(token, None)
                 self._vector.pop(token, None)
-        for pid, replica in list(self._replicas.items()):
-            if replica.kept_at is not None and replica.kept_at < limit:
-                del self._replicas[pid]
+        kept, replicas, hub = self._kept, self._replicas, self._hub
+        while kept and kept[0][0] < limit:
+            _, pid = kept.popleft()
+            replica = replicas.get(pid)
+            if replica is None or replica.kept_at is None or replica.kept_at >= limit:
+                continue  # recovered, or kept again since (its entry is further on)
+            del replicas[pid]
+            # One worker tells the application: the one that had the socket, or for a dead one's, the first.
+            if replica.owner == self.uid or (
+                replica.owner not in hub.peers
+                and hub.index <= min((p.index for p in hub.peers.values()), default=hub.index)
+            ):
                 self.emit_event("session-expired", pid, replica.sid)
 
     # -- sessions while the socket lives -------------------------------------------------------------------
@@ -845,15 +857,19 @@ class WorkersAdapter(ClusterAdapter):
             peer.uid,
             kept_at,
         )
+        if kept_at is not None:
+            self._kept.append((kept_at, pid))
 
     # -- connection state recovery -------------------------------------------------------------------------
 
     async def persist_session(self, session: StoredSession) -> None:
         if self._recovery is None:
             return
+        now = time.time()
         self._replicas[session.pid] = _Replica(
-            session.sid, session.pid, tuple(session.rooms), session.data, self.uid, time.time()
+            session.sid, session.pid, tuple(session.rooms), session.data, self.uid, now
         )
+        self._kept.append((now, session.pid))
         self._want(session.sid, (_KEPT, session))
 
     async def restore_session(self, pid: str, offset: str) -> StoredSession | None:
