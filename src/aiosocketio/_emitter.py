@@ -185,6 +185,14 @@ class EventEmitter:
         self._add_listener(event, wrapper)
         return listener
 
+    def prepend_listener(self, event: str, listener: Listener) -> Listener:
+        """Register ``listener`` for ``event`` before the listeners it already has (Node's ``prependListener``):
+        for instrumentation that must see a socket before the application's handlers do."""
+        self._add_listener(event, listener)  # the checks of the subclass, then moved to the front
+        *others, added = self._listeners[event]
+        self._listeners[event] = (added, *others)
+        return listener
+
     def off(self, event: str | None = None, listener: Listener | None = None) -> None:
         """Remove one listener, every listener of ``event``, or every listener at all."""
         if event is None:

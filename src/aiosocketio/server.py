@@ -37,6 +37,11 @@ __all__ = ["Server"]
 
 NamespaceSpec = str | re.Pattern[str] | Callable[..., Any]
 
+#: The events of the server itself (``io.on(...)``); any other name is the main namespace's. ``startup`` fires
+#: once the adapters are ready, on the loop that serves; ``shutdown`` when the server starts closing, before the
+#: adapters close (what runs beside the server, such as aiosocketio.admin's stats timer, starts and stops there).
+_SERVER_EVENTS = frozenset({"new_namespace", "startup", "shutdown"})
+
 _RECOVERY_DEFAULTS: dict[str, Any] = {"max_disconnection_duration": 120.0, "skip_middlewares": True}
 
 
@@ -188,8 +193,9 @@ class Server(EventEmitter):
     def on(self, event: str, listener: F) -> F: ...
 
     def on(self, event: str, listener: F | None = None) -> F | Callable[[F], F]:
-        """``connection``/``connect`` (main namespace), ``new_namespace``, or a server-side event's handler."""
-        target: EventEmitter = self if event == "new_namespace" else self.sockets
+        """``connection``/``connect`` (main namespace), ``new_namespace``, ``startup``, ``shutdown``, or a
+        server-side event's handler."""
+        target: EventEmitter = self if event in _SERVER_EVENTS else self.sockets
         if listener is None:
             return EventEmitter.on(target, event)
         return EventEmitter.on(target, event, listener)
@@ -297,6 +303,13 @@ class Server(EventEmitter):
     def handles(self, path: str) -> bool:
         return self.engine.handles(path)
 
+    @property
+    def serving(self) -> bool:
+        """Whether the server has started serving (its ``startup`` event has been emitted) and not shut down
+        since: what code attached to a running server (the Admin UI, metrics) checks instead of waiting for a
+        ``startup`` event that already happened."""
+        return self._started
+
     async def startup(self) -> None:
         """Initialise the adapters (a cluster adapter connects and subscribes here, on the running loop); the
         front-ends call it before serving, and the first request does if they did not. After a
@@ -307,6 +320,7 @@ class Server(EventEmitter):
         self._stopped = False
         for nsp in tuple(self._nsps.values()):
             await nsp.adapter.init()
+        self.emit_event("startup")
 
     def handle_http(self, request: Request) -> Coroutine[Any, Any, Response]:
         """Answer one plain HTTP request (``WebApp.handle_http``).
@@ -350,6 +364,8 @@ class Server(EventEmitter):
 
     async def shutdown(self) -> None:
         """Disconnect every socket ("server shutting down"), close the adapters, then every session."""
+        if self._started:
+            self.emit_event("shutdown")
         for client in tuple(self._clients.values()):
             client.on_close("server shutting down")
         # A request still in flight after this must not start the adapters again (only startup() does).

@@ -140,3 +140,18 @@ def test_on_once_off_and_decorator() -> None:
     assert calls == ["first:1", "once:1", "first:2"]
     with pytest.raises(TypeError, match="callable"):
         emitter.on("a", "not a function")  # type: ignore[call-overload]
+
+
+def test_prepend_listener_goes_first_and_keeps_the_checks() -> None:
+    import aiosocketio
+
+    calls: list[str] = []
+    io = aiosocketio.Server()
+    nsp = io.of("/x")
+    nsp.on("connection", lambda socket: calls.append("app"))
+    nsp.prepend_listener("connection", lambda socket: calls.append("instrumentation"))
+    nsp.emit_event("connection", object())
+    assert calls == ["instrumentation", "app"]
+    with pytest.raises(TypeError, match="called with one argument"):
+        nsp.prepend_listener("connection", lambda: None)  # the namespace's own check still applies
+    assert len(nsp.listeners("connection")) == 2

@@ -136,11 +136,39 @@ async def workers(program: Program, run: Run, services: Services) -> None:
             os.environ.update(saved)
 
 
+async def admin_cluster(program: Program, run: Run, services: Services) -> None:
+    """Two servers of the Admin UI's cluster sample (``python app.py`` and ``uvicorn app:app``): an admin client of
+    either gets the stats of both, and a session id given by one logs in on the other (the ``RedisStore``)."""
+    first, second = Run(run.name, run.variant, "python"), Run(run.name, run.variant, "uvicorn")
+    with start(program, first, services) as port_a, start(program, second, services) as port_b:
+        urls = [f"http://127.0.0.1:{port}" for port in (port_a, port_b)]
+        session_id = None
+        for url in urls:
+            admin = socketio.AsyncClient(reconnection=False)
+            stats: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            sessions: asyncio.Queue[str] = asyncio.Queue()
+            admin.on("server_stats", stats.put_nowait, namespace="/admin")
+            admin.on("session", sessions.put_nowait, namespace="/admin")
+            auth = {"sessionId": session_id} if session_id else {"username": "admin", "password": "changeit"}
+            await admin.connect(url, namespaces=["/admin"], auth=auth, wait_timeout=PROMPTLY)
+            try:
+                if session_id is None:
+                    session_id = await asyncio.wait_for(sessions.get(), PROMPTLY)
+                servers: set[str] = set()
+                async with asyncio.timeout(3 * PROMPTLY):
+                    while len(servers) < 2:
+                        servers.add((await stats.get())["serverId"])
+                assert all("#" in server for server in servers), servers  # host#pid: one id per process
+            finally:
+                await admin.disconnect()
+
+
 Scenario = Callable[[Program, Run, Services], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     "clusters-redis": cluster,
     "clusters-postgres": cluster,
     "clusters-workers": workers,
+    "admin-ui-cluster": admin_cluster,
 }
 
 
