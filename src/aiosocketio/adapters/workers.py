@@ -49,8 +49,11 @@ __all__ = ["ENV_DIR", "ENV_INDEX", "ENV_WORKERS", "WorkersAdapter", "create_adap
 logger = logging.getLogger("aiosocketio.workers")
 
 ENV_INDEX = "AIOSOCKETIO_WORKER_INDEX"
+"""The environment variable with the worker's number, 0 to N-1 (a replacement gets the number it replaces)."""
 ENV_WORKERS = "AIOSOCKETIO_WORKERS"
+"""The environment variable with the number of workers, N."""
 ENV_DIR = "AIOSOCKETIO_WORKER_DIR"
+"""The environment variable with the directory of the workers' Unix sockets, private to them."""
 
 _HEADER = struct.Struct(">IB")  # length of what follows the length, frame kind
 _EVENT = struct.Struct(">Qd")  # an event's sequence number (0: not logged) and its sender's clock
