@@ -12,7 +12,9 @@ Connection state recovery survives a worker killed without warning (SIGKILL, OOM
 for the dying worker: while a socket is connected, its worker keeps a copy of what recovery needs (id, private
 id, rooms, ``data``) on every other worker, and every event sent with an offset is logged by every worker. An
 offset is a vector: for each worker that sent events, the last of its events the delivering worker had handled.
-Any worker can thus tell exactly which logged events a returning client missed, whichever worker it was on.
+Any worker can thus tell exactly which logged events a returning client missed, whichever worker it was on. A
+worker that joins the mesh (a replacement too) gets from the others the sessions waiting for their clients and
+their logs.
 
 Configuration comes from the arguments, else from the environment the ``workers=N`` supervisor sets in each
 worker (``AIOSOCKETIO_WORKER_INDEX``, ``AIOSOCKETIO_WORKERS``, ``AIOSOCKETIO_WORKER_DIR``). Nothing is opened
@@ -55,7 +57,7 @@ ENV_WORKERS = "AIOSOCKETIO_WORKERS"
 ENV_DIR = "AIOSOCKETIO_WORKER_DIR"
 """The environment variable with the directory of the workers' Unix sockets, private to them."""
 
-_HEADER = struct.Struct(">IB")  # length of what follows the length, frame kind
+_HEADER = struct.Struct(">IB")  # the body's length (the kind byte not counted), the frame's kind
 _EVENT = struct.Struct(">Qd")  # an event's sequence number (0: not logged) and its sender's clock
 _MAX_FRAME = 256 * 1024 * 1024
 _MAX_BUFFERED = 64 * 1024 * 1024
