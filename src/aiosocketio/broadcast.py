@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiosocketio._checks import ack_timeout, room_list
 from aiosocketio.adapters.options import BroadcastOptions
+from aiosocketio.clock import wait_for
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers.packet import RESERVED_EVENTS, Packet, PacketType
 
@@ -136,7 +137,7 @@ class BroadcastOperator:
         nsp.notify_outgoing(self._options, event, args)
         nsp.adapter.broadcast_with_ack(packet, self._options, on_count, on_ack)
         try:
-            await asyncio.wait_for(asyncio.shield(done), timeout)
+            await wait_for(nsp.server.clock, asyncio.shield(done), timeout)
         except TimeoutError:
             raise AckTimeoutError(responses=list(responses)) from None
         return responses

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from aiosocketio._types import BroadcastNamespace
     from aiosocketio.adapters._types import AdapterNamespace
     from aiosocketio.adapters.base import Adapter
+    from aiosocketio.clock import Clock
     from aiosocketio.engineio.socket import EngineSocket
     from aiosocketio.socket import Socket
 
@@ -67,7 +68,8 @@ def _recovery_options(value: Any) -> dict[str, Any] | None:
 
 
 class Server(EventEmitter):
-    """A Socket.IO v4 server. Engine options (``ping_interval``, ``cors``, ...) pass through to ``io.engine``."""
+    """A Socket.IO v4 server. Engine options (``ping_interval``, ``cors``, ``clock``...) pass through to
+    ``io.engine``."""
 
     __slots__ = (
         "_adapter_factory",
@@ -84,6 +86,7 @@ class Server(EventEmitter):
         "connect_timeout",
         "connection_state_recovery",
         "engine",
+        "parser",
         "sockets",
         "writer",
     )
@@ -117,6 +120,8 @@ class Server(EventEmitter):
         # Called with each Namespace as it is created (typed loosely: it gets the namespace as an adapter sees it).
         self._adapter_factory: Callable[[Any], Adapter] = adapter or InMemoryAdapter
         parser = parser or default_parser
+        #: The packet parser (a module or object with ``encode`` and ``Decoder``): what clients must speak.
+        self.parser: Any = parser
         # Encodes every packet this server sends: the PacketWriter its namespaces, sockets and adapters use.
         self.writer = EngineWriter(parser)
         self._new_decoder: Callable[[], Any] = parser.Decoder
@@ -266,6 +271,11 @@ class Server(EventEmitter):
         return await self.sockets.server_side_emit_with_ack(event, *args, timeout=timeout)
 
     # -- what the namespaces and clients use (see aiosocketio._types) ------------------------------------
+
+    @property
+    def clock(self) -> Clock | None:
+        """Where every deadline is timed: the ``clock`` option (a test's ``FakeClock``), None for the loop's."""
+        return self.engine.clock
 
     @property
     def cleanup_empty_child_namespaces(self) -> bool:

@@ -23,6 +23,7 @@ from aiosocketio._emitter import _PLAIN_RESULTS, EventEmitter, call_listener, sp
 from aiosocketio._migration import cannot_take, check_reason_listener, describe_listener
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
 from aiosocketio.broadcast import BroadcastOperator, check_event_name
+from aiosocketio.clock import wait_for
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers.packet import EncodeError, Packet, PacketType
 from aiosocketio.recovery import RECOVERABLE_REASONS, StoredSession
@@ -305,7 +306,7 @@ class Socket(EventEmitter):
         if flags.timeout is None:
             return await future
         try:
-            return await asyncio.wait_for(future, flags.timeout)
+            return await wait_for(self.server.clock, future, flags.timeout)
         except TimeoutError:
             self._acks.pop(ack_id, None)
             raise AckTimeoutError() from None

@@ -25,7 +25,19 @@ from urllib.parse import urlsplit
 import pytest
 import socketio
 from apps import run_program
-from docsamples import DOCS, Program, Run, SampleError, Services, catalog, check, localise, needs, start
+from docsamples import (
+    DOCS,
+    Program,
+    Run,
+    SampleError,
+    Services,
+    catalog,
+    check,
+    localise,
+    needs,
+    run_pytest,
+    start,
+)
 from test_demo_browser import open_cdp, open_page, run_chromium
 
 FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
@@ -192,6 +204,8 @@ def _runs() -> list[Run]:
             runs += [Run(name, variant, "cluster") for variant in ["", *(a.variant for a in program.alts)]]
         elif program.server is not None:
             runs += program.runs()
+        elif program.pytest_files:
+            runs.append(Run(name, "", "pytest"))
     return runs
 
 
@@ -240,7 +254,9 @@ async def test_sample(run: Run, request: pytest.FixtureRequest) -> None:
     program = PROGRAMS[run.name]
     services = services_for(program, request)
     scenario = SCENARIOS.get(run.name)
-    if scenario is not None:
+    if run.way == "pytest":
+        await asyncio.to_thread(run_pytest, program)
+    elif scenario is not None:
         await scenario(program, run, services)
     else:
         await check(program, run, services, browse)
@@ -323,6 +339,32 @@ def test_a_fragment_needs_a_reason(tmp_path: Path) -> None:
         catalog([page])
     page.write_text("<!-- sample: fragment -- one line of a larger program -->\n```python\nx = 1\n```\n")
     assert catalog([page]) == {}
+
+
+def _pytest_page(tmp_path: Path, test: str, *, test_name: str = "test_app") -> Path:
+    page = tmp_path / "testing.md"
+    page.write_text(
+        "<!-- sample: pytest kit/app -->\n```python\nANSWER = 42\n```\n\n"
+        f"<!-- sample: pytest kit/{test_name} -->\n```python\n{test}```\n",
+        encoding="utf-8",
+    )
+    return page
+
+
+def test_a_pytest_sample_passes_only_when_its_tests_do(tmp_path: Path) -> None:
+    passing = "from app import ANSWER\n\n\ndef test_answer():\n    assert ANSWER == 42\n"
+    assert "1 passed" in run_pytest(catalog([_pytest_page(tmp_path, passing)])["kit"])
+    failing = passing.replace("42", "43")
+    with pytest.raises(AssertionError, match="pytest failed"):
+        run_pytest(catalog([_pytest_page(tmp_path, failing)])["kit"])
+    skipping = "import pytest\n\n\n@pytest.mark.skip\ndef test_answer():\n    pass\n"
+    with pytest.raises(AssertionError, match=r"no test ran|not a clean pass"):
+        run_pytest(catalog([_pytest_page(tmp_path, skipping)])["kit"])
+
+
+def test_a_pytest_sample_needs_a_test_file(tmp_path: Path) -> None:
+    with pytest.raises(SampleError, match="a pytest project with no test_"):
+        catalog([_pytest_page(tmp_path, "x = 1\n", test_name="helpers")])
 
 
 def test_a_port_is_changed_only_where_it_is_one() -> None:

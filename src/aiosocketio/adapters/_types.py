@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from aiosocketio.clock import Clock
     from aiosocketio.parsers.packet import Packet
 
 __all__ = ["AdapterNamespace", "AdapterServer", "HandshakeRecord", "LocalSocket", "PacketWriter"]
@@ -60,6 +61,11 @@ class AdapterServer(Protocol):
     @property
     def connection_state_recovery(self) -> dict[str, Any] | None:
         """None when recovery is off, else ``max_disconnection_duration`` and ``skip_middlewares``."""
+        ...
+
+    @property
+    def clock(self) -> Clock | None:
+        """Where deadlines are timed (the recovery window, ack timeouts); None: the running loop."""
         ...
 
 
