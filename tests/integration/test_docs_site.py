@@ -38,6 +38,7 @@ REFERENCED_MODULES = (
     "aiosocketio.adapters.redis",
     "aiosocketio.adapters.redis_streams",
     "aiosocketio.adapters.postgres",
+    "aiosocketio.adapters.workers",
     "aiosocketio.emitter",
     "aiosocketio.parsers",
     "aiosocketio.admin",

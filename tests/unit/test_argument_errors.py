@@ -148,7 +148,13 @@ async def test_an_ack_timeout_in_milliseconds_is_refused() -> None:
         (
             "msgpack",
             "from aiosocketio.adapters.redis import create_adapter",
-            "each Redis or PostgreSQL adapter and emitter needs the 'msgpack' package",
+            "each cluster adapter (workers, Redis, PostgreSQL) and emitter needs the 'msgpack' package",
+        ),
+        (
+            "msgpack",
+            "from aiosocketio.adapters.workers import create_adapter",
+            "each cluster adapter (workers, Redis, PostgreSQL) and emitter needs the 'msgpack' package, which is "
+            "not installed: pip install 'aiosocketio[msgpack]'",
         ),
     ],
     ids=lambda value: value.splitlines()[0][:60] if isinstance(value, str) and "\n" in value else None,
@@ -172,15 +178,16 @@ def test_a_missing_optional_dependency_names_the_extra(missing: str, code: str, 
     assert text.startswith(message), text
 
 
-def test_the_emitters_message_names_both_extras() -> None:
+def test_the_emitters_message_names_every_extra() -> None:
     program = (
         "import sys\nsys.modules['msgpack'] = None\n"
         "try:\n    import aiosocketio.emitter\nexcept ImportError as exc:\n    print(exc)\n"
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == (
-        "each Redis or PostgreSQL adapter and emitter needs the 'msgpack' package, which is not installed: "
-        "pip install 'aiosocketio[redis]' or pip install 'aiosocketio[postgres]'"
+        "each cluster adapter (workers, Redis, PostgreSQL) and emitter needs the 'msgpack' package, which is not "
+        "installed: pip install 'aiosocketio[msgpack]' or pip install 'aiosocketio[redis]' or "
+        "pip install 'aiosocketio[postgres]'"
     )
 
 

@@ -78,6 +78,11 @@ class LocalSocket(Protocol):
         ...
 
     @property
+    def pid(self) -> str | None:
+        """The private session id a recovering client presents (None without connection state recovery)."""
+        ...
+
+    @property
     def handshake(self) -> HandshakeRecord:
         """The handshake, as ``fetch_sockets`` reports it."""
         ...
