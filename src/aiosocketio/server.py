@@ -71,6 +71,7 @@ class Server(EventEmitter):
 
     __slots__ = (
         "_adapter_factory",
+        "_adapter_given",
         "_bundle",
         "_cleanup_empty_child_namespaces",
         "_clients",
@@ -114,6 +115,7 @@ class Server(EventEmitter):
                 SessionAwareAdapter,
                 max_disconnection_duration=self.connection_state_recovery["max_disconnection_duration"],
             )
+        self._adapter_given = adapter is not None
         # Called with each Namespace as it is created (typed loosely: it gets the namespace as an adapter sees it).
         self._adapter_factory: Callable[[Any], Adapter] = adapter or InMemoryAdapter
         parser = parser or default_parser
@@ -275,6 +277,27 @@ class Server(EventEmitter):
     def create_adapter(self, nsp: AdapterNamespace) -> Adapter:
         """The adapter of a namespace being created, from the ``adapter`` option."""
         return self._adapter_factory(nsp)
+
+    @property
+    def has_own_adapter(self) -> bool:
+        """Whether the ``adapter`` option was given (False: the in-memory adapter, or :meth:`use_adapter`'s)."""
+        return self._adapter_given
+
+    def use_adapter(self, factory: Callable[[Namespace], Adapter]) -> None:
+        """Make ``factory`` the adapter of every namespace, those that exist and those to come, as if it had
+        been the ``adapter`` option; for a server not yet served (``workers=N`` gives each worker's server a
+        cluster adapter this way). Raises ``RuntimeError`` once the server serves and ``ValueError`` when it
+        was given an adapter of its own."""
+        if self._started:
+            raise RuntimeError("use_adapter() is for a server that does not serve yet")
+        if self._adapter_given:
+            raise ValueError(
+                "this server was given an adapter (the adapter option); use_adapter() would replace it"
+            )
+        self._adapter_factory = factory
+        # The namespaces that exist hold nobody yet (the server has not served): each gets an adapter anew.
+        for nsp in (*self._nsps.values(), *self._parents):
+            nsp.adapter = factory(nsp)
 
     def new_socket_id(self) -> str:
         """A fresh random id for a socket or a private session id."""
