@@ -83,6 +83,8 @@ ENV_DIR: Final = "AIOSOCKETIO_WORKER_DIR"
 PEEK_SIZE: Final = 8192
 #: Largest chunk a worker hands back with a connection (a bigger one is answered where it is).
 MAX_HANDBACK: Final = 64 * 1024
+#: Bytes of sids a report of closed sessions holds at most (a sid may take 4 bytes a character in UTF-8).
+REPORT_SIZE: Final = 8 * 1024
 #: Seconds a new connection may stay silent in the parent before it goes to a worker unrouted (a browser's
 #: preconnect sends nothing for a while); that worker then checks its first request as it checks later ones.
 SILENT_HANDOVER: Final = 1.0
@@ -98,7 +100,7 @@ _ROUTED: Final = (
     b"r"  # parent -> worker: a connection (fd) and the bytes read of it; its first request is yours
 )
 _UNROUTED: Final = b"u"  # parent -> worker: a silent connection; check its first request like the later ones
-_OPENED: Final = b"o"  # worker -> parent: the sids (JSON list) of sessions opened here
+_OPENED: Final = b"o"  # worker -> parent: the sid (UTF-8) of a session opened here
 _CLOSED: Final = b"c"  # worker -> parent: the sids (JSON list) of sessions that ended here
 _HANDBACK: Final = b"h"  # worker -> parent: a connection (fd) whose next request is another worker's
 
@@ -106,9 +108,10 @@ _HANDBACK: Final = b"h"  # worker -> parent: a connection (fd) whose next reques
 def request_sid(data: bytes) -> str | None:
     """The ``sid`` query parameter of the request line ``data`` starts with, as the engine reads it; None if none.
 
-    Only the request target is looked at (``GET /socket.io/?EIO=4&transport=polling&sid=... HTTP/1.1``); the
-    value is decoded by the same function the engine uses, so any id ``generate_id`` returns, percent-encoded
-    by the client or not, is found as the engine would find it.
+    Only the request target is looked at (``GET /socket.io/?EIO=4&transport=polling&sid=... HTTP/1.1``). The
+    common query (nothing percent-encoded, one ``sid``) is read directly; any other goes through the function
+    the engine parses queries with, so any id ``generate_id`` returns, percent-encoded by the client or not, is
+    found as the engine would find it.
     """
     end = data.find(b"\n")
     line = data if end < 0 else data[:end]
@@ -118,10 +121,23 @@ def request_sid(data: bytes) -> str | None:
     stop = line.find(b" ", start)
     target = line[start:] if stop < 0 else line[start:stop]
     question = target.find(b"?")
-    if question < 0 or b"sid=" not in target:
+    if question < 0:
         return None
-    query = target[question + 1 :].partition(b"#")[0]
-    return parse_query(query.decode("latin-1")).get("sid") or None
+    query = target[question + 1 :]
+    if b"%" in query or b"+" in query or b"#" in query:
+        return parse_query(query.partition(b"#")[0].decode("latin-1")).get("sid") or None
+    count = query.count(b"sid")
+    if count != 1:
+        return None if not count else parse_query(query.decode("latin-1")).get("sid") or None
+    if query.startswith(b"sid="):
+        begin = 4
+    else:
+        begin = query.find(b"&sid=") + 5
+        if begin == 4:
+            return None
+    finish = query.find(b"&", begin)
+    value = query[begin:] if finish < 0 else query[begin:finish]
+    return value.decode("latin-1") or None
 
 
 def cluster_adapter() -> Callable[[Any], Any] | None:
@@ -170,6 +186,11 @@ def bind_listeners(
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            defer = getattr(socket, "TCP_DEFER_ACCEPT", None)
+            if (
+                defer is not None
+            ):  # Linux: accept() once the first bytes are there, so they can be peeked at once
+                sock.setsockopt(socket.IPPROTO_TCP, defer, 1)
             if port == 0 and len(listeners) > 1:  # every address on the port the first one got
                 address = (address[0], listeners[0].getsockname()[1], *address[2:])
             sock.bind(address)
@@ -210,7 +231,7 @@ class WorkerLink:
         sid: str = session.id
         # Sent now, before the handshake's answer is written (the engine writes it after its listeners ran):
         # the session's next request may come on a new connection, and the parent must know where to send it.
-        self._send(_OPENED + json.dumps([sid]).encode())
+        self._send(_OPENED + sid.encode("utf-8", "surrogatepass"))
         session.on("close", lambda *_: self._on_closed(sid))
 
     def _on_closed(self, sid: str) -> None:
@@ -223,8 +244,16 @@ class WorkerLink:
         self._flush_scheduled = False
         closed = self._closed
         self._closed = []
-        if closed:
-            self._send(_CLOSED + json.dumps(closed).encode())
+        message: list[str] = []
+        size = 0
+        for sid in closed:  # in messages the parent reads whole (a datagram longer than its buffer is cut)
+            message.append(sid)
+            size += 6 * len(sid) + 4  # JSON writes a character outside ASCII as \uXXXX
+            if size > REPORT_SIZE:
+                self._send(_CLOSED + json.dumps(message).encode())
+                message, size = [], 0
+        if message:
+            self._send(_CLOSED + json.dumps(message).encode())
 
     def _send(self, message: bytes, fds: Sequence[int] = ()) -> bool:
         try:
@@ -477,11 +506,19 @@ class Supervisor:
             if self._timers:
                 timeout = max(0.0, min(timeout, self._timers[0][0] - time.monotonic()))
             for key, _ in self._selector.select(timeout):
-                key.data(key.fileobj)
+                self._call(key.data, key.fileobj)
             now = time.monotonic()
             while self._timers and self._timers[0][0] <= now:
                 _, _, callback = heapq.heappop(self._timers)
-                callback()
+                self._call(callback)
+
+    @staticmethod
+    def _call(callback: Callable[..., None], *args: Any) -> None:
+        """One step of the loop: a bug there is logged, and the parent goes on routing."""
+        try:
+            callback(*args)
+        except Exception:
+            logger.exception("error in the workers' parent process")
 
     def _later(self, delay: float, callback: Callable[[], None]) -> None:
         self._timer_seq += 1
@@ -643,11 +680,16 @@ class Supervisor:
                 return
             kind = message[:1]
             if kind == _OPENED:
-                for sid in json.loads(message[1:]):
-                    self._owners[sid] = worker
-                    worker.sids.add(sid)
+                sid = message[1:].decode("utf-8", "surrogatepass")
+                self._owners[sid] = worker
+                worker.sids.add(sid)
             elif kind == _CLOSED:
-                for sid in json.loads(message[1:]):
+                try:
+                    closed = json.loads(message[1:])
+                except ValueError:
+                    logger.error("worker %d sent a report that does not parse", worker.index)
+                    closed = []
+                for sid in closed:
                     if self._owners.get(sid) is worker:
                         del self._owners[sid]
                     worker.sids.discard(sid)
@@ -682,14 +724,19 @@ class Supervisor:
                 logger.debug("accept failed: %s", exc)
                 return
             sock.setblocking(False)
-            self._pending[sock] = time.monotonic() + SILENT_HANDOVER
-            self._selector.register(sock, selectors.EVENT_READ, self._on_first_bytes)
-            self._later(SILENT_HANDOVER, partial(self._on_silent, sock))
+            # With TCP_DEFER_ACCEPT (see bind_listeners) the request is usually there already: routed at once,
+            # with no round through the selector.
+            self._first_look(sock, registered=False)
 
     def _on_first_bytes(self, sock: Any) -> None:
+        self._first_look(sock, registered=True)
+
+    def _first_look(self, sock: socket.socket, *, registered: bool) -> None:
         try:
             data = sock.recv(PEEK_SIZE, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
+            if not registered:
+                self._wait_first_bytes(sock)
             return
         except OSError:
             data = b""
@@ -698,12 +745,20 @@ class Supervisor:
             return
         if b"\n" not in data and len(data) < PEEK_SIZE:
             # The request line has not all come: look again shortly (the socket stays readable meanwhile).
+            if not registered:
+                self._wait_first_bytes(sock)
             self._selector.unregister(sock)
             self._later(RECHECK, partial(self._recheck, sock))
             return
-        self._selector.unregister(sock)
-        del self._pending[sock]
+        if registered:
+            self._selector.unregister(sock)
+            del self._pending[sock]
         self._route(sock, b"", peeked=data)
+
+    def _wait_first_bytes(self, sock: socket.socket) -> None:
+        self._pending[sock] = time.monotonic() + SILENT_HANDOVER
+        self._selector.register(sock, selectors.EVENT_READ, self._on_first_bytes)
+        self._later(SILENT_HANDOVER, partial(self._on_silent, sock))
 
     def _recheck(self, sock: socket.socket) -> None:
         if sock in self._pending:
