@@ -341,6 +341,9 @@ async def test_one_keep_alive_connection_carries_requests_of_sessions_in_differe
         )
         status, body = await http.request(poll_url(first[0]), b'4299["whoami"]')
         assert (status, body) == (200, b"ok")
+        status, body = await http.request(poll_url(first[0]))
+        assert status == 200, body
+        assert body.startswith(b"4399"), body
         await http.close()
         # And on a new connection.
         http = await RawHttp.open(server.port)
@@ -348,6 +351,17 @@ async def test_one_keep_alive_connection_carries_requests_of_sessions_in_differe
             400,
             b'{"code":1,"message":"Session ID unknown"}',
         )
+        await http.close()
+        # A connection that stays silent a while (a browser's preconnect) goes to some worker before its first
+        # request comes; that request and the next are still answered by their sessions' workers.
+        http = await RawHttp.open(server.port)
+        await asyncio.sleep(1.5)
+        for n, (sid, pid) in enumerate((second, first)):
+            assert await http.request(poll_url(sid), f'42{50 + n}["whoami"]'.encode()) == (200, b"ok")
+            status, body = await http.request(poll_url(sid))
+            assert status == 200, body
+            assert body.startswith(f"43{50 + n}".encode()), body
+            assert json.loads(body[4:])[0][0] == pid
         await http.close()
 
 
