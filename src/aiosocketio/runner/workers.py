@@ -681,6 +681,17 @@ class Supervisor:
             kind = message[:1]
             if kind == _OPENED:
                 sid = message[1:].decode("utf-8", "surrogatepass")
+                other = self._owners.get(sid)
+                if other is not None and other is not worker:
+                    logger.error(
+                        "workers %d and %d both hold a session %r: generate_id must give ids unique across "
+                        "the workers (their requests now all go to worker %d)",
+                        other.index,
+                        worker.index,
+                        sid,
+                        worker.index,
+                    )
+                    other.sids.discard(sid)
                 self._owners[sid] = worker
                 worker.sids.add(sid)
             elif kind == _CLOSED:
