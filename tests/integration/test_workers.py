@@ -425,3 +425,48 @@ def test_a_port_in_use_is_one_line_and_status_1(app_dir: Path, how: str) -> None
         f"aiosocketio: error: cannot listen on 127.0.0.1:{port}: the address is already in use "
         "(is another server running there?)"
     ], result.stderr
+
+
+BROKEN_MODULE = """
+import sys
+
+import aiosocketio
+from aiosocketio.adapters.memory import InMemoryAdapter
+
+
+class Unreachable(InMemoryAdapter):
+    async def init(self):
+        raise ConnectionRefusedError("the bus cannot be reached")
+
+
+io = aiosocketio.Server(adapter=Unreachable)
+
+if __name__ == "__main__":
+    io.run(port=int(sys.argv[1]), workers=2)
+"""
+
+
+def test_workers_that_cannot_start_end_the_program_with_status_1(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text(BROKEN_MODULE, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "broken.py", str(free_port())],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=scaled(30),
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 1, result
+    assert "ConnectionRefusedError: the bus cannot be reached" in result.stderr
+    assert "before it served: stopping" in result.stderr
+    assert "starting a replacement" not in result.stderr
+
+
+def test_an_unknown_option_fails_at_once(app_dir: Path) -> None:
+    code = "import app; app.io.run(port=0, workers=2, keep_alive=3)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=app_dir, capture_output=True, text=True, timeout=scaled(30)
+    )
+    assert result.returncode == 1
+    assert "TypeError: got an unexpected keyword argument 'keep_alive'" in result.stderr
+    assert "worker 0 started" not in result.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import inspect
 import logging
 import os
 import signal
@@ -226,7 +227,9 @@ async def _serve_handed(
     ws_close_timeout: float = DEFAULT_WS_CLOSE_TIMEOUT,
     shutdown_timeout: float = 5.0,
     root_path: str = "",
-    **_: Any,  # the listening options (backlog, reuse_port): the parent's business
+    backlog: int = 2048,  # the listening options: the parent's business
+    reuse_port: bool = False,
+    ssl: None = None,  # refused with workers (see _run_workers)
 ) -> RunningServer:
     """:func:`serve` in a worker of ``workers=N``: the connections come from the parent over ``link``."""
     engines = engines_of(apps)
@@ -246,6 +249,7 @@ async def _serve_handed(
     )
     link.watch(engines, state.loop)
     inlet = WorkerInlet(state, link, engines, on_parent_gone=on_parent_gone)
+    link.ready()
     return RunningServer(inlet, state, shutdown_timeout=shutdown_timeout, port=port)
 
 
@@ -356,7 +360,9 @@ def _run_workers(
             "workers=N cannot serve TLS (the parent routes connections by their first request line): "
             "terminate TLS in a proxy in front, or serve with one worker"
         )
-    normalize_root_path(options.get("root_path", ""))  # a bad prefix fails here, not in every worker
+    # Mistakes fail here, once, rather than in every worker: an unknown option, a bad prefix.
+    inspect.signature(serve).bind(apps, **options)
+    normalize_root_path(options.get("root_path", ""))
     try:
         listeners = bind_listeners(
             host, port, backlog=options.get("backlog", 2048), reuse_port=options.get("reuse_port", False)
@@ -389,7 +395,11 @@ def _run_workers(
         return 0
 
     logger.info("%s with %d workers (pid %d)", describe(bound), workers, os.getpid())
-    Supervisor(listeners, workers, worker_main, shutdown_timeout=options.get("shutdown_timeout", 5.0)).run()
+    status = Supervisor(
+        listeners, workers, worker_main, shutdown_timeout=options.get("shutdown_timeout", 5.0)
+    ).run()
+    if status:
+        raise SystemExit(status)
 
 
 async def _serve_until_signal(

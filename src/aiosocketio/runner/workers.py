@@ -103,6 +103,7 @@ _UNROUTED: Final = b"u"  # parent -> worker: a silent connection; check its firs
 _OPENED: Final = b"o"  # worker -> parent: the sid (UTF-8) of a session opened here
 _CLOSED: Final = b"c"  # worker -> parent: the sids (JSON list) of sessions that ended here
 _HANDBACK: Final = b"h"  # worker -> parent: a connection (fd) whose next request is another worker's
+_READY: Final = b"y"  # worker -> parent: serving
 
 
 def request_sid(data: bytes) -> str | None:
@@ -266,6 +267,10 @@ class WorkerLink:
             return False
         return True
 
+    def ready(self) -> None:
+        """Tell the parent this worker serves (a worker of the first generation that dies before is fatal)."""
+        self._send(_READY)
+
     def hand_back(self, fd: int, data: bytes) -> bool:
         """Give the connection ``fd`` back to the parent with ``data``, the bytes already read of it."""
         return self._send(_HANDBACK + data, [fd])
@@ -415,10 +420,14 @@ class WorkerInlet:
 class _Worker:
     """The parent's view of one worker process."""
 
-    __slots__ = ("index", "outbound", "pid", "reports", "sids", "started")
+    __slots__ = ("index", "outbound", "pid", "ready", "replacement", "reports", "sids", "started")
 
-    def __init__(self, index: int, pid: int, outbound: socket.socket, reports: socket.socket) -> None:
+    def __init__(
+        self, index: int, pid: int, outbound: socket.socket, reports: socket.socket, *, replacement: bool
+    ) -> None:
         self.index = index
+        self.replacement = replacement
+        self.ready = False
         self.pid = pid
         self.outbound = outbound  # parent -> worker: connections
         self.reports = reports  # worker -> parent: reports and handed-back connections
@@ -459,14 +468,17 @@ class Supervisor:
         self._timer_seq = 0
         self._pending: dict[socket.socket, float] = {}  # new connections waiting for their request line
         self._draining = False
+        self._started = False
+        self.status = 0
         self._reading_reports = False
         self._wakeup_r, self._wakeup_w = socket.socketpair()
         self.directory = ""
 
     # -- the loop --
 
-    def run(self) -> None:
-        """Fork the workers and route until SIGTERM/SIGINT has stopped them all; then clean up."""
+    def run(self) -> int:
+        """Fork the workers and route until SIGTERM/SIGINT has stopped them all; then clean up. Returns the exit
+        status: 1 when a worker could not start serving, else 0."""
         self.directory = tempfile.mkdtemp(prefix="aiosocketio-workers-")
         previous = self._install_signals()
         try:
@@ -474,6 +486,7 @@ class Supervisor:
                 self._selector.register(listener, selectors.EVENT_READ, self._on_accept)
             for index in range(self._count):
                 self._spawn(index)
+            self._started = True
             self._loop()
         finally:
             self._restore_signals(previous)
@@ -487,6 +500,7 @@ class Supervisor:
             self._wakeup_r.close()
             self._wakeup_w.close()
             shutil.rmtree(self.directory, ignore_errors=True)
+        return self.status
 
     def _loop(self) -> None:
         deadline: float | None = None
@@ -591,7 +605,7 @@ class Supervisor:
         worker_out.close()
         to_worker.settimeout(SEND_TIMEOUT)
         from_worker.setblocking(False)
-        worker = _Worker(index, pid, to_worker, from_worker)
+        worker = _Worker(index, pid, to_worker, from_worker, replacement=self._started)
         self._workers[index] = worker
         self._by_pid[pid] = worker
         self._selector.register(from_worker, selectors.EVENT_READ, lambda _: self._read_reports(worker))
@@ -627,6 +641,8 @@ class Supervisor:
             worker = self._by_pid.pop(pid, None)
             if worker is None:
                 continue
+            if worker.reports.fileno() >= 0:
+                self._read_reports(worker)  # what it said before it died ("ready" among others)
             self._forget(worker)
             if self._workers.get(worker.index) is worker:
                 del self._workers[worker.index]
@@ -637,6 +653,13 @@ class Supervisor:
                 if os.WIFSIGNALED(status)
                 else f"exited with status {os.waitstatus_to_exitcode(status)}"
             )
+            if not worker.ready and not worker.replacement:
+                # The application cannot start (an adapter that cannot connect, say): as a single server would,
+                # the program ends, rather than failing again and again.
+                logger.error("worker %d (pid %d) %s before it served: stopping", worker.index, pid, how)
+                self.status = 1
+                self._drain()
+                continue
             lived = time.monotonic() - worker.started
             delay = RESPAWN_BACKOFF if lived < RESPAWN_BACKOFF else 0.0
             logger.warning(
@@ -679,7 +702,9 @@ class Supervisor:
                     self._selector.unregister(worker.reports)
                 return
             kind = message[:1]
-            if kind == _OPENED:
+            if kind == _READY:
+                worker.ready = True
+            elif kind == _OPENED:
                 sid = message[1:].decode("utf-8", "surrogatepass")
                 other = self._owners.get(sid)
                 if other is not None and other is not worker:
