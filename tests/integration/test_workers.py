@@ -396,6 +396,19 @@ async def test_a_killed_worker_is_replaced_and_new_clients_connect(app_dir: Path
             await session.client.disconnect()
 
 
+async def test_the_workers_do_not_outlive_their_parent(app_dir: Path) -> None:
+    async with cluster(app_dir, "script", 2) as server:
+        sessions = [PySession("websocket"), PySession("polling")]
+        for session in sessions:
+            await session.connect(server.url)
+        pids = {one_worker(await s.exchange(n))[0] for n, s in enumerate(sessions)}
+        assert len(pids) == 2
+        server.kill()  # SIGKILL: the parent cannot tell anyone
+        await wait_until(lambda: not any(_alive(pid) for pid in pids), "a worker outlived its parent")
+        for session in sessions:
+            await session.client.disconnect()
+
+
 @pytest.mark.parametrize("how", ["script", "cli"])
 def test_a_port_in_use_is_one_line_and_status_1(app_dir: Path, how: str) -> None:
     with socket.socket() as taken:

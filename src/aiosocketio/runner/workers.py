@@ -376,6 +376,7 @@ class WorkerInlet:
                 logger.warning("worker %d: control socket failed: %s", os.getpid(), exc)
                 message, fds = b"", []
             if not message and not fds:
+                logger.warning("worker %d: the parent process is gone; stopping", os.getpid())
                 self.close()
                 self._on_parent_gone()
                 return
