@@ -760,9 +760,9 @@ class Supervisor:
             except OSError as exc:  # out of descriptors, the peer already gone...
                 logger.debug("accept failed: %s", exc)
                 return
-            sock.setblocking(False)
             # With TCP_DEFER_ACCEPT (see bind_listeners) the request is usually there already: routed at once,
-            # with no round through the selector.
+            # with no round through the selector. (The socket stays blocking: it is only ever peeked at with
+            # MSG_DONTWAIT here, and the worker sets it up as its loop wants.)
             self._first_look(sock, registered=False)
 
     def _on_first_bytes(self, sock: Any) -> None:
@@ -770,7 +770,7 @@ class Supervisor:
 
     def _first_look(self, sock: socket.socket, *, registered: bool) -> None:
         try:
-            data = sock.recv(PEEK_SIZE, socket.MSG_PEEK)
+            data = sock.recv(PEEK_SIZE, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             if not registered:
                 self._wait_first_bytes(sock)
