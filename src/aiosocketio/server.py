@@ -415,7 +415,8 @@ class Server(EventEmitter):
         return ASGIApp(self, other_app=other_app, **options)
 
     def run(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
-        """Serve with the built-in server until SIGINT/SIGTERM, then close gracefully."""
+        """Serve with the built-in server until SIGINT/SIGTERM, then close gracefully. ``workers=N`` serves the
+        port from N forked processes that clients see as one server (docs/deployment.md#workers)."""
         from aiosocketio.runner import run
 
         run(self, host=host, port=port, **options)
