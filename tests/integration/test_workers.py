@@ -66,6 +66,15 @@ async def on_connection(socket):
         return ["got", data]
 
 
+# A plain Engine.IO server, served alone by the command (app:eio).
+eio = aiosocketio.EngineServer()
+
+
+@eio.on("connection")
+def on_engine_connection(conn):
+    conn.on("message", lambda data: conn.write(f"{data} from {os.getpid()}"))
+
+
 if __name__ == "__main__":
     io.run(port=int(sys.argv[1]), workers=int(sys.argv[2]))
 """
@@ -84,7 +93,8 @@ class Cluster:
         if how == "script":
             command = [sys.executable, "app.py", str(self.port), str(workers)]
         else:
-            command = [sys.executable, "-m", "aiosocketio", "run", "app:io", "--port", str(self.port)]
+            target = "app:eio" if how == "cli-engine" else "app:io"
+            command = [sys.executable, "-m", "aiosocketio", "run", target, "--port", str(self.port)]
             command += ["--workers", str(workers)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("WORKERS_TEST_CUSTOM_ID", None)
@@ -363,6 +373,30 @@ async def test_one_keep_alive_connection_carries_requests_of_sessions_in_differe
             assert body.startswith(f"43{50 + n}".encode()), body
             assert json.loads(body[4:])[0][0] == pid
         await http.close()
+
+
+async def test_an_engine_server_alone_is_served_by_workers_too(app_dir: Path) -> None:
+    async with cluster(app_dir, "cli-engine", 2) as server:
+        sids = []
+        for _ in range(2):
+            http = await RawHttp.open(server.port)
+            status, body = await http.request("/engine.io/?EIO=4&transport=polling")
+            await http.close()
+            assert status == 200, body
+            sids.append(json.loads(body[1:])["sid"])
+        http = await RawHttp.open(server.port)
+        pids: dict[str, str] = {}
+        for n in range(6):
+            sid = sids[n % 2]
+            url = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+            assert await http.request(url, f"4hello {n}".encode()) == (200, b"ok")
+            status, body = await http.request(url)
+            assert status == 200, body
+            text, _, pid = body.decode().rpartition(" from ")
+            assert text == f"4hello {n}"
+            assert pids.setdefault(sid, pid) == pid, "a session is answered by one worker"
+        await http.close()
+        assert len(set(pids.values())) == 2, "the two sessions are in different workers"
 
 
 async def test_a_killed_worker_is_replaced_and_new_clients_connect(app_dir: Path) -> None:
