@@ -36,6 +36,7 @@ APP_MODULE = """
 import itertools
 import os
 import sys
+import time
 
 import aiosocketio
 
@@ -64,6 +65,11 @@ async def on_connection(socket):
     async def echo(data):
         await socket.emit("echoed", data)
         return ["got", data]
+
+    @socket.on("block")
+    def block(seconds):
+        time.sleep(seconds)  # a handler that blocks its worker's loop (what a handler must never do)
+        return os.getpid()
 
 
 # A plain Engine.IO server, served alone by the command (app:eio).
@@ -397,6 +403,39 @@ async def test_an_engine_server_alone_is_served_by_workers_too(app_dir: Path) ->
             assert pids.setdefault(sid, pid) == pid, "a session is answered by one worker"
         await http.close()
         assert len(set(pids.values())) == 2, "the two sessions are in different workers"
+
+
+async def test_a_stuck_worker_holds_up_neither_the_others_nor_the_connections_sent_to_it(
+    app_dir: Path,
+) -> None:
+    async with cluster(app_dir, "script", 2) as server:
+        stuck, other = PySession("websocket"), PySession("websocket")
+        await stuck.connect(server.url)
+        await other.connect(server.url)
+        stuck_pid, _ = one_worker(await stuck.exchange(0))
+        assert one_worker(await other.exchange(1))[0] != stuck_pid
+        blocked = asyncio.create_task(stuck.client.call("block", 2.0, timeout=scaled(10)))
+        await asyncio.sleep(0.2)
+
+        async def handshake() -> int:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(
+                b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            answer = await asyncio.wait_for(reader.read(), scaled(15))
+            writer.close()
+            return int(answer.split()[1])
+
+        # Far more connections than the stuck worker's control socket holds: the parent keeps them for it.
+        handshakes = asyncio.gather(*(handshake() for _ in range(600)))
+        started = time.monotonic()
+        assert (await other.exchange(2))[0][0] != stuck_pid
+        assert time.monotonic() - started < scaled(1.0), "the other worker answered late"
+        assert not blocked.done()
+        assert await handshakes == [200] * 600
+        assert await blocked == stuck_pid
+        for session in (stuck, other):
+            await session.client.disconnect()
 
 
 async def test_a_killed_worker_is_replaced_and_new_clients_connect(app_dir: Path) -> None:

@@ -50,6 +50,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, Final
@@ -92,8 +93,11 @@ SILENT_HANDOVER: Final = 1.0
 RECHECK: Final = 0.005
 #: A worker that lived less than this before dying is replaced after this long, not at once (no fork storm).
 RESPAWN_BACKOFF: Final = 1.0
-#: Seconds the parent waits for a blocked control socket before it gives up on that worker for this message.
+#: Seconds a worker waits for room in its control socket to the parent (which reads it at once) before it gives
+#: up on one message.
 SEND_TIMEOUT: Final = 2.0
+#: Connections the parent holds for a worker whose control socket is full, before it drops new ones.
+MAX_BACKLOG: Final = 4096
 
 # Control messages, one per SOCK_SEQPACKET datagram (so boundaries and the fds that go with them are kept).
 _ROUTED: Final = (
@@ -421,7 +425,7 @@ class WorkerInlet:
 class _Worker:
     """The parent's view of one worker process."""
 
-    __slots__ = ("index", "outbound", "pid", "ready", "replacement", "reports", "sids", "started")
+    __slots__ = ("backlog", "index", "outbound", "pid", "ready", "replacement", "reports", "sids", "started")
 
     def __init__(
         self, index: int, pid: int, outbound: socket.socket, reports: socket.socket, *, replacement: bool
@@ -434,6 +438,8 @@ class _Worker:
         self.reports = reports  # worker -> parent: reports and handed-back connections
         self.sids: set[str] = set()
         self.started = time.monotonic()
+        # Connections waiting for room in the worker's control socket: the parent never blocks on one worker.
+        self.backlog: deque[tuple[bytes, socket.socket]] = deque()
 
 
 #: What the parent calls in a new worker process: (index, inbound control socket, outbound control socket);
@@ -604,7 +610,7 @@ class Supervisor:
                 os._exit(status)
         worker_in.close()
         worker_out.close()
-        to_worker.settimeout(SEND_TIMEOUT)
+        to_worker.setblocking(False)
         from_worker.setblocking(False)
         worker = _Worker(index, pid, to_worker, from_worker, replacement=self._started)
         self._workers[index] = worker
@@ -683,6 +689,10 @@ class Supervisor:
     def _forget(self, worker: _Worker) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(worker.reports)
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(worker.outbound)
+        while worker.backlog:
+            worker.backlog.popleft()[1].close()
         worker.outbound.close()
         worker.reports.close()
         for sid in worker.sids:
@@ -837,17 +847,44 @@ class Supervisor:
         return None
 
     def _send(self, sock: socket.socket, message: bytes, worker: _Worker | None) -> None:
+        """Hand ``sock`` to ``worker`` (another one if that one is gone), or queue it while the worker's control
+        socket is full; the parent's copy is closed once the worker has its own."""
         tried = 0
         while worker is not None and tried < self._count:
+            if worker.backlog:
+                if len(worker.backlog) >= MAX_BACKLOG:
+                    logger.warning("worker %d takes no connection: one dropped", worker.index)
+                    break
+                worker.backlog.append((message, sock))
+                return
             try:
                 socket.send_fds(worker.outbound, [message], [sock.fileno()])
+            except (BlockingIOError, InterruptedError):
+                worker.backlog.append((message, sock))
+                self._selector.register(worker.outbound, selectors.EVENT_WRITE, partial(self._flush, worker))
+                return
             except OSError as exc:
                 logger.warning("cannot hand a connection to worker %d: %s", worker.index, exc)
                 tried += 1
                 worker = self._spread()
                 continue
             break
-        sock.close()  # the worker has its own descriptor now (or nobody could take it)
+        sock.close()
+
+    def _flush(self, worker: _Worker, _: Any) -> None:
+        """The worker's control socket has room again: send what waited."""
+        backlog = worker.backlog
+        while backlog:
+            message, sock = backlog[0]
+            try:
+                socket.send_fds(worker.outbound, [message], [sock.fileno()])
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                logger.warning("cannot hand a connection to worker %d: %s", worker.index, exc)
+            backlog.popleft()
+            sock.close()
+        self._selector.unregister(worker.outbound)
 
 
 def _note_signal(signum: int, frame: Any) -> None:
