@@ -295,6 +295,18 @@ class Server(EventEmitter):
                 "this server was given an adapter (the adapter option); use_adapter() would replace it"
             )
         self._adapter_factory = factory
+        self.reset_adapters()
+
+    def reset_adapters(self) -> None:
+        """Give every namespace a new adapter from the ``adapter`` factory, for a server not yet served.
+
+        For a process forked after the server was built (``workers=N``): an adapter made before the fork would
+        carry the identity it was given then (a cluster adapter's server id) into every process, and the
+        processes would take one another's messages for their own.
+        """
+        if self._started:
+            raise RuntimeError("reset_adapters() is for a server that does not serve yet")
+        factory = self._adapter_factory
         # The namespaces that exist hold nobody yet (the server has not served): each gets an adapter anew.
         for nsp in (*self._nsps.values(), *self._parents):
             nsp.adapter = factory(nsp)

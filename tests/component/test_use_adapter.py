@@ -52,3 +52,20 @@ async def test_not_once_the_server_serves() -> None:
     finally:
         await io.shutdown()
     assert type(io.of("/").adapter) is InMemoryAdapter
+
+
+def test_reset_adapters_makes_each_namespace_a_new_one_from_the_servers_factory() -> None:
+    made: list[InMemoryAdapter] = []
+
+    def factory(nsp: Namespace) -> InMemoryAdapter:
+        made.append(InMemoryAdapter(nsp))
+        return made[-1]
+
+    io = aiosocketio.Server(adapter=factory)
+    admin = io.of("/admin")
+    before = (io.of("/").adapter, admin.adapter)
+    io.reset_adapters()  # what each worker of workers=N does before it serves
+    after = (io.of("/").adapter, admin.adapter)
+    assert len(made) == 4
+    assert after == tuple(made[2:])
+    assert not set(map(id, before)) & set(map(id, after))

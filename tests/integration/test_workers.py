@@ -40,7 +40,12 @@ import time
 
 import aiosocketio
 
-io = aiosocketio.Server()
+if os.environ.get("WORKERS_TEST_REDIS"):
+    from aiosocketio.adapters.redis import create_adapter
+
+    io = aiosocketio.Server(adapter=create_adapter(os.environ["WORKERS_TEST_REDIS"], key="workers-test"))
+else:
+    io = aiosocketio.Server()
 
 if os.environ.get("WORKERS_TEST_CUSTOM_ID"):
     ids = itertools.count()
@@ -65,6 +70,16 @@ async def on_connection(socket):
     async def echo(data):
         await socket.emit("echoed", data)
         return ["got", data]
+
+    @socket.on("shout")
+    async def shout(text):
+        await socket.join("all")
+        await io.to("all").emit("news", text, os.getpid())
+
+    @socket.on("listen")
+    async def listen():
+        await socket.join("all")
+        return True
 
     @socket.on("block")
     def block(seconds):
@@ -91,7 +106,9 @@ TRANSPORTS = {"polling": ["polling"], "websocket": ["websocket"], "upgrade": ["p
 class Cluster:
     """The app module served with ``workers`` processes, by the script or by the command; log in a file."""
 
-    def __init__(self, cwd: Path, how: str, workers: int, *, custom_id: bool = False) -> None:
+    def __init__(
+        self, cwd: Path, how: str, workers: int, *, custom_id: bool = False, redis: str = ""
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -104,8 +121,11 @@ class Cluster:
             command += ["--workers", str(workers)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("WORKERS_TEST_CUSTOM_ID", None)
+        env.pop("WORKERS_TEST_REDIS", None)
         if custom_id:
             env["WORKERS_TEST_CUSTOM_ID"] = "1"
+        if redis:
+            env["WORKERS_TEST_REDIS"] = redis
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
@@ -152,9 +172,9 @@ def app_dir(tmp_path: Path) -> Path:
 
 @asynccontextmanager
 async def cluster(
-    app_dir: Path, how: str, workers: int, *, custom_id: bool = False
+    app_dir: Path, how: str, workers: int, *, custom_id: bool = False, redis: str = ""
 ) -> AsyncIterator[Cluster]:
-    server = Cluster(app_dir, how, workers, custom_id=custom_id)
+    server = Cluster(app_dir, how, workers, custom_id=custom_id, redis=redis)
     try:
         await server.wait_ready()
         yield server
@@ -177,6 +197,8 @@ class PySession:
         self.client = socketio.AsyncClient(reconnection=False)
         self.echoed: asyncio.Queue[Any] = asyncio.Queue()
         self.client.on("echoed", self.echoed.put_nowait)
+        self.news: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self.client.on("news", lambda *args: self.news.put_nowait(args))
 
     async def connect(self, url: str) -> None:
         await self.client.connect(url, transports=TRANSPORTS[self.transport], wait_timeout=scaled(5))
@@ -436,6 +458,29 @@ async def test_a_stuck_worker_holds_up_neither_the_others_nor_the_connections_se
         assert await blocked == stuck_pid
         for session in (stuck, other):
             await session.client.disconnect()
+
+
+async def test_with_a_redis_adapter_each_worker_is_a_node_of_the_cluster(
+    app_dir: Path, redis_url: str
+) -> None:
+    """The adapter the application gives connects in each worker once it serves (nothing is shared through the
+    fork): a broadcast from one worker reaches the clients of the other through Redis."""
+    async with cluster(app_dir, "script", 2, redis=redis_url) as server:
+        sessions = [PySession("polling"), PySession("websocket")]
+        for session in sessions:
+            await session.connect(server.url)
+        pids = [one_worker(await s.exchange(n))[0] for n, s in enumerate(sessions)]
+        assert pids[0] != pids[1]
+        assert await sessions[1].client.call("listen", timeout=scaled(5)) is True
+        await sessions[0].client.emit("shout", "to everyone")
+        for session in sessions:
+            assert await asyncio.wait_for(session.news.get(), scaled(5)) == ("to everyone", pids[0])
+        took = await server.stop(signal.SIGTERM)
+        assert server.proc.returncode == 0, server.log()
+        assert took < scaled(2.0), f"stopping took {took:.2f} s"
+        for session in sessions:
+            await session.client.disconnect()
+        assert "Traceback" not in server.log()
 
 
 async def test_a_killed_worker_is_replaced_and_new_clients_connect(app_dir: Path) -> None:

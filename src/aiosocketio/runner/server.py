@@ -34,7 +34,7 @@ from .state import (
     Limits,
     ServerState,
 )
-from .workers import Supervisor, WorkerInlet, WorkerLink, bind_listeners, cluster_adapter, engines_of
+from .workers import Supervisor, WorkerInlet, WorkerLink, bind_listeners, engines_of, prepare_worker
 
 __all__ = ["CannotListen", "RunningServer", "listen_problem", "run", "serve"]
 
@@ -374,13 +374,9 @@ def _run_workers(
     describe = _serving_line(host, options, uvloop=loop_factory is not None)
 
     def worker_main(index: int, inbound: socket.socket, outbound: socket.socket) -> int:
-        # In the forked worker: the hook for a cluster adapter, then a loop of its own, as a single server.
-        factory = cluster_adapter()
-        if factory is not None:
-            for app in apps:
-                use_adapter = getattr(app, "use_adapter", None)
-                if use_adapter is not None and not getattr(app, "has_own_adapter", True):
-                    use_adapter(factory)
+        # In the forked worker: adapters of its own (the hook for a cluster adapter is there), then a loop of
+        # its own, as a single server.
+        prepare_worker(apps)
         link = WorkerLink(inbound, outbound)
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(

@@ -53,7 +53,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 from ..engineio.server import EngineServer
 from ..web import WebApp, parse_query
@@ -64,6 +64,7 @@ __all__ = [
     "ENV_COUNT",
     "ENV_DIR",
     "ENV_INDEX",
+    "AdapterOwner",
     "HandedHttpProtocol",
     "Supervisor",
     "WorkerInlet",
@@ -71,6 +72,7 @@ __all__ = [
     "bind_listeners",
     "cluster_adapter",
     "engines_of",
+    "prepare_worker",
     "request_sid",
 ]
 
@@ -143,6 +145,32 @@ def request_sid(data: bytes) -> str | None:
     finish = query.find(b"&", begin)
     value = query[begin:] if finish < 0 else query[begin:finish]
     return value.decode("latin-1") or None
+
+
+@runtime_checkable
+class AdapterOwner(Protocol):
+    """What a worker needs of a Socket.IO ``Server`` to set its adapters up (see :func:`prepare_worker`)."""
+
+    @property
+    def has_own_adapter(self) -> bool: ...
+
+    def use_adapter(self, factory: Callable[[Any], Any]) -> None: ...
+
+    def reset_adapters(self) -> None: ...
+
+
+def prepare_worker(apps: Iterable[object]) -> None:
+    """In a new worker, its environment set, before it serves: each Socket.IO server gets the adapter of
+    :func:`cluster_adapter` when its user chose none, and otherwise adapters made anew from its own factory
+    (one made in the parent would give every worker the same identity in the cluster)."""
+    factory = cluster_adapter()
+    for app in apps:
+        if not isinstance(app, AdapterOwner):
+            continue
+        if factory is not None and not app.has_own_adapter:
+            app.use_adapter(factory)
+        else:
+            app.reset_adapters()
 
 
 def cluster_adapter() -> Callable[[Any], Any] | None:
