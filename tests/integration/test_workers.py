@@ -601,3 +601,16 @@ def test_an_unknown_option_fails_at_once(app_dir: Path) -> None:
     assert result.returncode == 1
     assert "TypeError: got an unexpected keyword argument 'keep_alive'" in result.stderr
     assert "worker 0 started" not in result.stderr
+
+
+def test_a_system_without_what_workers_need_gets_one_line_and_status_1(app_dir: Path) -> None:
+    # As on a system whose Unix sockets cannot keep message boundaries.
+    code = "import socket; del socket.SOCK_SEQPACKET; import app; app.io.run(port=0, workers=2)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=app_dir, capture_output=True, text=True, timeout=scaled(30)
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "aiosocketio: error: workers=N needs os.fork and Unix sockets that pass descriptors and keep message "
+        "boundaries (Linux); serve with one worker here"
+    ]

@@ -34,7 +34,15 @@ from .state import (
     Limits,
     ServerState,
 )
-from .workers import Supervisor, WorkerInlet, WorkerLink, bind_listeners, engines_of, prepare_worker
+from .workers import (
+    Supervisor,
+    WorkerInlet,
+    WorkerLink,
+    bind_listeners,
+    engines_of,
+    prepare_worker,
+    workers_supported,
+)
 
 __all__ = ["CannotListen", "RunningServer", "listen_problem", "run", "serve"]
 
@@ -359,6 +367,11 @@ def _run_workers(
         raise ValueError(
             "workers=N cannot serve TLS (the parent routes connections by their first request line): "
             "terminate TLS in a proxy in front, or serve with one worker"
+        )
+    if not workers_supported():
+        raise SystemExit(
+            "aiosocketio: error: workers=N needs os.fork and Unix sockets that pass descriptors and keep "
+            "message boundaries (Linux); serve with one worker here"
         )
     # Mistakes fail here, once, rather than in every worker: an unknown option, a bad prefix.
     inspect.signature(serve).bind(apps, **options)

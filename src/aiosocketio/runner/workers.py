@@ -74,6 +74,7 @@ __all__ = [
     "engines_of",
     "prepare_worker",
     "request_sid",
+    "workers_supported",
 ]
 
 logger = logging.getLogger("aiosocketio.runner")
@@ -190,6 +191,20 @@ def engines_of(apps: Iterable[WebApp]) -> list[EngineServer]:
         if isinstance(engine, EngineServer):
             engines.append(engine)
     return engines
+
+
+def workers_supported() -> bool:
+    """Whether this system has what ``workers=N`` uses: ``fork``, and Unix sockets that carry descriptors with
+    message boundaries kept (``SOCK_SEQPACKET``)."""
+    if not hasattr(os, "fork") or not hasattr(socket, "send_fds") or not hasattr(socket, "SOCK_SEQPACKET"):
+        return False
+    try:
+        one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    except OSError:
+        return False
+    one.close()
+    two.close()
+    return True
 
 
 def bind_listeners(
