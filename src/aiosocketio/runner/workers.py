@@ -234,10 +234,9 @@ def bind_listeners(
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            # Linux: accept() once the first bytes are there, so that they can be peeked at at once.
             defer = getattr(socket, "TCP_DEFER_ACCEPT", None)
-            if (
-                defer is not None
-            ):  # Linux: accept() once the first bytes are there, so they can be peeked at once
+            if defer is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, defer, 1)
             if port == 0 and len(listeners) > 1:  # every address on the port the first one got
                 address = (address[0], listeners[0].getsockname()[1], *address[2:])
