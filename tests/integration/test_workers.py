@@ -519,10 +519,13 @@ async def test_the_workers_do_not_outlive_their_parent(app_dir: Path) -> None:
         sessions = [PySession("websocket"), PySession("polling")]
         for session in sessions:
             await session.connect(server.url)
-        pids = {one_worker(await s.exchange(n))[0] for n, s in enumerate(sessions)}
+        answers = [await s.exchange(n) for n, s in enumerate(sessions)]
+        pids = {one_worker(a)[0] for a in answers}
         assert len(pids) == 2
-        server.kill()  # SIGKILL: the parent cannot tell anyone
+        worker_dir = answers[0][0][3]
+        server.kill()  # SIGKILL: the parent cannot tell anyone, nor clean up
         await wait_until(lambda: not any(_alive(pid) for pid in pids), "a worker outlived its parent")
+        await wait_until(lambda: not os.path.exists(worker_dir), "the workers' directory is left behind")
         for session in sessions:
             await session.client.disconnect()
 

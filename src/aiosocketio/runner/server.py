@@ -401,6 +401,7 @@ def _run_workers(
                     log_stop=False,
                 )
             )
+        link.leave()
         return 0
 
     logger.info("%s with %d workers (pid %d)", describe(bound), workers, os.getpid())

@@ -257,7 +257,7 @@ class WorkerLink:
     """A worker's two control sockets to the parent: connections come in on ``inbound``; session reports and
     handed-back connections go out on ``outbound``."""
 
-    __slots__ = ("_closed", "_flush_scheduled", "_loop", "inbound", "outbound")
+    __slots__ = ("_closed", "_flush_scheduled", "_loop", "inbound", "outbound", "parent_gone")
 
     def __init__(self, inbound: socket.socket, outbound: socket.socket) -> None:
         self.inbound = inbound
@@ -267,6 +267,14 @@ class WorkerLink:
         self._closed: list[str] = []
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.parent_gone = False  # the parent died without stopping us (SIGKILL): nobody else cleans up
+
+    def leave(self) -> None:
+        """The worker stopped: when its parent died first, remove the workers' directory (each worker whose
+        parent is gone tries; the parent does it otherwise)."""
+        directory = os.environ.get(ENV_DIR)
+        if self.parent_gone and directory:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def watch(self, engines: Iterable[EngineServer], loop: asyncio.AbstractEventLoop) -> None:
         """Report the sessions of ``engines`` to the parent as they open and close."""
@@ -423,6 +431,7 @@ class WorkerInlet:
                 message, fds = b"", []
             if not message and not fds:
                 logger.warning("worker %d: the parent process is gone; stopping", os.getpid())
+                self._link.parent_gone = True
                 self.close()
                 self._on_parent_gone()
                 return
