@@ -67,7 +67,8 @@ def __getattr__(name: str) -> Any:
 
 def run(*apps: Any, host: str = "127.0.0.1", port: int = 3000, other_app: Any = None, **options: Any) -> None:
     """Serve ``Server``s and ``EngineServer``s at their paths on one port with the built-in server, blocking
-    until SIGINT/SIGTERM; ``other_app`` (an ASGI app) gets every other path."""
+    until SIGINT/SIGTERM; ``other_app`` (an ASGI app) gets every other path. ``workers=N`` serves the port from
+    N forked processes that clients see as one server (docs/deployment.md#workers)."""
     from aiosocketio.runner import run as run_apps
 
     run_apps(*apps, host=host, port=port, other_app=other_app, **options)

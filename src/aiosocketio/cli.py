@@ -3,7 +3,7 @@
 Usage::
 
     aiosocketio run MODULE:ATTRIBUTE [--host HOST] [--port PORT] [--log-level LEVEL] [--root-path PREFIX]
-                                     [--factory] [--app-dir DIR] [--traceback]
+                                     [--workers N] [--factory] [--app-dir DIR] [--traceback]
     python -m aiosocketio run ...          # the same, without the console script
 
 ``MODULE:ATTRIBUTE`` names what to serve, as ``uvicorn`` does: ``chat:io`` imports ``chat`` (looked up in the
@@ -19,6 +19,10 @@ current directory first, or in ``--app-dir``) and takes its ``io``; the attribut
 The server is the built-in one (:func:`aiosocketio.run`), on uvloop when it is installed. SIGINT (Ctrl-C) or
 SIGTERM closes it gracefully: every client is told the server is shutting down, requests in flight may finish,
 and the command exits with status 0.
+
+``--workers N`` serves the port from N processes forked from this one once the application is loaded; they
+look like one server to clients (long-polling included, with no sticky load balancer): see
+:mod:`aiosocketio.runner.workers`.
 
 ``--root-path /chat`` serves everything under that prefix: a client connects with ``path: "/chat/socket.io/"``,
 and requests outside the prefix get 404 (see :mod:`aiosocketio.runner.mount`).
@@ -160,6 +164,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"at least one worker, got {count}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one sub-command per action, so that each can grow options of its own."""
     parser = argparse.ArgumentParser(prog=PROG, description="A Socket.IO v4 server for asyncio.")
@@ -186,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="PREFIX",
         help="serve under this path prefix: a client then connects with path PREFIX/socket.io/",
+    )
+    run.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="serve from N processes (one per core, say); clients see one server (default: %(default)s)",
     )
     run.add_argument(
         "--factory",
@@ -233,6 +254,7 @@ def _run(args: argparse.Namespace) -> int:
         other_app=served.other_app,
         log_level=args.log_level,
         root_path=root_path,
+        workers=args.workers,
         **served.options,
     )
     return 0

@@ -81,6 +81,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     __slots__ = (
         "_adapter_factory",
+        "_adapter_given",
         "_bundle",
         "_cleanup_empty_child_namespaces",
         "_clients",
@@ -125,6 +126,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
                 SessionAwareAdapter,
                 max_disconnection_duration=self.connection_state_recovery["max_disconnection_duration"],
             )
+        self._adapter_given = adapter is not None
         # Called with each Namespace as it is created (typed loosely: it gets the namespace as an adapter sees it).
         self._adapter_factory: Callable[[Any], Adapter] = adapter or InMemoryAdapter
         parser = parser or default_parser
@@ -390,6 +392,39 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         """The adapter of a namespace being created, from the ``adapter`` option."""
         return self._adapter_factory(nsp)
 
+    @property
+    def has_own_adapter(self) -> bool:
+        """Whether the ``adapter`` option was given (False: the in-memory adapter, or :meth:`use_adapter`'s)."""
+        return self._adapter_given
+
+    def use_adapter(self, factory: Callable[[Namespace], Adapter]) -> None:
+        """Make ``factory`` the adapter of every namespace, those that exist and those to come, as if it had
+        been the ``adapter`` option; for a server not yet served (``workers=N`` gives each worker's server a
+        cluster adapter this way). Raises ``RuntimeError`` once the server serves and ``ValueError`` when it
+        was given an adapter of its own."""
+        if self._started:
+            raise RuntimeError("use_adapter() is for a server that does not serve yet")
+        if self._adapter_given:
+            raise ValueError(
+                "this server was given an adapter (the adapter option); use_adapter() would replace it"
+            )
+        self._adapter_factory = factory
+        self.reset_adapters()
+
+    def reset_adapters(self) -> None:
+        """Give every namespace a new adapter from the ``adapter`` factory, for a server not yet served.
+
+        For a process forked after the server was built (``workers=N``): an adapter made before the fork would
+        carry the identity it was given then (a cluster adapter's server id) into every process, and the
+        processes would take one another's messages for their own.
+        """
+        if self._started:
+            raise RuntimeError("reset_adapters() is for a server that does not serve yet")
+        factory = self._adapter_factory
+        # The namespaces that exist hold nobody yet (the server has not served): each gets an adapter anew.
+        for nsp in (*self._nsps.values(), *self._parents):
+            nsp.adapter = factory(nsp)
+
     def new_socket_id(self) -> str:
         """A fresh random id for a socket or a private session id."""
         return self._ids()
@@ -506,7 +541,8 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         return ASGIApp(self, other_app=other_app, **options)
 
     def run(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
-        """Serve with the built-in server until SIGINT/SIGTERM, then close gracefully."""
+        """Serve with the built-in server until SIGINT/SIGTERM, then close gracefully. ``workers=N`` serves the
+        port from N forked processes that clients see as one server (docs/deployment.md#workers)."""
         from aiosocketio.runner import run
 
         run(self, host=host, port=port, **options)

@@ -387,7 +387,9 @@ def test_a_command_line_that_does_not_parse_exits_with_status_2(app_dir: Path) -
     assert result.returncode == 2
     assert "argument --port: a port is between 0 and 65535, got 99999" in result.stderr
     assert run_command("python-m", app_dir).returncode == 2  # no command
-    assert run_command("python-m", app_dir, "run", "app:io", "--workers", "2").returncode == 2  # not yet
+    workers = run_command("python-m", app_dir, "run", "app:io", "--workers", "0")
+    assert workers.returncode == 2
+    assert "argument --workers: at least one worker, got 0" in workers.stderr
     version = run_command("console-script", app_dir, "--version")
     assert version.returncode == 0
     assert version.stdout.startswith("aiosocketio ")
