@@ -121,12 +121,14 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         self.connect_timeout = float(connect_timeout)
         self.connection_state_recovery = _recovery_options(connection_state_recovery)
         self._cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        # Whether the user chose the adapter: the default below (in-memory, session-aware with recovery) is
+        # replaced by the inter-process adapter in each worker of workers=N, a user's adapter never is.
+        self._adapter_given = adapter is not None
         if adapter is None and self.connection_state_recovery is not None:
             adapter = partial(
                 SessionAwareAdapter,
                 max_disconnection_duration=self.connection_state_recovery["max_disconnection_duration"],
             )
-        self._adapter_given = adapter is not None
         # Called with each Namespace as it is created (typed loosely: it gets the namespace as an adapter sees it).
         self._adapter_factory: Callable[[Any], Adapter] = adapter or InMemoryAdapter
         parser = parser or default_parser

@@ -175,12 +175,15 @@ def prepare_worker(apps: Iterable[object]) -> None:
 
 
 def cluster_adapter() -> Callable[[Any], Any] | None:
-    """THE HOOK for broadcasts across workers: the adapter factory a worker gives each of its ``Server``s whose
-    user passed no ``adapter=`` (through ``Server.use_adapter``), called in the worker once its environment is
-    set and before it serves; None keeps the in-memory adapter (each worker then broadcasts to its own clients
-    only). A server with an adapter of its user's (Redis, PostgreSQL...) is one node of that cluster as it is.
+    """The adapter factory a worker gives each of its ``Server``s whose user passed no ``adapter=`` (through
+    ``Server.use_adapter``), called in the worker once its environment is set and before it serves: the
+    inter-process adapter (docs/clusters.md), so that the workers are one cluster (rooms, broadcasts, acks,
+    ``fetch_sockets``, connection state recovery) with no external service. A server with an adapter of its
+    user's (Redis, PostgreSQL...) is one node of that cluster as it is.
     """
-    return None
+    from aiosocketio.adapters.workers import create_adapter
+
+    return create_adapter()
 
 
 def engines_of(apps: Iterable[WebApp]) -> list[EngineServer]:
