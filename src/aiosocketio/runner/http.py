@@ -15,7 +15,8 @@ Theory of operation:
   ``app.handle_http`` runs at once, inside ``data_received``, and goes on in a task only if it waits (that task
   is cancelled if the client goes away, which is how the engine notices an aborted long-polling GET); an
   upgrade runs ``app.handle_websocket`` in a task, with a handshake object (``runner/websocket.py``). A request
-  for no app goes to the ASGI ``other_app`` when there is one (``runner/asgi_bridge.py``), else gets 404.
+  for no app goes to the ASGI ``other_app`` when there is one (``runner/asgi_bridge.py``, and
+  ``runner/asgi_websocket.py`` for a WebSocket), else gets 404.
 * Accepting the handshake writes the 101 and hands the transport to a new
   :class:`~aiosocketio.runner.websocket.WebSocketConnection` (``transport.set_protocol``), so an idle WebSocket
   keeps no HTTP parser and its ``data_received`` has no HTTP branch.
@@ -43,6 +44,7 @@ from .._emitter import carry_on
 from ..web import BodyTooLarge, FixedHeaders, Headers, HeldAnswer, Request, Response, WebApp
 from . import wsframe
 from .asgi_bridge import AsgiCycle
+from .asgi_websocket import AsgiWebSocket
 from .exchange import Exchange
 from .headers import NOT_FOUND, SERVER_ERROR, STATUS_OK, date_header, encode_headers, plain, status_line
 from .state import ServerState
@@ -339,7 +341,13 @@ class HttpProtocol(asyncio.Protocol):
             problem = websocket_problem(ex)
             if problem is None:
                 if app is None:
-                    self.respond(ex, NOT_FOUND)
+                    other_app = self._state.other_app
+                    if other_app is None:
+                        self.respond(ex, NOT_FOUND)
+                    else:
+                        self._asgi_task = True
+                        websocket = AsgiWebSocket(self, ex, other_app, self._state.asgi_state)
+                        self._task = self._state.start_task(websocket.run())
                 else:
                     self._task = self._state.start_task(self._run_websocket(app, ex))
                 return
@@ -367,7 +375,8 @@ class HttpProtocol(asyncio.Protocol):
             self._serve_http(app, ex)
         elif self._state.other_app is not None:
             self._asgi_task = True
-            self._task = self._state.start_task(AsgiCycle(self, ex, self._state.other_app).run())
+            cycle = AsgiCycle(self, ex, self._state.other_app, self._state.asgi_state)
+            self._task = self._state.start_task(cycle.run())
         else:
             self.respond(ex, NOT_FOUND)
 

@@ -1,9 +1,11 @@
 """Starting and stopping the built-in server: :func:`serve` inside a running loop, :func:`run` as a program.
 
-Shutdown order (``RunningServer.close``): stop listening, let every app close its sessions
+Startup order: every app's ``startup()``, then the ASGI lifespan startup of ``other_app`` (``runner/lifespan.py``),
+then listening. Shutdown order (``RunningServer.close``): stop listening, let every app close its sessions
 (``app.shutdown()``, which sends Engine.IO/Socket.IO goodbyes over the still-open connections), close the
 idle keep-alive connections, let requests in flight finish for up to ``shutdown_timeout`` seconds, then drop
-whatever is left and wait for the handler tasks to end, so nothing is left pending on the loop.
+whatever is left and wait for the handler tasks to end, so nothing is left pending on the loop; last, the
+lifespan shutdown of ``other_app``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from ..web import WebApp
 from .asgi_bridge import ASGIApp
 from .http import HttpProtocol
+from .lifespan import Lifespan, LifespanFailure
 from .mount import MountedApp, MountedAsgiApp, normalize_root_path
 from .state import (
     DEFAULT_KEEP_ALIVE_TIMEOUT,
@@ -34,7 +37,15 @@ from .state import (
     ServerState,
 )
 
-__all__ = ["CannotListen", "RunningServer", "listen_problem", "run", "serve"]
+__all__ = [
+    "CannotListen",
+    "LifespanFailure",
+    "RunningServer",
+    "listen_problem",
+    "run",
+    "serve",
+    "ssl_context",
+]
 
 logger = logging.getLogger("aiosocketio.runner")
 
@@ -42,9 +53,17 @@ logger = logging.getLogger("aiosocketio.runner")
 class RunningServer:
     """A listening server returned by :func:`serve`; ``await close()`` (or ``async with``) stops it."""
 
-    def __init__(self, server: asyncio.Server, state: ServerState, *, shutdown_timeout: float) -> None:
+    def __init__(
+        self,
+        server: asyncio.Server,
+        state: ServerState,
+        *,
+        shutdown_timeout: float,
+        lifespan: Lifespan | None = None,
+    ) -> None:
         self._server = server
         self._state = state
+        self._lifespan = lifespan
         self._shutdown_timeout = shutdown_timeout
         self._closed: asyncio.Future[None] | None = None
 
@@ -105,6 +124,8 @@ class RunningServer:
             async with asyncio.timeout(1.0):
                 await state.wait_connections_closed()
         await self._server.wait_closed()
+        if self._lifespan is not None:
+            await self._lifespan.shutdown()
 
     async def __aenter__(self) -> RunningServer:
         return self
@@ -120,6 +141,10 @@ async def serve(
     port: int = 3000,
     other_app: ASGIApp | None = None,
     ssl: ssl_module.SSLContext | None = None,
+    ssl_certfile: str | os.PathLike[str] | None = None,
+    ssl_keyfile: str | os.PathLike[str] | None = None,
+    ssl_keyfile_password: str | None = None,
+    lifespan: str = "auto",
     backlog: int = 2048,
     reuse_port: bool = False,
     max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
@@ -138,7 +163,23 @@ async def serve(
     waits for requests in flight. ``root_path`` (``"/chat"``) serves everything under that prefix
     (:mod:`aiosocketio.runner.mount`). When the address cannot be had (``OSError``, ``socket.gaierror``), the
     apps started here are shut down again before the error is raised.
+
+    TLS: ``ssl`` (an :class:`ssl.SSLContext`), or ``ssl_certfile`` (PEM, the chain after the certificate) with
+    ``ssl_keyfile`` (when the key is not in the same file) and ``ssl_keyfile_password``.
+
+    ``lifespan``: whether to run the ASGI lifespan of ``other_app``: ``"auto"`` (the default, as uvicorn's: an
+    app that does not speak it is served without), ``"on"`` (such an app is an error) or ``"off"``. A startup
+    that fails raises :class:`LifespanFailure`; what it stored in ``scope["state"]`` reaches every request's
+    scope.
     """
+    if lifespan not in ("auto", "on", "off"):
+        raise ValueError(f"lifespan is 'auto', 'on' or 'off', got {lifespan!r}")
+    if ssl_certfile is not None:
+        if ssl is not None:
+            raise ValueError("pass either ssl (an SSLContext) or ssl_certfile, not both")
+        ssl = ssl_context(ssl_certfile, ssl_keyfile, ssl_keyfile_password)
+    elif ssl_keyfile is not None:
+        raise ValueError("ssl_keyfile needs ssl_certfile")
     loop = asyncio.get_running_loop()
     prefix = normalize_root_path(root_path)
     if prefix:
@@ -160,18 +201,36 @@ async def serve(
     def factory() -> HttpProtocol:
         return HttpProtocol(state)
 
+    running_lifespan: Lifespan | None = None
     try:
+        if other_app is not None and lifespan != "off":
+            running_lifespan = Lifespan(other_app, lifespan)
+            await running_lifespan.startup()
+            state.asgi_state = running_lifespan.state
         server = await loop.create_server(
             factory, host, port, ssl=ssl, backlog=backlog, reuse_address=True, reuse_port=reuse_port or None
         )
-    except BaseException:
+    except BaseException as exc:
+        if running_lifespan is not None and not isinstance(exc, LifespanFailure):
+            await running_lifespan.shutdown()
         for app in apps:  # what startup() connected (a cluster adapter's bus) must not stay open
             try:
                 await app.shutdown()
             except Exception:
                 logger.exception("error while shutting down %r", app)
         raise
-    return RunningServer(server, state, shutdown_timeout=shutdown_timeout)
+    return RunningServer(server, state, shutdown_timeout=shutdown_timeout, lifespan=running_lifespan)
+
+
+def ssl_context(
+    certfile: str | os.PathLike[str],
+    keyfile: str | os.PathLike[str] | None = None,
+    password: str | None = None,
+) -> ssl_module.SSLContext:
+    """A server-side TLS context from PEM files, with the library's secure defaults."""
+    context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile, password)
+    return context
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -235,7 +294,7 @@ def run(
             runner.run(
                 _serve_until_signal(apps, host, port, other_app, uvloop=loop_factory is not None, **options)
             )
-    except CannotListen as exc:
+    except (CannotListen, LifespanFailure) as exc:
         raise SystemExit(f"aiosocketio: error: {exc}") from None
 
 
@@ -256,7 +315,7 @@ async def _serve_until_signal(
             server = await serve(apps, host=host, port=port, other_app=other_app, **options)
         except OSError as exc:
             raise CannotListen(listen_problem(exc, host, port)) from exc
-        scheme = "https" if options.get("ssl") else "http"
+        scheme = "https" if options.get("ssl") or options.get("ssl_certfile") else "http"
         prefix = normalize_root_path(options.get("root_path", ""))
         logger.info(
             "serving on %s://%s:%d%s%s", scheme, host, server.port, prefix, " (uvloop)" if uvloop else ""
