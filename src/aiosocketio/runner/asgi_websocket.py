@@ -46,6 +46,9 @@ class ClientDisconnected(OSError):
 class UpgradedConnection(BridgedConnection, UpgradingConnection, Protocol):
     """The HTTP connection an upgrade came on: addresses for the scope, and the switch to a WebSocket."""
 
+    def read_while_upgrading(self) -> None:
+        """Read from the socket while the app has not answered, to notice a client that leaves."""
+
 
 class AsgiWebSocket:
     """One WebSocket request served by ``other_app``: its ``receive``/``send`` and the port's receiver."""
@@ -133,6 +136,7 @@ class AsgiWebSocket:
             if self._port is None:
                 if self._refused or self._ex.disconnected:
                     return {"type": "websocket.disconnect", "code": wsframe.CLOSE_ABNORMAL, "reason": ""}
+                self._http.read_while_upgrading()
                 await self._ex.wait(self._http.loop)  # woken when the client leaves before the answer
                 continue
             waiter = self._waiter = self._http.loop.create_future()

@@ -185,6 +185,8 @@ class HttpProtocol(asyncio.Protocol):
         if upgrading is not None:
             # Bytes after an upgrade request belong to the new protocol; hold them until the app decides.
             upgrading.upgrade_tail += data
+            if len(upgrading.upgrade_tail) > self._state.limits.max_body_buffer:
+                self._pause(_PAUSE_HOLD)  # reading again (see read_while_upgrading), but not without bound
             return
         if self._in_head:
             self._head_bytes += len(data)
@@ -650,6 +652,13 @@ class HttpProtocol(asyncio.Protocol):
         self._paused = was & ~reason
         if not self._paused and self._transport is not None and not self._closing:
             self._transport.resume_reading()
+
+    def read_while_upgrading(self) -> None:
+        """(ASGI WebSocket) The app waits before answering the upgrade: read on, so that a client that leaves
+        meanwhile is noticed (what it sends is held for the WebSocket, up to ``max_body_buffer`` bytes)."""
+        ex = self._upgrade_ex
+        if ex is not None and len(ex.upgrade_tail) <= self._state.limits.max_body_buffer:
+            self._resume(_PAUSE_HOLD)
 
     def resume_body(self) -> None:
         """(ASGI bridge) Someone reads the body now: reading from the socket may go on."""
