@@ -108,7 +108,10 @@ def _looks_like_asgi(value: Any) -> bool:
     """A coroutine function of three arguments, or an object with such a ``__call__`` (Starlette, FastAPI...)."""
     import inspect
 
-    target = value if inspect.isfunction(value) else type(value).__call__
+    if not callable(value):
+        return False
+    # An instance's bound __call__ (what is called), so that ``self`` is not counted among the arguments.
+    target = value if inspect.isfunction(value) else value.__call__
     if not inspect.iscoroutinefunction(target):
         return False
     try:

@@ -367,17 +367,25 @@ def _env() -> dict[str, str]:
 # --- the command, on an ASGI app that holds ours --------------------------------------------------------------
 
 
-async def test_the_command_serves_the_framework_with_its_lifespan() -> None:
+@pytest.mark.parametrize("target", ["app:app", "app:api"])
+async def test_the_command_serves_the_framework_with_its_lifespan(target: str) -> None:
+    """``app:app`` is ``io.asgi_app(other_app=api)``: Socket.IO in front, FastAPI behind; ``app:api`` is the
+    FastAPI app alone, served whole (no Socket.IO server in front of it)."""
     port = free_port()
-    shell = f"{sys.executable} -m aiosocketio run app:app --port {port}"
+    shell = f"{sys.executable} -m aiosocketio run {target} --port {port}"
     with start_app(fastapi_source(port), "command", port, shell=shell) as app:
         async with httpx.AsyncClient(base_url=app.url) as http:
             assert (await http.get("/pool")).json() == {"pool": "pool-1", "open": True}
+            handshake = await http.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
         async with ws_connect(f"ws://127.0.0.1:{port}/ws") as ws:
             assert json.loads(await ws.recv())["pool"] == "pool-1"
-        client = socketio.AsyncClient()
-        await client.connect(app.url, auth={"token": TOKEN})
-        await client.disconnect()
+        if target == "app:app":
+            assert handshake.status_code == 200
+            client = socketio.AsyncClient()
+            await client.connect(app.url, auth={"token": TOKEN})
+            await client.disconnect()
+        else:
+            assert handshake.status_code == 404  # FastAPI's own answer
         assert "shutdown: pool closed" in stop_and_read(app)
 
 
