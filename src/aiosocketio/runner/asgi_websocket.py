@@ -1,4 +1,4 @@
-"""Running the ASGI ``other_app`` for a WebSocket request no app of ours handles (ASGI WebSocket spec 2.3, with
+"""Running the ASGI ``other_app`` for a WebSocket request no app of ours handles (ASGI WebSocket spec 2.4, with
 the ``websocket.http.response`` extension), over the runner's own handshake and frame codec.
 
 The app's ``websocket.accept`` becomes our 101 (its subprotocol and extra headers in it; permessage-deflate when
@@ -78,7 +78,8 @@ class AsgiWebSocket:
         protocols = ex.header(b"sec-websocket-protocol")
         scope: dict[str, Any] = {
             "type": "websocket",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            # 2.4: a send on a closed connection raises an OSError (ClientDisconnected), as uvicorn's does.
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
             "http_version": ex.http_version,
             "scheme": "wss" if http.secure else "ws",
             "path": ex.path,
@@ -101,6 +102,10 @@ class AsgiWebSocket:
         ex = self._ex
         try:
             await self._app(self.scope(), self.receive, self.send)
+        except ClientDisconnected:
+            # The app did not catch our "the connection is closed": nothing is wrong, and nobody is left to tell.
+            logger.debug("the ASGI app sent on the closed WebSocket of %s", ex.path)
+            return
         except Exception:
             logger.exception("error in the ASGI app while handling a WebSocket request to %s", ex.path)
             if self._port is not None:

@@ -280,9 +280,10 @@ def run(
 ) -> None:
     """Serve ``apps`` until SIGINT or SIGTERM, then close gracefully; uses uvloop when it is installed.
 
-    ``options`` go to :func:`serve` (``ssl``, limits, ``shutdown_timeout``, ``root_path``...). This is the
-    function a program ends with, so a port in use or a host that cannot be listened on ends the program as
-    a command-line tool would: one line on stderr and exit status 1 (``SystemExit``), no traceback.
+    ``options`` go to :func:`serve` (``ssl`` or ``ssl_certfile``/``ssl_keyfile``, ``lifespan``, limits,
+    ``shutdown_timeout``, ``root_path``...). This is the function a program ends with, so a port in use, a host
+    that cannot be listened on or a lifespan startup of ``other_app`` that fails ends the program as a
+    command-line tool would: one line on stderr and exit status 1 (``SystemExit``), no traceback of ours.
     """
     level = logging.getLevelName(log_level.upper()) if isinstance(log_level, str) else log_level
     if not logging.getLogger().handlers:
