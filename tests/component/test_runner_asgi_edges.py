@@ -2,8 +2,9 @@
 
 The frameworks themselves are in ``tests/integration/test_asgi_host.py``; here small hand-written ASGI apps
 check what a framework rarely does: a lifespan that fails, or that is not spoken at all (as uvicorn's "auto"
-mode, the app is served anyway), the order of startup and shutdown around our own app, the shallow copy of the
-state per request, and a WebSocket refused with a response of the app's own, left before it was accepted,
+mode, the app is served anyway), the order of startup and shutdown around our own app (and a port in use undoing
+the startup), the shallow copy of the state per request, a server closing while a WebSocket is open ("going away",
+then the lifespan shutdown), and a WebSocket refused with a response of the app's own, left before it was accepted,
 abandoned, failing after the accept, sent to after its close, or flooded by a peer while the app does not read.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -292,3 +294,39 @@ async def test_a_peer_that_floods_an_app_that_does_not_read(ws_app: tuple[WsApp,
     texts = [m["text"].split(" x")[0] for m in app.received if m["type"] == "websocket.receive"]
     assert texts == [f"message {i}" for i in range(500)]
     assert app.received[-1] == {"type": "websocket.disconnect", "code": 1000, "reason": ""}
+
+
+async def test_server_close_says_going_away_then_runs_the_lifespan_shutdown() -> None:
+    events: list[str] = []
+    opened = asyncio.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan_app(events)(scope, receive, send)
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        opened.set()
+        message = await receive()
+        events.append(f"{message['type']} {message['code']}")
+
+    running = await serve([], port=0, other_app=app)
+    async with connect(f"ws://127.0.0.1:{running.port}/", open_timeout=TIMEOUT) as ws:
+        await asyncio.wait_for(opened.wait(), TIMEOUT)
+        closing = asyncio.ensure_future(running.close())
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+        await asyncio.wait_for(closing, TIMEOUT)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1001
+    assert events == ["lifespan.startup", "websocket.disconnect 1001", "lifespan.shutdown"]
+
+
+async def test_a_port_in_use_undoes_the_lifespan_startup() -> None:
+    events: list[str] = []
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError, match="address already in use"):
+            await serve([RecordingApp(events)], port=taken.getsockname()[1], other_app=lifespan_app(events))
+    assert events == ["our startup", "lifespan.startup", "lifespan.shutdown", "our shutdown"]
