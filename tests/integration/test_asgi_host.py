@@ -8,8 +8,9 @@ matters, python-socketio's ``AsyncClient`` and the official socket.io-client 4.8
 What is checked: the ASGI lifespan (startup before the first request, its ``state`` in every request, shutdown when
 the server stops; a failed startup ends the program with status 1), request bodies handed over as they arrive,
 streamed responses, the WebSocket scope (subprotocol, text and bytes, close code and reason both ways, 403 when
-refused, permessage-deflate), one token check shared by a FastAPI dependency and a Socket.IO middleware, and TLS
-(HTTPS, WSS and a Socket.IO client over both transports).
+refused, permessage-deflate), one token check shared by a FastAPI dependency and a Socket.IO middleware, TLS
+(HTTPS, WSS and a Socket.IO client over both transports), and the command serving a framework app (behind ours or
+alone, with TLS, and one line when its certificate does not load).
 """
 
 from __future__ import annotations
@@ -530,3 +531,37 @@ async def test_tls_https_wss_and_socketio(
             assert {"event": "connect", "transport": transport} in reports
             assert {"event": "message", "args": ["ada: hello"]} in reports
         assert "shutdown: pool closed" in stop_and_read(app)
+
+
+async def test_the_command_serves_tls(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    port = free_port()
+    shell = (
+        f"{sys.executable} -m aiosocketio run app:app --port {port} --ssl-certfile {cert} --ssl-keyfile {key}"
+    )
+    with start_app(fastapi_source(port), "command", port, shell=shell) as app:
+        trust = ssl.create_default_context(cafile=str(cert))
+        async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=trust) as http:
+            assert (await http.get("/scope/x")).json()["scheme"] == "https"
+        async with ws_connect(f"wss://127.0.0.1:{port}/ws", ssl=trust) as ws:
+            assert json.loads(await ws.recv())["scheme"] == "wss"
+        assert f"serving on https://127.0.0.1:{port}" in app.stderr()
+
+
+def test_the_command_says_when_the_certificate_does_not_load(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(fastapi_source(free_port()), encoding="utf-8")
+    (tmp_path / "cert.pem").write_text("not a certificate\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "aiosocketio", "run", "app:app", "--ssl-certfile", "cert.pem"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=scaled(30),
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("aiosocketio: error: cannot load the TLS certificate: SSLError:"), (
+        done.stderr
+    )
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
