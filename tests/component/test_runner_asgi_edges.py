@@ -330,3 +330,26 @@ async def test_a_port_in_use_undoes_the_lifespan_startup() -> None:
         with pytest.raises(OSError, match="address already in use"):
             await serve([RecordingApp(events)], port=taken.getsockname()[1], other_app=lifespan_app(events))
     assert events == ["our startup", "lifespan.startup", "lifespan.shutdown", "our shutdown"]
+
+
+async def test_a_receive_waiting_in_another_task_while_the_app_accepts() -> None:
+    got: list[dict[str, Any]] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        await receive()  # websocket.connect
+        reader = asyncio.ensure_future(receive())  # waits for the answer, then for the first message
+        await asyncio.sleep(0.05)
+        await send({"type": "websocket.accept"})
+        got.append(await reader)
+        await send({"type": "websocket.send", "text": "thanks"})
+
+    running = await serve([], port=0, other_app=app)
+    try:
+        async with connect(f"ws://127.0.0.1:{running.port}/", open_timeout=TIMEOUT) as ws:
+            await ws.send("first")
+            assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "thanks"
+    finally:
+        await running.close()
+    assert got == [{"type": "websocket.receive", "text": "first"}]

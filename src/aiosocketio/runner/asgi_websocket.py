@@ -239,3 +239,4 @@ class AsgiWebSocket:
         port = await self._handshake.accept(headers, max_message_size=MAX_MESSAGE_SIZE, compression=True)
         self._port = port
         port.set_receiver(self)
+        ex.wake()  # a receive() that waited for the answer in another task now reads from the port
