@@ -41,15 +41,9 @@ class Lifespan:
         self._inbox: asyncio.Queue[ASGIMessage] = asyncio.Queue()
         self._answer: asyncio.Future[ASGIMessage] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._supported = True
         self._started = False
         self._failed = False  # it sent lifespan.startup.failed or lifespan.shutdown.failed
         self._error: BaseException | None = None  # what it raised, in "on" mode
-
-    @property
-    def supported(self) -> bool:
-        """False when the app turned the lifespan scope down (or returned without answering its startup)."""
-        return self._supported
 
     async def startup(self) -> None:
         """Run the app's startup; raises :class:`LifespanFailure` when it fails."""
@@ -62,7 +56,6 @@ class Lifespan:
             error = self._error
             if error is not None:
                 raise LifespanFailure(f"the application's lifespan raised {_one_line(error)}")
-            self._supported = False
             if self._mode == "on":
                 raise LifespanFailure("the application does not support the ASGI lifespan (lifespan='on')")
             return
