@@ -68,6 +68,7 @@ app = io.asgi_app(other_app=api)
 released = asyncio.Event()
 seen_chunks = []
 disconnects = []
+stream_ends = []
 
 
 def current_user(authorization: str = Header()) -> str:
@@ -133,6 +134,24 @@ async def stream():
         yield b"third"
 
     return StreamingResponse(parts(), media_type="text/plain")
+
+
+@api.get("/forever")
+async def forever():
+    async def parts():
+        try:
+            while True:
+                yield b"tick;"
+                await asyncio.sleep(0.02)
+        finally:
+            stream_ends.append("stopped")
+
+    return StreamingResponse(parts(), media_type="text/plain")
+
+
+@api.get("/forever/ends")
+async def forever_ends():
+    return {"ends": stream_ends}
 
 
 @api.post("/release")
@@ -252,6 +271,21 @@ async def test_a_streaming_response_is_sent_as_it_is_made(fastapi_app: AppProces
             assert (await other.post("/release")).json() == {"released": True}
         rest = b"".join([part async for part in parts])
         assert rest == b"second;third"
+
+
+async def test_a_client_that_leaves_stops_an_endless_stream(fastapi_app: AppProcess) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", fastapi_app.port)
+    writer.write(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    assert b"tick;" in await asyncio.wait_for(reader.read(4096), scaled(5))
+    writer.close()  # the app hears http.disconnect, and Starlette stops the generator
+    async with httpx.AsyncClient(base_url=fastapi_app.url) as http:
+        for _ in range(100):
+            ends = (await http.get("/forever/ends")).json()["ends"]
+            if ends:
+                break
+            await asyncio.sleep(0.02)
+    assert ends == ["stopped"]
 
 
 async def test_a_framework_websocket_route(fastapi_app: AppProcess) -> None:
