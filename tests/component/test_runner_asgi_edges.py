@@ -21,8 +21,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from aiosocketio.runner import serve
-from aiosocketio.runner.server import LifespanFailure
+from aiosocketio.runner import LifespanFailure, serve
 from aiosocketio.web import Request, Response, WebSocketHandshake
 
 TIMEOUT = 10.0
