@@ -352,3 +352,69 @@ async def test_a_receive_waiting_in_another_task_while_the_app_accepts() -> None
     finally:
         await running.close()
     assert got == [{"type": "websocket.receive", "text": "first"}]
+
+
+async def test_a_message_over_max_write_buffer_to_a_peer_that_does_not_read() -> None:
+    """The peer is dropped (the slow-consumer rule of ``max_write_buffer``), and the app hears of it as of a lost
+    connection (1006): the send fails, ``receive()`` says so."""
+    outcome: list[Any] = []
+    over = asyncio.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        try:
+            for _ in range(10):  # 8 MB each: more than the sockets hold while the peer reads nothing
+                await send({"type": "websocket.send", "bytes": bytes(8_000_000)})
+        except OSError as exc:
+            outcome.append(type(exc).__name__)
+        outcome.append(await receive())
+        over.set()
+
+    running = await serve([], port=0, other_app=app, max_write_buffer=100_000)
+    try:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+        writer.write(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        await asyncio.wait_for(over.wait(), TIMEOUT)  # while the client is still there, reading nothing
+        writer.close()
+    finally:
+        await running.close()
+    assert outcome == ["ClientDisconnected", {"type": "websocket.disconnect", "code": 1006, "reason": ""}]
+
+
+async def test_an_app_waits_for_a_slow_peer_that_reads_in_the_end() -> None:
+    sent: list[int] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        for i in range(40):
+            await send({"type": "websocket.send", "bytes": bytes([i]) * 1_000_000})
+            sent.append(i)
+
+    running = await serve([], port=0, other_app=app)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+        writer.write(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        await asyncio.sleep(0.3)  # reading nothing (the stream reader stops at its 64 KiB limit)
+        assert len(sent) < 40  # the app waits for the peer, it does not pile its messages up
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+        received = []
+        for _ in range(40):
+            head = await asyncio.wait_for(reader.readexactly(10), TIMEOUT)  # 0x82, 127, 8-byte length
+            payload = await asyncio.wait_for(reader.readexactly(int.from_bytes(head[2:], "big")), TIMEOUT)
+            received.append((head[0], len(payload), payload[0]))
+        writer.close()
+    finally:
+        await running.close()
+    assert received == [(0x82, 1_000_000, i) for i in range(40)]

@@ -4,8 +4,8 @@ the ``websocket.http.response`` extension), over the runner's own handshake and 
 The app's ``websocket.accept`` becomes our 101 (its subprotocol and extra headers in it; permessage-deflate when
 the client offers it, as uvicorn does by default); ``websocket.close`` before that refuses the request with 403,
 and ``websocket.http.response.*`` with the response the app gives. Messages from the peer wait in a queue for
-``receive()``; while more than :data:`MAX_QUEUED` wait, reading from the peer pauses. A ``send`` waits while
-the peer does not read what it is sent. The peer's close (or a broken connection, 1006) comes to the app as
+``receive()``; while more than :data:`MAX_QUEUED` wait, reading from the peer pauses. A ``send`` is written at
+once and waits while the peer does not read what it is sent. The peer's close (or a broken connection, 1006) comes to the app as
 ``websocket.disconnect`` with the peer's code and reason.
 
 An app that returns without accepting gets the client a 500 (403 if it closed), one that raises after
@@ -20,7 +20,7 @@ import logging
 from collections import deque
 from typing import Any, Final, Protocol
 
-from ..web import Response
+from ..web import CLOSE_DROPPED, Response
 from . import wsframe
 from .asgi_bridge import ASGIApp, ASGIMessage, BridgedConnection
 from .exchange import Exchange
@@ -165,6 +165,10 @@ class AsgiWebSocket:
         self._wake()
 
     def on_ws_close(self, code: int, reason: str) -> None:
+        if (
+            code == CLOSE_DROPPED
+        ):  # our own word for a peer we gave up on; on the wire it is a lost connection
+            code = wsframe.CLOSE_ABNORMAL
         self._gone = {"type": "websocket.disconnect", "code": code, "reason": reason}
         self._wake()
 
@@ -186,6 +190,11 @@ class AsgiWebSocket:
                 if data is None:
                     raise RuntimeError("websocket.send needs 'text' or 'bytes'")
                 port.send_bytes(bytes(data))
+            # Written at once, not at the end of the loop turn as the engine's frames are: an app that sends in a
+            # loop without awaiting anything else would otherwise pile up every message before the first write.
+            # Once written, the transport tells whether the peer keeps up; if not, wait until it does (or until
+            # it is dropped for holding more than ``max_write_buffer``, see WebSocketConnection.flush).
+            port.flush()
             if not port.writable:
                 await port.drain()
             return
