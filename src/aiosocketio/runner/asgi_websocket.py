@@ -4,8 +4,8 @@ the ``websocket.http.response`` extension), over the runner's own handshake and 
 The app's ``websocket.accept`` becomes our 101 (its subprotocol and extra headers in it; permessage-deflate when
 the client offers it, as uvicorn does by default); ``websocket.close`` before that refuses the request with 403,
 and ``websocket.http.response.*`` with the response the app gives. Messages from the peer wait in a queue for
-``receive()``; while more than :data:`MAX_QUEUED` wait, reading from the peer pauses. A ``send`` is written at
-once and waits while the peer does not read what it is sent. The peer's close (or a broken connection, 1006) comes to the app as
+``receive()``; while more than :data:`MAX_QUEUED` wait, reading from the peer pauses. A ``send`` waits while the
+peer does not read what it is sent. The peer's close (or a broken connection, 1006) comes to the app as
 ``websocket.disconnect`` with the peer's code and reason.
 
 An app that returns without accepting gets the client a 500 (403 if it closed), one that raises after
@@ -35,6 +35,8 @@ logger = logging.getLogger("aiosocketio.runner")
 MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
 #: Messages held for an app that does not call ``receive()``, before reading from the peer pauses.
 MAX_QUEUED: Final = 32
+#: Bytes (characters of text) an app may send before they are written without waiting for the end of the turn.
+UNWRITTEN_LIMIT: Final = 64 * 1024
 
 _FORBIDDEN: Final = plain(403, "Forbidden")
 
@@ -69,6 +71,7 @@ class AsgiWebSocket:
         self._gone: ASGIMessage | None = None  # the disconnect, once the connection is closed
         self._waiter: asyncio.Future[None] | None = None
         self._denial: tuple[int, list[tuple[str, str]], list[bytes]] | None = None
+        self._unwritten = 0  # sent since the last write we forced (see send)
 
     def scope(self) -> dict[str, Any]:
         http = self._http
@@ -184,17 +187,24 @@ class AsgiWebSocket:
                 raise ClientDisconnected("the WebSocket is closed")
             text = message.get("text")
             if text is not None:
-                port.send_text(str(text))
+                text = str(text)
+                port.send_text(text)
+                self._unwritten += len(text)
             else:
                 data = message.get("bytes")
                 if data is None:
                     raise RuntimeError("websocket.send needs 'text' or 'bytes'")
-                port.send_bytes(bytes(data))
-            # Written at once, not at the end of the loop turn as the engine's frames are: an app that sends in a
-            # loop without awaiting anything else would otherwise pile up every message before the first write.
-            # Once written, the transport tells whether the peer keeps up; if not, wait until it does (or until
-            # it is dropped for holding more than ``max_write_buffer``, see WebSocketConnection.flush).
-            port.flush()
+                data = bytes(data)
+                port.send_bytes(data)
+                self._unwritten += len(data)
+            # Frames are written at the end of the loop turn, all connections' together (as the engine's are).
+            # An app that sends in a loop without awaiting anything else would pile every message up before that
+            # write: past UNWRITTEN_LIMIT, write now, and the transport tells whether the peer keeps up; if not,
+            # wait until it does (or until it is dropped for holding more than ``max_write_buffer``, see
+            # WebSocketConnection.flush).
+            if self._unwritten > UNWRITTEN_LIMIT:
+                self._unwritten = 0
+                port.flush()
             if not port.writable:
                 await port.drain()
             return
