@@ -316,18 +316,17 @@ def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
         (["app:io.nothing"], "aiosocketio: error: 'app:io' has no attribute 'nothing'"),
         (
             ["app:make"],
-            "aiosocketio: error: 'app:make' is the function make, not a Server, an EngineServer or the ASGI app"
-            " of io.asgi_app(): if it builds one, pass --factory",
+            "aiosocketio: error: 'app:make' is the function make, not a Server, an EngineServer or an ASGI app"
+            ": if it builds one, pass --factory",
         ),
         (
             ["app:on_connection"],
             "aiosocketio: error: 'app:on_connection' is the function on_connection, not a Server, an EngineServer"
-            " or the ASGI app of io.asgi_app(): if it builds one, pass --factory",
+            " or an ASGI app: if it builds one, pass --factory",
         ),
         (
             ["app:aiosocketio"],
-            "aiosocketio: error: 'app:aiosocketio' is a module, not a Server, an EngineServer or the ASGI app of"
-            " io.asgi_app()",
+            "aiosocketio: error: 'app:aiosocketio' is a module, not a Server, an EngineServer or an ASGI app",
         ),
         (
             ["app:io", "--factory"],

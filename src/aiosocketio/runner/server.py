@@ -1,9 +1,11 @@
 """Starting and stopping the built-in server: :func:`serve` inside a running loop, :func:`run` as a program.
 
-Shutdown order (``RunningServer.close``): stop listening, let every app close its sessions
+Startup order: every app's ``startup()``, then the ASGI lifespan startup of ``other_app`` (``runner/lifespan.py``),
+then listening. Shutdown order (``RunningServer.close``): stop listening, let every app close its sessions
 (``app.shutdown()``, which sends Engine.IO/Socket.IO goodbyes over the still-open connections), close the
 idle keep-alive connections, let requests in flight finish for up to ``shutdown_timeout`` seconds, then drop
-whatever is left and wait for the handler tasks to end, so nothing is left pending on the loop.
+whatever is left and wait for the handler tasks to end, so nothing is left pending on the loop; last, the
+lifespan shutdown of ``other_app``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 from ..web import WebApp
 from .asgi_bridge import ASGIApp
 from .http import HttpProtocol
+from .lifespan import Lifespan, LifespanFailure
 from .mount import MountedApp, MountedAsgiApp, normalize_root_path
 from .state import (
     DEFAULT_KEEP_ALIVE_TIMEOUT,
@@ -44,7 +47,15 @@ from .workers import (
     workers_supported,
 )
 
-__all__ = ["CannotListen", "RunningServer", "listen_problem", "run", "serve"]
+__all__ = [
+    "CannotListen",
+    "LifespanFailure",
+    "RunningServer",
+    "listen_problem",
+    "run",
+    "serve",
+    "ssl_context",
+]
 
 logger = logging.getLogger("aiosocketio.runner")
 
@@ -65,10 +76,17 @@ class RunningServer:
     """A listening server returned by :func:`serve`; ``await close()`` (or ``async with``) stops it."""
 
     def __init__(
-        self, server: Listener, state: ServerState, *, shutdown_timeout: float, port: int | None = None
+        self,
+        server: Listener,
+        state: ServerState,
+        *,
+        shutdown_timeout: float,
+        port: int | None = None,
+        lifespan: Lifespan | None = None,
     ) -> None:
         self._server = server
         self._state = state
+        self._lifespan = lifespan
         self._shutdown_timeout = shutdown_timeout
         self._port = port
         self._closed: asyncio.Future[None] | None = None
@@ -132,6 +150,8 @@ class RunningServer:
             async with asyncio.timeout(1.0):
                 await state.wait_connections_closed()
         await self._server.wait_closed()
+        if self._lifespan is not None:
+            await self._lifespan.shutdown()
 
     async def __aenter__(self) -> RunningServer:
         return self
@@ -147,6 +167,10 @@ async def serve(
     port: int = 3000,
     other_app: ASGIApp | None = None,
     ssl: ssl_module.SSLContext | None = None,
+    ssl_certfile: str | os.PathLike[str] | None = None,
+    ssl_keyfile: str | os.PathLike[str] | None = None,
+    ssl_keyfile_password: str | None = None,
+    lifespan: str = "auto",
     backlog: int = 2048,
     reuse_port: bool = False,
     max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
@@ -165,7 +189,22 @@ async def serve(
     waits for requests in flight. ``root_path`` (``"/chat"``) serves everything under that prefix
     (:mod:`aiosocketio.runner.mount`). When the address cannot be had (``OSError``, ``socket.gaierror``), the
     apps started here are shut down again before the error is raised.
+
+    TLS: ``ssl`` (an :class:`ssl.SSLContext`), or ``ssl_certfile`` (PEM, the chain after the certificate) with
+    ``ssl_keyfile`` (when the key is not in the same file) and ``ssl_keyfile_password``.
+
+    ``lifespan``: whether to run the ASGI lifespan of ``other_app``: ``"auto"`` (the default, as uvicorn's: an
+    app that does not speak it is served without), ``"on"`` (such an app is an error) or ``"off"``. A startup
+    that fails raises :class:`LifespanFailure`; what it stored in ``scope["state"]`` reaches every request's
+    scope.
     """
+    _check_lifespan(lifespan)
+    if ssl_certfile is not None:
+        if ssl is not None:
+            raise ValueError("pass either ssl (an SSLContext) or ssl_certfile, not both")
+        ssl = ssl_context(ssl_certfile, ssl_keyfile, ssl_keyfile_password)
+    elif ssl_keyfile is not None:
+        raise ValueError("ssl_keyfile needs ssl_certfile")
     state = await _start_apps(
         apps,
         other_app=other_app,
@@ -184,16 +223,46 @@ async def serve(
     def factory() -> HttpProtocol:
         return HttpProtocol(state)
 
+    running_lifespan: Lifespan | None = None
     try:
+        running_lifespan = await _start_lifespan(state, lifespan)
         server = await state.loop.create_server(
             factory, host, port, ssl=ssl, backlog=backlog, reuse_address=True, reuse_port=reuse_port or None
         )
-    except BaseException:
+    except BaseException as exc:
+        if running_lifespan is not None and not isinstance(exc, LifespanFailure):
+            await running_lifespan.shutdown()
         await _shutdown_apps(
             state.apps
         )  # what startup() connected (a cluster adapter's bus) must not stay open
         raise
-    return RunningServer(server, state, shutdown_timeout=shutdown_timeout)
+    return RunningServer(server, state, shutdown_timeout=shutdown_timeout, lifespan=running_lifespan)
+
+
+def _check_lifespan(lifespan: str) -> None:
+    if lifespan not in ("auto", "on", "off"):
+        raise ValueError(f"lifespan is 'auto', 'on' or 'off', got {lifespan!r}")
+
+
+async def _start_lifespan(state: ServerState, lifespan: str) -> Lifespan | None:
+    """Run the lifespan startup of the server's ``other_app`` (unless ``"off"``); its state reaches every scope."""
+    if state.other_app is None or lifespan == "off":
+        return None
+    running = Lifespan(state.other_app, lifespan)
+    await running.startup()
+    state.asgi_state = running.state
+    return running
+
+
+def ssl_context(
+    certfile: str | os.PathLike[str],
+    keyfile: str | os.PathLike[str] | None = None,
+    password: str | None = None,
+) -> ssl_module.SSLContext:
+    """A server-side TLS context from PEM files, with the library's secure defaults."""
+    context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile, password)
+    return context
 
 
 async def _start_apps(
@@ -237,7 +306,11 @@ async def _serve_handed(
     root_path: str = "",
     backlog: int = 2048,  # the listening options: the parent's business
     reuse_port: bool = False,
-    ssl: None = None,  # refused with workers (see _run_workers)
+    ssl: None = None,  # TLS is refused with workers (see _run_workers)
+    ssl_certfile: None = None,
+    ssl_keyfile: None = None,
+    ssl_keyfile_password: None = None,
+    lifespan: str = "auto",
 ) -> RunningServer:
     """:func:`serve` in a worker of ``workers=N``: the connections come from the parent over ``link``."""
     engines = engines_of(apps)
@@ -255,10 +328,17 @@ async def _serve_handed(
             ws_close_timeout=ws_close_timeout,
         ),
     )
+    try:
+        running_lifespan = await _start_lifespan(state, lifespan)
+    except BaseException:
+        await _shutdown_apps(state.apps)
+        raise
     link.watch(engines, state.loop)
     inlet = WorkerInlet(state, link, engines, on_parent_gone=on_parent_gone)
     link.ready()
-    return RunningServer(inlet, state, shutdown_timeout=shutdown_timeout, port=port)
+    return RunningServer(
+        inlet, state, shutdown_timeout=shutdown_timeout, port=port, lifespan=running_lifespan
+    )
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -309,9 +389,10 @@ def run(
 ) -> None:
     """Serve ``apps`` until SIGINT or SIGTERM, then close gracefully; uses uvloop when it is installed.
 
-    ``options`` go to :func:`serve` (``ssl``, limits, ``shutdown_timeout``, ``root_path``...). This is the
-    function a program ends with, so a port in use or a host that cannot be listened on ends the program as
-    a command-line tool would: one line on stderr and exit status 1 (``SystemExit``), no traceback.
+    ``options`` go to :func:`serve` (``ssl`` or ``ssl_certfile``/``ssl_keyfile``, ``lifespan``, limits,
+    ``shutdown_timeout``, ``root_path``...). This is the function a program ends with, so a port in use, a host
+    that cannot be listened on or a lifespan startup of ``other_app`` that fails ends the program as a
+    command-line tool would: one line on stderr and exit status 1 (``SystemExit``), no traceback of ours.
 
     ``workers=N`` (N > 1) serves the port from N forked processes that look like one server to clients
     (:mod:`aiosocketio.runner.workers`; not with ``ssl``).
@@ -334,7 +415,7 @@ def run(
                     _serving_line(host, options, uvloop=loop_factory is not None),
                 )
             )
-    except CannotListen as exc:
+    except (CannotListen, LifespanFailure) as exc:
         raise SystemExit(f"aiosocketio: error: {exc}") from None
 
 
@@ -349,7 +430,7 @@ async def _listen(
 
 def _serving_line(host: str, options: dict[str, Any], *, uvloop: bool) -> Callable[[int], str]:
     """The log line saying where the server listens, given the port."""
-    scheme = "https" if options.get("ssl") else "http"
+    scheme = "https" if options.get("ssl") or options.get("ssl_certfile") else "http"
     prefix = normalize_root_path(options.get("root_path", ""))
     return lambda port: f"serving on {scheme}://{host}:{port}{prefix}{' (uvloop)' if uvloop else ''}"
 
@@ -363,7 +444,7 @@ def _run_workers(
     options: dict[str, Any],
 ) -> None:
     """The parent of ``workers=N``: bind, fork, route until a signal (:class:`~.workers.Supervisor`)."""
-    if options.get("ssl") is not None:
+    if options.get("ssl") is not None or options.get("ssl_certfile") is not None:
         raise ValueError(
             "workers=N cannot serve TLS (the parent routes connections by their first request line): "
             "terminate TLS in a proxy in front, or serve with one worker"
@@ -375,6 +456,7 @@ def _run_workers(
         )
     # Mistakes fail here, once, rather than in every worker: an unknown option, a bad prefix.
     inspect.signature(serve).bind(apps, **options)
+    _check_lifespan(options.get("lifespan", "auto"))
     normalize_root_path(options.get("root_path", ""))
     try:
         listeners = bind_listeners(
