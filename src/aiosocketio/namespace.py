@@ -198,6 +198,8 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, (socket.id,))
+        if socket.pid is not None:
+            self.adapter.session_changed(socket.id)
         for data in missed:
             # Before the CONNECT reply, as the reference sends them: socket.io-client buffers them and emits them
             # just before its "connect" event.

@@ -1,0 +1,162 @@
+"""Connection state recovery after a crash, with the Redis Streams adapter (docs/guide/recovery.md#crash).
+
+Server A (``tests/servers/streams_member.py``, a process of its own) keeps the session of each connected socket in
+Redis while it lives. A socket.io-client 4.8 connects to A through a small TCP balancer, joins a room, gets an event
+(its offset is where it will resume from) and changes its ``data``; A is killed with SIGKILL, so it handles no
+disconnection at all; an event is broadcast to the room while the client is away; the client comes back to another
+server of the cluster and recovers its id, rooms and data, and gets the missed event exactly once. The other
+server is ours, or Node.js socket.io 4.8 with ``@socket.io/redis-streams-adapter`` 0.3.1 reading the session ours
+kept. The graceful-shutdown cases are in ``test_cluster_recovery.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_cluster_recovery import (
+    RECOVERY,
+    Balancer,
+    FailoverClient,
+    failover_client,
+    port_of,
+    python_join_handler,
+)
+from test_mixed_cluster import FACTOR, make_world
+
+from aiosocketio.adapters import messages as wire
+
+pytestmark = pytest.mark.node
+
+MEMBER = Path(__file__).resolve().parent.parent / "servers" / "streams_member.py"
+
+
+@pytest.fixture
+async def world(redis_url: str) -> AsyncIterator[dict[str, Any]]:
+    async with make_world("streams", redis_url, connection_state_recovery=RECOVERY) as made:
+        python_join_handler(made["a"])
+        python_join_handler(made["b"])
+        yield made
+
+
+async def sessions(redis: Any, key: str) -> dict[str, wire.PersistedSession]:
+    """The sessions kept in Redis for the cluster ``key``, by pid."""
+    found = {}
+    for name in await redis.keys(key + ":session:*"):
+        raw = await redis.get(name)
+        if raw is not None:
+            session = wire.decode_stream_session(raw)
+            found[session.pid] = session
+    return found
+
+
+async def until(check: Callable[[], Any]) -> Any:
+    """Poll the coroutine function ``check`` until it returns something true; return that."""
+    for _ in range(int(250 * FACTOR)):
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError("the condition did not come true")
+
+
+async def broadcast(world: dict[str, Any], server: str, event: str, *args: Any) -> None:
+    if server == "node":
+        await world["node"].ask("emit", rooms=["r1"], event=event, args=list(args))
+    else:
+        await world[server].to("r1").emit(event, *args)
+
+
+@pytest.mark.parametrize("then", ["b", "node"])
+async def test_a_client_of_a_killed_server_recovers_elsewhere(
+    world: dict[str, Any], server_factory: Any, redis_url: str, then: str
+) -> None:
+    from redis.asyncio import Redis
+
+    key = world["key"]
+    member = server_factory(MEMBER, "--redis", redis_url, "--key", key)
+    redis = Redis.from_url(redis_url)
+    balancer = Balancer()
+    balancer.target = member.port
+    port = await balancer.start()
+    urls = {"b": world["b_url"], "node": world["node"].url}
+    try:
+        async with failover_client(f"http://127.0.0.1:{port}") as client:
+            hello = await client.next("connect")
+            assert hello["recovered"] is False
+            sid = hello["id"]
+
+            # Written at connect, with what the connection handler put in socket.data.
+            kept = await until(lambda: sessions(redis, key))
+            (pid,) = kept
+            assert kept[pid].sid == sid
+            assert set(kept[pid].rooms) == {sid}
+            assert kept[pid].data == {"server": "python"}
+            # While the socket lives, the expiry outlasts the recovery window (60 s here) until the next refresh.
+            assert await redis.pttl(f"{key}:session:{pid}") > 60_000
+
+            await client.send(op="join", room="r1")
+            await client.next("joined")
+            await ack(client, "set", "name", "ada")  # in place, then save_session()
+            await ack(client, "assign", "level", 3)  # an assignment
+            kept = await sessions(redis, key)
+            assert set(kept[pid].rooms) == {sid, "r1"}
+            assert kept[pid].data == {"server": "python", "name": "ada", "level": 3}
+
+            # An event with an offset, from another server, so the client has something to resume from.
+            await broadcast(world, then, "first", 1)
+            got = await client.next("event")
+            assert got["event"] == "first"
+            assert "-" in got["args"][-1]
+
+            balancer.target = port_of(urls[then])
+            assert member.proc is not None
+            member.proc.kill()  # SIGKILL: no disconnection is handled, nothing is written at the end
+            member.proc.wait()
+            assert (await client.next("disconnect"))["reason"] == "transport close"
+            await broadcast(world, then, "while-away", "x")
+
+            # socket.io-client hands the replayed events out just before "connect" (the server sends them first).
+            lines = [await client.next(), await client.next()]
+            back = next(line for line in lines if line["kind"] == "connect")
+            missed = next(line for line in lines if line["kind"] == "event")
+            assert back == {"kind": "connect", "id": sid, "recovered": True}
+            assert missed["event"] == "while-away"
+            assert missed["args"][0] == "x"
+            # Exactly once: the next event is the one sent after the recovery.
+            await broadcast(world, then, "after", 2)
+            following = await client.next("event")
+            assert following["event"] == "after"
+
+            if then == "node":
+                (seen,) = await world["node"].ask("fetchSockets", rooms=["r1"])
+                assert seen["id"] == sid
+                assert seen["rooms"] == sorted([sid, "r1"])
+                assert seen["data"] == {"server": "python", "name": "ada", "level": 3}
+            else:
+                socket = world["b"].sockets.sockets[sid]
+                assert socket.recovered
+                assert socket.rooms == {sid, "r1"}
+                assert socket.data == {"server": "python", "name": "ada", "level": 3}
+                # B keeps it in turn while the socket lives (the restore took the key, B wrote it again).
+                kept = await until(lambda: sessions(redis, key))
+                assert set(kept[pid].rooms) == {sid, "r1"}
+        if then == "b":
+            # The client left for good ("client namespace disconnect"): its session is gone from Redis.
+            assert await until(lambda: _no_sessions(redis, key))
+    finally:
+        await redis.aclose()
+        await balancer.close()
+
+
+async def _no_sessions(redis: Any, key: str) -> bool:
+    return not await redis.keys(key + ":session:*")
+
+
+async def ack(client: FailoverClient, event: str, *args: Any) -> None:
+    await client.send(op="emit", event=event, args=list(args))
+    got = await client.next("acked")
+    assert got["event"] == event
