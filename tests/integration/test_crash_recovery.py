@@ -12,6 +12,7 @@ kept. The graceful-shutdown cases are in ``test_cluster_recovery.py``.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ from test_cluster_recovery import (
     port_of,
     python_join_handler,
 )
-from test_mixed_cluster import FACTOR, make_world
+from test_mixed_cluster import FACTOR, Client, make_world
 
+import aiosocketio
 from aiosocketio.adapters import messages as wire
+from aiosocketio.adapters import redis_streams
 
 pytestmark = pytest.mark.node
 
@@ -160,3 +163,115 @@ async def ack(client: FailoverClient, event: str, *args: Any) -> None:
     await client.send(op="emit", event=event, args=list(args))
     got = await client.next("acked")
     assert got["event"] == event
+
+
+async def test_the_kept_session_follows_the_socket(redis_url: str) -> None:
+    """What Redis holds for a live socket, refreshed every ``session_refresh_interval``: the expiry is pushed back,
+    an in-place change of ``data`` is picked up, a key lost meanwhile is written again; a socket that leaves for
+    good takes its session with it, one that may come back leaves it for ``max_disconnection_duration``."""
+    from redis.asyncio import Redis
+
+    key = "live" + os.urandom(4).hex()
+    adapter = redis_streams.create_adapter(
+        redis_url,
+        stream_name=key,
+        channel_prefix=key,
+        session_key_prefix=key + ":session:",
+        session_refresh_interval=0.3,
+    )
+    io = aiosocketio.Server(adapter=adapter, connection_state_recovery={"max_disconnection_duration": 5.0})
+    running = await io.listen(host="127.0.0.1", port=0)
+    redis = Redis.from_url(redis_url)
+    clients = []
+    try:
+        first, second = Client(), Client()
+        clients += [first, second]
+        await first.connect(f"http://127.0.0.1:{running.port}")
+        socket = io.sockets.sockets[first.sid]
+        assert socket.pid is not None
+        name = f"{key}:session:{socket.pid}"
+        kept = await until(lambda: sessions(redis, key))
+        assert kept[socket.pid].sid == socket.id
+        # Alive for the window (5 s) plus two refresh intervals.
+        assert 5_000 < await redis.pttl(name) <= 5_600
+
+        socket.data["color"] = "blue"  # in place, no save_session(): the next refresh stores it
+        kept = await until(lambda: _with_data(redis, key, {"color": "blue"}))
+        await asyncio.sleep(0.7)
+        assert await redis.pttl(name) > 5_000  # pushed back: more than the 5.6 s minus the 0.7 s waited
+
+        await redis.delete(name)  # lost (a flushed or restarted Redis): the next refresh writes it again
+        await until(lambda: _with_data(redis, key, {"color": "blue"}))
+
+        await socket.disconnect()  # for good: the session is deleted
+        assert await until(lambda: _no_sessions(redis, key))
+
+        await second.connect(f"http://127.0.0.1:{running.port}")
+        other = io.sockets.sockets[second.sid]
+        await other.join("r2")
+        await other.save_session()
+        assert set((await sessions(redis, key))[str(other.pid)].rooms) == {other.id, "r2"}
+        await io.close()  # "server shutting down" may be recovered: the session stays for the window
+        assert 0 < await redis.pttl(f"{key}:session:{other.pid}") <= 5_000
+    finally:
+        for client in clients:
+            await client.sio.disconnect()
+        await io.close()
+        await redis.aclose()
+
+
+async def _with_data(redis: Any, key: str, data: dict[str, Any]) -> dict[str, wire.PersistedSession] | None:
+    found = await sessions(redis, key)
+    return found if any(s.data == data for s in found.values()) else None
+
+
+async def test_a_client_back_before_its_server_noticed(redis_url: str) -> None:
+    """The client's connection fails on its side only: it reconnects to the same server, which still has the old
+    socket (its heartbeat has not given up yet) and finds the live session. The old socket is closed first, so
+    that the recovered one alone has the id and rooms, even after the old connection times out."""
+    key = "back" + os.urandom(4).hex()
+    adapter = redis_streams.create_adapter(
+        redis_url, stream_name=key, channel_prefix=key, session_key_prefix=key + ":session:"
+    )
+    io = aiosocketio.Server(
+        adapter=adapter, connection_state_recovery=RECOVERY, ping_interval=1.0, ping_timeout=1.0
+    )
+    python_join_handler(io)
+    reasons: list[str] = []
+
+    @io.on("connection")
+    def on_connection(socket: aiosocketio.Socket) -> None:
+        socket.on("disconnect", lambda reason, *_: reasons.append(reason))
+
+    running = await io.listen(host="127.0.0.1", port=0)
+    balancer = Balancer()
+    balancer.target = running.port
+    port = await balancer.start()
+    try:
+        async with failover_client(f"http://127.0.0.1:{port}", reconnect_delay_ms=100) as client:
+            hello = await client.next("connect")
+            sid = hello["id"]
+            await client.send(op="join", room="r1")
+            await client.next("joined")
+            await io.to("r1").emit("first", 1)
+            await client.next("event")
+
+            await balancer.cut_clients()
+            assert (await client.next("disconnect"))["reason"] == "transport close"
+            assert sid in io.sockets.sockets  # the server has not noticed
+            back = await client.next("connect")
+            assert back == {"kind": "connect", "id": sid, "recovered": True}
+            assert reasons == ["transport close"]  # the old socket, closed for the recovered one
+
+            await asyncio.sleep(2.5)  # the old connection's heartbeat gives up meanwhile
+            socket = io.sockets.sockets[sid]
+            assert socket.recovered
+            assert socket.rooms == {sid, "r1"}
+            assert len(io.sockets.sockets) == 1
+            assert reasons == ["transport close"]
+            await io.to("r1").emit("after", 1)
+            await io.to("r1").emit("after", 2)
+            assert [(await client.next("event"))["args"][0] for _ in range(2)] == [1, 2]
+    finally:
+        await balancer.close()
+        await io.close()

@@ -54,10 +54,10 @@ _MAX_REFRESH_INTERVAL = 30.0
 
 _Live = tuple[Literal["live"], str, bool]
 """Write the session of live socket ``sid`` if it changed; with ``True``, push its expiry back even if not."""
-_Persist = tuple[Literal["persist"], str, int]
-"""SET this encoded session with this expiry in ms (a socket that went away and may come back)."""
-_Drop = tuple[Literal["drop"]]
-"""DEL the session (a socket that went away for good)."""
+_Persist = tuple[Literal["persist"], str, str, int]
+"""Socket ``sid`` went away and may come back: SET this encoded session with this expiry in ms."""
+_Drop = tuple[Literal["drop"], str]
+"""Socket ``sid`` went away for good: DEL the session."""
 _SessionOp = _Live | _Persist | _Drop
 
 
@@ -430,13 +430,13 @@ class RedisStreamsAdapter(ClusterAdapter):
             logger.warning("%s: session %s cannot be stored: %r", self.nsp.name, session.pid, exc)
             return
         ttl_ms = max(1, round(recovery["max_disconnection_duration"] * 1000))
-        self._queue_session(session.pid, ("persist", value, ttl_ms))
+        self._queue_session(session.pid, ("persist", session.sid, value, ttl_ms))
         await self.save_sessions()
 
     async def discard_session(self, sid: str, pid: str) -> None:
         if self._live_ttl_ms is None:
             return
-        self._queue_session(pid, ("drop",))
+        self._queue_session(pid, ("drop", sid))
         await self.save_sessions()
 
     def _queue_session(self, pid: str, op: _SessionOp) -> None:
@@ -456,8 +456,9 @@ class RedisStreamsAdapter(ClusterAdapter):
                 ops, self._pending = self._pending, {}
                 self._writing_done, self._pending_done = self._pending_done, None
                 try:
-                    for start in range(0, len(ops), _SESSION_BATCH):
-                        await self._write_batch(list(ops.items())[start : start + _SESSION_BATCH])
+                    items = list(ops.items())
+                    for start in range(0, len(items), _SESSION_BATCH):
+                        await self._write_batch(items[start : start + _SESSION_BATCH])
                 except Exception as exc:
                     logger.warning(
                         "%s: could not store %d session(s) in Redis: %r", self.nsp.name, len(ops), exc
@@ -476,28 +477,33 @@ class RedisStreamsAdapter(ClusterAdapter):
         sent: list[tuple[str, str, int | None]] = []  # (pid, sid, hash written) for each live op sent
         for pid, op in ops:
             key = prefix + pid
-            if op[0] == "live":
-                sid, refresh = op[1], op[2]
-                socket = self.nsp.sockets.get(sid)
-                if socket is None or socket.pid != pid:
+            socket = self.nsp.sockets.get(op[1])
+            if socket is not None and socket.pid != pid:
+                socket = None
+            if op[0] == "live" or socket is not None:
+                # A persist or drop whose socket is connected again (a recovery on this server took over the id
+                # meanwhile) becomes a write of the live session.
+                if socket is None:
                     continue  # gone meanwhile: its disconnection queued what to do
                 try:
-                    persisted = wire.PersistedSession(sid, pid, tuple(sorted(socket.rooms)), socket.data)
+                    persisted = wire.PersistedSession(
+                        socket.id, pid, tuple(sorted(socket.rooms)), socket.data
+                    )
                     value = wire.encode_stream_session(persisted)
                 except Exception as exc:
                     logger.warning("%s: session %s cannot be stored: %r", self.nsp.name, pid, exc)
                     continue
                 digest = hash(value)
-                if self._written.get(pid) != digest:
+                if op[0] != "live" or self._written.get(pid) != digest:
                     pipe.set(key, value, px=live_ttl)
-                    sent.append((pid, sid, digest))
-                elif refresh:
+                    sent.append((pid, socket.id, digest))
+                elif op[0] == "live" and op[2]:
                     pipe.pexpire(key, live_ttl)
-                    sent.append((pid, sid, None))
+                    sent.append((pid, socket.id, None))
             else:
                 self._written.pop(pid, None)
                 if op[0] == "persist":
-                    pipe.set(key, op[1], px=op[2])
+                    pipe.set(key, op[2], px=op[3])
                 else:
                     pipe.delete(key)
                 sent.append((pid, "", None))
@@ -535,6 +541,8 @@ class RedisStreamsAdapter(ClusterAdapter):
             pipe.get(key)
             pipe.delete(key)
             raw, _ = await pipe.execute()
+            # The key is gone: a socket of ours that takes the session over writes it anew.
+            self._written.pop(pid, None)
             if raw is None or not await self._redis.xrange(self.stream, offset, offset):
                 return None
             stored = wire.decode_stream_session(raw)
