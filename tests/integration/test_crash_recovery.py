@@ -275,3 +275,57 @@ async def test_a_client_back_before_its_server_noticed(redis_url: str) -> None:
     finally:
         await balancer.close()
         await io.close()
+
+
+async def test_the_old_server_does_not_overwrite_a_session_taken_over(redis_url: str) -> None:
+    """The client's connection to A fails on its side only and it recovers on B, which keeps the session from
+    then on. When A's heartbeat finally gives up on the old socket, A's last write (a recoverable disconnection)
+    finds a value it did not write and leaves it: Redis keeps B's rooms, with B's expiry."""
+    from redis.asyncio import Redis
+
+    key = "over" + os.urandom(4).hex()
+    servers = []
+    for _ in range(2):
+        adapter = redis_streams.create_adapter(
+            redis_url, stream_name=key, channel_prefix=key, session_key_prefix=key + ":session:"
+        )
+        io = aiosocketio.Server(
+            adapter=adapter, connection_state_recovery=RECOVERY, ping_interval=1.0, ping_timeout=1.0
+        )
+        python_join_handler(io)
+        servers.append((io, await io.listen(host="127.0.0.1", port=0)))
+    (a, a_running), (b, b_running) = servers
+    redis = Redis.from_url(redis_url)
+    balancer = Balancer()
+    balancer.target = a_running.port
+    port = await balancer.start()
+    try:
+        async with failover_client(f"http://127.0.0.1:{port}", reconnect_delay_ms=100) as client:
+            sid = (await client.next("connect"))["id"]
+            await client.send(op="join", room="r1")
+            await client.next("joined")
+            await b.to("r1").emit("first", 1)
+            await client.next("event")
+
+            balancer.target = b_running.port
+            await balancer.cut_clients()
+            await client.next("disconnect")
+            assert (await client.next("connect"))["recovered"] is True
+            await client.send(op="join", room="r2")  # a change on B
+            await client.next("joined")
+            assert sid in a.sockets.sockets  # A has not noticed yet
+            await until(lambda: _no_socket(a, sid))  # now it has (ping timeout)
+            await asyncio.sleep(0.2)  # A's last write has been sent
+
+            (kept,) = (await sessions(redis, key)).values()
+            assert set(kept.rooms) == {sid, "r1", "r2"}
+            assert await redis.pttl(f"{key}:session:{kept.pid}") > 60_000  # B's: the socket lives there
+    finally:
+        await redis.aclose()
+        await balancer.close()
+        for io, _ in servers:
+            await io.close()
+
+
+async def _no_socket(io: aiosocketio.Server, sid: str) -> bool:
+    return sid not in io.sockets.sockets

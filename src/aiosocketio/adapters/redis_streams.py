@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -50,6 +51,17 @@ logger = logging.getLogger("aiosocketio.redis_streams")
 _OFFSET = re.compile(r"^[0-9]+-[0-9]+$")
 _RESTORE_MAX_RANGES = 100
 _SESSION_BATCH = 1000  # session writes per pipeline
+
+# The last write of a server for a socket that went away (KEYS[1] the session's key; ARGV: the SHA-1 of the value
+# this server last wrote there, or ""; the value to SET, or "" to DEL; the expiry in ms). It lands only when the
+# key is absent or still holds that value: another server that restored the session meanwhile (the client came
+# back there before this one noticed it was gone) keeps what it wrote.
+_LAST_WRITE = """
+local current = redis.call('GET', KEYS[1])
+if current and redis.sha1hex(current) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1
+"""
 _MAX_REFRESH_INTERVAL = 30.0
 
 _Live = tuple[Literal["live"], str, bool]
@@ -308,7 +320,7 @@ class RedisStreamsAdapter(ClusterAdapter):
         self._writing_done: asyncio.Future[None] | None = None  # the same for the batch being written
         self._writer: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
-        self._written: dict[str, int] = {}  # pid -> hash of the value last stored for a live socket
+        self._written: dict[str, str] = {}  # pid -> SHA-1 of the value last stored for a live socket
 
     def use_client(self, redis: Redis) -> None:
         """Use ``redis`` from now on: the client the hub took on the loop that serves."""
@@ -474,7 +486,7 @@ class RedisStreamsAdapter(ClusterAdapter):
         prefix = self._hub.options["session_key_prefix"]
         live_ttl = self._live_ttl_ms or 1
         pipe = self._redis.pipeline(transaction=False)
-        sent: list[tuple[str, str, int | None]] = []  # (pid, sid, hash written) for each live op sent
+        sent: list[tuple[str, str, str | None]] = []  # (pid, sid, SHA-1 written) for each live op sent
         for pid, op in ops:
             key = prefix + pid
             socket = self.nsp.sockets.get(op[1])
@@ -493,7 +505,7 @@ class RedisStreamsAdapter(ClusterAdapter):
                 except Exception as exc:
                     logger.warning("%s: session %s cannot be stored: %r", self.nsp.name, pid, exc)
                     continue
-                digest = hash(value)
+                digest = hashlib.sha1(value.encode("ascii")).hexdigest()
                 if op[0] != "live" or self._written.get(pid) != digest:
                     pipe.set(key, value, px=live_ttl)
                     sent.append((pid, socket.id, digest))
@@ -501,11 +513,10 @@ class RedisStreamsAdapter(ClusterAdapter):
                     pipe.pexpire(key, live_ttl)
                     sent.append((pid, socket.id, None))
             else:
-                self._written.pop(pid, None)
-                if op[0] == "persist":
-                    pipe.set(key, op[2], px=op[3])
-                else:
-                    pipe.delete(key)
+                # EVAL rather than EVALSHA: no NOSCRIPT to recover from, and Redis compiles the script once.
+                last = self._written.pop(pid, "")
+                value, ttl = (op[2], op[3]) if op[0] == "persist" else ("", 0)
+                pipe.eval(_LAST_WRITE, 1, key, last, value, ttl)
                 sent.append((pid, "", None))
         if not sent:
             return
