@@ -507,10 +507,10 @@ class RedisStreamsAdapter(ClusterAdapter):
                     continue
                 digest = hashlib.sha1(value.encode("ascii")).hexdigest()
                 if op[0] != "live" or self._written.get(pid) != digest:
-                    pipe.set(key, value, px=live_ttl)
+                    pipe.execute_command("SET", key, value, "PX", live_ttl)
                     sent.append((pid, socket.id, digest))
                 elif op[0] == "live" and op[2]:
-                    pipe.pexpire(key, live_ttl)
+                    pipe.execute_command("PEXPIRE", key, live_ttl)
                     sent.append((pid, socket.id, None))
             else:
                 # EVAL rather than EVALSHA: no NOSCRIPT to recover from, and Redis compiles the script once.
