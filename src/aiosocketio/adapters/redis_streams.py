@@ -320,7 +320,7 @@ class RedisStreamsAdapter(ClusterAdapter):
         self._writing_done: asyncio.Future[None] | None = None  # the same for the batch being written
         self._writer: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
-        self._written: dict[str, str] = {}  # pid -> SHA-1 of the value last stored for a live socket
+        self._written: dict[str, bytes] = {}  # pid -> SHA-1 of the value last stored for a live socket
 
     def use_client(self, redis: Redis) -> None:
         """Use ``redis`` from now on: the client the hub took on the loop that serves."""
@@ -486,7 +486,7 @@ class RedisStreamsAdapter(ClusterAdapter):
         prefix = self._hub.options["session_key_prefix"]
         live_ttl = self._live_ttl_ms or 1
         pipe = self._redis.pipeline(transaction=False)
-        sent: list[tuple[str, str, str | None]] = []  # (pid, sid, SHA-1 written) for each live op sent
+        sent: list[tuple[str, str, bytes | None]] = []  # (pid, sid, SHA-1 written) for each live op sent
         for pid, op in ops:
             key = prefix + pid
             socket = self.nsp.sockets.get(op[1])
@@ -505,7 +505,7 @@ class RedisStreamsAdapter(ClusterAdapter):
                 except Exception as exc:
                     logger.warning("%s: session %s cannot be stored: %r", self.nsp.name, pid, exc)
                     continue
-                digest = hashlib.sha1(value.encode("ascii")).hexdigest()
+                digest = hashlib.sha1(value.encode("ascii")).digest()
                 if op[0] != "live" or self._written.get(pid) != digest:
                     pipe.execute_command("SET", key, value, "PX", live_ttl)
                     sent.append((pid, socket.id, digest))
@@ -514,7 +514,7 @@ class RedisStreamsAdapter(ClusterAdapter):
                     sent.append((pid, socket.id, None))
             else:
                 # EVAL rather than EVALSHA: no NOSCRIPT to recover from, and Redis compiles the script once.
-                last = self._written.pop(pid, "")
+                last = self._written.pop(pid, b"").hex()
                 value, ttl = (op[2], op[3]) if op[0] == "persist" else ("", 0)
                 pipe.eval(_LAST_WRITE, 1, key, last, value, ttl)
                 sent.append((pid, "", None))
