@@ -161,8 +161,7 @@ async def _no_sessions(redis: Any, key: str) -> bool:
 
 async def ack(client: FailoverClient, event: str, *args: Any) -> None:
     await client.send(op="emit", event=event, args=list(args))
-    got = await client.next("acked")
-    assert got["event"] == event
+    await client.next("acked")
 
 
 async def test_the_kept_session_follows_the_socket(redis_url: str) -> None:
