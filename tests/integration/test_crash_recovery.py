@@ -73,14 +73,14 @@ async def broadcast(world: dict[str, Any], server: str, event: str, *args: Any) 
         await world[server].to("r1").emit(event, *args)
 
 
-@pytest.mark.parametrize("then", ["b", "node"])
+@pytest.mark.parametrize(("frontend", "then"), [("runner", "b"), ("runner", "node"), ("uvicorn", "b")])
 async def test_a_client_of_a_killed_server_recovers_elsewhere(
-    world: dict[str, Any], server_factory: Any, redis_url: str, then: str
+    world: dict[str, Any], server_factory: Any, redis_url: str, frontend: str, then: str
 ) -> None:
     from redis.asyncio import Redis
 
     key = world["key"]
-    member = server_factory(MEMBER, "--redis", redis_url, "--key", key)
+    member = server_factory(MEMBER, "--redis", redis_url, "--key", key, frontend=frontend)
     redis = Redis.from_url(redis_url)
     balancer = Balancer()
     balancer.target = member.port
