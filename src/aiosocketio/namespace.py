@@ -157,6 +157,12 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
             if isinstance(pid, str) and isinstance(offset, str):
                 session = await self.adapter.restore_session(pid, offset)
         if session is not None:
+            stale = self.sockets.get(session.sid)
+            if stale is not None:
+                # The client is back before this server noticed that its old connection died: possible when the
+                # adapter keeps the sessions of live sockets (docs/guide/recovery.md#crash). The old socket goes
+                # first, as the dead transport it sits on, so that two sockets never share the id and its rooms.
+                stale.on_close("transport close")
             socket = Socket(self, client, auth, session.sid, pid=session.pid)
             socket.recovered = True
             socket.data = session.data
@@ -198,6 +204,8 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, (socket.id,))
+        if socket.pid is not None:
+            self.adapter.session_changed(socket.id)
         for data in missed:
             # Before the CONNECT reply, as the reference sends them: socket.io-client buffers them and emits them
             # just before its "connect" event.

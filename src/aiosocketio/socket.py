@@ -239,6 +239,20 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
     @data.setter
     def data(self, value: SocketData) -> None:
         self._data = value
+        if self.pid is not None and self.connected:
+            # Assigning is the change the adapter hears of at once; an in-place change waits for save_session()
+            # or the adapter's next refresh (docs/guide/recovery.md#crash).
+            self.nsp.adapter.session_changed(self.id)
+
+    async def save_session(self) -> None:
+        """Store this socket's session (rooms and ``data``) now, where the adapter keeps it while the socket
+        lives so that it survives a crash of this server (the Redis Streams adapter with connection state
+        recovery, docs/guide/recovery.md#crash). Call it after changing ``data`` in place; joins, leaves and
+        assignments to ``data`` are stored without it. Does nothing with other adapters or without recovery."""
+        if self.pid is not None and self.connected:
+            adapter = self.nsp.adapter
+            adapter.session_changed(self.id)
+            await adapter.save_sessions()
 
     @property
     def disconnected(self) -> bool:
@@ -666,10 +680,13 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         if not self.connected:
             return
         self.emit_reserved("disconnecting", reason, description)
-        if self.pid is not None and reason in RECOVERABLE_REASONS:
-            data: Any = self.data  # whatever the application keeps there, as it is
-            session = StoredSession(self.id, self.pid, self.rooms, data)
-            start(self.nsp.adapter.persist_session(session))
+        if self.pid is not None:
+            if reason in RECOVERABLE_REASONS:
+                data: Any = self.data  # whatever the application keeps there, as it is
+                session = StoredSession(self.id, self.pid, self.rooms, data)
+                start(self.nsp.adapter.persist_session(session))
+            else:
+                start(self.nsp.adapter.discard_session(self.id, self.pid))
         self.nsp.adapter.delete_all(self.id)
         self.nsp.remove(self)
         self.client.remove(self)

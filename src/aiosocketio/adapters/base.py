@@ -169,6 +169,18 @@ class Adapter(EventEmitter, ABC):
         """The session kept under ``pid`` with the events it missed since ``offset``, if it can be recovered."""
         return None
 
+    # An adapter whose sessions must survive the crash of this server keeps them up to date while the sockets
+    # live (the Redis Streams adapter does, docs/guide/recovery.md#crash); the others ignore these three calls.
+
+    def session_changed(self, sid: str) -> None:
+        """Connected socket ``sid`` (one with a private id) connected, or its rooms or data changed."""
+
+    async def save_sessions(self) -> None:
+        """Wait until the session changes reported so far are stored (at once when nothing is pending)."""
+
+    async def discard_session(self, sid: str, pid: str) -> None:
+        """Socket ``sid`` went away for good (a disconnection that is not recovered): forget its session."""
+
     @abstractmethod
     async def server_side_emit(self, packet: list[Any]) -> None:
         """Send ``[event, *args]`` to the namespace of every other server."""
