@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Namespace", "ParentNamespace"]
 
-logger = logging.getLogger("aiosocketio")
+logger = logging.getLogger("aiosocketio.namespace")
 
 Middleware = Callable[[Socket], Any]
 SERVER_SIDE_RESERVED = frozenset({"connect", "connection", "new_namespace"})

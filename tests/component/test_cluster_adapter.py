@@ -197,7 +197,7 @@ async def test_a_hanging_bus_holds_a_bounded_number_of_messages(
         return [None] * len(batch)
 
     monkeypatch.setattr(BusAdapter, "_do_publish_batch", hangs)
-    with caplog.at_level("WARNING", logger="aiosocketio.cluster"):
+    with caplog.at_level("WARNING", logger="aiosocketio.adapter.cluster"):
         for n in range(500):
             await a.server_side_emit("tick", n)
         await settle()

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ClusterAdapter", "ClusterAdapterWithHeartbeat"]
 
-logger = logging.getLogger("aiosocketio.cluster")
+logger = logging.getLogger("aiosocketio.adapter.cluster")
 
 EMITTER_UID = "emitter"
 _MAX_BATCH = 256
@@ -95,6 +95,20 @@ class Request:
     def _check(self) -> None:
         if self.missing == 0 and not self.future.done():
             self.future.set_result(self.responses)
+
+
+def describe_body(body: object) -> str:
+    """What a trace line says of a cluster message: its kind, its request id, the event of a broadcast (never
+    the arguments)."""
+    parts = [type(body).__name__]
+    request_id = getattr(body, "request_id", None)
+    if request_id is not None:
+        parts.append(f"request={request_id}")
+    packet = getattr(body, "packet", None)
+    data = getattr(packet, "data", None) if packet is not None else getattr(body, "data", None)
+    if isinstance(data, list) and data:
+        parts.append(f"event={data[0]!r}")
+    return " ".join(parts)
 
 
 def local_socket_data(sockets: Iterable[Any]) -> tuple[wire.SocketData, ...]:
@@ -251,9 +265,15 @@ class ClusterAdapter(Adapter):
     # -- publishing --------------------------------------------------------------------------------------
 
     def _publish(self, body: wire.ClusterBody, then: Callable[[str | None], None] | None = None) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: server %s publishes %s", self.nsp.name, self.uid, describe_body(body))
         self._outbox.push(None, wire.ClusterMessage(self.uid, self.nsp.name, body), then)
 
     def _publish_response(self, requester: str, body: wire.ClusterBody) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s: server %s answers %s with %s", self.nsp.name, self.uid, requester, describe_body(body)
+            )
         self._outbox.push(requester, wire.ClusterMessage(self.uid, self.nsp.name, body))
 
     def _wants_offset(self, packet: Packet, options: BroadcastOptions) -> bool:
@@ -279,6 +299,10 @@ class ClusterAdapter(Adapter):
         if message.uid == self.uid or message.nsp != self.nsp.name:
             return
         body = message.body
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s: server %s received %s from %s", self.nsp.name, self.uid, describe_body(body), message.uid
+            )
         if isinstance(body, wire.BroadcastMessage):
             if body.request_id is None:
                 if offset is not None and self._wants_offset(body.packet, body.opts):

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresAdapter", "create_adapter"]
 
-logger = logging.getLogger("aiosocketio.postgres")
+logger = logging.getLogger("aiosocketio.adapter.postgres")
 
 ATTACHMENT_TYPES: Final = frozenset(
     {

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisAdapter", "ShardedRedisAdapter", "create_adapter", "create_sharded_adapter"]
 
-logger = logging.getLogger("aiosocketio.redis")
+logger = logging.getLogger("aiosocketio.adapter.redis")
 
 _UID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisStreamsAdapter", "create_adapter"]
 
-logger = logging.getLogger("aiosocketio.redis_streams")
+logger = logging.getLogger("aiosocketio.adapter.redis_streams")
 
 _OFFSET = re.compile(r"^[0-9]+-[0-9]+$")
 _RESTORE_MAX_RANGES = 100

@@ -25,7 +25,8 @@ from aiosocketio.web import CLOSE_DROPPED, Request, Response
 
 __all__ = ["EngineSocket"]
 
-logger = logging.getLogger("aiosocketio.engineio")
+logger = logging.getLogger("aiosocketio.engine")
+transport_log = logging.getLogger("aiosocketio.engine.transport")
 
 Transport = PollingTransport | WebSocketTransport
 
@@ -368,7 +369,8 @@ class EngineSocket(EventEmitter):
         # As the reference: a WebSocket the peer closed or lost (whatever its code, 1006 included) is a transport
         # close; a protocol failure we detected (1002, 1007, 1009) or a peer we dropped is a transport error.
         reason = CloseReason.TRANSPORT_ERROR if code in _WS_ERROR_CODES else CloseReason.TRANSPORT_CLOSE
-        self.session.close(reason, None)
+        # A peer we dropped for not reading says so, as a long-polling client that stops fetching does.
+        self.session.close(reason, "write buffer full" if code == CLOSE_DROPPED else None)
         self._finish_close()
 
     def on_transport_error(self, reason: CloseReason, description: str | None) -> None:
@@ -437,6 +439,7 @@ class EngineSocket(EventEmitter):
     def start_upgrade(self, candidate: WebSocketTransport) -> None:
         """(Server) ``candidate`` is a WebSocket accepted for this session: the upgrade begins (docs/protocol/engineio.md#upgrade)."""
         self._candidate = candidate
+        transport_log.debug("session %s: upgrade to websocket started", self.id)
         self.session.upgrade_started(self.loop.time())
         self._reschedule()
 
@@ -444,6 +447,7 @@ class EngineSocket(EventEmitter):
         packet = pk.decode(data)
         action = self.session.receive_on_candidate(packet)
         if action is Action.SEND_PROBE_PONG:
+            transport_log.debug("session %s: probe answered on the WebSocket", self.id)
             candidate.send(pk.PONG_PROBE)
             if self.has_listeners("upgrading"):
                 self.emit_event("upgrading", candidate)
@@ -452,6 +456,7 @@ class EngineSocket(EventEmitter):
         elif action is Action.COMPLETE_UPGRADE:
             self._complete_upgrade(candidate)
         elif action is Action.ABORT_UPGRADE:
+            logger.debug("session %s: upgrade aborted", self.id)
             self._drop_candidate()
         self._reschedule()
 
@@ -481,6 +486,7 @@ class EngineSocket(EventEmitter):
         if isinstance(old, PollingTransport):
             old.close(pk.CLOSE)
         self.transport = candidate
+        logger.debug("session %s: upgraded to websocket", self.id)
         if self._buffer:
             items = self._buffer
             self._buffer = None
@@ -531,5 +537,9 @@ class EngineSocket(EventEmitter):
         self._buffer = None
         self._buffered = 0
         self._server.discard_session(self, self.id)
+        if session.close_description:
+            logger.debug("session %s: closed (%s: %s)", self.id, reason.value, session.close_description)
+        else:
+            logger.debug("session %s: closed (%s)", self.id, reason.value)
         self.emit_event("close", reason.value, session.close_description)
         self._on_message = None
