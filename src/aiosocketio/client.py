@@ -218,6 +218,8 @@ class Client:
         """Hand encoded Engine.IO items to the session; a volatile packet is dropped unless it can leave now."""
         conn = self.conn
         if volatile and not conn.writable:
+            if conn.has_listeners("packet_dropped"):  # for metrics (docs/operations/metrics.md)
+                conn.emit_event("packet_dropped", items)
             return
         for item in items:
             conn.send_encoded(item)

@@ -440,16 +440,29 @@ class ClusterAdapter(Adapter):
         request_id = self._request_id()
         request = Request(expected)
         self._requests[request_id] = request
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        kind = ""
+        error: str | None = None
         try:
             if not request.future.done():
-                self._publish(body(request_id))
+                message = body(request_id)
+                kind = type(message).__name__
+                self._publish(message)
                 try:
                     await asyncio.wait_for(asyncio.shield(request.future), timeout)
                 except TimeoutError:
+                    error = "timeout"
                     raise TimeoutError(request) from None
             return request
+        except BaseException as exc:
+            error = error or type(exc).__name__
+            raise
         finally:
             del self._requests[request_id]
+            if kind and self.has_listeners("request"):
+                # ``request(kind, seconds, error)``: how long the other servers took (for metrics).
+                self.emit_event("request", kind, loop.time() - began, error)
 
     def _timeout_message(self, request: Request) -> str:
         return f"timeout reached: only {request.answered} responses received out of {request.answered + request.missing}"
