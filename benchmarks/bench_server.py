@@ -9,7 +9,8 @@ same on Node.js socket.io and python-socketio): namespace ``/``,
   ``true`` when asked.
 
 Usage: ``python benchmarks/bench_server.py PORT`` (or env ``PORT``; ``HOST`` defaults to 127.0.0.1). Stops on
-SIGINT/SIGTERM. ``bench_server_asgi.py`` serves the same app under uvicorn.
+SIGINT/SIGTERM. ``bench_server_asgi.py`` serves the same app under uvicorn. With env ``BENCH_METRICS=1`` the
+server is instrumented with ``aiosocketio.metrics`` (its cost, docs/operations/metrics.md).
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def build() -> aiosocketio.Server:
             await io.to(room).emit("msg", payload)
             return True
 
+    if os.environ.get("BENCH_METRICS"):
+        # docs/operations/metrics.md measures the cost of the instrumentation with this switch
+        from aiosocketio.metrics import instrument
+
+        instrument(io)
     return io
 
 

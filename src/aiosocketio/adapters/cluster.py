@@ -29,6 +29,7 @@ from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from aiosocketio._checks import TIMER_LIMIT, seconds
 from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters.base import Adapter
@@ -203,8 +204,7 @@ class ClusterAdapter(Adapter):
 
     def __init__(self, nsp: AdapterNamespace, *, requests_timeout: float = 5.0) -> None:
         super().__init__(nsp)
-        if requests_timeout <= 0:
-            raise ValueError("requests_timeout is a positive number of seconds")
+        requests_timeout = seconds("requests_timeout", requests_timeout, limit=TIMER_LIMIT)
         self.uid = random_id()
         self.requests_timeout = requests_timeout
         self._requests: dict[str, Request] = {}
@@ -523,10 +523,8 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         heartbeat_timeout: float = 10.0,
     ) -> None:
         super().__init__(nsp, requests_timeout=requests_timeout)
-        if heartbeat_interval <= 0 or heartbeat_timeout <= 0:
-            raise ValueError("heartbeat_interval and heartbeat_timeout are positive numbers of seconds")
-        self.heartbeat_interval = heartbeat_interval
-        self.heartbeat_timeout = heartbeat_timeout
+        self.heartbeat_interval = seconds("heartbeat_interval", heartbeat_interval, limit=TIMER_LIMIT)
+        self.heartbeat_timeout = seconds("heartbeat_timeout", heartbeat_timeout, limit=TIMER_LIMIT)
         self._nodes: dict[str, float] = {}
         self._last_publish: float | None = None
         self._ticker: asyncio.TimerHandle | None = None

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from aiosocketio._checks import TIMER_LIMIT, seconds
 from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters._redis import ClientLease, Subscription, count_subscribers, retry_delay, retrying
@@ -70,8 +71,8 @@ def create_adapter(
     """
     if stream_count < 1 or max_len < 1 or read_count < 1:
         raise ValueError("stream_count, max_len and read_count are positive integers")
-    if block_time <= 0 or requests_timeout <= 0:
-        raise ValueError("block_time and requests_timeout are positive numbers of seconds")
+    block_time = seconds("block_time", block_time, limit=TIMER_LIMIT)
+    requests_timeout = seconds("requests_timeout", requests_timeout, limit=TIMER_LIMIT)
     hub = _Hub(
         ClientLease(redis),
         stream_name=stream_name,
