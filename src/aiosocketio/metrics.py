@@ -5,9 +5,10 @@ Opt-in and self-contained: ``prometheus_client`` is imported when :func:`instrum
 called (``pip install 'aiosocketio[metrics]'``), and nothing here touches a server that is not instrumented. It
 listens to the public events of the server, its engine and each session:
 
-- each Engine.IO session's ``packet_create`` (what is sent) and ``message`` (what is received) count packets
-  and bytes by type into plain ints, read when Prometheus scrapes (a ``prometheus_client`` counter takes a lock
-  per increment: too dear for every packet); an EVENT that asks for an acknowledgement is timed until its ACK;
+- each Engine.IO session's ``tap`` (told of every message sent and received) counts packets and bytes by type
+  into plain ints, read when Prometheus scrapes (a ``prometheus_client`` counter takes a lock per increment, and
+  an event listener costs a dispatch per packet: both too dear for every packet); an EVENT that asks for an
+  acknowledgement is timed until its ACK;
 - ``packet_dropped`` (a volatile packet the transport could not take) and ``close`` (the reason; a slow
   consumer's says ``write buffer full``);
 - the engine's ``connection`` and ``connection_error`` (handshakes, refusals by error code);
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aiosocketio._checks import missing_extra, seconds
 
 if TYPE_CHECKING:
+    from aiosocketio.engineio.interfaces import PacketTap
     from aiosocketio.engineio.server import EngineConnectionError
     from aiosocketio.engineio.socket import EngineSocket
     from aiosocketio.namespace import Namespace
@@ -41,8 +43,7 @@ ASGIReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 ASGISend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], ASGIReceive, ASGISend], Awaitable[None]]
 
-#: The packet type label of an encoded item: an Engine.IO message (``4``) by its Socket.IO type, other Engine.IO
-#: packets by their own type, a binary item is an attachment (or a whole msgpack packet).
+#: The ``type`` label of a message: its Socket.IO packet type (the digit after Engine.IO's ``4``).
 _TYPES = {
     "40": "CONNECT",
     "41": "DISCONNECT",
@@ -51,14 +52,8 @@ _TYPES = {
     "44": "CONNECT_ERROR",
     "45": "BINARY_EVENT",
     "46": "BINARY_ACK",
-    "0": "OPEN",
-    "1": "CLOSE",
-    "2": "PING",
-    "3": "PONG",
-    "4": "MESSAGE",
-    "5": "UPGRADE",
-    "6": "NOOP",
-    "b": "BINARY",
+    "4": "MESSAGE",  # an empty one
+    "b": "BINARY",  # an attachment, or a whole packet of the msgpack parser
 }
 _ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _PENDING_ACKS_LIMIT = 1000
@@ -72,13 +67,6 @@ def _prometheus() -> Any:
     except ImportError as exc:
         raise missing_extra("prometheus_client", "metrics", "aiosocketio.metrics") from exc
     return prometheus_client
-
-
-def _size(item: str | bytes) -> int:
-    """Bytes on the wire: UTF-8 for text (``isascii`` is a flag test in CPython, so ASCII costs nothing)."""
-    if type(item) is str:
-        return len(item) if item.isascii() else len(item.encode())
-    return len(item)
 
 
 def _ack_key(text: str, start: int) -> tuple[str, int] | None:
@@ -119,27 +107,31 @@ class _Counts:
 
 
 class _Tap:
-    """The listeners of one Engine.IO session: counts, and the acknowledgements the server waits for."""
+    """The :class:`~aiosocketio.engineio.interfaces.PacketTap` of one Engine.IO session: counts, and the
+    acknowledgements the server waits for. Its two methods run for every message: plain dict increments."""
 
-    __slots__ = ("_counts", "_loop", "_metrics", "_pending")
+    __slots__ = ("_bytes_in", "_bytes_out", "_loop", "_metrics", "_packets_in", "_packets_out", "_pending")
 
     def __init__(self, metrics: Metrics, loop: asyncio.AbstractEventLoop) -> None:
         self._metrics = metrics
-        self._counts = metrics.counts
+        counts = metrics.counts
+        self._packets_out = counts.packets_out
+        self._bytes_out = counts.bytes_out
+        self._packets_in = counts.packets_in
+        self._bytes_in = counts.bytes_in
         self._loop = loop
         self._pending: dict[tuple[str, int], float] | None = None
 
-    def on_out(self, item: str | bytes) -> None:
-        counts = self._counts
+    def sent(self, item: str | bytes) -> None:
         if type(item) is str:
-            key = item[:2] if item[:1] == "4" else item[:1]
-            counts.packets_out[key] += 1
-            counts.bytes_out[key] += len(item) if item.isascii() else len(item.encode())
+            key = item[:2]  # "4" and the Socket.IO packet type: a session's tap sees only message packets
+            self._packets_out[key] += 1
+            self._bytes_out[key] += len(item) if item.isascii() else len(item.encode())
             if key == "42" or key == "45":
                 self._sent_event(item)
         else:
-            counts.packets_out["b"] += 1
-            counts.bytes_out["b"] += len(item)
+            self._packets_out["b"] += 1
+            self._bytes_out["b"] += len(item)
 
     def _sent_event(self, item: str) -> None:
         found = _ack_key(item, 2)
@@ -152,23 +144,22 @@ class _Tap:
             return  # a client that never answers: stop timing its acknowledgements rather than grow
         pending[found] = self._loop.time()
 
-    def on_in(self, data: str | bytes | None) -> None:
-        counts = self._counts
+    def received(self, data: str | bytes | None) -> None:
         if type(data) is str:
             key = "4" + data[:1]
-            counts.packets_in[key] += 1
-            counts.bytes_in[key] += 1 + (len(data) if data.isascii() else len(data.encode()))
+            self._packets_in[key] += 1
+            self._bytes_in[key] += 1 + (len(data) if data.isascii() else len(data.encode()))
             if self._pending and (key == "43" or key == "46"):
                 found = _ack_key(data, 1)
                 sent = self._pending.pop(found, None) if found is not None else None
                 if sent is not None:
                     self._metrics.ack_latency.observe(self._loop.time() - sent)
         elif data is None:
-            counts.packets_in["4"] += 1
-            counts.bytes_in["4"] += 1
+            self._packets_in["4"] += 1
+            self._bytes_in["4"] += 1
         else:
-            counts.packets_in["b"] += 1
-            counts.bytes_in["b"] += len(data)
+            self._packets_in["b"] += 1
+            self._bytes_in["b"] += len(data)
 
     def on_dropped(self, items: Sequence[str | bytes]) -> None:
         self._metrics.dropped_volatile += 1
@@ -182,6 +173,24 @@ class _Tap:
         if description == "write buffer full":
             metrics.slow_consumers += 1
         self._pending = None
+
+
+class _Tee:
+    """Two taps on one session."""
+
+    __slots__ = ("_first", "_second")
+
+    def __init__(self, first: PacketTap, second: PacketTap) -> None:
+        self._first = first
+        self._second = second
+
+    def sent(self, item: str | bytes) -> None:
+        self._first.sent(item)
+        self._second.sent(item)
+
+    def received(self, data: str | bytes | None) -> None:
+        self._first.received(data)
+        self._second.received(data)
 
 
 class Metrics:
@@ -254,8 +263,8 @@ class Metrics:
             return
         self.handshakes[conn.transport.name] += 1
         tap = _Tap(self, conn.loop)
-        conn.on("packet_create", tap.on_out)
-        conn.on("message", tap.on_in)
+        # One tap per session: a second instrumentation (another prefix) shares it through a tee.
+        conn.tap = tap if conn.tap is None else _Tee(conn.tap, tap)
         conn.on("packet_dropped", tap.on_dropped)
         conn.on("upgrade", tap.on_upgrade)
         conn.on("close", tap.on_close)

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiosocketio._emitter import EventEmitter
 from aiosocketio.engineio import packet as pk
-from aiosocketio.engineio.interfaces import PollContext, SessionHost
+from aiosocketio.engineio.interfaces import PacketTap, PollContext, SessionHost
 from aiosocketio.engineio.payload_v3 import decode_ws_v3
 from aiosocketio.engineio.session import Action, CloseReason, EngineSession, ReadyState
 from aiosocketio.engineio.transports.polling import PollingTransport
@@ -65,6 +65,7 @@ class EngineSocket(EventEmitter):
         "protocol",
         "request",
         "session",
+        "tap",
         "transport",
     )
 
@@ -94,6 +95,8 @@ class EngineSocket(EventEmitter):
         # Repeats every PROBE_NOOP_INTERVAL from the probe until the upgrade completes or is given up.
         self._probe_timer: asyncio.TimerHandle | None = None
         self._on_message: Callable[[str | bytes | None], Any] | None = None
+        # Told of every message in and out when set (aiosocketio.metrics sets it); one test per packet when not.
+        self.tap: PacketTap | None = None
 
     def __repr__(self) -> str:
         return f"<EngineSocket {self.id} {self.session.ready_state.value}>"
@@ -147,6 +150,9 @@ class EngineSocket(EventEmitter):
             return
         if "packet_create" in self._listeners:  # has_listeners() inlined: checked for every packet sent
             self.emit_event("packet_create", item)
+        tap = self.tap
+        if tap is not None:
+            tap.sent(item)
         transport = self.transport
         if type(transport) is WebSocketTransport and not self._buffer:
             transport.send(item)  # what _enqueue does first, without the extra call
@@ -260,6 +266,9 @@ class EngineSocket(EventEmitter):
     def _deliver(self, data: str | bytes | None) -> None:
         """Hand one message to the application; ``None`` is a message packet without data (``4``), which the
         reference also delivers as "no data" (the Socket.IO layer rejects it)."""
+        tap = self.tap
+        if tap is not None:
+            tap.received(data)
         handler = self._on_message
         if handler is not None:
             try:
