@@ -43,16 +43,17 @@ ASGIReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 ASGISend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], ASGIReceive, ASGISend], Awaitable[None]]
 
-#: The ``type`` label of a message: its Socket.IO packet type (the digit after Engine.IO's ``4``).
+#: The ``type`` label of a message, by its key: the Socket.IO packet type (the character after Engine.IO's ``4``),
+#: ``""`` for an empty message, ``"b"`` for a binary one.
 _TYPES = {
-    "40": "CONNECT",
-    "41": "DISCONNECT",
-    "42": "EVENT",
-    "43": "ACK",
-    "44": "CONNECT_ERROR",
-    "45": "BINARY_EVENT",
-    "46": "BINARY_ACK",
-    "4": "MESSAGE",  # an empty one
+    "0": "CONNECT",
+    "1": "DISCONNECT",
+    "2": "EVENT",
+    "3": "ACK",
+    "4": "CONNECT_ERROR",
+    "5": "BINARY_EVENT",
+    "6": "BINARY_ACK",
+    "": "MESSAGE",
     "b": "BINARY",  # an attachment, or a whole packet of the msgpack parser
 }
 _ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -94,44 +95,46 @@ def _ack_key(text: str, start: int) -> tuple[str, int] | None:
     return nsp, int(text[i:j])
 
 
-class _Counts:
-    """The per-packet tallies of every session, read at scrape time."""
+def _cell() -> list[int]:
+    return [0, 0]
 
-    __slots__ = ("bytes_in", "bytes_out", "packets_in", "packets_out")
+
+class _Counts:
+    """The per-message tallies of every session, read at scrape time: type key → [packets, bytes]."""
+
+    __slots__ = ("received", "sent")
 
     def __init__(self) -> None:
-        self.packets_out: defaultdict[str, int] = defaultdict(int)
-        self.bytes_out: defaultdict[str, int] = defaultdict(int)
-        self.packets_in: defaultdict[str, int] = defaultdict(int)
-        self.bytes_in: defaultdict[str, int] = defaultdict(int)
+        self.sent: defaultdict[str, list[int]] = defaultdict(_cell)
+        self.received: defaultdict[str, list[int]] = defaultdict(_cell)
 
 
 class _Tap:
     """The :class:`~aiosocketio.engineio.interfaces.PacketTap` of one Engine.IO session: counts, and the
-    acknowledgements the server waits for. Its two methods run for every message: plain dict increments."""
+    acknowledgements the server waits for. Its two methods run for every message: one dict lookup, two list
+    increments (a 1-character slice is a cached string: no allocation)."""
 
-    __slots__ = ("_bytes_in", "_bytes_out", "_loop", "_metrics", "_packets_in", "_packets_out", "_pending")
+    __slots__ = ("_loop", "_metrics", "_pending", "_received", "_sent")
 
     def __init__(self, metrics: Metrics, loop: asyncio.AbstractEventLoop) -> None:
         self._metrics = metrics
-        counts = metrics.counts
-        self._packets_out = counts.packets_out
-        self._bytes_out = counts.bytes_out
-        self._packets_in = counts.packets_in
-        self._bytes_in = counts.bytes_in
+        self._sent = metrics.counts.sent
+        self._received = metrics.counts.received
         self._loop = loop
         self._pending: dict[tuple[str, int], float] | None = None
 
     def sent(self, item: str | bytes) -> None:
         if type(item) is str:
-            key = item[:2]  # "4" and the Socket.IO packet type: a session's tap sees only message packets
-            self._packets_out[key] += 1
-            self._bytes_out[key] += len(item) if item.isascii() else len(item.encode())
-            if key == "42" or key == "45":
+            key = item[1:2]  # after Engine.IO's "4": a session's tap sees only message packets
+            cell = self._sent[key]
+            cell[0] += 1
+            cell[1] += len(item) if item.isascii() else len(item.encode())
+            if key == "2" or key == "5":
                 self._sent_event(item)
         else:
-            self._packets_out["b"] += 1
-            self._bytes_out["b"] += len(item)
+            cell = self._sent["b"]
+            cell[0] += 1
+            cell[1] += len(item)
 
     def _sent_event(self, item: str) -> None:
         found = _ack_key(item, 2)
@@ -146,20 +149,23 @@ class _Tap:
 
     def received(self, data: str | bytes | None) -> None:
         if type(data) is str:
-            key = "4" + data[:1]
-            self._packets_in[key] += 1
-            self._bytes_in[key] += 1 + (len(data) if data.isascii() else len(data.encode()))
-            if self._pending and (key == "43" or key == "46"):
+            key = data[:1]
+            cell = self._received[key]
+            cell[0] += 1
+            cell[1] += 1 + (len(data) if data.isascii() else len(data.encode()))
+            if self._pending and (key == "3" or key == "6"):
                 found = _ack_key(data, 1)
                 sent = self._pending.pop(found, None) if found is not None else None
                 if sent is not None:
                     self._metrics.ack_latency.observe(self._loop.time() - sent)
         elif data is None:
-            self._packets_in["4"] += 1
-            self._bytes_in["4"] += 1
+            cell = self._received[""]
+            cell[0] += 1
+            cell[1] += 1
         else:
-            self._packets_in["b"] += 1
-            self._bytes_in["b"] += len(data)
+            cell = self._received["b"]
+            cell[0] += 1
+            cell[1] += len(data)
 
     def on_dropped(self, items: Sequence[str | bytes]) -> None:
         self._metrics.dropped_volatile += 1
@@ -395,26 +401,20 @@ class _Collector:
             value=m.dropped_volatile,
         )
         counts = m.counts
-        for direction, packets, sizes in (
-            ("in", counts.packets_in, counts.bytes_in),
-            ("out", counts.packets_out, counts.bytes_out),
-        ):
-            counter = core.CounterMetricFamily(
-                f"{p}_packets_{direction}",
-                f"Packets {'received' if direction == 'in' else 'sent'}, by type",
-                labels=["type"],
+        for direction, tallies in (("in", counts.received), ("out", counts.sent)):
+            done = "received" if direction == "in" else "sent"
+            packets = core.CounterMetricFamily(
+                f"{p}_packets_{direction}", f"Messages {done}, by Socket.IO packet type", labels=["type"]
             )
-            for key, count in sorted(tuple(packets.items())):
-                counter.add_metric([_TYPES.get(key, key)], count)
-            yield counter
-            counter = core.CounterMetricFamily(
-                f"{p}_bytes_{direction}",
-                f"Bytes of the packets {'received' if direction == 'in' else 'sent'}, by type",
-                labels=["type"],
+            sizes = core.CounterMetricFamily(
+                f"{p}_bytes_{direction}", f"Bytes of the messages {done}, by type", labels=["type"]
             )
-            for key, count in sorted(tuple(sizes.items())):
-                counter.add_metric([_TYPES.get(key, key)], count)
-            yield counter
+            for key, (count, size) in sorted(tuple(tallies.items())):
+                label = _TYPES.get(key, key)
+                packets.add_metric([label], count)
+                sizes.add_metric([label], size)
+            yield packets
+            yield sizes
         yield core.GaugeMetricFamily(
             f"{p}_event_loop_lag_seconds", "How late the last lag timer fired", value=m.loop_lag
         )
