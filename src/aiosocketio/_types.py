@@ -17,6 +17,7 @@ from aiosocketio.adapters._types import AdapterNamespace, AdapterServer, Items, 
 if TYPE_CHECKING:
     from aiosocketio.adapters.base import Adapter
     from aiosocketio.adapters.options import BroadcastOptions
+    from aiosocketio.clock import Clock
     from aiosocketio.engineio.socket import EngineSocket
     from aiosocketio.parsers.packet import Packet
 
@@ -43,6 +44,11 @@ class BroadcastNamespace(Protocol):
     @property
     def adapter(self) -> Adapter:
         """The namespace's adapter, which delivers broadcasts."""
+        ...
+
+    @property
+    def server(self) -> AdapterServer:
+        """The server's settings (its clock times broadcast acks)."""
         ...
 
     def next_ack_id(self) -> int:
@@ -193,6 +199,11 @@ class ClientServer(Protocol):
     @property
     def connect_timeout(self) -> float:
         """Seconds a connection may stay without any namespace."""
+        ...
+
+    @property
+    def clock(self) -> Clock | None:
+        """Where the connect timeout is timed; None: the running loop."""
         ...
 
     def new_decoder(self) -> Any:

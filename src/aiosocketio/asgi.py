@@ -12,6 +12,12 @@ runner is the fast path. Each request becomes a :class:`aiosocketio.web.Request`
   ``max_write_buffer``: a client that stops reading makes the ASGI server's ``send`` wait, and past the limit the
   connection is given up (the session closes with ``transport error``, README "Slow consumers").
 * Lifespan: forwarded to ``other_app`` when there is one; on shutdown every app closes its sessions first.
+* Under a prefix (``root_path``: a framework's ``Mount``, uvicorn's ``--root-path``) the prefix is taken off the
+  path before it is routed, so a Socket.IO server keeps its own ``path`` (:func:`route_path`).
+* Stopping: ASGI servers wait for the requests in flight before the lifespan ``shutdown``, and a held
+  long-polling GET is one of them; the app therefore watches the server's stop signals and shuts down on them
+  (:class:`ServerStopWatch`). It also says once when the server compresses WebSocket messages although the
+  Socket.IO server does not want it (:func:`server_deflates`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
+from types import FrameType
 from typing import Any
 
 from aiosocketio._emitter import carry_on, step
@@ -38,7 +47,7 @@ from aiosocketio.web import (
     quick_answerer,
 )
 
-__all__ = ["ASGIApp"]
+__all__ = ["ASGIApp", "ServerStopWatch", "route_path", "server_deflates"]
 
 logger = logging.getLogger("aiosocketio.asgi")
 
@@ -95,8 +104,30 @@ async def _until_disconnect(receive: Receive) -> None:
         pass
 
 
+def route_path(scope: Scope) -> str:
+    """The path an app mounted at ``scope["root_path"]`` answers to: the request's path without that prefix.
+
+    Under a prefix (a Starlette or FastAPI ``Mount``, uvicorn's ``--root-path``, hypercorn's ``root_path``) the
+    ASGI server or framework keeps the whole path in ``path`` and names the prefix in ``root_path``, so the
+    prefix comes off here and the Socket.IO server sees its own ``path`` option (``/socket.io/``) as it does
+    unmounted. Some frameworks and proxies pass the path already stripped; a path that does not start with the
+    prefix (followed by ``/`` or nothing) is taken as it is, as Starlette does.
+    """
+    path: str = scope.get("path", "/")
+    root = scope.get("root_path")
+    if not root or not path.startswith(root):
+        return path
+    rest = path[len(root) :]
+    if not rest:
+        return "/"
+    return rest if rest[0] == "/" else path
+
+
 def _request_from_scope(
-    scope: Scope, body_reader: Callable[[int], Awaitable[bytes]] | None = None, body: bytes | None = None
+    scope: Scope,
+    path: str,
+    body_reader: Callable[[int], Awaitable[bytes]] | None = None,
+    body: bytes | None = None,
 ) -> Request:
     raw = scope.get("headers", ())
     headers = Headers.from_raw(raw if isinstance(raw, list | tuple) else list(raw))
@@ -104,7 +135,7 @@ def _request_from_scope(
     method = scope.get("method", "GET")
     return Request(
         method,
-        scope.get("path", "/"),
+        path,
         scope.get("query_string", b"").decode("latin-1"),
         headers,
         remote_address=client[0] if client else "",
@@ -417,11 +448,102 @@ async def _unless_client_leaves(
         watcher.cancel()
 
 
+#: The signals with which ASGI servers stop: SIGQUIT is how gunicorn's master stops its uvicorn workers quickly
+#: (on its own SIGINT), SIGBREAK is Windows' Ctrl+Break. A signal left to its default action is never wrapped.
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT", "SIGBREAK") if hasattr(signal, name)
+)
+
+
+class ServerStopWatch:
+    """Tells the app on its loop that the ASGI server was asked to stop (SIGINT, SIGTERM), while the server's own
+    handler of the signal goes on as before.
+
+    ASGI has no message for "the server is stopping" on a request: uvicorn stops accepting, then waits for every
+    request in flight to end before it sends the lifespan ``shutdown``, and a long-polling GET held by the
+    engine ends only when there is something to send (hypercorn waits for its ``graceful_timeout``, then
+    cancels). So the stop is seen where the servers see it: their signal handlers. Each handler in place when
+    :meth:`install` runs (uvicorn's, hypercorn's, that of gunicorn's uvicorn worker) is wrapped: ours schedules
+    ``on_stop`` on the loop, then calls the server's. Only from the main thread (Python's rule for signal
+    handlers), and only for a signal that somebody handles in Python already (a default or ignored signal is
+    left alone).
+    """
+
+    __slots__ = ("_active", "_loop", "_on_stop", "_previous")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_stop: Callable[[], None]) -> None:
+        self._loop = loop
+        self._on_stop = on_stop
+        self._previous: dict[int, Callable[[int, FrameType | None], Any]] = {}
+        self._active = False
+
+    def install(self) -> bool:
+        """Wrap the handlers of the stop signals; False when there is none to wrap (or not the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        for sig in _STOP_SIGNALS:
+            previous = signal.getsignal(sig)
+            if callable(previous) and sig not in self._previous:
+                self._previous[sig] = previous
+                signal.signal(sig, self._handle)
+        self._active = bool(self._previous)
+        return self._active
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._active:
+            self._active = False  # once: a second Ctrl+C is the server's "force quit", ours is under way
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing of ours is left to stop
+                self._loop.call_soon_threadsafe(self._on_stop)
+        previous = self._previous.get(signum)
+        if previous is not None:
+            previous(signum, frame)
+
+    def uninstall(self) -> None:
+        """Give the handlers back where ours is still the one in place (someone who wrapped ours keeps calling
+        it, and it then only passes the signal on)."""
+        self._active = False
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, previous in self._previous.items():
+            if signal.getsignal(sig) == self._handle:
+                signal.signal(sig, previous)
+
+
+def server_deflates(send: Send) -> str | None:
+    """The name of the ASGI server behind ``send`` when it negotiates permessage-deflate with every WebSocket
+    client that offers it ("uvicorn" with its default ``ws_per_message_deflate=True``; "hypercorn", which has
+    no setting for it), else None (not so configured, or a server we cannot tell).
+
+    ASGI gives the app no say in the WebSocket extensions (``websocket.accept`` has none), so the only way to
+    know is the server's own configuration, reached through the bound method it passes as ``send``."""
+    owner = getattr(send, "__self__", None)
+    module = type(owner).__module__ if owner is not None else ""
+    if module.startswith("uvicorn."):
+        config = getattr(owner, "config", None)
+        return "uvicorn" if getattr(config, "ws_per_message_deflate", False) is True else None
+    if module.startswith("hypercorn."):
+        return "hypercorn"
+    return None
+
+
+_DEFLATE_FIX = {
+    "uvicorn": "run uvicorn with --ws-per-message-deflate false (ws_per_message_deflate=False in code), and "
+    '--ws websockets-sansio (ws="websockets-sansio"), its fastest WebSocket protocol',
+    "hypercorn": "hypercorn has no setting for it: serve with uvicorn --ws-per-message-deflate false, or with "
+    "the built-in server, to avoid it",
+}
+
+
 class ASGIApp:
     """An ASGI 3 application serving ``apps`` at their paths, and ``other_app`` (or 404) elsewhere.
 
     ``max_write_buffer``: what one WebSocket may have waiting to be sent (characters of text, bytes of binary
     messages) while its client does not read; past it the session is closed with ``transport error``.
+
+    ``stop_on_signal``: when the ASGI server is asked to stop (SIGINT, SIGTERM), shut the apps down at once
+    (every client is disconnected, "server shutting down", and held long-polling requests are answered), so
+    that the server, which waits for the requests in flight, stops promptly (see :class:`ServerStopWatch`).
+    False leaves the shutdown to the lifespan ``shutdown`` alone.
     """
 
     def __init__(
@@ -429,6 +551,7 @@ class ASGIApp:
         *apps: WebApp,
         other_app: ASGI3App | None = None,
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+        stop_on_signal: bool = True,
     ) -> None:
         if not apps:
             raise TypeError("ASGIApp needs at least one app (an EngineServer or a Server)")
@@ -437,6 +560,13 @@ class ASGIApp:
         self.apps = apps
         self.other_app = other_app
         self.max_write_buffer = max_write_buffer
+        self.stop_on_signal = stop_on_signal
+        #: Watches for the server's stop signals, once the app runs on a loop (None: not yet, or not wanted).
+        self._stop_watch: ServerStopWatch | None = None
+        #: The shutdown that a stop signal started (the lifespan ``shutdown`` then waits for it).
+        self._early_stop: asyncio.Future[None] | None = None
+        #: Whether the ASGI server's WebSocket compression was compared with the apps' (once per process).
+        self._deflate_checked = False
         # Each app with its answer_at_once (None if it has none), looked up once here rather than per request.
         self._routes = tuple((app, quick_answerer(app)) for app in apps)
 
@@ -445,7 +575,13 @@ class ASGIApp:
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
             return
+        if self._stop_watch is None and self.stop_on_signal:
+            # No lifespan reached us (mounted in Starlette or FastAPI, which keep it to themselves): watch from
+            # the first request on.
+            self._watch_stop_signals()
         path = scope.get("path", "/")
+        if scope.get("root_path"):
+            path = route_path(scope)
         app: WebApp | None = None
         quick = None
         for candidate, candidate_quick in self._routes:
@@ -484,9 +620,9 @@ class ASGIApp:
                     if response is not None:
                         await self._send_response(send, response)
                         return
-                await self._http_whole(app, scope, receive, send, body)
+                await self._http_whole(app, scope, path, receive, send, body)
             else:
-                await self._http(app, scope, receive, send, received or [first])
+                await self._http(app, scope, path, receive, send, received or [first])
             return
         if app is None:
             if self.other_app is not None:
@@ -498,12 +634,14 @@ class ASGIApp:
             return
         if kind != "websocket":
             return
+        if not self._deflate_checked:
+            self._check_deflate(send)
         # The WebSocket is served inline, not by helper coroutines: this frame lives as long as the connection,
         # and each nested coroutine would keep a frame of its own (about 250 bytes per idle connection).
         if (await receive())["type"] != "websocket.connect":
             return
         handshake = _ASGIHandshake(scope, receive, send, self.max_write_buffer)
-        await app.handle_websocket(_request_from_scope(scope), handshake)
+        await app.handle_websocket(_request_from_scope(scope, path), handshake)
         port = handshake.port
         if port is None:
             if not handshake.responded:
@@ -517,23 +655,25 @@ class ASGIApp:
             await port.finish()
 
     async def _http(
-        self, app: WebApp, scope: Scope, receive: Receive, send: Send, received: list[Message]
+        self, app: WebApp, scope: Scope, path: str, receive: Receive, send: Send, received: list[Message]
     ) -> None:
         """A request whose body comes in several messages (``received``: those read already): the body pump
         reads the rest while the handler runs."""
         pump = _BodyPump(receive)
-        request = _request_from_scope(scope, pump.read)
+        request = _request_from_scope(scope, path, pump.read)
         outcome = await _unless_client_leaves(
             asyncio.ensure_future(app.handle_http(request)), asyncio.ensure_future(pump.run(received))
         )
         if outcome is not None:
             await self._send_response(send, outcome)
 
-    async def _http_whole(self, app: WebApp, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
+    async def _http_whole(
+        self, app: WebApp, scope: Scope, path: str, receive: Receive, send: Send, body: bytes
+    ) -> None:
         """A request whose body came in one message (every GET, most POSTs): the handler runs at once, in this
         task, and most handlers answer without waiting, so no other task is needed. One that waits (a held
         long-polling GET) goes on in a task, cancelled if the client goes away meanwhile."""
-        coro = app.handle_http(_request_from_scope(scope, body=body))
+        coro = app.handle_http(_request_from_scope(scope, path, body=body))
         try:
             step = coro.send(None)
         except StopIteration as done:
@@ -577,6 +717,8 @@ class ASGIApp:
         cost our own startup and shutdown: then we answer the lifespan messages ourselves, from wherever the other
         app left the conversation.
         """
+        if not self._deflate_checked:
+            self._check_deflate(send)
         if self.other_app is not None:
             seen_startup = seen_shutdown = answered = False
 
@@ -588,7 +730,7 @@ class ASGIApp:
                     await self._startup_apps()
                 elif message["type"] == "lifespan.shutdown":
                     seen_shutdown = True
-                    await self._shutdown_apps()
+                    await self._stop_apps()
                 return message
 
             async def wrapped_send(message: Message) -> None:
@@ -618,13 +760,59 @@ class ASGIApp:
                 await self._startup_apps()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self._shutdown_apps()
+                await self._stop_apps()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _check_deflate(self, send: Send) -> None:
+        """Say once (a warning) when the ASGI server compresses WebSocket messages that the apps, by their
+        ``per_message_deflate=False`` (the default, as the reference's), do not want compressed: every message
+        then costs the deflate on both sides. Called with the lifespan's ``send`` (at startup), else the first
+        WebSocket's."""
+        self._deflate_checked = True
+        server = server_deflates(send)
+        if server is None:
+            return
+        for app in self.apps:
+            engine = getattr(app, "engine", app)
+            if getattr(engine, "per_message_deflate", None) is False:
+                logger.warning(
+                    "%s negotiates permessage-deflate with WebSocket clients that offer it, although the server's "
+                    "per_message_deflate=False: %s",
+                    server,
+                    _DEFLATE_FIX[server],
+                )
+                return
+
+    def _watch_stop_signals(self) -> None:
+        watch = self._stop_watch = ServerStopWatch(asyncio.get_running_loop(), self._server_stopping)
+        watch.install()
+
+    def _server_stopping(self) -> None:
+        """The ASGI server was asked to stop: shut the apps down now rather than after the requests in flight."""
+        if self._early_stop is None:
+            logger.info("the ASGI server is stopping: disconnecting the clients now (held polls end)")
+            self._early_stop = asyncio.ensure_future(self._shutdown_apps())
+
     async def _startup_apps(self) -> None:
+        self._early_stop = None
+        if self.stop_on_signal:
+            if self._stop_watch is not None:
+                self._stop_watch.uninstall()
+            self._watch_stop_signals()
         for app in self.apps:
             await app.startup()
+
+    async def _stop_apps(self) -> None:
+        """The lifespan ``shutdown``: shut the apps down, unless a stop signal did already. The watch stays (given
+        back its handlers) so that no late request installs another; the next lifespan ``startup`` does."""
+        if self._stop_watch is not None:
+            self._stop_watch.uninstall()
+        early = self._early_stop
+        if early is not None:
+            await early
+        else:
+            await self._shutdown_apps()
 
     async def _shutdown_apps(self) -> None:
         for app in self.apps:

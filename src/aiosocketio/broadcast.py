@@ -7,28 +7,98 @@ the namespace's adapter, which encodes it once for all recipients.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from aiosocketio._checks import ack_timeout, room_list
 from aiosocketio.adapters.options import BroadcastOptions
+from aiosocketio.clock import wait_for
+from aiosocketio.eventmaps import EmitEvents, SocketData, Untyped, event_name
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers.packet import RESERVED_EVENTS, Packet, PacketType
 
 if TYPE_CHECKING:
     from aiosocketio._types import BroadcastNamespace
 
-__all__ = ["BroadcastOperator", "RemoteSocket"]
+P = ParamSpec("P")
+R = TypeVar("R")
+_Emit_co = TypeVar("_Emit_co", covariant=True)
+_Data_co = TypeVar("_Data_co", covariant=True)
+
+__all__ = ["AckEmitter", "BroadcastOperator", "FetchedSocket", "RemoteEmitter", "RemoteSocket"]
 
 
-def check_event_name(event: Any) -> None:
-    """Refuse to emit a reserved name (docs/protocol/socketio.md#reserved-names), as the reference does."""
+def check_event_name(event: Any) -> Any:
+    """The name to emit ``event`` as (a map's method by its name, see :mod:`aiosocketio.eventmaps`); refuse a
+    reserved name (docs/protocol/socketio.md#reserved-names), as the reference does."""
     if isinstance(event, str):
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name: pick another name for your event')
-    elif isinstance(event, bool) or not isinstance(event, (int, float)):
+        return event
+    if isinstance(event, bool) or not isinstance(event, (int, float)):
+        name = event_name(event)
+        if name is not event:
+            return check_event_name(name)
         raise TypeError(f"an event name is a str (or a number), not {type(event).__name__}")
+    return event
+
+
+class AckEmitter(Protocol[_Emit_co]):
+    """What ``socket.timeout(5)`` is for a socket of ``fetch_sockets``, typed by the emit map."""
+
+    async def emit_with_ack(
+        self, event: Callable[Concatenate[_Emit_co, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """The client's answer."""
+        ...
+
+
+class FetchedSocket(Protocol[_Emit_co, _Data_co]):
+    """A socket that typed ``fetch_sockets()`` returns: a local ``Socket`` or a ``RemoteSocket`` of another
+    server, through what both offer (docs/guide/typing.md)."""
+
+    @property
+    def id(self) -> str:
+        """The socket's id."""
+        ...
+
+    @property
+    def handshake(self) -> Any:
+        """Its handshake."""
+        ...
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms it is in."""
+        ...
+
+    @property
+    def data(self) -> _Data_co:
+        """Its ``data``."""
+        ...
+
+    async def emit(
+        self, event: Callable[Concatenate[_Emit_co, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        """Send it an event."""
+        ...
+
+    def timeout(self, seconds: float) -> AckEmitter[_Emit_co]:
+        """Wait at most ``seconds`` for an answer."""
+        ...
+
+    async def join(self, rooms: str | Iterable[str]) -> None:
+        """Make it join the room(s)."""
+        ...
+
+    async def leave(self, room: str) -> None:
+        """Make it leave the room."""
+        ...
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Disconnect it."""
+        ...
 
 
 def _rooms(rooms: str | Iterable[str]) -> frozenset[str]:
@@ -37,8 +107,10 @@ def _rooms(rooms: str | Iterable[str]) -> frozenset[str]:
     return frozenset(room_list(rooms))
 
 
-class BroadcastOperator:
-    """A target (rooms, exclusions) and flags in one namespace; see docs/api-contract.md#broadcasting."""
+class BroadcastOperator(Generic[EmitEvents, SocketData]):
+    """A target (rooms, exclusions) and flags in one namespace; see docs/api-contract.md#broadcasting.
+
+    Typed by the namespace's emit map and socket data (docs/guide/typing.md)."""
 
     __slots__ = ("_nsp", "_options")
 
@@ -46,39 +118,39 @@ class BroadcastOperator:
         self._nsp = nsp
         self._options = options or BroadcastOptions()
 
-    def _with(self, **changes: Any) -> BroadcastOperator:
+    def _with(self, **changes: Any) -> BroadcastOperator[EmitEvents, SocketData]:
         return BroadcastOperator(self._nsp, replace(self._options, **changes))
 
-    def _with_flags(self, **changes: Any) -> BroadcastOperator:
+    def _with_flags(self, **changes: Any) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._with(flags=replace(self._options.flags, **changes))
 
     # -- modifiers ---------------------------------------------------------------------------------------
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         """Also target the room(s): a socket in any target room receives the packet (once)."""
         return self._with(rooms=self._options.rooms | _rooms(room))
 
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return self.to(room)
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         """Leave out the sockets in the room(s)."""
         return self._with(except_rooms=self._options.except_rooms | _rooms(room))
 
     @property
-    def local(self) -> BroadcastOperator:
+    def local(self) -> BroadcastOperator[EmitEvents, SocketData]:
         """Only the sockets of this server (matters with a cluster adapter)."""
         return self._with_flags(local=True)
 
     @property
-    def volatile(self) -> BroadcastOperator:
+    def volatile(self) -> BroadcastOperator[EmitEvents, SocketData]:
         """Skip the sockets whose transport is not ready for the packet right now."""
         return self._with_flags(volatile=True)
 
-    def compress(self, flag: bool = True) -> BroadcastOperator:
+    def compress(self, flag: bool = True) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._with_flags(compress=flag)
 
-    def timeout(self, seconds: float) -> BroadcastOperator:
+    def timeout(self, seconds: float) -> BroadcastOperator[EmitEvents, SocketData]:
         """The time ``emit_with_ack`` waits for every client's answer."""
         return self._with_flags(timeout=ack_timeout(seconds))
 
@@ -88,10 +160,18 @@ class BroadcastOperator:
 
     # -- emitting ----------------------------------------------------------------------------------------
 
-    async def emit(self, event: Any, *args: Any) -> None:
+    @overload
+    async def emit(
+        self, event: Callable[Concatenate[EmitEvents, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None: ...
+
+    @overload
+    async def emit(self: BroadcastOperator[Untyped, Any], event: str | float, /, *args: Any) -> None: ...
+
+    async def emit(self, event: Any, /, *args: Any) -> None:  # type: ignore[misc]  # events take no keywords
         """Send the event to every targeted socket. ``args`` that cannot be sent (an ``int`` outside
         [-2**63, 2**64) among them) raise ``EncodeError`` here, as :meth:`Socket.emit` explains."""
-        check_event_name(event)
+        event = check_event_name(event)
         if self._options.flags.timeout is not None:
             raise TypeError("a broadcast with a timeout expects answers: use emit_with_ack()")
         nsp = self._nsp
@@ -99,14 +179,24 @@ class BroadcastOperator:
         nsp.adapter.broadcast(Packet(PacketType.EVENT, nsp.name, [event, *args]), self._options)
 
     async def send(self, *args: Any) -> None:
-        await self.emit("message", *args)
+        await BroadcastOperator.emit(self, "message", *args)  # type: ignore[arg-type]  # "message": any map
 
-    async def emit_with_ack(self, event: Any, *args: Any) -> list[Any]:
+    @overload
+    async def emit_with_ack(
+        self, event: Callable[Concatenate[EmitEvents, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> list[R]: ...
+
+    @overload
+    async def emit_with_ack(
+        self: BroadcastOperator[Untyped, Any], event: str | float, /, *args: Any
+    ) -> list[Any]: ...
+
+    async def emit_with_ack(self, event: Any, /, *args: Any) -> list[Any]:  # type: ignore[misc]
         """Send and collect one answer (its first argument) per targeted client.
 
         Raises ``AckTimeoutError`` (with ``.responses``) when not every client answered within ``timeout()``.
         """
-        check_event_name(event)
+        event = check_event_name(event)
         timeout = self._options.flags.timeout
         if timeout is None:
             raise ValueError(
@@ -136,15 +226,23 @@ class BroadcastOperator:
         nsp.notify_outgoing(self._options, event, args)
         nsp.adapter.broadcast_with_ack(packet, self._options, on_count, on_ack)
         try:
-            await asyncio.wait_for(asyncio.shield(done), timeout)
+            await wait_for(nsp.server.clock, asyncio.shield(done), timeout)
         except TimeoutError:
             raise AckTimeoutError(responses=list(responses)) from None
         return responses
 
     # -- utility methods ---------------------------------------------------------------------------------
 
+    @overload
+    async def fetch_sockets(self: BroadcastOperator[Untyped, Any]) -> list[Any]: ...
+
+    @overload
+    async def fetch_sockets(self) -> list[FetchedSocket[EmitEvents, SocketData]]: ...
+
     async def fetch_sockets(self) -> list[Any]:
-        """The matching sockets: ``Socket`` objects here, ``RemoteSocket`` objects from other servers."""
+        """The matching sockets: ``Socket`` objects here, ``RemoteSocket`` objects from other servers.
+
+        Typed (with an emit map) as :class:`FetchedSocket`, what both kinds offer; untyped as before."""
         self._nsp.check_not_parent("fetch_sockets")
         return await self._nsp.adapter.fetch_sockets(self._options)
 
@@ -162,28 +260,36 @@ class BroadcastOperator:
         return {socket.id for socket in await self.fetch_sockets()}
 
 
-class RemoteSocket:
+class RemoteSocket(Generic[EmitEvents, SocketData]):
     """A socket as ``fetch_sockets`` sees it on another server: its details and the operations that reach it."""
 
     __slots__ = ("_operator", "data", "handshake", "id", "rooms")
 
-    def __init__(
-        self, nsp: BroadcastNamespace, sid: str, handshake: Any, rooms: set[str], data: dict[str, Any]
-    ) -> None:
+    def __init__(self, nsp: BroadcastNamespace, sid: str, handshake: Any, rooms: set[str], data: Any) -> None:
         # ``handshake``: a ``Handshake``, or what the other server sent when it lacks the reference's fields.
         self.id = sid
         self.handshake = handshake
         self.rooms = rooms
-        self.data = data
-        self._operator = BroadcastOperator(nsp, BroadcastOptions(rooms=frozenset((sid,))))
+        self.data: SocketData = data
+        self._operator: BroadcastOperator[Any, Any] = BroadcastOperator(
+            nsp, BroadcastOptions(rooms=frozenset((sid,)))
+        )
 
     def __repr__(self) -> str:
         return f"<RemoteSocket {self.id}>"
 
-    def timeout(self, seconds: float) -> _RemoteEmitter:
-        return _RemoteEmitter(self._operator.timeout(seconds))
+    def timeout(self, seconds: float) -> RemoteEmitter[EmitEvents]:
+        return RemoteEmitter(self._operator.timeout(seconds))
 
-    async def emit(self, event: Any, *args: Any) -> None:
+    @overload
+    async def emit(
+        self, event: Callable[Concatenate[EmitEvents, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None: ...
+
+    @overload
+    async def emit(self: RemoteSocket[Untyped, Any], event: str | float, /, *args: Any) -> None: ...
+
+    async def emit(self, event: Any, /, *args: Any) -> None:  # type: ignore[misc]
         await self._operator.emit(event, *args)
 
     async def join(self, rooms: str | Iterable[str]) -> None:
@@ -196,13 +302,23 @@ class RemoteSocket:
         await self._operator.disconnect_sockets(close)
 
 
-class _RemoteEmitter:
+class RemoteEmitter(Generic[EmitEvents]):
+    """``remote_socket.timeout(5)``: ``emit_with_ack`` with that timeout."""
+
     __slots__ = ("_operator",)
 
-    def __init__(self, operator: BroadcastOperator) -> None:
+    def __init__(self, operator: BroadcastOperator[Any, Any]) -> None:
         self._operator = operator
 
-    async def emit_with_ack(self, event: Any, *args: Any) -> Any:
+    @overload
+    async def emit_with_ack(
+        self, event: Callable[Concatenate[EmitEvents, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R: ...
+
+    @overload
+    async def emit_with_ack(self: RemoteEmitter[Untyped], event: str | float, /, *args: Any) -> Any: ...
+
+    async def emit_with_ack(self, event: Any, /, *args: Any) -> Any:  # type: ignore[misc]
         """The one answer of the remote socket (like a socket's ``emit_with_ack``)."""
         responses = await self._operator.emit_with_ack(event, *args)
         return responses[0] if responses else None

@@ -8,12 +8,12 @@ A packet the decoder rejects closes the connection at engine level ("forced clos
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from aiosocketio._emitter import spawn
+from aiosocketio.clock import TimerHandle, clock_of
 from aiosocketio.logs import describe_packet
 from aiosocketio.namespace import connect_error_packet
 from aiosocketio.parsers.default import Decoder
@@ -60,7 +60,7 @@ class Client:
         self._connecting: set[str] | None = (
             None  # namespaces whose attempt is running; made when first needed
         )
-        self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+        self._connect_timer: TimerHandle | None = clock_of(server.clock).call_later(
             server.connect_timeout, self._on_connect_timeout
         )
         conn.set_message_handler(self._on_data)

@@ -58,6 +58,7 @@ LOGGERS: dict[str, str] = {
     "adapter.redis": "the Redis pub/sub back-ends",
     "adapter.redis_streams": "the Redis streams back-end",
     "adapter.postgres": "the PostgreSQL back-end",
+    "adapter.workers": "the adapter between the worker processes of one server",
     "runner": "the built-in HTTP/WebSocket server: listening, shutting down, connection errors",
     "asgi": "the ASGI front-end",
     "admin": "the Admin UI instrumentation",

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aiosocketio._checks import missing_extra, seconds
 
 if TYPE_CHECKING:
+    from aiosocketio.clock import Clock
     from aiosocketio.engineio.interfaces import PacketTap
     from aiosocketio.engineio.server import EngineConnectionError
     from aiosocketio.engineio.socket import EngineSocket
@@ -151,13 +152,13 @@ class _Tap:
     acknowledgements the server waits for. Its two methods run for every message: a few dict and list
     operations (a 1-character slice is a cached string: no allocation), less for a broadcast's repeats."""
 
-    __slots__ = ("_counts", "_loop", "_metrics", "_pending", "_received")
+    __slots__ = ("_clock", "_counts", "_metrics", "_pending", "_received")
 
-    def __init__(self, metrics: Metrics, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, metrics: Metrics, clock: Clock) -> None:
         self._metrics = metrics
         self._counts = metrics.counts
         self._received = metrics.counts.received
-        self._loop = loop
+        self._clock = clock  # the session's: the loop's, or the one the server was given
         self._pending: dict[tuple[str, int], float] | None = None
 
     def sent(self, item: str | bytes) -> None:
@@ -183,7 +184,7 @@ class _Tap:
             pending = self._pending = {}
         elif len(pending) >= _PENDING_ACKS_LIMIT:
             return  # a client that never answers: stop timing its acknowledgements rather than grow
-        pending[found] = self._loop.time()
+        pending[found] = self._clock.time()
 
     def received(self, data: str | bytes | None) -> None:
         if type(data) is str:
@@ -195,7 +196,7 @@ class _Tap:
                 found = _ack_key(data, 1)
                 sent = self._pending.pop(found, None) if found is not None else None
                 if sent is not None:
-                    self._metrics.ack_latency.observe(self._loop.time() - sent)
+                    self._metrics.ack_latency.observe(self._clock.time() - sent)
         elif data is None:
             cell = self._received[""]
             cell[0] += 1
@@ -306,7 +307,7 @@ class Metrics:
         if self._closed:
             return
         self.handshakes[conn.transport.name] += 1
-        tap = _Tap(self, conn.loop)
+        tap = _Tap(self, conn.clock)
         # One tap per session: a second instrumentation (another prefix) shares it through a tee.
         conn.tap = tap if conn.tap is None else _Tee(conn.tap, tap)
         conn.on("packet_dropped", tap.on_dropped)

@@ -12,14 +12,15 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
 from aiosocketio._checks import ACK_TIMEOUT_LIMIT, seconds
 from aiosocketio._emitter import EventEmitter, Listener, call_listener, spawn
 from aiosocketio._migration import check_namespace_listener, emit_keywords_error
-from aiosocketio.broadcast import BroadcastOperator, RemoteSocket
+from aiosocketio.broadcast import BroadcastOperator, FetchedSocket, RemoteSocket
+from aiosocketio.eventmaps import EmitEvents, ListenEvents, ServerSideEvents, SocketData, Untyped, event_name
 from aiosocketio.exceptions import ConnectError
 from aiosocketio.parsers.packet import Packet, PacketType
 from aiosocketio.socket import Handshake, Socket
@@ -33,12 +34,17 @@ __all__ = ["Namespace", "ParentNamespace"]
 
 logger = logging.getLogger("aiosocketio.namespace")
 
-Middleware = Callable[[Socket], Any]
+Middleware = Callable[[Socket[Any, Any, Any, Any]], Any]
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Listener)
 SERVER_SIDE_RESERVED = frozenset({"connect", "connection", "new_namespace"})
 
 
-class Namespace(EventEmitter):
-    """One namespace (``io.of("/admin")``). See docs/api-contract.md#namespace."""
+class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, SocketData]):
+    """One namespace (``io.of("/admin")``). See docs/api-contract.md#namespace.
+
+    Typed by its server's event maps and ``data`` type (docs/guide/typing.md)."""
 
     __slots__ = (
         "__weakref__",
@@ -52,11 +58,13 @@ class Namespace(EventEmitter):
         "sockets",
     )
 
-    def __init__(self, server: NamespaceServer, name: str, parent: ParentNamespace | None = None) -> None:
+    def __init__(
+        self, server: NamespaceServer, name: str, parent: ParentNamespace[Any, Any, Any, Any] | None = None
+    ) -> None:
         super().__init__()
         self.server = server
         self.name = name
-        self.sockets: dict[str, Socket] = {}
+        self.sockets: dict[str, Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]] = {}
         self._middlewares: list[Middleware] = []
         self._ack_id = 0
         self._parent = parent
@@ -71,6 +79,45 @@ class Namespace(EventEmitter):
         """How a program names this namespace, for messages: ``io`` or ``io.of('/admin')``."""
         return "io" if self.name == "/" else f"io.of({self.name!r})"
 
+    @overload  # type: ignore[override]  # a typed map takes its methods, not any string
+    def on(  # type: ignore[overload-overlap]
+        self, event: Literal["connection", "connect"]
+    ) -> Callable[
+        [Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object]],
+        Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object],
+    ]: ...
+
+    @overload
+    def on(
+        self,
+        event: Literal["connection", "connect"],
+        listener: Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object],
+    ) -> Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object]: ...
+
+    @overload
+    def on(
+        self, event: Callable[Concatenate[ServerSideEvents, P], R]
+    ) -> Callable[[Callable[P, R | Awaitable[R]]], Callable[P, R | Awaitable[R]]]: ...
+
+    @overload
+    def on(
+        self, event: Callable[Concatenate[ServerSideEvents, P], R], listener: Callable[P, R | Awaitable[R]]
+    ) -> Callable[P, R | Awaitable[R]]: ...
+
+    @overload
+    def on(self: Namespace[Any, Any, Untyped, Any], event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self: Namespace[Any, Any, Untyped, Any], event: str, listener: F) -> F: ...
+
+    def on(self, event: Any, listener: Any = None) -> Any:
+        """``connection`` (``connect``), or an event of the other servers: a name, or the server-side map's
+        method (docs/guide/typing.md); without a listener, a decorator."""
+        event = event_name(event)
+        if listener is None:
+            return EventEmitter.on(self, event)
+        return EventEmitter.on(self, event, listener)
+
     def _add_listener(self, event: str, listener: Listener) -> None:
         if isinstance(event, str) and callable(listener):
             check_namespace_listener(self._target(), event, listener)
@@ -78,7 +125,9 @@ class Namespace(EventEmitter):
 
     # -- setup -------------------------------------------------------------------------------------------
 
-    def use(self, middleware: Middleware) -> Middleware:
+    def use(
+        self, middleware: Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], Any]
+    ) -> Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], Any]:
         """A connection middleware ``(socket)``, sync or async; raising refuses the connection."""
         if not callable(middleware):
             raise TypeError(
@@ -143,7 +192,9 @@ class Namespace(EventEmitter):
             return
         self._connect(client, socket, session.missed_packets if session is not None else ())
 
-    def _connect(self, client: NamespaceClient, socket: Socket, missed: Iterable[list[Any]] = ()) -> None:
+    def _connect(
+        self, client: NamespaceClient, socket: Socket[Any, Any, Any, Any], missed: Iterable[list[Any]] = ()
+    ) -> None:
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, (socket.id,))
@@ -170,33 +221,43 @@ class Namespace(EventEmitter):
 
     # -- broadcasting ------------------------------------------------------------------------------------
 
-    def _operator(self) -> BroadcastOperator:
+    def _operator(self) -> BroadcastOperator[EmitEvents, SocketData]:
         return BroadcastOperator(self)
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._operator().to(room)
 
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._operator().to(room)
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._operator().except_(room)
 
     @property
-    def local(self) -> BroadcastOperator:
+    def local(self) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._operator().local
 
     @property
-    def volatile(self) -> BroadcastOperator:
+    def volatile(self) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._operator().volatile
 
-    def compress(self, flag: bool = True) -> BroadcastOperator:
+    def compress(self, flag: bool = True) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._operator().compress(flag)
 
-    def timeout(self, seconds: float) -> BroadcastOperator:
+    def timeout(self, seconds: float) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._operator().timeout(seconds)
 
-    async def emit(self, event: Any, *args: Any, **python_socketio: Any) -> None:
+    @overload
+    async def emit(
+        self, event: Callable[Concatenate[EmitEvents, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None: ...
+
+    @overload
+    async def emit(
+        self: Namespace[Any, Untyped, Any, Any], event: str | float, /, *args: Any, **python_socketio: Any
+    ) -> None: ...
+
+    async def emit(self, event: Any, /, *args: Any, **python_socketio: Any) -> None:
         """Send the event to every connected socket of the namespace. (Keywords are python-socketio's
         ``room=``, ``to=``...: refused with the call to write here.)"""
         if python_socketio:
@@ -206,10 +267,26 @@ class Namespace(EventEmitter):
     async def send(self, *args: Any, **python_socketio: Any) -> None:
         if python_socketio:
             raise emit_keywords_error(self._target(), "send", None, python_socketio)
-        await self._operator().emit("message", *args)
+        await self._operator().send(*args)
 
-    async def emit_with_ack(self, event: Any, *args: Any) -> list[Any]:
+    @overload
+    async def emit_with_ack(
+        self, event: Callable[Concatenate[EmitEvents, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> list[R]: ...
+
+    @overload
+    async def emit_with_ack(
+        self: Namespace[Any, Untyped, Any, Any], event: str | float, /, *args: Any
+    ) -> list[Any]: ...
+
+    async def emit_with_ack(self, event: Any, /, *args: Any) -> list[Any]:  # type: ignore[misc]
         return await self._operator().emit_with_ack(event, *args)
+
+    @overload
+    async def fetch_sockets(self: Namespace[Any, Untyped, Any, Any]) -> list[Any]: ...
+
+    @overload
+    async def fetch_sockets(self) -> list[FetchedSocket[EmitEvents, SocketData]]: ...
 
     async def fetch_sockets(self) -> list[Any]:
         return await self._operator().fetch_sockets()
@@ -239,15 +316,38 @@ class Namespace(EventEmitter):
 
     # -- between servers ---------------------------------------------------------------------------------
 
-    async def server_side_emit(self, event: str, *args: Any) -> None:
+    @overload
+    async def server_side_emit(
+        self, event: Callable[Concatenate[ServerSideEvents, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None: ...
+
+    @overload
+    async def server_side_emit(
+        self: Namespace[Any, Any, Untyped, Any], event: str, /, *args: Any
+    ) -> None: ...
+
+    async def server_side_emit(self, event: Any, /, *args: Any) -> None:  # type: ignore[misc]
         """Send an event to this namespace on every other server of the cluster (docs/protocol/server.md#server-side-emit)."""
+        event = event_name(event)
         check_server_side_name(event)
         await self.adapter.server_side_emit([event, *args])
 
+    @overload
     async def server_side_emit_with_ack(
-        self, event: str, *args: Any, timeout: float | None = None
+        self, event: Callable[Concatenate[ServerSideEvents, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> list[R]: ...
+
+    @overload
+    async def server_side_emit_with_ack(
+        self: Namespace[Any, Any, Untyped, Any], event: str, /, *args: Any, timeout: float | None = None
+    ) -> list[Any]: ...
+
+    async def server_side_emit_with_ack(  # type: ignore[misc]
+        self, event: Any, /, *args: Any, timeout: float | None = None
     ) -> list[Any]:
-        """Like :meth:`server_side_emit`, returning one response per other server."""
+        """Like :meth:`server_side_emit`, returning one response per other server. (The typed form, with the
+        server-side map's method, has no ``timeout=``: the adapter's default applies.)"""
+        event = event_name(event)
         check_server_side_name(event)
         if timeout is not None:
             timeout = seconds("timeout", timeout, limit=ACK_TIMEOUT_LIMIT)
@@ -266,7 +366,9 @@ class Namespace(EventEmitter):
             else:
                 call_listener(listener, *args)
 
-    def remote_socket(self, sid: str, handshake: Any, rooms: set[str], data: Any) -> RemoteSocket:
+    def remote_socket(
+        self, sid: str, handshake: Any, rooms: set[str], data: Any
+    ) -> RemoteSocket[EmitEvents, SocketData]:
         """A socket of another server as ``fetch_sockets`` returns it (the adapter calls this)."""
         return RemoteSocket(self, sid, _remote_handshake(handshake), rooms, data)
 
@@ -296,7 +398,7 @@ def check_server_side_name(event: Any) -> None:
         raise ValueError(f'"{event}" is a reserved event name for server_side_emit: pick another name')
 
 
-class ParentNamespace(Namespace):
+class ParentNamespace(Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]):
     """A dynamic namespace: a regex (searched in the name) or a predicate ``(name, auth) -> bool``."""
 
     __slots__ = ("_children", "_matcher")
@@ -308,7 +410,7 @@ class ParentNamespace(Namespace):
         ParentNamespace._count += 1
         super().__init__(server, name)
         self._matcher = matcher
-        self._children: set[Namespace] = set()
+        self._children: set[Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]] = set()
 
     @property
     def matcher(self) -> re.Pattern[str] | Callable[..., Any]:
@@ -329,39 +431,41 @@ class ParentNamespace(Namespace):
             return False
         return bool(result)
 
-    def create_child(self, name: str) -> Namespace:
+    def create_child(self, name: str) -> Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]:
         """The child namespace ``name``, with the middlewares and connection listeners this one has now."""
-        child = Namespace(self.server, name, parent=self)
+        child: Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData] = Namespace(
+            self.server, name, parent=self
+        )
         for middleware in self._middlewares:
             child.use(middleware)
         for event in ("connect", "connection"):
             for listener in self.listeners(event):
-                child.on(event, listener)
+                EventEmitter.on(child, event, listener)
         self._children.add(child)
         return child
 
     @property
-    def children(self) -> set[Namespace]:
+    def children(self) -> set[Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]]:
         return set(self._children)
 
-    def remove_child(self, child: Namespace) -> None:
+    def remove_child(self, child: Namespace[Any, Any, Any, Any]) -> None:
         """``child`` is going away (it was empty and ``cleanup_empty_child_namespaces`` is on)."""
         self._children.discard(child)
 
     def check_not_parent(self, what: str) -> None:
         raise TypeError(f"{what}() is not supported on a parent namespace: call it on a child namespace")
 
-    async def emit(self, event: Any, *args: Any) -> None:
+    async def emit(self, event: Any, /, *args: Any, **python_socketio: Any) -> None:
         for child in tuple(self._children):
-            await child.emit(event, *args)
+            await child.emit(event, *args, **python_socketio)
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return _FanOut([child.to(room) for child in self._children])  # type: ignore[return-value]
 
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return self.to(room)
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return _FanOut([child.except_(room) for child in self._children])  # type: ignore[return-value]
 
 
@@ -370,7 +474,7 @@ class _FanOut:
 
     __slots__ = ("_operators",)
 
-    def __init__(self, operators: list[BroadcastOperator]) -> None:
+    def __init__(self, operators: list[BroadcastOperator[Any, Any]]) -> None:
         self._operators = operators
 
     def to(self, room: str | Iterable[str]) -> _FanOut:

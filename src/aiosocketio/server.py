@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
 from aiosocketio._checks import DAY, TIMER_LIMIT, seconds
 from aiosocketio._emitter import EventEmitter, F, spawn
 from aiosocketio._migration import server_attribute_error
 from aiosocketio._writer import EngineWriter
 from aiosocketio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
-from aiosocketio.broadcast import BroadcastOperator
+from aiosocketio.broadcast import BroadcastOperator, FetchedSocket
 from aiosocketio.client import Client
 from aiosocketio.client_bundle import ClientBundle, find_client_dir
 from aiosocketio.engineio.handshake import SidGenerator
 from aiosocketio.engineio.server import EngineServer
+from aiosocketio.eventmaps import EmitEvents, ListenEvents, ServerSideEvents, SocketData, Untyped, event_name
 from aiosocketio.namespace import Namespace, ParentNamespace
 from aiosocketio.parsers import default as default_parser
 from aiosocketio.web import HeldAnswer, Request, Response, WebSocketHandshake
@@ -30,12 +31,17 @@ if TYPE_CHECKING:
     from aiosocketio._types import BroadcastNamespace
     from aiosocketio.adapters._types import AdapterNamespace
     from aiosocketio.adapters.base import Adapter
+    from aiosocketio.clock import Clock
     from aiosocketio.engineio.socket import EngineSocket
     from aiosocketio.socket import Socket
 
 __all__ = ["Server"]
 
 NamespaceSpec = str | re.Pattern[str] | Callable[..., Any]
+P = ParamSpec("P")
+R = TypeVar("R")
+#: A listener of ``startup``/``shutdown`` (no arguments).
+NoArgF = TypeVar("NoArgF", bound=Callable[[], object])
 
 #: The events of the server itself (``io.on(...)``); any other name is the main namespace's. ``startup`` fires
 #: once the adapters are ready, on the loop that serves; ``shutdown`` when the server starts closing, before the
@@ -66,8 +72,12 @@ def _recovery_options(value: Any) -> dict[str, Any] | None:
     return options
 
 
-class Server(EventEmitter):
-    """A Socket.IO v4 server. Engine options (``ping_interval``, ``cors``, ...) pass through to ``io.engine``."""
+class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, SocketData]):
+    """A Socket.IO v4 server. Engine options (``ping_interval``, ``cors``, ``clock``...) pass through to
+    ``io.engine``.
+
+    ``Server[ClientToServer, ServerToClient, InterServer, Data]()`` types every event (docs/guide/typing.md).
+    """
 
     __slots__ = (
         "_adapter_factory",
@@ -84,6 +94,7 @@ class Server(EventEmitter):
         "connect_timeout",
         "connection_state_recovery",
         "engine",
+        "parser",
         "sockets",
         "writer",
     )
@@ -117,25 +128,28 @@ class Server(EventEmitter):
         # Called with each Namespace as it is created (typed loosely: it gets the namespace as an adapter sees it).
         self._adapter_factory: Callable[[Any], Adapter] = adapter or InMemoryAdapter
         parser = parser or default_parser
+        #: The packet parser (a module or object with ``encode`` and ``Decoder``): what clients must speak.
+        self.parser: Any = parser
         # Encodes every packet this server sends: the PacketWriter its namespaces, sockets and adapters use.
         self.writer = EngineWriter(parser)
         self._new_decoder: Callable[[], Any] = parser.Decoder
         self._ids = SidGenerator()
         self._clients: dict[str, Client] = {}
-        self._nsps: dict[str, Namespace] = {}
-        self._parents: list[ParentNamespace] = []
+        self._nsps: dict[str, Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]] = {}
+        self._parents: list[ParentNamespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]] = []
         self._running: Any = None
         # Nothing here needs an event loop: a server is usually built at import time, before the loop that
         # will serve it exists. The adapters connect in startup(), on that loop, and let go in shutdown().
         self._started = False
         self._stopped = False
-        self.sockets: Namespace = self.of("/")
+        self.sockets: Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData] = self.of("/")
 
     # -- namespaces --------------------------------------------------------------------------------------
 
-    def of(self, name: NamespaceSpec) -> Namespace:
+    def of(self, name: NamespaceSpec) -> Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]:
         """The namespace ``name`` (created on first use), or a parent namespace for a regex or a predicate."""
         if isinstance(name, re.Pattern) or (callable(name) and not isinstance(name, str)):
+            parent: ParentNamespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]
             parent = ParentNamespace(self, name)
             self._parents.append(parent)
             return parent
@@ -159,14 +173,16 @@ class Server(EventEmitter):
         self._add_namespace(nsp)
         return nsp
 
-    def _add_namespace(self, nsp: Namespace) -> None:
+    def _add_namespace(self, nsp: Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]) -> None:
         self._nsps[nsp.name] = nsp
         if self._started:
             spawn(nsp.adapter.init())
         if nsp.name != "/":
             self.emit_event("new_namespace", nsp)
 
-    async def find_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+    async def find_namespace(
+        self, name: str, auth: dict[str, Any]
+    ) -> Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData] | None:
         """An existing namespace, or a child created by the first dynamic matcher that accepts (docs/protocol/server.md#namespaces)."""
         nsp = self._nsps.get(name)
         if nsp is not None:
@@ -181,55 +197,114 @@ class Server(EventEmitter):
         return None
 
     @property
-    def namespaces(self) -> dict[str, Namespace]:
+    def namespaces(self) -> dict[str, Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]]:
         return dict(self._nsps)
 
     # -- listeners ---------------------------------------------------------------------------------------
 
-    @overload
-    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload  # type: ignore[override]  # a typed map takes its methods, not any string
+    def on(  # type: ignore[overload-overlap]
+        self, event: Literal["connection", "connect"]
+    ) -> Callable[
+        [Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object]],
+        Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object],
+    ]: ...
 
     @overload
-    def on(self, event: str, listener: F) -> F: ...
+    def on(
+        self,
+        event: Literal["connection", "connect"],
+        listener: Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object],
+    ) -> Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object]: ...
 
-    def on(self, event: str, listener: F | None = None) -> F | Callable[[F], F]:
+    @overload
+    def on(  # type: ignore[overload-overlap]
+        self, event: Literal["new_namespace"]
+    ) -> Callable[
+        [Callable[[Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object]],
+        Callable[[Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object],
+    ]: ...
+
+    @overload
+    def on(
+        self,
+        event: Literal["new_namespace"],
+        listener: Callable[[Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object],
+    ) -> Callable[[Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], object]: ...
+
+    @overload
+    def on(self, event: Literal["startup", "shutdown"]) -> Callable[[NoArgF], NoArgF]: ...
+
+    @overload
+    def on(self, event: Literal["startup", "shutdown"], listener: NoArgF) -> NoArgF: ...
+
+    @overload
+    def on(
+        self, event: Callable[Concatenate[ServerSideEvents, P], R]
+    ) -> Callable[[Callable[P, R | Awaitable[R]]], Callable[P, R | Awaitable[R]]]: ...
+
+    @overload
+    def on(
+        self, event: Callable[Concatenate[ServerSideEvents, P], R], listener: Callable[P, R | Awaitable[R]]
+    ) -> Callable[P, R | Awaitable[R]]: ...
+
+    @overload
+    def on(self: Server[Any, Any, Untyped, Any], event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self: Server[Any, Any, Untyped, Any], event: str, listener: F) -> F: ...
+
+    def on(self, event: Any, listener: Any = None) -> Any:
         """``connection``/``connect`` (main namespace), ``new_namespace``, ``startup``, ``shutdown``, or a
-        server-side event's handler."""
+        server-side event's handler (a name, or the server-side map's method: docs/guide/typing.md)."""
+        event = event_name(event)
         target: EventEmitter = self if event in _SERVER_EVENTS else self.sockets
         if listener is None:
             return EventEmitter.on(target, event)
         return EventEmitter.on(target, event, listener)
 
-    def use(self, middleware: Callable[[Socket], Any]) -> Callable[[Socket], Any]:
+    def use(
+        self, middleware: Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], Any]
+    ) -> Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], Any]:
         """A connection middleware of the main namespace."""
         return self.sockets.use(middleware)
 
     # -- the main namespace's shortcuts ------------------------------------------------------------------
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return self.sockets.to(room)
 
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return self.sockets.to(room)
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return self.sockets.except_(room)
 
     @property
-    def local(self) -> BroadcastOperator:
+    def local(self) -> BroadcastOperator[EmitEvents, SocketData]:
         return self.sockets.local
 
     @property
-    def volatile(self) -> BroadcastOperator:
+    def volatile(self) -> BroadcastOperator[EmitEvents, SocketData]:
         return self.sockets.volatile
 
-    def compress(self, flag: bool = True) -> BroadcastOperator:
+    def compress(self, flag: bool = True) -> BroadcastOperator[EmitEvents, SocketData]:
         return self.sockets.compress(flag)
 
-    def timeout(self, seconds: float) -> BroadcastOperator:
+    def timeout(self, seconds: float) -> BroadcastOperator[EmitEvents, SocketData]:
         return self.sockets.timeout(seconds)
 
-    async def emit(self, event: Any, *args: Any, **python_socketio: Any) -> None:
+    @overload
+    async def emit(
+        self, event: Callable[Concatenate[EmitEvents, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None: ...
+
+    @overload
+    async def emit(
+        self: Server[Any, Untyped, Any, Any], event: str | float, /, *args: Any, **python_socketio: Any
+    ) -> None: ...
+
+    async def emit(self, event: Any, /, *args: Any, **python_socketio: Any) -> None:
         await self.sockets.emit(event, *args, **python_socketio)
 
     async def send(self, *args: Any, **python_socketio: Any) -> None:
@@ -239,8 +314,24 @@ class Server(EventEmitter):
         # Only for names that do not exist: python-socketio's (io.event, io.enter_room...) get the call to write.
         raise server_attribute_error("Server", name)
 
-    async def emit_with_ack(self, event: Any, *args: Any) -> list[Any]:
+    @overload
+    async def emit_with_ack(
+        self, event: Callable[Concatenate[EmitEvents, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> list[R]: ...
+
+    @overload
+    async def emit_with_ack(
+        self: Server[Any, Untyped, Any, Any], event: str | float, /, *args: Any
+    ) -> list[Any]: ...
+
+    async def emit_with_ack(self, event: Any, /, *args: Any) -> list[Any]:  # type: ignore[misc]
         return await self.sockets.emit_with_ack(event, *args)
+
+    @overload
+    async def fetch_sockets(self: Server[Any, Untyped, Any, Any]) -> list[Any]: ...
+
+    @overload
+    async def fetch_sockets(self) -> list[FetchedSocket[EmitEvents, SocketData]]: ...
 
     async def fetch_sockets(self) -> list[Any]:
         return await self.sockets.fetch_sockets()
@@ -257,15 +348,38 @@ class Server(EventEmitter):
     async def all_sockets(self) -> set[str]:
         return await self.sockets.all_sockets()
 
-    async def server_side_emit(self, event: str, *args: Any) -> None:
+    @overload
+    async def server_side_emit(
+        self, event: Callable[Concatenate[ServerSideEvents, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None: ...
+
+    @overload
+    async def server_side_emit(self: Server[Any, Any, Untyped, Any], event: str, /, *args: Any) -> None: ...
+
+    async def server_side_emit(self, event: Any, /, *args: Any) -> None:  # type: ignore[misc]
         await self.sockets.server_side_emit(event, *args)
 
+    @overload
     async def server_side_emit_with_ack(
-        self, event: str, *args: Any, timeout: float | None = None
+        self, event: Callable[Concatenate[ServerSideEvents, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> list[R]: ...
+
+    @overload
+    async def server_side_emit_with_ack(
+        self: Server[Any, Any, Untyped, Any], event: str, /, *args: Any, timeout: float | None = None
+    ) -> list[Any]: ...
+
+    async def server_side_emit_with_ack(  # type: ignore[misc]
+        self, event: Any, /, *args: Any, timeout: float | None = None
     ) -> list[Any]:
         return await self.sockets.server_side_emit_with_ack(event, *args, timeout=timeout)
 
     # -- what the namespaces and clients use (see aiosocketio._types) ------------------------------------
+
+    @property
+    def clock(self) -> Clock | None:
+        """Where every deadline is timed: the ``clock`` option (a test's ``FakeClock``), None for the loop's."""
+        return self.engine.clock
 
     @property
     def cleanup_empty_child_namespaces(self) -> bool:

@@ -16,13 +16,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
 from aiosocketio._checks import ack_timeout, room_list, type_name
 from aiosocketio._emitter import _PLAIN_RESULTS, EventEmitter, call_listener, spawn, start
 from aiosocketio._migration import cannot_take, check_reason_listener, describe_listener
 from aiosocketio.adapters.options import BroadcastFlags, BroadcastOptions
 from aiosocketio.broadcast import BroadcastOperator, check_event_name
+from aiosocketio.clock import wait_for
+from aiosocketio.eventmaps import EmitEvents, ListenEvents, ServerSideEvents, SocketData, Untyped, event_name
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers.packet import EncodeError, Packet, PacketType
 from aiosocketio.recovery import RECOVERABLE_REASONS, StoredSession
@@ -38,6 +40,12 @@ __all__ = ["Handshake", "Socket"]
 logger = logging.getLogger("aiosocketio.socket")
 
 Listener = Callable[..., Any]
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Listener)
+#: A ``disconnect``/``disconnecting`` listener: ``(reason, description)``.
+ReasonF = TypeVar("ReasonF", bound=Callable[[str, Any], object])
+ErrorF = TypeVar("ErrorF", bound=Callable[[Exception], object])
 
 
 def js_date_string(moment: datetime) -> str:
@@ -95,7 +103,7 @@ class Handshake:
         return asdict(self)
 
 
-class _Emitter:
+class _Emitter(Generic[EmitEvents]):
     """Emit flags bound to one socket (``socket.timeout(5)``, ``socket.volatile``, ``socket.compress(False)``).
 
     An immutable view instead of flags stored on the socket: two coroutines emitting on one socket can never
@@ -114,26 +122,42 @@ class _Emitter:
         self._emit_with_ack = emit_with_ack
         self._flags = flags
 
-    def _with(self, flags: BroadcastFlags) -> _Emitter:
+    def _with(self, flags: BroadcastFlags) -> _Emitter[EmitEvents]:
         return _Emitter(self._emit, self._emit_with_ack, flags)
 
-    def timeout(self, seconds: float) -> _Emitter:
+    def timeout(self, seconds: float) -> _Emitter[EmitEvents]:
         return self._with(_replace(self._flags, timeout=ack_timeout(seconds)))
 
     @property
-    def volatile(self) -> _Emitter:
+    def volatile(self) -> _Emitter[EmitEvents]:
         return self._with(_replace(self._flags, volatile=True))
 
-    def compress(self, flag: bool = True) -> _Emitter:
+    def compress(self, flag: bool = True) -> _Emitter[EmitEvents]:
         return self._with(_replace(self._flags, compress=flag))
 
-    async def emit(self, event: Any, *args: Any) -> None:
+    @overload
+    async def emit(
+        self, event: Callable[Concatenate[EmitEvents, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None: ...
+
+    @overload
+    async def emit(self: _Emitter[Untyped], event: str | float, /, *args: Any) -> None: ...
+
+    async def emit(self, event: Any, /, *args: Any) -> None:  # type: ignore[misc]  # events take no keywords
         self._emit(event, args, self._flags)
 
     async def send(self, *args: Any) -> None:
         self._emit("message", args, self._flags)
 
-    async def emit_with_ack(self, event: Any, *args: Any) -> Any:
+    @overload
+    async def emit_with_ack(
+        self, event: Callable[Concatenate[EmitEvents, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R: ...
+
+    @overload
+    async def emit_with_ack(self: _Emitter[Untyped], event: str | float, /, *args: Any) -> Any: ...
+
+    async def emit_with_ack(self, event: Any, /, *args: Any) -> Any:  # type: ignore[misc]
         return await self._emit_with_ack(event, args, self._flags)
 
 
@@ -148,8 +172,10 @@ _NO_FLAGS = BroadcastFlags()
 _TWO_ARGUMENT_EVENTS = frozenset({"disconnect", "disconnecting"})
 
 
-class Socket(EventEmitter):
-    """One client connected to one namespace. See docs/api-contract.md#socket."""
+class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, SocketData]):
+    """One client connected to one namespace. See docs/api-contract.md#socket.
+
+    Typed by the event maps and the ``data`` type of its server (docs/guide/typing.md)."""
 
     __slots__ = (
         "__weakref__",
@@ -185,7 +211,7 @@ class Socket(EventEmitter):
         self.id = sid
         self.pid = pid  # the private session id, only with connection state recovery
         self.handshake = Handshake.from_request(client.conn.request, auth)
-        self._data: dict[str, Any] | None = None  # ``data``, made on first use
+        self._data: Any = None  # ``data``, made on first use
         self.connected = False
         self.recovered = False
         self._closed = False
@@ -203,15 +229,15 @@ class Socket(EventEmitter):
     # -- attributes --------------------------------------------------------------------------------------
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> SocketData:
         """The application's own data about this socket (shared with the cluster by ``fetch_sockets``); the
         dict is made on first use, so sockets that never use it carry none."""
         if self._data is None:
             self._data = {}
-        return self._data
+        return self._data  # type: ignore[no-any-return]
 
     @data.setter
-    def data(self, value: dict[str, Any]) -> None:
+    def data(self, value: SocketData) -> None:
         self._data = value
 
     @property
@@ -235,8 +261,16 @@ class Socket(EventEmitter):
 
     # -- emitting ----------------------------------------------------------------------------------------
 
-    async def emit(self, event: Any, *args: Any) -> None:
-        """Send an event to this client.
+    @overload
+    async def emit(
+        self, event: Callable[Concatenate[EmitEvents, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None: ...
+
+    @overload
+    async def emit(self: Socket[Any, Untyped, Any, Any], event: str | float, /, *args: Any) -> None: ...
+
+    async def emit(self, event: Any, /, *args: Any) -> None:  # type: ignore[misc]  # events take no keywords
+        """Send an event to this client: a name, or the emit map's method (docs/guide/typing.md).
 
         ``args`` must be what JSON (or the configured parser) can carry; anything else raises
         :class:`~aiosocketio.parsers.packet.EncodeError` here, before anything is sent. That includes an ``int``
@@ -250,25 +284,35 @@ class Socket(EventEmitter):
         """``emit("message", *args)``."""
         self._emit("message", args, _NO_FLAGS)
 
-    async def emit_with_ack(self, event: Any, *args: Any) -> Any:
+    @overload
+    async def emit_with_ack(
+        self, event: Callable[Concatenate[EmitEvents, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R: ...
+
+    @overload
+    async def emit_with_ack(
+        self: Socket[Any, Untyped, Any, Any], event: str | float, /, *args: Any
+    ) -> Any: ...
+
+    async def emit_with_ack(self, event: Any, /, *args: Any) -> Any:  # type: ignore[misc]
         """Send an event and wait for the client's acknowledgement (forever, unless ``timeout()`` was set).
         ``args`` that cannot be sent raise ``EncodeError`` at once, as in :meth:`emit`."""
         return await self._emit_with_ack(event, args, _NO_FLAGS)
 
-    def timeout(self, seconds: float) -> _Emitter:
+    def timeout(self, seconds: float) -> _Emitter[EmitEvents]:
         """``await socket.timeout(5).emit_with_ack(...)`` raises ``AckTimeoutError`` after 5 seconds."""
         return _Emitter(self._emit, self._emit_with_ack, BroadcastFlags(timeout=ack_timeout(seconds)))
 
     @property
-    def volatile(self) -> _Emitter:
+    def volatile(self) -> _Emitter[EmitEvents]:
         """The next emit may be dropped if the transport is not ready for it."""
         return _Emitter(self._emit, self._emit_with_ack, BroadcastFlags(volatile=True))
 
-    def compress(self, flag: bool = True) -> _Emitter:
+    def compress(self, flag: bool = True) -> _Emitter[EmitEvents]:
         return _Emitter(self._emit, self._emit_with_ack, BroadcastFlags(compress=flag))
 
     def _emit(self, event: Any, args: tuple[Any, ...], flags: BroadcastFlags) -> None:
-        check_event_name(event)
+        event = check_event_name(event)
         if flags.timeout is not None:
             raise TypeError("an emit with a timeout expects an answer: use emit_with_ack()")
         if not self.connected:
@@ -286,7 +330,7 @@ class Socket(EventEmitter):
         self.client.write(self.server.writer.engine_items(packet), flags.volatile)
 
     async def _emit_with_ack(self, event: Any, args: tuple[Any, ...], flags: BroadcastFlags) -> Any:
-        check_event_name(event)
+        event = check_event_name(event)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         ack_id = self.nsp.next_ack_id()
@@ -309,7 +353,7 @@ class Socket(EventEmitter):
         if flags.timeout is None:
             return await future
         try:
-            return await asyncio.wait_for(future, flags.timeout)
+            return await wait_for(self.server.clock, future, flags.timeout)
         except TimeoutError:
             self._acks.pop(ack_id, None)
             raise AckTimeoutError() from None
@@ -348,29 +392,65 @@ class Socket(EventEmitter):
         """:meth:`leave` without waiting (for adapters)."""
         self.nsp.adapter.delete(self.id, room)
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         """Broadcast to the room(s), never to this socket itself."""
         return self._broadcast_operator().to(room)
 
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return self.to(room)
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._broadcast_operator().except_(room)
 
     @property
-    def broadcast(self) -> BroadcastOperator:
+    def broadcast(self) -> BroadcastOperator[EmitEvents, SocketData]:
         """Every socket of the namespace but this one."""
         return self._broadcast_operator()
 
     @property
-    def local(self) -> BroadcastOperator:
+    def local(self) -> BroadcastOperator[EmitEvents, SocketData]:
         return self._broadcast_operator().local
 
-    def _broadcast_operator(self) -> BroadcastOperator:
+    def _broadcast_operator(self) -> BroadcastOperator[EmitEvents, SocketData]:
         return BroadcastOperator(self.nsp, BroadcastOptions(except_rooms=frozenset((self.id,))))
 
     # -- listeners ---------------------------------------------------------------------------------------
+
+    @overload  # type: ignore[override]  # a typed listen map takes its methods, not any string
+    def on(self, event: Literal["disconnect", "disconnecting"]) -> Callable[[ReasonF], ReasonF]: ...
+
+    @overload
+    def on(self, event: Literal["disconnect", "disconnecting"], listener: ReasonF) -> ReasonF: ...
+
+    @overload
+    def on(self, event: Literal["error"]) -> Callable[[ErrorF], ErrorF]: ...
+
+    @overload
+    def on(self, event: Literal["error"], listener: ErrorF) -> ErrorF: ...
+
+    @overload
+    def on(
+        self, event: Callable[Concatenate[ListenEvents, P], R]
+    ) -> Callable[[Callable[P, R | Awaitable[R]]], Callable[P, R | Awaitable[R]]]: ...
+
+    @overload
+    def on(
+        self, event: Callable[Concatenate[ListenEvents, P], R], listener: Callable[P, R | Awaitable[R]]
+    ) -> Callable[P, R | Awaitable[R]]: ...
+
+    @overload
+    def on(self: Socket[Untyped, Any, Any, Any], event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self: Socket[Untyped, Any, Any, Any], event: str, listener: F) -> F: ...
+
+    def on(self, event: Any, listener: Any = None) -> Any:
+        """Listen to an event of the client: a name, or the listen map's method (docs/guide/typing.md); without
+        a listener, a decorator."""
+        event = event_name(event)
+        if listener is None:
+            return EventEmitter.on(self, event)
+        return EventEmitter.on(self, event, listener)
 
     def _add_listener(self, event: str, listener: Listener) -> None:
         if event in _TWO_ARGUMENT_EVENTS and callable(listener):
@@ -598,7 +678,8 @@ class Socket(EventEmitter):
         )
         self.emit_reserved("disconnecting", reason, description)
         if self.pid is not None and reason in RECOVERABLE_REASONS:
-            session = StoredSession(self.id, self.pid, self.rooms, self.data)
+            data: Any = self.data  # whatever the application keeps there, as it is
+            session = StoredSession(self.id, self.pid, self.rooms, data)
             start(self.nsp.adapter.persist_session(session))
         self.nsp.adapter.delete_all(self.id)
         self.nsp.remove(self)

@@ -327,14 +327,15 @@ class Response:
     body: bytes = b""
 
 
-#: The code a front-end reports to ``on_ws_close`` when it gave up on a connection itself, for a peer that does
-#: not read what it is sent (a slow consumer); never sent on the wire. The engine reports it as a transport error,
-#: where a connection the peer closed or lost is a transport close.
 CLOSE_DROPPED = 4999
+"""The code a front-end reports to ``on_ws_close`` when it gave up on a connection itself, for a peer that does
+not read what it is sent (a slow consumer); never sent on the wire. The engine reports it as a transport error,
+where a connection the peer closed or lost is a transport close."""
 
-#: The close code ``WebSocketPort.close`` takes for a close frame that carries no status code at all (RFC 6455
-#: §7.1.5: the peer reports 1005). The reference closes this way when it turns a WebSocket away after accepting it.
 CLOSE_NO_STATUS = 1005
+"""The close code ``WebSocketPort.close`` takes for a close frame that carries no status code at all (RFC 6455
+section 7.1.5: the peer reports 1005). The reference closes this way when it turns a WebSocket away after accepting
+it."""
 
 
 class WebSocketReceiver(Protocol):

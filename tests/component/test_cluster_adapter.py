@@ -2,7 +2,9 @@
 
 The bus delivers every published message to every attached adapter on the next loop turn, like a real message
 bus would, so these tests exercise the base class's bookkeeping (heartbeats, node removal, request completion)
-without any network. The operations themselves cross real Redis and real Node.js servers in tests/integration.
+without any network. The servers run on one ``aiosocketio.testing.FakeClock``: heartbeats and request timeouts
+come when the test advances it, so nothing here sleeps. The operations themselves cross real Redis and real
+Node.js servers in tests/integration.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from aiosocketio import AckTimeoutError
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters.cluster import ClusterAdapterWithHeartbeat
 from aiosocketio.namespace import Namespace
+from aiosocketio.testing import FakeClock
+from aiosocketio.testing import settle as settle_loop
 
 
 class Bus:
@@ -61,22 +65,25 @@ class BusAdapter(ClusterAdapterWithHeartbeat):
 @pytest.fixture
 async def cluster() -> AsyncIterator[Callable[[], Any]]:
     bus = Bus()
+    clock = FakeClock()
     servers: list[aiosocketio.Server] = []
 
     async def make() -> aiosocketio.Server:
-        io = aiosocketio.Server(adapter=lambda nsp: BusAdapter(nsp, bus))
+        io = aiosocketio.Server(adapter=lambda nsp: BusAdapter(nsp, bus), clock=clock)
         await io.startup()
         servers.append(io)
         return io
 
     make.bus = bus  # type: ignore[attr-defined]
+    make.clock = clock  # type: ignore[attr-defined]
     yield make
     for io in servers:
         await io.close()
 
 
-async def settle(seconds: float = 0.05) -> None:
-    await asyncio.sleep(seconds)
+async def settle() -> None:
+    """Let the bus carry what was published, and the adapters answer it."""
+    await settle_loop()
 
 
 async def test_servers_find_each_other_by_heartbeat(cluster: Any) -> None:
@@ -119,12 +126,12 @@ async def test_an_idle_server_sends_heartbeats_and_a_silent_one_is_forgotten(clu
     await settle()
     bus = cluster.bus
     bus.log.clear()
-    await asyncio.sleep(1.3)
+    await cluster.clock.advance(1.3)
     kinds = {(m.uid, type(m.body).__name__) for m in bus.log}
     assert (a.sockets.adapter.uid, "Heartbeat") in kinds
     assert await a.sockets.adapter.server_count() == 2  # heartbeats kept B known
     bus.mute(b.sockets.adapter)  # B crashes: no ADAPTER_CLOSE, no more heartbeats
-    await asyncio.sleep(1.5)
+    await cluster.clock.advance(1.5)
     assert await a.sockets.adapter.server_count() == 1
 
 
@@ -157,8 +164,12 @@ async def test_a_request_times_out_with_the_answers_it_got(cluster: Any) -> None
     async def never() -> None:
         await asyncio.sleep(10)
 
+    asking = asyncio.ensure_future(a.server_side_emit_with_ack("question", timeout=0.3))
+    await cluster.clock.advance(0.29)
+    assert not asking.done()  # the time is not up yet
+    await cluster.clock.advance(0.01)
     with pytest.raises(AckTimeoutError, match="timeout reached: missing 1 responses") as caught:
-        await a.server_side_emit_with_ack("question", timeout=0.3)
+        await asking
     assert caught.value.responses == ["from-b"]
 
 
@@ -226,15 +237,17 @@ async def test_each_request_reports_its_kind_duration_and_error(cluster: Any) ->
         await asyncio.sleep(10)
 
     b.on("slow", lambda: "from-b")
+    asking = asyncio.ensure_future(a.server_side_emit_with_ack("slow", timeout=0.2))
+    await cluster.clock.advance(0.2)
     with pytest.raises(AckTimeoutError):
-        await a.server_side_emit_with_ack("slow", timeout=0.2)
+        await asking
     assert [(kind, error) for kind, _, error in reports] == [
         ("ServerSideEmitMessage", None),
         ("FetchSocketsMessage", None),
         ("ServerSideEmitMessage", "timeout"),
     ]
-    assert 0 <= reports[0][1] < 1.0
-    assert 0.2 <= reports[2][1] < 1.0
+    assert reports[0][1] == 0  # answered before the (fake) clock moved
+    assert reports[2][1] == pytest.approx(0.2)
 
 
 async def test_cluster_messages_are_traced_without_arguments(
@@ -276,8 +289,10 @@ async def test_the_metrics_time_cluster_requests(cluster: Any) -> None:
     async def never() -> None:
         await asyncio.sleep(10)
 
+    asking = asyncio.ensure_future(a.server_side_emit_with_ack("slow", timeout=0.2))
+    await cluster.clock.advance(0.2)
     with pytest.raises(AckTimeoutError):
-        await a.server_side_emit_with_ack("slow", timeout=0.2)
+        await asking
     labels = {"namespace": "/", "request": "ServerSideEmitMessage"}
     assert registry.get_sample_value("socketio_adapter_request_duration_seconds_count", labels) == 2
     assert (

@@ -1,4 +1,7 @@
-"""EngineServer's WebSocket paths through in-memory ports: WebSocket-only sessions, the upgrade, refusals (docs/protocol/engineio.md#websocket, docs/protocol/engineio.md#upgrade, docs/protocol/engineio.md#examples-upgrade)."""
+"""EngineServer's WebSocket paths through in-memory ports: WebSocket-only sessions, the upgrade, refusals (docs/protocol/engineio.md#websocket, docs/protocol/engineio.md#upgrade, docs/protocol/engineio.md#examples-upgrade).
+
+The heartbeat and the upgrade timeout run on ``aiosocketio.testing.FakeClock``: realistic intervals, no sleeps.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import orjson
 import pytest
 
 from aiosocketio.engineio import EngineConnectionError, EngineServer, EngineSocket
+from aiosocketio.testing import FakeClock
 from aiosocketio.web import CLOSE_DROPPED, Headers, Request, Response, WebSocketPort, WebSocketReceiver
 
 PATH = "/engine.io/"
@@ -181,20 +185,28 @@ async def test_websocket_client_close_and_error(world: World) -> None:
     ]
 
 
-async def test_websocket_heartbeat(world: World) -> None:
-    engine = EngineServer(PATH, ping_interval=0.05, ping_timeout=0.05)
+async def test_websocket_heartbeat() -> None:
+    """A ping every ``ping_interval`` (up to 1/500 of it early, never late), a ping timeout ``ping_timeout``
+    after a ping that gets no pong: on the server's clock, which the test moves (``FakeClock``)."""
+    clock = FakeClock()
+    engine = EngineServer(PATH, ping_interval=25, ping_timeout=20, clock=clock)
     closes: list[str] = []
     engine.on("connection", lambda s: s.on("close", lambda r, d: closes.append(r)))
     hs = FakeHandshake()
     await engine.handle_websocket(ws_request("EIO=4&transport=websocket"), hs)
     assert hs.port is not None
-    await asyncio.sleep(0.07)
+    await clock.advance(24.9)
+    assert hs.port.sent.count("2") == 0
+    await clock.advance(0.1)
     assert hs.port.sent[-1] == "2"
     hs.port.client_sends("3")
-    await asyncio.sleep(0.07)
+    await clock.advance(24.9)
+    assert hs.port.sent.count("2") == 1
+    await clock.advance(0.1)
     assert hs.port.sent.count("2") == 2
+    await clock.advance(19.9)  # no pong this time
     assert closes == []
-    await asyncio.sleep(0.1)  # no pong this time
+    await clock.advance(0.1)
     assert closes == ["ping timeout"]
 
 
@@ -351,7 +363,8 @@ async def test_upgrade_aborted_by_unexpected_packet(world: World, bad: str) -> N
 
 
 async def test_upgrade_timeout_closes_the_candidate() -> None:
-    engine = EngineServer(PATH, upgrade_timeout=0.05)
+    clock = FakeClock()
+    engine = EngineServer(PATH, upgrade_timeout=10, clock=clock)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=engine.asgi_app()), base_url="http://t"
     ) as http:
@@ -361,7 +374,9 @@ async def test_upgrade_timeout_closes_the_candidate() -> None:
         await engine.handle_websocket(ws_request(f"EIO=4&transport=websocket&sid={sid}"), hs)
         assert hs.port is not None
         hs.port.client_sends("2probe")
-        await asyncio.sleep(0.1)
+        await clock.advance(9.9)
+        assert hs.port.closed_with is None
+        await clock.advance(0.1)
         assert hs.port.closed_with == 1000
         assert engine.clients[sid].transport.name == "polling"
     await engine.shutdown()

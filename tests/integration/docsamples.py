@@ -12,6 +12,10 @@ be an HTML comment that says what the block is; Markdown renders it as nothing::
                                                       ``output getting-started/browser`` says
     <!-- sample: command getting-started -->         a shell block of one command line that starts the server
     <!-- sample: script clusters/redis -->           a program that runs to its end (a scenario runs it)
+    <!-- sample: pytest testing/test_chat -->        a file of a pytest project (here ``test_chat.py``; a
+                                                      ``toml`` block is ``NAME.toml``): the files of one
+                                                      name are written into a folder where ``pytest`` must
+                                                      pass (aiosocketio's pytest plugin loaded, as installed)
     <!-- sample: fragment -- why it is not run -->   explicitly not run; the reason is required
 
 ``server`` and ``alt`` take ``ways=python,uvicorn,...`` (see :data:`apps.WAYS`; ``ways=none`` for a program that only
@@ -30,19 +34,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
+import os
 import re
 import shlex
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from apps import REPO, WAYS, compose, run_program, start_app
-from conftest import free_port
+from conftest import free_port, scaled
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 
-KINDS = ("server", "alt", "client", "output", "browser", "command", "script", "fragment")
+KINDS = ("server", "alt", "client", "output", "browser", "command", "script", "pytest", "fragment")
 #: The languages a marked block of each kind is written in.
 LANGUAGES = {
     "server": ("python",),
@@ -52,6 +60,7 @@ LANGUAGES = {
     "output": ("text",),
     "browser": ("html",),
     "command": ("sh",),
+    "pytest": ("python", "toml"),
 }
 
 _FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[^\n`]*)\n(?P<code>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
@@ -124,6 +133,8 @@ class Program:
     browser_output: Block | None = None
     commands: list[Block] = field(default_factory=list)
     scripts: list[Block] = field(default_factory=list)
+    #: The files of a pytest project (``pytest`` blocks), named by their variant.
+    pytest_files: list[Block] = field(default_factory=list)
 
     def source(self, variant: str = "") -> str:
         """The server's program, or the server with the alternative ``variant`` composed into it."""
@@ -204,7 +215,15 @@ def catalog(paths: list[Path], *, scenarios: frozenset[str] = frozenset()) -> di
             problems.append(f"sample {name!r}: an output with no client")
         if program.browser is not None and program.browser_output is None:
             problems.append(f"sample {name!r}: a browser page with no `output {name}/browser` to check it by")
+        if program.pytest_files:
+            if program.server is not None:
+                problems.append(f"sample {name!r}: a pytest project and a server cannot share a name")
+            if not any(
+                b.variant.startswith("test_") and b.language == "python" for b in program.pytest_files
+            ):
+                problems.append(f"sample {name!r}: a pytest project with no test_*.py file")
         checked = program.client is not None or program.browser is not None or name in scenarios
+        checked = checked or bool(program.pytest_files)
         if (program.server is not None or program.scripts) and not checked:
             problems.append(f"sample {name!r}: nothing checks it (no client, no browser page, no scenario)")
     for name in scenarios - set(programs):
@@ -238,6 +257,14 @@ def _file(program: Program, block: Block, problems: list[str]) -> None:
         program.commands.append(block)
     elif block.kind == "script":
         program.scripts.append(block)
+    elif block.kind == "pytest":
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", block.variant) or any(
+            b.variant == block.variant and b.language == block.language for b in program.pytest_files
+        ):
+            problems.append(
+                f"{block.where}: a pytest file needs a file name of its own: pytest {program.name}/FILE"
+            )
+        program.pytest_files.append(block)
 
 
 # -- running ------------------------------------------------------------------------------------------------
@@ -299,6 +326,44 @@ def run_client(program: Program, port: int, services: Services) -> None:
         )
 
 
+def _plugin_installed() -> bool:
+    """Whether aiosocketio's pytest plugin is registered by an installed entry point (else it is named with -p)."""
+    return any(
+        entry.value == "aiosocketio.testing.pytest_plugin"
+        for entry in importlib.metadata.entry_points(group="pytest11")
+    )
+
+
+def run_pytest(program: Program, *, timeout: float = 60.0) -> str:
+    """Write ``program``'s pytest files into a new folder and run ``python -m pytest`` there: every test must pass
+    (none skipped); returns pytest's output."""
+    with tempfile.TemporaryDirectory(prefix="aiosocketio-pytest-") as name:
+        folder = Path(name)
+        for block in program.pytest_files:
+            suffix = ".toml" if block.language == "toml" else ".py"
+            (folder / f"{block.variant}{suffix}").write_text(block.code, encoding="utf-8")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), name]), PYTHONUNBUFFERED="1")
+        env.pop("PYTEST_ADDOPTS", None)
+        plugin = [] if _plugin_installed() else ["-p", "aiosocketio.testing.pytest_plugin"]
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA", *plugin],
+            cwd=name,
+            env=env,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=scaled(timeout),
+            check=False,
+        )
+    output = done.stdout.decode() + done.stderr.decode()
+    where = program.pytest_files[0].where
+    assert done.returncode == 0, f"{where}: pytest failed:\n{output}"
+    assert re.search(r"\d+ passed", output), f"{where}: no test ran:\n{output}"
+    assert not re.search(r"\d+ (skipped|xfailed|xpassed|warnings?)\b", output), (
+        f"{where}: not a clean pass:\n{output}"
+    )
+    return output
+
+
 async def check(
     program: Program, run: Run, services: Services, browser: Callable[..., object] | None
 ) -> None:
@@ -315,4 +380,16 @@ async def check(
                 await browser(page.as_uri(), expected)  # type: ignore[misc]
 
 
-__all__ = ["DOCS", "WAYS", "Block", "Program", "Run", "SampleError", "Services", "blocks", "catalog", "check"]
+__all__ = [
+    "DOCS",
+    "WAYS",
+    "Block",
+    "Program",
+    "Run",
+    "SampleError",
+    "Services",
+    "blocks",
+    "catalog",
+    "check",
+    "run_pytest",
+]

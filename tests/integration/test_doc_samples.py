@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,19 @@ from urllib.parse import urlsplit
 import pytest
 import socketio
 from apps import run_program
-from docsamples import DOCS, Program, Run, SampleError, Services, catalog, check, localise, needs, start
+from docsamples import (
+    DOCS,
+    Program,
+    Run,
+    SampleError,
+    Services,
+    catalog,
+    check,
+    localise,
+    needs,
+    run_pytest,
+    start,
+)
 from test_demo_browser import open_cdp, open_page, run_chromium
 
 FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
@@ -65,8 +78,9 @@ async def chats(*urls_and_transports: tuple[str, str]) -> AsyncIterator[list[Cha
 async def _cross_servers(one: str, other: str, *, retry: bool) -> None:
     """A chat sent on server ``one`` reaches room1 on both servers; and the other way round.
 
-    ``retry``: the sharded adapter subscribes to a new room's channel in the background (as the page says), so
-    the first messages right after the room appeared may miss the other server: send again until one arrives.
+    ``retry``: the sharded adapter subscribes to a new room's channel in the background (as the page says), and
+    workers connect to each other in their first moments, so the first messages may miss the other server:
+    send again until one arrives.
     """
     async with chats((one, "websocket"), (other, "polling")) as (alice, bob):
         for attempt in range(20 if retry else 1):
@@ -108,6 +122,32 @@ async def cluster(program: Program, run: Run, services: Services) -> None:
                     assert await chat.next() == ("news", 2)
 
 
+async def workers(program: Program, run: Run, services: Services) -> None:
+    """Two workers of the sample, ``python app.py`` and ``uvicorn app:app``, with the settings the ``workers=N``
+    supervisor gives each worker in its environment, share room1. (Chats are sent again until one crosses: the
+    workers connect to each other in the first moments.)"""
+    first, second = Run(run.name, run.variant, "python"), Run(run.name, run.variant, "uvicorn")
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="aiosocketio-workers-") as directory:
+        try:
+            with contextlib.ExitStack() as stack:
+                ports = []
+                for index, way in enumerate((first, second)):
+                    os.environ.update(
+                        AIOSOCKETIO_WORKER_INDEX=str(index),
+                        AIOSOCKETIO_WORKERS="2",
+                        AIOSOCKETIO_WORKER_DIR=directory,
+                    )
+                    ports.append(stack.enter_context(start(program, way, services)))
+                os.environ.clear()
+                os.environ.update(saved)
+                one, other = (f"http://127.0.0.1:{port}" for port in ports)
+                await _cross_servers(one, other, retry=True)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
 async def admin_cluster(program: Program, run: Run, services: Services) -> None:
     """Two servers of the Admin UI's cluster sample (``python app.py`` and ``uvicorn app:app``): an admin client of
     either gets the stats of both, and a session id given by one logs in on the other (the ``RedisStore``)."""
@@ -139,6 +179,7 @@ Scenario = Callable[[Program, Run, Services], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     "clusters-redis": cluster,
     "clusters-postgres": cluster,
+    "clusters-workers": workers,
     "admin-ui-cluster": admin_cluster,
 }
 
@@ -163,6 +204,8 @@ def _runs() -> list[Run]:
             runs += [Run(name, variant, "cluster") for variant in ["", *(a.variant for a in program.alts)]]
         elif program.server is not None:
             runs += program.runs()
+        elif program.pytest_files:
+            runs.append(Run(name, "", "pytest"))
     return runs
 
 
@@ -211,7 +254,9 @@ async def test_sample(run: Run, request: pytest.FixtureRequest) -> None:
     program = PROGRAMS[run.name]
     services = services_for(program, request)
     scenario = SCENARIOS.get(run.name)
-    if scenario is not None:
+    if run.way == "pytest":
+        await asyncio.to_thread(run_pytest, program)
+    elif scenario is not None:
         await scenario(program, run, services)
     else:
         await check(program, run, services, browse)
@@ -294,6 +339,32 @@ def test_a_fragment_needs_a_reason(tmp_path: Path) -> None:
         catalog([page])
     page.write_text("<!-- sample: fragment -- one line of a larger program -->\n```python\nx = 1\n```\n")
     assert catalog([page]) == {}
+
+
+def _pytest_page(tmp_path: Path, test: str, *, test_name: str = "test_app") -> Path:
+    page = tmp_path / "testing.md"
+    page.write_text(
+        "<!-- sample: pytest kit/app -->\n```python\nANSWER = 42\n```\n\n"
+        f"<!-- sample: pytest kit/{test_name} -->\n```python\n{test}```\n",
+        encoding="utf-8",
+    )
+    return page
+
+
+def test_a_pytest_sample_passes_only_when_its_tests_do(tmp_path: Path) -> None:
+    passing = "from app import ANSWER\n\n\ndef test_answer():\n    assert ANSWER == 42\n"
+    assert "1 passed" in run_pytest(catalog([_pytest_page(tmp_path, passing)])["kit"])
+    failing = passing.replace("42", "43")
+    with pytest.raises(AssertionError, match="pytest failed"):
+        run_pytest(catalog([_pytest_page(tmp_path, failing)])["kit"])
+    skipping = "import pytest\n\n\n@pytest.mark.skip\ndef test_answer():\n    pass\n"
+    with pytest.raises(AssertionError, match=r"no test ran|not a clean pass"):
+        run_pytest(catalog([_pytest_page(tmp_path, skipping)])["kit"])
+
+
+def test_a_pytest_sample_needs_a_test_file(tmp_path: Path) -> None:
+    with pytest.raises(SampleError, match="a pytest project with no test_"):
+        catalog([_pytest_page(tmp_path, "x = 1\n", test_name="helpers")])
 
 
 def test_a_port_is_changed_only_where_it_is_one() -> None:

@@ -98,7 +98,16 @@ def main() -> None:
     elif args.frontend == "uvicorn":
         import uvicorn
 
-        uvicorn.run(engine.asgi_app(), host=args.host, port=args.port, log_level="warning")
+        # uvicorn as docs/frameworks.md configures it: no permessage-deflate (our per_message_deflate=False, the
+        # reference's default, cannot be enforced from the app) on the sans-I/O WebSocket implementation.
+        uvicorn.run(
+            engine.asgi_app(),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+        )
     else:
         from hypercorn.asyncio import serve
         from hypercorn.config import Config

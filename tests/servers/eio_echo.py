@@ -94,8 +94,17 @@ def serve_uvicorn(engine: Any, args: argparse.Namespace) -> None:
     import uvicorn
     import uvicorn.config
 
-    ws = "websockets-sansio" if "websockets-sansio" in uvicorn.config.WS_PROTOCOLS else "auto"
-    uvicorn.run(engine.asgi_app(), host=args.host, port=args.port, log_level="warning", ws=ws)
+    # uvicorn as docs/frameworks.md configures it: no permessage-deflate (the engine's per_message_deflate=False,
+    # the reference's default, cannot be enforced from the app; a compressing server makes Node's ws client deliver
+    # messages late, after its zlib thread pool) on the sans-I/O WebSocket implementation.
+    uvicorn.run(
+        engine.asgi_app(),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+    )
 
 
 def serve_hypercorn(engine: Any, args: argparse.Namespace) -> None:

@@ -36,7 +36,16 @@ def serve(io: aiosocketio.Server, args: argparse.Namespace, *, max_write_buffer:
     elif args.frontend == "uvicorn":
         import uvicorn
 
-        uvicorn.run(io.asgi_app(**limits), host=args.host, port=args.port, log_level="warning")
+        # uvicorn as docs/frameworks.md configures it: no permessage-deflate (our per_message_deflate=False, the
+        # reference's default, cannot be enforced from the app) on the sans-I/O WebSocket implementation.
+        uvicorn.run(
+            io.asgi_app(**limits),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+        )
     else:
         import asyncio
 

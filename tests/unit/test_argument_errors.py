@@ -202,7 +202,13 @@ async def test_cluster_adapter_heartbeats_in_milliseconds_are_refused() -> None:
         (
             "msgpack",
             "from aiosocketio.adapters.redis import create_adapter",
-            "each Redis or PostgreSQL adapter and emitter needs the 'msgpack' package",
+            "each cluster adapter (workers, Redis, PostgreSQL) and emitter needs the 'msgpack' package",
+        ),
+        (
+            "msgpack",
+            "from aiosocketio.adapters.workers import create_adapter",
+            "each cluster adapter (workers, Redis, PostgreSQL) and emitter needs the 'msgpack' package, which is "
+            "not installed: pip install 'aiosocketio[msgpack]'",
         ),
         (
             "bcrypt",
@@ -246,15 +252,16 @@ def test_a_missing_optional_dependency_names_the_extra(missing: str, code: str, 
     assert text.startswith(message), text
 
 
-def test_the_emitters_message_names_both_extras() -> None:
+def test_the_emitters_message_names_every_extra() -> None:
     program = (
         "import sys\nsys.modules['msgpack'] = None\n"
         "try:\n    import aiosocketio.emitter\nexcept ImportError as exc:\n    print(exc)\n"
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == (
-        "each Redis or PostgreSQL adapter and emitter needs the 'msgpack' package, which is not installed: "
-        "pip install 'aiosocketio[redis]' or pip install 'aiosocketio[postgres]'"
+        "each cluster adapter (workers, Redis, PostgreSQL) and emitter needs the 'msgpack' package, which is not "
+        "installed: pip install 'aiosocketio[msgpack]' or pip install 'aiosocketio[redis]' or "
+        "pip install 'aiosocketio[postgres]'"
     )
 
 

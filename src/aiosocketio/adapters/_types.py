@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from aiosocketio.clock import Clock
     from aiosocketio.parsers.packet import Packet
 
 __all__ = ["AdapterNamespace", "AdapterServer", "HandshakeRecord", "LocalSocket", "PacketWriter"]
@@ -62,6 +63,11 @@ class AdapterServer(Protocol):
         """None when recovery is off, else ``max_disconnection_duration`` and ``skip_middlewares``."""
         ...
 
+    @property
+    def clock(self) -> Clock | None:
+        """Where deadlines are timed (the recovery window, ack timeouts); None: the running loop."""
+        ...
+
 
 class LocalSocket(Protocol):
     """What an adapter (and anything acting for it: a worker bridge, admin hooks) may do to a socket of this server."""
@@ -69,6 +75,11 @@ class LocalSocket(Protocol):
     @property
     def id(self) -> str:
         """The socket's public id (also the name of its own room)."""
+        ...
+
+    @property
+    def pid(self) -> str | None:
+        """The private session id a recovering client presents (None without connection state recovery)."""
         ...
 
     @property
@@ -82,8 +93,8 @@ class LocalSocket(Protocol):
         ...
 
     @property
-    def data(self) -> dict[str, Any]:
-        """The application's data about the socket."""
+    def data(self) -> Any:
+        """The application's data about the socket (a dict unless the program types it otherwise)."""
         ...
 
     def deliver(self, items: Items, volatile: bool) -> None:

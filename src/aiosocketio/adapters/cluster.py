@@ -34,6 +34,7 @@ from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters.base import Adapter
 from aiosocketio.adapters.options import BroadcastOptions
+from aiosocketio.clock import Clock, TimerHandle, clock_of, wait_for
 from aiosocketio.exceptions import AckTimeoutError
 from aiosocketio.parsers.packet import Packet, PacketType
 
@@ -262,6 +263,11 @@ class ClusterAdapter(Adapter):
         """Wait until every message published so far has been handed to the bus."""
         await self._outbox.flush()
 
+    @property
+    def _clock(self) -> Clock:
+        """Where the adapter's deadlines are timed: the server's clock (the running loop by default)."""
+        return clock_of(self.nsp.server.clock)
+
     # -- publishing --------------------------------------------------------------------------------------
 
     def _publish(self, body: wire.ClusterBody, then: Callable[[str | None], None] | None = None) -> None:
@@ -407,7 +413,7 @@ class ClusterAdapter(Adapter):
             remote = Packet(packet.type, packet.nsp, packet.data)
             self._publish(wire.BroadcastMessage(remote, options, request_id))
             timeout = options.flags.timeout if options.flags.timeout is not None else self.requests_timeout
-            asyncio.get_running_loop().call_later(timeout, self._ack_requests.pop, request_id, None)
+            self._clock.call_later(timeout, self._ack_requests.pop, request_id, None)
         super().broadcast_with_ack(packet, options, client_count_callback, ack)
 
     def add_sockets(self, options: BroadcastOptions, rooms: Iterable[str]) -> None:
@@ -440,8 +446,8 @@ class ClusterAdapter(Adapter):
         request_id = self._request_id()
         request = Request(expected)
         self._requests[request_id] = request
-        loop = asyncio.get_running_loop()
-        began = loop.time()
+        clock = self._clock
+        began = clock.time()
         kind = ""
         error: str | None = None
         try:
@@ -450,7 +456,7 @@ class ClusterAdapter(Adapter):
                 kind = type(message).__name__
                 self._publish(message)
                 try:
-                    await asyncio.wait_for(asyncio.shield(request.future), timeout)
+                    await wait_for(self.nsp.server.clock, asyncio.shield(request.future), timeout)
                 except TimeoutError:
                     error = "timeout"
                     raise TimeoutError(request) from None
@@ -462,7 +468,7 @@ class ClusterAdapter(Adapter):
             del self._requests[request_id]
             if kind and self.has_listeners("request"):
                 # ``request(kind, seconds, error)``: how long the other servers took (for metrics).
-                self.emit_event("request", kind, loop.time() - began, error)
+                self.emit_event("request", kind, clock.time() - began, error)
 
     def _timeout_message(self, request: Request) -> str:
         return f"timeout reached: only {request.answered} responses received out of {request.answered + request.missing}"
@@ -527,7 +533,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         self.heartbeat_timeout = seconds("heartbeat_timeout", heartbeat_timeout, limit=TIMER_LIMIT)
         self._nodes: dict[str, float] = {}
         self._last_publish: float | None = None
-        self._ticker: asyncio.TimerHandle | None = None
+        self._ticker: TimerHandle | None = None
 
     @property
     def nodes(self) -> frozenset[str]:
@@ -538,7 +544,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         await super().init()
         self._publish(wire.InitialHeartbeat())
         if self._ticker is None:
-            self._ticker = asyncio.get_running_loop().call_later(self._tick_every, self._tick)
+            self._ticker = self._clock.call_later(self._tick_every, self._tick)
 
     @property
     def _tick_every(self) -> float:
@@ -557,19 +563,19 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         self._last_publish = None
 
     def _publish(self, body: wire.ClusterBody, then: Callable[[str | None], None] | None = None) -> None:
-        self._last_publish = asyncio.get_running_loop().time()
+        self._last_publish = self._clock.time()
         super()._publish(body, then)
 
     def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        clock = self._clock
+        now = clock.time()
         for uid, seen in list(self._nodes.items()):
             if now - seen > self.heartbeat_timeout:
                 logger.info("%s: server %s seems down", self.nsp.name, uid)
                 self._remove_node(uid)
         if self._last_publish is not None and now - self._last_publish >= self.heartbeat_interval:
             self._publish(wire.Heartbeat())
-        self._ticker = loop.call_later(self._tick_every, self._tick)
+        self._ticker = clock.call_later(self._tick_every, self._tick)
 
     def _remove_node(self, uid: str) -> None:
         self._nodes.pop(uid, None)
@@ -580,7 +586,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         if message.uid == self.uid or self._closed:
             return  # a closed adapter may still be handed what the bus had on its way: it must not relearn nodes
         if message.uid and message.uid != EMITTER_UID and message.nsp == self.nsp.name:
-            self._nodes[message.uid] = asyncio.get_running_loop().time()
+            self._nodes[message.uid] = self._clock.time()
         body = message.body
         if isinstance(body, wire.InitialHeartbeat):
             if message.nsp == self.nsp.name:

@@ -3,12 +3,12 @@ connection state recovery."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
 from aiosocketio.adapters.base import Adapter
 from aiosocketio.adapters.options import BroadcastOptions
+from aiosocketio.clock import TimerHandle, clock_of
 from aiosocketio.parsers.packet import Packet, PacketType
 from aiosocketio.recovery import RecoveryStore, StoredSession
 
@@ -49,7 +49,7 @@ class SessionAwareAdapter(InMemoryAdapter):
     def __init__(self, nsp: AdapterNamespace, max_disconnection_duration: float = 120.0) -> None:
         super().__init__(nsp)
         self._store = RecoveryStore(max_disconnection_duration)
-        self._housekeeping: asyncio.TimerHandle | None = None
+        self._housekeeping: TimerHandle | None = None
 
     @property
     def store(self) -> RecoveryStore:
@@ -69,16 +69,16 @@ class SessionAwareAdapter(InMemoryAdapter):
         return self._store.restore(pid, offset, self._now())
 
     def _now(self) -> float:
-        loop = asyncio.get_running_loop()
+        clock = clock_of(self.nsp.server.clock)
         if self._housekeeping is None:
             interval = min(60.0, self._store.max_duration)
-            self._housekeeping = loop.call_later(interval, self._expire)
-        return loop.time()
+            self._housekeeping = clock.call_later(interval, self._expire)
+        return clock.time()
 
     def _expire(self) -> None:
         self._housekeeping = None
         store = self._store
-        for session in store.expire(asyncio.get_running_loop().time()):
+        for session in store.expire(clock_of(self.nsp.server.clock).time()):
             self.emit_event("session-expired", session.pid, session.sid)
         if len(store) or store.logged:
             self._now()  # re-arms the timer

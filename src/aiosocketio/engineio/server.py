@@ -17,6 +17,7 @@ from typing import Any
 
 from aiosocketio._checks import TIMER_LIMIT, seconds
 from aiosocketio._emitter import EventEmitter
+from aiosocketio.clock import Clock
 from aiosocketio.engineio import headers as hdr
 from aiosocketio.engineio.handshake import (
     MESSAGES,
@@ -101,7 +102,9 @@ class EngineServer(EventEmitter):
 
     Durations are in seconds. ``allow_request(request)`` may be sync or async and returns a bool; raising an
     exception also refuses, with the exception's text as the message. ``generate_id(request)`` may be
-    replaced by any sync or async callable returning a unique string.
+    replaced by any sync or async callable returning a unique string. ``clock`` (an
+    :class:`aiosocketio.clock.Clock`) replaces the event loop's time for every deadline, as tests do with
+    :class:`aiosocketio.testing.FakeClock`.
     """
 
     __slots__ = (
@@ -118,6 +121,7 @@ class EngineServer(EventEmitter):
         "allow_eio3",
         "allow_request",
         "allow_upgrades",
+        "clock",
         "generate_id",
         "initial_packet",
         "max_http_buffer_size",
@@ -148,6 +152,7 @@ class EngineServer(EventEmitter):
         allow_eio3: bool = False,
         initial_packet: str | bytes | None = None,
         add_trailing_slash: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__()
         ping_interval = seconds("ping_interval", ping_interval, limit=TIMER_LIMIT)
@@ -190,6 +195,8 @@ class EngineServer(EventEmitter):
         self._default_id = SidGenerator()
         self._timers: SessionTimers | None = None
         self.generate_id: Callable[[Request], Any] = self._generate_default_id
+        #: Where the sessions read the time and file their deadlines; None: the running loop (see aiosocketio.clock).
+        self.clock = clock
 
     @staticmethod
     def _normalize_path(path: str, add_trailing_slash: bool) -> str:
@@ -685,7 +692,7 @@ class EngineServer(EventEmitter):
         timers = self._timers
         if timers is None or timers.loop is not loop:
             resolution = resolution_for(self.ping_interval, self.ping_timeout, self.upgrade_timeout)
-            timers = self._timers = SessionTimers(loop, resolution)
+            timers = self._timers = SessionTimers(loop, resolution, self.clock)
         return timers
 
     def holds_session(self, socket: object, sid: str) -> bool:

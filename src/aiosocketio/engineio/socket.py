@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiosocketio._emitter import EventEmitter
+from aiosocketio.clock import TimerHandle
 from aiosocketio.engineio import packet as pk
 from aiosocketio.engineio.interfaces import PacketTap, PollContext, SessionHost
 from aiosocketio.engineio.payload_v3 import decode_ws_v3
@@ -60,6 +61,7 @@ class EngineSocket(EventEmitter):
         "_probe_timer",
         "_server",
         "_timers",
+        "clock",
         "id",
         "loop",
         "protocol",
@@ -73,6 +75,9 @@ class EngineSocket(EventEmitter):
         super().__init__()
         self._server = server
         self.loop = asyncio.get_running_loop()
+        self._timers = timers = server.session_timers(self.loop)
+        # The time and the timers of the session: the loop's, or the clock the server was given.
+        self.clock = timers.clock
         self.id = sid
         self.request = request
         request.share_strings()  # kept as long as the session: the strings it shares with others stored once
@@ -81,7 +86,7 @@ class EngineSocket(EventEmitter):
             ping_interval=server.ping_interval,
             ping_timeout=server.ping_timeout,
             upgrade_timeout=server.upgrade_timeout,
-            now=self.loop.time(),
+            now=self.clock.time(),
             protocol=protocol,
         )
         self.transport: Transport = PollingTransport(self)
@@ -90,10 +95,9 @@ class EngineSocket(EventEmitter):
         self._buffered = 0  # characters/bytes queued for a polling client with no GET: ``max_queued_bytes``
         self._flush_scheduled = False
         self._candidate: WebSocketTransport | None = None
-        self._timers = server.session_timers(self.loop)
-        self._close_timer: asyncio.TimerHandle | None = None
+        self._close_timer: TimerHandle | None = None
         # Repeats every PROBE_NOOP_INTERVAL from the probe until the upgrade completes or is given up.
-        self._probe_timer: asyncio.TimerHandle | None = None
+        self._probe_timer: TimerHandle | None = None
         self._on_message: Callable[[str | bytes | None], Any] | None = None
         # Told of every message in and out when set (aiosocketio.metrics sets it); one test per packet when not.
         self.tap: PacketTap | None = None
@@ -218,7 +222,7 @@ class EngineSocket(EventEmitter):
             self._finish_close()
             return
         # No GET waiting: the next one carries the buffer and the close packet, or we give up after a while.
-        self._close_timer = self.loop.call_later(POLLING_CLOSE_TIMEOUT, self._finish_close)
+        self._close_timer = self.clock.call_later(POLLING_CLOSE_TIMEOUT, self._finish_close)
 
     def discard(self) -> None:
         """Close at once, dropping buffered packets (server shutdown)."""
@@ -287,7 +291,7 @@ class EngineSocket(EventEmitter):
             self.on_packets([pk.Packet(pk.PacketType.MESSAGE, message)], False)
             return
         if session.heartbeat.refreshable:  # the first packet since a ping: the pong gets its timeout again
-            session.heartbeat.on_traffic(self.loop.time())
+            session.heartbeat.on_traffic(self.clock.time())
             self._reschedule()
         if "packet" in self._listeners:
             self.emit_event("packet", pk.Packet(pk.PacketType.MESSAGE, message))
@@ -297,7 +301,7 @@ class EngineSocket(EventEmitter):
         """(Transports) Packets of one POST, in order; returns False when the payload was bad (the session is
         closed)."""
         session = self.session
-        now = self.loop.time()
+        now = self.clock.time()
         for packet in packets:
             if self.has_listeners("packet"):
                 self.emit_event("packet", packet)
@@ -336,7 +340,7 @@ class EngineSocket(EventEmitter):
         if packet is not None and self.has_listeners("packet"):
             self.emit_event("packet", packet)
         refreshing = session.heartbeat.refreshable
-        action = session.receive(packet, self.loop.time())
+        action = session.receive(packet, self.clock.time())
         if action is Action.DELIVER:
             assert packet is not None
             payload = packet.data
@@ -449,7 +453,7 @@ class EngineSocket(EventEmitter):
         """(Server) ``candidate`` is a WebSocket accepted for this session: the upgrade begins (docs/protocol/engineio.md#upgrade)."""
         self._candidate = candidate
         transport_log.debug("session %s: upgrade to websocket started", self.id)
-        self.session.upgrade_started(self.loop.time())
+        self.session.upgrade_started(self.clock.time())
         self._reschedule()
 
     def _on_candidate_message(self, candidate: WebSocketTransport, data: str | bytes) -> None:
@@ -461,7 +465,7 @@ class EngineSocket(EventEmitter):
             if self.has_listeners("upgrading"):
                 self.emit_event("upgrading", candidate)
             self._stop_probe_noops()
-            self._probe_timer = self.loop.call_later(PROBE_NOOP_INTERVAL, self._on_probe_tick)
+            self._probe_timer = self.clock.call_later(PROBE_NOOP_INTERVAL, self._on_probe_tick)
         elif action is Action.COMPLETE_UPGRADE:
             self._complete_upgrade(candidate)
         elif action is Action.ABORT_UPGRADE:
@@ -474,7 +478,7 @@ class EngineSocket(EventEmitter):
         nothing to send) so that the client, which pauses polling before it sends ``5``, is not stuck behind
         it. Not at once, as the reference: a GET answered the moment the probe came would hand the client an
         extra packet and leave whatever the application sends next waiting for the upgrade."""
-        self._probe_timer = self.loop.call_later(PROBE_NOOP_INTERVAL, self._on_probe_tick)
+        self._probe_timer = self.clock.call_later(PROBE_NOOP_INTERVAL, self._on_probe_tick)
         transport = self.transport
         if isinstance(transport, PollingTransport) and transport.writable:
             if self._buffer:

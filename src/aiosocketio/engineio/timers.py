@@ -29,6 +29,7 @@ import logging
 from collections.abc import Hashable
 from typing import Protocol
 
+from aiosocketio.clock import Clock, TimerHandle
 from aiosocketio.engineio.timerwheel import TimerWheel
 
 __all__ = ["TIMER_RESOLUTION", "SessionTimers", "TimerClient", "resolution_for"]
@@ -55,12 +56,16 @@ class TimerClient(Hashable, Protocol):
 class SessionTimers:
     """One loop timer for many sessions (``schedule``/``cancel`` per session, ``_fire`` when a bucket comes)."""
 
-    __slots__ = ("_armed_at", "_firing", "_handle", "loop", "wheel")
+    __slots__ = ("_armed_at", "_firing", "_handle", "clock", "loop", "wheel")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, resolution: float) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, resolution: float, clock: Clock | None = None
+    ) -> None:
         self.loop = loop
+        #: Where the time is read and the one timer filed: the loop itself, unless the server was given a clock.
+        self.clock: Clock = loop if clock is None else clock
         self.wheel: TimerWheel[TimerClient] = TimerWheel(resolution)
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: TimerHandle | None = None
         self._armed_at = 0.0
         self._firing = False
 
@@ -81,11 +86,11 @@ class SessionTimers:
         if self._handle is not None:
             self._handle.cancel()
         self._armed_at = at
-        self._handle = self.loop.call_at(at, self._fire)
+        self._handle = self.clock.call_at(at, self._fire)
 
     def _fire(self) -> None:
         self._handle = None
-        now = self.loop.time()
+        now = self.clock.time()
         self._firing = True
         try:
             for client in self.wheel.pop_due(now):

@@ -1,0 +1,244 @@
+"""The documentation site as a reader gets it: built by mkdocs from ``docs/``, every public name with a reference
+entry, no dead internal link, and the pages rendered by headless Chromium.
+
+The site is built once per module (``mkdocs build --strict``, as ``scripts/test`` does) into a temporary folder.
+Screenshots of the home page and of the API reference are written to ``tests/artifacts/docs/`` (or the folder
+``AIOSOCKETIO_TEST_ARTIFACTS`` names), which CI keeps with the test results; the folder is not committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html.parser
+import http.server
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import griffe
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("AIOSOCKETIO_TEST_ARTIFACTS", ROOT / "tests" / "artifacts")) / "docs"
+CHROMIUM = os.environ.get("AIOSOCKETIO_CHROMIUM", "/usr/bin/chromium")
+
+# The modules whose public names (their ``__all__``) the reference must cover, each entry under that name.
+REFERENCED_MODULES = (
+    "aiosocketio",
+    "aiosocketio.adapters",
+    "aiosocketio.adapters.cluster",
+    "aiosocketio.adapters.redis",
+    "aiosocketio.adapters.redis_streams",
+    "aiosocketio.adapters.postgres",
+    "aiosocketio.adapters.workers",
+    "aiosocketio.emitter",
+    "aiosocketio.parsers",
+    "aiosocketio.admin",
+    "aiosocketio.engineio",
+    "aiosocketio.web",
+    "aiosocketio.eventmaps",
+    "aiosocketio.validation",
+)
+NOT_REFERENCED = {"aiosocketio.__version__"}  # a string, shown on the home page
+
+
+def public_names() -> list[str]:
+    names: list[str] = []
+    for module_name in REFERENCED_MODULES:
+        module = importlib.import_module(module_name)
+        names += [
+            f"{module_name}.{name}"
+            for name in module.__all__
+            if f"{module_name}.{name}" not in NOT_REFERENCED
+        ]
+    return names
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    mkdocs = Path(sys.executable).with_name("mkdocs")
+    result = subprocess.run(
+        [str(mkdocs), "build", "--strict", "--quiet", "--site-dir", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
+    return out
+
+
+class _Anchors(html.parser.HTMLParser):
+    """Collects a page's element ids and the targets of its links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.add(str(found["id"]))
+        if tag in ("a", "link") and found.get("href"):
+            self.links.append(str(found["href"]))
+        if tag in ("img", "script") and found.get("src"):
+            self.links.append(str(found["src"]))
+
+
+@functools.cache
+def read_page(path: Path) -> _Anchors:
+    page = _Anchors()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def reference_ids(site: Path) -> set[str]:
+    ids: set[str] = set()
+    for page in (site / "reference").rglob("index.html"):
+        ids |= read_page(page).ids
+    return ids
+
+
+def test_every_public_name_has_a_reference_entry(site: Path) -> None:
+    # A name exported by several modules (``aiosocketio.Request`` is ``aiosocketio.web.Request``) needs one entry.
+    documented = set()
+    for entry in reference_ids(site):
+        with contextlib.suppress(Exception):
+            documented.add(_resolve(entry).path)
+    missing = [name for name in public_names() if _resolve(name).path not in documented]
+    assert not missing, (
+        f"no entry in docs/reference/ for {missing}: add a `::: name` line to a reference page"
+    )
+
+
+def _resolve(path: str) -> griffe.Object:
+    module_name, _, name = path.rpartition(".")
+    found = (
+        PACKAGE[module_name.removeprefix("aiosocketio").lstrip(".")]
+        if module_name != "aiosocketio"
+        else PACKAGE
+    )
+    member = found[name]
+    return member.final_target if member.is_alias else member
+
+
+PACKAGE = griffe.load("aiosocketio", search_paths=[str(ROOT / "src")], resolve_aliases=True)
+
+
+@pytest.mark.parametrize("path", public_names())
+def test_every_public_name_is_described_and_typed(path: str) -> None:
+    target = _resolve(path)
+    assert target.docstring is not None, f"{path} has no docstring"
+    assert target.docstring.value.strip(), f"{path} has an empty docstring"
+    if isinstance(target, griffe.Class):
+        function: griffe.Function | None = target.members.get("__init__")  # type: ignore[assignment]
+        if function is not None and function.is_alias:
+            function = None  # inherited from a base class outside the package
+    elif isinstance(target, griffe.Function):
+        function = target
+    else:
+        return
+    if function is None:
+        return
+    untyped = [
+        parameter.name
+        for parameter in function.parameters
+        if parameter.name not in ("self", "cls") and parameter.annotation is None
+    ]
+    assert not untyped, f"{path}: parameters without a type: {untyped}"
+
+
+def test_no_dead_internal_link(site: Path) -> None:
+    dead: list[str] = []
+    for page_path in site.rglob("*.html"):
+        for link in read_page(page_path).links:
+            parts = urlsplit(link)
+            if parts.scheme or parts.netloc or link.startswith(("mailto:", "javascript:", "data:")):
+                continue  # leaves the site: not ours to check offline
+            if not parts.path:
+                target = page_path
+            elif parts.path.startswith("/"):  # the 404 page links from the root (no site_url is set)
+                target = (site / unquote(parts.path).lstrip("/")).resolve()
+            else:
+                target = (page_path.parent / unquote(parts.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                dead.append(f"{page_path.relative_to(site)} -> {link} (no such file)")
+            elif (
+                parts.fragment
+                and target.suffix == ".html"
+                and unquote(parts.fragment) not in read_page(target).ids
+            ):
+                dead.append(f"{page_path.relative_to(site)} -> {link} (no such anchor)")
+    assert not dead, "dead links in the built site:\n" + "\n".join(sorted(set(dead)))
+
+
+def test_the_link_checker_finds_a_dead_link(tmp_path: Path) -> None:
+    """The checker above is not vacuous: a page with a dead file link and a dead anchor is reported."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "index.html").write_text(
+        '<h1 id="top">A</h1><a href="../b/">B</a><a href="#nowhere">x</a>'
+    )
+    with pytest.raises(AssertionError, match=r"(?s)no such file.*no such anchor"):
+        test_no_dead_internal_link(tmp_path)
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def chromium(*args: str, profile: Path) -> str:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium is needed to render the docs and {CHROMIUM} is missing: `apt-get install -y chromium`"
+        )
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={profile}"]
+    result = subprocess.run(
+        [CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"chromium failed: {result.stderr[-2000:]}"
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [("", "Socket.IO"), ("reference/server/", "aiosocketio.Server")],
+    ids=["home", "api-reference"],
+)
+def test_pages_render_in_chromium(site: Path, tmp_path: Path, page: str, expected: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"{page.strip('/').replace('/', '-') or 'home'}.png"
+    shot.unlink(missing_ok=True)
+    with serve_folder(site) as base:
+        dom = chromium("--dump-dom", f"{base}/{page}", profile=tmp_path / "dom")
+        chromium(
+            f"--screenshot={shot}", "--window-size=1280,1600", f"{base}/{page}", profile=tmp_path / "shot"
+        )
+    text = re.sub(r"<[^>]+>", " ", dom)
+    assert expected in text, f"the rendered page lacks {expected!r}"
+    assert shot.exists(), "no screenshot was written"
+    assert shot.stat().st_size > 10_000, "the screenshot is blank"
+    shutil.copy(shot, tmp_path / shot.name)  # also kept with the test's own tmp folder
