@@ -9,7 +9,8 @@ same on Node.js socket.io and python-socketio): namespace ``/``,
   ``true`` when asked.
 
 Usage: ``python benchmarks/bench_server.py PORT`` (or env ``PORT``; ``HOST`` defaults to 127.0.0.1). Stops on
-SIGINT/SIGTERM. ``bench_server_asgi.py`` serves the same app under uvicorn.
+SIGINT/SIGTERM. ``bench_server_asgi.py`` serves the same app under uvicorn. With env ``BENCH_METRICS=1`` the
+server is instrumented with ``aiosocketio.metrics`` (its cost, docs/operations/metrics.md).
 
 ``ECHO=validated`` makes ``echo`` a one-argument handler whose argument is a pydantic model, checked by
 ``aiosocketio.validation.validated`` (what validation costs per event); ``ECHO=one`` the same handler without the
@@ -83,6 +84,11 @@ def build(echo_kind: str | None = None) -> aiosocketio.Server:
             await io.to(room).emit("msg", payload)
             return True
 
+    if os.environ.get("BENCH_METRICS"):
+        # docs/operations/metrics.md measures the cost of the instrumentation with this switch
+        from aiosocketio.metrics import instrument
+
+        instrument(io)
     return io
 
 

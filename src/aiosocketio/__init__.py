@@ -15,8 +15,12 @@ from aiosocketio.exceptions import (
     ConnectError,
     ProtocolError,
 )
+from aiosocketio.logs import configure_from_env as _configure_from_env
 from aiosocketio.version import __version__
 from aiosocketio.web import Request
+
+# AIOSOCKETIO_DEBUG=engine,socket... turns the trace on without code (docs/operations/logging.md).
+_configure_from_env()
 
 if TYPE_CHECKING:
     from aiosocketio.broadcast import BroadcastOperator, RemoteSocket

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from aiosocketio._emitter import spawn
 from aiosocketio.clock import TimerHandle, clock_of
+from aiosocketio.logs import describe_packet
 from aiosocketio.namespace import connect_error_packet
 from aiosocketio.parsers.default import Decoder
 from aiosocketio.parsers.packet import Packet, PacketType
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Client"]
 
-logger = logging.getLogger("aiosocketio")
+logger = logging.getLogger("aiosocketio.socket")
+namespace_log = logging.getLogger("aiosocketio.namespace")
 
 
 class Client:
@@ -40,6 +42,7 @@ class Client:
         "conn",
         "id",
         "server",
+        "trace",
     )
 
     def __init__(self, server: ClientServer, conn: EngineSocket) -> None:
@@ -47,6 +50,8 @@ class Client:
         self.conn = conn
         self.id = conn.id
         self.closed = False
+        # Read once per session: with tracing off, a packet costs the test of this boolean (docs/operations/logging.md).
+        self.trace = logger.isEnabledFor(logging.DEBUG)
         self._decoder = server.new_decoder()
         # The default decoder reads a plain EVENT on "/" without building a Packet (``add_event``). Exactly that
         # class: a subclass may have changed what add() does, and then add() must see every message.
@@ -83,6 +88,8 @@ class Client:
             logger.debug("client %s: invalid Socket.IO packet: %s", self.id, exc)
             self._on_decode_error(exc)
             return
+        if self.trace:
+            self._trace_in(event, packet)
         if event is not None:
             # The hot path: an event for the main namespace goes straight to its socket.
             socket = self._sockets.get("/")
@@ -92,6 +99,15 @@ class Client:
             packet = Packet(PacketType.EVENT, "/", event[0], event[1])
         if packet is not None:
             self._on_packet(packet)
+
+    def _trace_in(self, event: tuple[list[Any], int | None] | None, packet: Packet | None) -> None:
+        if event is not None:
+            line = describe_packet("EVENT", "/", event[0], event[1])
+        elif packet is not None:
+            line = describe_packet(packet.type.name, packet.nsp, packet.data, packet.id)
+        else:
+            return  # a binary packet waiting for its attachments
+        logger.debug("session %s: received %s", self.id, line)
 
     def _on_packet(self, packet: Packet) -> None:
         name = packet.nsp
@@ -128,6 +144,7 @@ class Client:
             if self.closed:
                 return
             if nsp is None:
+                namespace_log.debug("session %s: namespace %s refused: Invalid namespace", self.id, name)
                 self._write_packet(connect_error_packet(name, "Invalid namespace"))
                 return
             await nsp.attempt(self, auth)
@@ -155,6 +172,13 @@ class Client:
     def connect_succeeded(self, socket: ClientSocket) -> None:
         """The namespace accepted ``socket``: send the CONNECT reply (its id, and its pid with recovery)."""
         self._sockets[socket.nsp.name] = socket
+        namespace_log.debug(
+            "session %s: namespace %s connected, socket %s%s",
+            self.id,
+            socket.nsp.name,
+            socket.id,
+            " (recovered)" if socket.recovered else "",
+        )
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
@@ -168,6 +192,7 @@ class Client:
 
     def connect_failed(self, name: str, message: str, data: Any) -> None:
         """The namespace ``name`` refused the connection: send CONNECT_ERROR."""
+        namespace_log.debug("session %s: namespace %s refused: %s", self.id, name, message)
         if self.conn.protocol == 3:  # a v2 client gets the error's data, or its message, as the payload
             self._write_packet(Packet(PacketType.CONNECT_ERROR, name, data if _js_truthy(data) else message))
             return
@@ -181,12 +206,20 @@ class Client:
     # -- outgoing ----------------------------------------------------------------------------------------
 
     def _write_packet(self, packet: Packet) -> None:
+        if self.trace:
+            self.trace_out(packet.type.name, packet.nsp, packet.data, packet.id)
         self.write(self.server.writer.engine_items(packet), False)
+
+    def trace_out(self, kind: str, nsp: str, data: Any = None, ack_id: int | None = None) -> None:
+        """The trace line of a packet sent to this client (only called when :attr:`trace` is on)."""
+        logger.debug("session %s: sent %s", self.id, describe_packet(kind, nsp, data, ack_id))
 
     def write(self, items: list[str | bytes], volatile: bool) -> None:
         """Hand encoded Engine.IO items to the session; a volatile packet is dropped unless it can leave now."""
         conn = self.conn
         if volatile and not conn.writable:
+            if conn.has_listeners("packet_dropped"):  # for metrics (docs/operations/metrics.md)
+                conn.emit_event("packet_dropped", items)
             return
         for item in items:
             conn.send_encoded(item)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Namespace", "ParentNamespace"]
 
-logger = logging.getLogger("aiosocketio")
+logger = logging.getLogger("aiosocketio.namespace")
 
 Middleware = Callable[[Socket[Any, Any, Any, Any]], Any]
 P = ParamSpec("P")

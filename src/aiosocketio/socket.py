@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Handshake", "Socket"]
 
-logger = logging.getLogger("aiosocketio")
+logger = logging.getLogger("aiosocketio.socket")
 
 Listener = Callable[..., Any]
 P = ParamSpec("P")
@@ -335,6 +335,8 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
             for listener in tuple(self._any_outgoing):
                 call_listener(listener, event, *args)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
+        if self.client.trace:
+            self.client.trace_out("EVENT", self.nsp.name, packet.data)
         # recovery: through the adapter, which logs it and appends its offset (docs/protocol/socketio.md#recovery)
         if self.pid is not None:
             self.nsp.adapter.broadcast(packet, BroadcastOptions(rooms=frozenset((self.id,)), flags=flags))
@@ -359,6 +361,8 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         items = self.server.writer.engine_items(packet) if self.connected else None
         self._acks[ack_id] = on_ack
         if items is not None:
+            if self.client.trace:
+                self.client.trace_out("EVENT", self.nsp.name, packet.data, ack_id)
             self.client.write(items, flags.volatile)
         if flags.timeout is None:
             return await future
@@ -635,6 +639,8 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
             args = result
         else:
             args = (result,)
+        if self.client.trace:
+            self.client.trace_out("ACK", self.nsp.name, None, ack_id)
         writer = self.server.writer
         plain_ack = writer.plain_ack
         if plain_ack is not None:
@@ -667,6 +673,8 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         if close:
             self.client.disconnect_all_and_close()
             return
+        if self.client.trace:
+            self.client.trace_out("DISCONNECT", self.nsp.name)
         self.client.write(
             self.server.writer.engine_items(Packet(PacketType.DISCONNECT, self.nsp.name)), False
         )
@@ -679,6 +687,9 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         """Close this socket with ``reason`` (docs/protocol/socketio.md#disconnection): ``disconnecting`` while in the rooms, then ``disconnect``."""
         if not self.connected:
             return
+        logger.debug(
+            "session %s: socket %s left namespace %s (%s)", self.client.id, self.id, self.nsp.name, reason
+        )
         self.emit_reserved("disconnecting", reason, description)
         if self.pid is not None:
             if reason in RECOVERABLE_REASONS:

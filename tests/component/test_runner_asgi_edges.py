@@ -120,7 +120,13 @@ async def asserts_http(scope: Scope, receive: Any, send: Any) -> None:
     await refuses_lifespan(scope, receive, send)
 
 
-@pytest.mark.parametrize("app", [refuses_lifespan, returns_at_once, asserts_http])
+async def answers_everything_as_http(scope: Scope, receive: Any, send: Any) -> None:
+    """Answers every scope, lifespan included, as an HTTP request: the send is refused, as uvicorn refuses it."""
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.mark.parametrize("app", [refuses_lifespan, returns_at_once, asserts_http, answers_everything_as_http])
 async def test_an_app_without_lifespan_is_served_anyway(app: App, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="aiosocketio.runner"):
         running = await serve([], port=0, other_app=app)

@@ -19,6 +19,7 @@ the same items are written to every recipient's transport; no task, no await per
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 from aiosocketio._emitter import EventEmitter
 from aiosocketio.adapters.options import BroadcastOptions
 from aiosocketio.adapters.rooms import RoomIndex
+from aiosocketio.logs import describe_packet
+
+logger = logging.getLogger("aiosocketio.adapter")
 
 if TYPE_CHECKING:
     from aiosocketio.adapters._types import AdapterNamespace, LocalSocket
@@ -113,6 +117,14 @@ class Adapter(EventEmitter, ABC):
 
     def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
         """Encode ``packet`` once and write it to every local target."""
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "broadcast %s rooms=%s except=%s%s",
+                describe_packet(packet.type.name, packet.nsp, packet.data, packet.id),
+                sorted(options.rooms) or "all",
+                sorted(options.except_rooms) or "none",
+                " (volatile)" if options.flags.volatile else "",
+            )
         items = self.nsp.server.writer.engine_items(packet)
         volatile = options.flags.volatile
         sockets = self.nsp.sockets

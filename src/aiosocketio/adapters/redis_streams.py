@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from aiosocketio._checks import TIMER_LIMIT, seconds
 from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters._redis import ClientLease, Subscription, count_subscribers, retry_delay, retrying
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisStreamsAdapter", "create_adapter"]
 
-logger = logging.getLogger("aiosocketio.redis_streams")
+logger = logging.getLogger("aiosocketio.adapter.redis_streams")
 
 _OFFSET = re.compile(r"^[0-9]+-[0-9]+$")
 _RESTORE_MAX_RANGES = 100
@@ -105,10 +106,12 @@ def create_adapter(
     """
     if stream_count < 1 or max_len < 1 or read_count < 1:
         raise ValueError("stream_count, max_len and read_count are positive integers")
-    if block_time <= 0 or requests_timeout <= 0:
-        raise ValueError("block_time and requests_timeout are positive numbers of seconds")
-    if session_refresh_interval is not None and session_refresh_interval <= 0:
-        raise ValueError("session_refresh_interval is a positive number of seconds")
+    block_time = seconds("block_time", block_time, limit=TIMER_LIMIT)
+    requests_timeout = seconds("requests_timeout", requests_timeout, limit=TIMER_LIMIT)
+    if session_refresh_interval is not None:
+        session_refresh_interval = seconds(
+            "session_refresh_interval", session_refresh_interval, limit=TIMER_LIMIT
+        )
     hub = _Hub(
         ClientLease(redis),
         stream_name=stream_name,

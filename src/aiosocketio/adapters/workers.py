@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ENV_DIR", "ENV_INDEX", "ENV_WORKERS", "WorkersAdapter", "create_adapter"]
 
-logger = logging.getLogger("aiosocketio.workers")
+logger = logging.getLogger("aiosocketio.adapter.workers")
 
 ENV_INDEX = "AIOSOCKETIO_WORKER_INDEX"
 """The environment variable with the worker's number, 0 to N-1 (a replacement gets the number it replaces)."""

@@ -42,6 +42,7 @@ class Lifespan:
         self._answer: asyncio.Future[ASGIMessage] | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = False
+        self._phase = "startup"  # what the app's answers may be about: startup, then shutdown
         self._failed = False  # it sent lifespan.startup.failed or lifespan.shutdown.failed
         self._error: BaseException | None = None  # what it raised, in "on" mode
 
@@ -75,6 +76,7 @@ class Lifespan:
             await self._finish()
             return
         self._started = False
+        self._phase = "shutdown"
         self._answer = asyncio.get_running_loop().create_future()
         await self._inbox.put({"type": "lifespan.shutdown"})
         message = await self._wait_answer()
@@ -114,11 +116,15 @@ class Lifespan:
         return await self._inbox.get()
 
     async def _send(self, message: ASGIMessage) -> None:
-        if str(message.get("type", "")).endswith(".failed"):
-            self._failed = True
+        kind = str(message.get("type", ""))
         answer = self._answer
-        if answer is None or answer.done():
-            raise RuntimeError(f"unexpected lifespan message {message.get('type')!r}")
+        expected = f"lifespan.{self._phase}."
+        if answer is None or answer.done() or kind not in (expected + "complete", expected + "failed"):
+            # Raised into the app, as uvicorn does: an app that answers every scope as HTTP then fails here,
+            # and in "auto" mode it is served without a lifespan (see _main).
+            raise RuntimeError(f"unexpected lifespan message {kind!r}")
+        if kind.endswith(".failed"):
+            self._failed = True
         answer.set_result(message)
 
     async def _finish(self) -> None:
