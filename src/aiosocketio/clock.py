@@ -43,7 +43,17 @@ class Clock(Protocol):
 
 
 def clock_of(clock: Clock | None) -> Clock:
-    """``clock``, or the running loop when there is none (the default)."""
+    """``clock``, or the running loop when there is none (the default).
+
+    Args:
+        clock: A clock, or None.
+
+    Returns:
+        The clock to use.
+
+    Raises:
+        RuntimeError: ``clock`` is None and no event loop is running.
+    """
     return clock if clock is not None else asyncio.get_running_loop()
 
 
@@ -51,7 +61,19 @@ async def wait_for(clock: Clock | None, awaitable: Awaitable[T], timeout: float)
     """``asyncio.wait_for`` timed by ``clock``: raises ``TimeoutError`` once ``timeout`` seconds of that clock
     have passed (the awaitable is cancelled then, as ``asyncio.wait_for`` does).
 
-    On the loop's own clock (``clock`` None or the running loop) this is ``asyncio.wait_for`` itself."""
+    On the loop's own clock (``clock`` None or the running loop) this is ``asyncio.wait_for`` itself.
+
+    Args:
+        clock: The clock that times the wait; None for the running loop.
+        awaitable: What to wait for.
+        timeout: Seconds of ``clock`` to wait.
+
+    Returns:
+        The awaitable's result.
+
+    Raises:
+        TimeoutError: ``timeout`` passed first.
+    """
     loop = asyncio.get_running_loop()
     if clock is None or clock is loop:
         return await asyncio.wait_for(awaitable, timeout)

@@ -50,8 +50,11 @@ class Conversion:
     ``problems`` lists what is wrong as ``(path, message)`` pairs."""
 
     convert: Callable[[Any], Any]
+    """Builds the model or struct from the client's value."""
     error: type[Exception]
+    """The exception ``convert`` raises for a value that does not fit (the library's ``ValidationError``)."""
     problems: Callable[[Any], list[tuple[str, str]]]
+    """Lists what ``error`` found wrong, as ``(path, message)`` pairs."""
 
 
 def _pydantic_problems(exc: Any) -> list[tuple[str, str]]:
@@ -101,7 +104,20 @@ def _error(details: list[Problem]) -> dict[str, Any]:
 
 def validated(handler: F) -> F:
     """Convert the arguments of ``handler`` annotated with a pydantic model or a msgspec struct; refuse the
-    event when they do not convert (see the module's documentation). Apply it under ``@socket.on(...)``."""
+    event when they do not convert (see the module's documentation). Apply it under ``@socket.on(...)``.
+
+    Args:
+        handler: An event handler, plain or ``async``, whose parameters may be annotated with pydantic
+            ``BaseModel`` or msgspec ``Struct`` subclasses (``*args`` too).
+
+    Returns:
+        A handler that gets the converted values, or returns the error acknowledgement without calling
+        ``handler`` when an argument does not convert or the number of arguments does not fit; ``handler``
+        itself when no parameter needs converting.
+
+    Raises:
+        TypeError: The handler's annotations cannot be read (a model defined where they cannot find it).
+    """
     try:
         hints = typing.get_type_hints(handler)
     except NameError as exc:

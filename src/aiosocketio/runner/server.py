@@ -165,6 +165,35 @@ async def serve(
     waits for requests in flight. ``root_path`` (``"/chat"``) serves everything under that prefix
     (:mod:`aiosocketio.runner.mount`). When the address cannot be had (``OSError``, ``socket.gaierror``), the
     apps started here are shut down again before the error is raised.
+
+    Args:
+        apps: The ``Server`` and ``EngineServer`` objects to serve, each at its own path; their adapters are
+            started here, before the first client can arrive.
+        host: The address to listen on: a host name or IP address, several of them, or None (or ``""``) for
+            every interface.
+        port: The port; 0 picks a free one.
+        other_app: An ASGI app that gets every request no app handles (a 404 without one).
+        ssl: A server ``ssl.SSLContext`` to serve HTTPS and WSS.
+        backlog: The listening socket's queue of connections not yet accepted.
+        reuse_port: Let several processes listen on the same port (``SO_REUSEPORT``).
+        max_header_size: Bytes of request line plus headers; more gets a 431 answer.
+        max_headers: Header lines per request; more gets a 431 answer.
+        keep_alive_timeout: Seconds an idle keep-alive connection stays open.
+        max_body_buffer: Request body bytes held while nobody reads them, before reading pauses.
+        max_write_buffer: Unsent bytes a WebSocket connection may hold while its peer does not read; past
+            that the connection is dropped.
+        ws_close_timeout: Seconds to wait for the client's WebSocket close frame after sending ours.
+        shutdown_timeout: Seconds :meth:`RunningServer.close` lets requests in flight finish.
+        root_path: A path prefix (``"/chat"``) under which everything is served.
+
+    Returns:
+        The listening server: its ``port``, ``sockets``, ``connection_count``, and ``await close()`` (or
+        ``async with``).
+
+    Raises:
+        OSError: The address cannot be listened on (``socket.gaierror`` for an unknown host).
+        TypeError: A ``root_path`` that is not a str.
+        ValueError: A ``root_path`` that does not start with ``/``.
     """
     state = await _start_apps(
         apps,
@@ -315,6 +344,20 @@ def run(
 
     ``workers=N`` (N > 1) serves the port from N forked processes that look like one server to clients
     (:mod:`aiosocketio.runner.workers`; not with ``ssl``).
+
+    Args:
+        *apps: The ``Server`` and ``EngineServer`` objects to serve, each at its own path.
+        host: The address to listen on (as :func:`serve` takes it).
+        port: The port.
+        other_app: An ASGI app that gets every request no app handles.
+        log_level: The level of the ``aiosocketio`` logger (``"info"``, ``"debug"``... or a number); the
+            root logger is set up at that level too when the program has not configured logging.
+        workers: The number of processes that serve the port (1: this one alone).
+        **options: More options of :func:`serve`.
+
+    Raises:
+        SystemExit: The address cannot be listened on, or this system cannot run ``workers``.
+        ValueError: ``workers`` is not an int of at least 1, or ``workers=N`` with ``ssl``.
     """
     level = logging.getLevelName(log_level.upper()) if isinstance(log_level, str) else log_level
     if not logging.getLogger().handlers:
