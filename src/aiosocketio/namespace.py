@@ -35,10 +35,12 @@ __all__ = ["Namespace", "ParentNamespace"]
 logger = logging.getLogger("aiosocketio")
 
 Middleware = Callable[[Socket[Any, Any, Any, Any]], Any]
+"""A connection middleware: ``(socket)``, plain or ``async``."""
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Listener)
 SERVER_SIDE_RESERVED = frozenset({"connect", "connection", "new_namespace"})
+"""The names ``server_side_emit`` refuses: the server's own events."""
 
 
 class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, SocketData]):

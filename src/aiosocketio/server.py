@@ -38,10 +38,11 @@ if TYPE_CHECKING:
 __all__ = ["Server"]
 
 NamespaceSpec = str | re.Pattern[str] | Callable[..., Any]
+"""What ``Server.of`` takes: a name, a regex or a predicate ``(name, auth) -> bool``."""
 P = ParamSpec("P")
 R = TypeVar("R")
-#: A listener of ``startup``/``shutdown`` (no arguments).
 NoArgF = TypeVar("NoArgF", bound=Callable[[], object])
+"""A listener of ``startup``/``shutdown`` (no arguments)."""
 
 #: The events of the server itself (``io.on(...)``); any other name is the main namespace's. ``startup`` fires
 #: once the adapters are ready, on the loop that serves; ``shutdown`` when the server starts closing, before the

@@ -40,12 +40,14 @@ __all__ = ["Handshake", "Socket"]
 logger = logging.getLogger("aiosocketio")
 
 Listener = Callable[..., Any]
+"""An event listener, plain or ``async``."""
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Listener)
-#: A ``disconnect``/``disconnecting`` listener: ``(reason, description)``.
 ReasonF = TypeVar("ReasonF", bound=Callable[[str, Any], object])
+"""A ``disconnect``/``disconnecting`` listener: ``(reason, description)``."""
 ErrorF = TypeVar("ErrorF", bound=Callable[[Exception], object])
+"""An ``error`` listener: it gets the exception a per-packet middleware raised."""
 
 
 def js_date_string(moment: datetime) -> str:

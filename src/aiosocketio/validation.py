@@ -42,6 +42,7 @@ refusals: Counter[str] = Counter()
 """How many events each ``@validated`` handler refused, by the handler's qualified name."""
 
 Problem = dict[str, Any]
+"""One entry of the error's ``details``: ``{"argument", "path", "message"}``."""
 
 
 @dataclass(frozen=True, slots=True)
