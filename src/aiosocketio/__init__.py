@@ -1,8 +1,8 @@
 """aiosocketio: a Socket.IO v4 server for asyncio (Engine.IO protocol v4, Socket.IO protocol v5), which
 behaves as the Node.js ``socket.io`` server does, so the official clients of every language connect to it.
 
-The names an application needs are here: :class:`Server` (with its namespaces, sockets and broadcast
-operators), :func:`run` to serve it, the exceptions, and :class:`EngineServer` for Engine.IO on its own.
+The names an application needs are here: [``Server``][aiosocketio.Server] (with its namespaces, sockets and
+broadcast operators), ``run()`` to serve it, the exceptions, and ``EngineServer`` for Engine.IO on its own.
 The adapters of a cluster, the emitter, the parsers, the Admin UI and the test helpers are in subpackages.
 The Node.js API's names are written in Python's style: ``socket.emit_with_ack`` for ``emitWithAck``,
 ``io.in_`` and ``io.except_`` for ``in`` and ``except`` (keywords in Python), seconds where Node takes

@@ -30,7 +30,7 @@ __all__ = ["AckEmitter", "BroadcastOperator", "FetchedSocket", "RemoteEmitter", 
 
 
 def check_event_name(event: Any) -> Any:
-    """The name to emit ``event`` as (a map's method by its name, see :mod:`aiosocketio.eventmaps`); refuse a
+    """The name to emit ``event`` as (a map's method by its name, see ``aiosocketio.eventmaps``); refuse a
     reserved name (docs/protocol/socketio.md#reserved-names), as the reference does."""
     if isinstance(event, str):
         if event in RESERVED_EVENTS:
@@ -147,7 +147,7 @@ class BroadcastOperator(Generic[EmitEvents, SocketData]):
         return self._with(rooms=self._options.rooms | _rooms(room))
 
     def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
-        """The same as :meth:`to` (Node's ``in``; ``in`` is a Python keyword)."""
+        """The same as ``to()`` (Node's ``in``; ``in`` is a Python keyword)."""
         return self.to(room)
 
     def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
@@ -221,7 +221,8 @@ class BroadcastOperator(Generic[EmitEvents, SocketData]):
 
     async def emit(self, event: Any, /, *args: Any) -> None:  # type: ignore[misc]  # events take no keywords
         """Send the event to every targeted socket. ``args`` that cannot be sent (an ``int`` outside
-        [-2**63, 2**64) among them) raise ``EncodeError`` here, as :meth:`Socket.emit` explains.
+        [-2**63, 2**64) among them) raise ``EncodeError`` here, as
+        [``Socket.emit()``][aiosocketio.Socket.emit] explains.
 
         Args:
             event: The event's name (or a number), or a method of the emit map.
@@ -229,7 +230,7 @@ class BroadcastOperator(Generic[EmitEvents, SocketData]):
 
         Raises:
             ValueError: ``event`` is a reserved name.
-            TypeError: ``event`` is not a name, or a ``timeout()`` was set (use :meth:`emit_with_ack`).
+            TypeError: ``event`` is not a name, or a ``timeout()`` was set (use ``emit_with_ack()``).
             aiosocketio.parsers.packet.EncodeError: An argument the parser cannot send.
         """
         event = check_event_name(event)
@@ -259,7 +260,7 @@ class BroadcastOperator(Generic[EmitEvents, SocketData]):
 
     async def emit_with_ack(self, event: Any, /, *args: Any) -> list[Any]:  # type: ignore[misc]
         """Send the event and collect one answer per targeted client (Node's ``emitWithAck``); needs a
-        :meth:`timeout` first.
+        ``timeout()`` first.
 
         Args:
             event: The event's name, or a method of the emit map.
@@ -321,7 +322,8 @@ class BroadcastOperator(Generic[EmitEvents, SocketData]):
         """The matching sockets (Node's ``fetchSockets``): ``Socket`` objects here, ``RemoteSocket`` objects
         from other servers.
 
-        Typed (with an emit map) as :class:`FetchedSocket`, what both kinds offer; untyped as before.
+        Typed (with an emit map) as [``FetchedSocket``][aiosocketio.broadcast.FetchedSocket], what both kinds
+        offer; untyped as before.
 
         Returns:
             The sockets.
@@ -365,7 +367,7 @@ class BroadcastOperator(Generic[EmitEvents, SocketData]):
 
     async def all_sockets(self) -> set[str]:
         """The ids of the matching sockets (Node's ``allSockets``, deprecated there in favour of
-        :meth:`fetch_sockets`).
+        ``fetch_sockets()``).
 
         Returns:
             The socket ids.

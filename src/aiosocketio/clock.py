@@ -4,7 +4,7 @@ Every deadline of a server (Engine.IO heartbeats and upgrade timeouts, the Socke
 timeouts, the recovery window of the in-memory adapter) is read from and filed with one clock. By default that
 clock is the running event loop itself (an ``asyncio`` loop has exactly these three methods), so the ordinary
 path costs nothing more than the loop calls it made before. ``Server(clock=...)`` /
-``EngineServer(clock=...)`` take another one, such as :class:`aiosocketio.testing.FakeClock`, whose time only
+``EngineServer(clock=...)`` take another one, such as ``aiosocketio.testing.FakeClock``, whose time only
 moves when the test says so (see docs/testing.md).
 """
 
@@ -34,7 +34,7 @@ class Clock(Protocol):
         ...
 
     def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
-        """Call ``callback(*args)`` once :meth:`time` reaches ``when``."""
+        """Call ``callback(*args)`` once ``time()`` reaches ``when``."""
         ...
 
     def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> TimerHandle:

@@ -5,7 +5,7 @@ An event map is a ``Protocol`` whose methods are the events: ``def chat(self, ms
 names an event by the method itself (``socket.emit(ServerToClient.chat, "hi")``, ``@socket.on(ClientToServer.chat)``):
 Python's type system has no "keys of" operator that would tie the string ``"chat"`` to a member of a map, but a
 method reference carries its signature, which ``ParamSpec`` hands to the checkers. At run time the method's
-``__name__`` is the event's name, found once per call by :func:`event_name` (a string passes through untouched).
+``__name__`` is the event's name, found once per call by ``event_name()`` (a string passes through untouched).
 
 Every parameter has a default, so ``Server()`` and a bare ``Socket`` annotation mean what they meant before
 maps existed: string event names, any arguments, ``socket.data`` a ``dict[str, Any]``.

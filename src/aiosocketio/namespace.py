@@ -47,8 +47,8 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
     """One namespace (``io.of("/admin")``): a channel of its own over the clients' connections, with its own
     middlewares, sockets, rooms and adapter. See docs/guide/namespaces.md.
 
-    Made by :meth:`Server.of`, never directly. Its emitting and utility methods reach its sockets (on every
-    server of a cluster), like the server's, which are the main namespace's.
+    Made by [``Server.of()``][aiosocketio.Server.of], never directly. Its emitting and utility methods reach
+    its sockets (on every server of a cluster), like the server's, which are the main namespace's.
 
     Typed by its server's event maps and ``data`` type (docs/guide/typing.md)."""
 
@@ -302,7 +302,7 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
         return self._operator().to(room)
 
     def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
-        """The same as :meth:`to` (Node's ``nsp.in``; ``in`` is a Python keyword)."""
+        """The same as ``to()`` (Node's ``nsp.in``; ``in`` is a Python keyword)."""
         return self._operator().to(room)
 
     def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
@@ -332,7 +332,8 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
         return self._operator().volatile
 
     def compress(self, flag: bool = True) -> BroadcastOperator[EmitEvents, SocketData]:
-        """Set the compress flag of the next broadcast (Node's ``compress``); see :meth:`Server.compress`.
+        """Set the compress flag of the next broadcast (Node's ``compress``); see
+        [``Server.compress()``][aiosocketio.Server.compress].
 
         Args:
             flag: The flag's value.
@@ -390,7 +391,7 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
 
         Args:
             *args: The message's arguments.
-            **python_socketio: Not accepted, as in :meth:`emit`.
+            **python_socketio: Not accepted, as in ``emit()``.
         """
         if python_socketio:
             raise emit_keywords_error(self._target(), "send", None, python_socketio)
@@ -408,7 +409,7 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
 
     async def emit_with_ack(self, event: Any, /, *args: Any) -> list[Any]:  # type: ignore[misc]
         """Send an event to every socket of this namespace and wait for each client's acknowledgement (Node's
-        ``nsp.timeout(ms).emitWithAck``); needs a :meth:`timeout` first.
+        ``nsp.timeout(ms).emitWithAck``); needs a ``timeout()`` first.
 
         Args:
             event: The event's name, or a method of the emit map.
@@ -444,7 +445,7 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
 
     async def sockets_join(self, rooms: str | Iterable[str]) -> None:
         """Make every socket of this namespace join the room(s), on every server (Node's ``socketsJoin``);
-        chain :meth:`to` first to pick the sockets.
+        chain ``to()`` first to pick the sockets.
 
         Args:
             rooms: A room name, or several names.
@@ -469,7 +470,7 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
 
     async def all_sockets(self) -> set[str]:
         """The ids of the sockets of this namespace, on every server (Node's ``allSockets``, deprecated there
-        in favour of :meth:`fetch_sockets`).
+        in favour of ``fetch_sockets()``).
 
         Returns:
             The socket ids.
@@ -530,7 +531,7 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
     async def server_side_emit_with_ack(  # type: ignore[misc]
         self, event: Any, /, *args: Any, timeout: float | None = None
     ) -> list[Any]:
-        """Like :meth:`server_side_emit`, and wait for every other server's answer (Node's
+        """Like ``server_side_emit()``, and wait for every other server's answer (Node's
         ``serverSideEmitWithAck``): the return value of its first listener of the event.
 
         The typed form, with the server-side map's method, has no ``timeout=``: the adapter's default applies.
@@ -677,7 +678,8 @@ class ParentNamespace(Namespace[ListenEvents, EmitEvents, ServerSideEvents, Sock
         raise TypeError(f"{what}() is not supported on a parent namespace: call it on a child namespace")
 
     async def emit(self, event: Any, /, *args: Any, **python_socketio: Any) -> None:
-        """Send an event to every socket of every child namespace; see :meth:`Namespace.emit`."""
+        """Send an event to every socket of every child namespace; see
+        [``Namespace.emit()``][aiosocketio.Namespace.emit]."""
         for child in tuple(self._children):
             await child.emit(event, *args, **python_socketio)
 
@@ -687,11 +689,11 @@ class ParentNamespace(Namespace[ListenEvents, EmitEvents, ServerSideEvents, Sock
         return _FanOut([child.to(room) for child in self._children])  # type: ignore[return-value]
 
     def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
-        """The same as :meth:`to` (Node's ``in``)."""
+        """The same as ``to()`` (Node's ``in``)."""
         return self.to(room)
 
     def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
-        """Leave out the room(s) in every child namespace; chains as :meth:`to` does (Node's ``except``)."""
+        """Leave out the room(s) in every child namespace; chains as ``to()`` does (Node's ``except``)."""
         return _FanOut([child.except_(room) for child in self._children])  # type: ignore[return-value]
 
 

@@ -1,7 +1,7 @@
 """``Server``: the Socket.IO server (docs/api-contract.md#server): options, namespaces, and the main namespace's shortcuts.
 
-A ``Server`` is a :class:`aiosocketio.web.WebApp` through its Engine.IO server, so the built-in runner and the
-ASGI app serve it directly. Each Engine.IO session gets a :class:`~aiosocketio.client.Client`.
+A ``Server`` is a ``aiosocketio.web.WebApp`` through its Engine.IO server, so the built-in runner and the
+ASGI app serve it directly. Each Engine.IO session gets a ``Client``.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ def _recovery_options(value: Any) -> dict[str, Any] | None:
 class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, SocketData]):
     """A Socket.IO v4 server (Node's ``Server``, usually named ``io``).
 
-    It owns the namespaces (the main one, ``"/"``, is :attr:`sockets`), and its Engine.IO server
-    (:attr:`engine`) carries the connections. Serve it with :meth:`run`, :meth:`listen`, :func:`aiosocketio.run`
-    or as an ASGI app (:meth:`asgi_app`). Nothing here needs an event loop, so a server can be built at import
+    It owns the namespaces (the main one, ``"/"``, is ``sockets``), and its Engine.IO server (``engine``)
+    carries the connections. Serve it with ``run()``, ``listen()``, [``aiosocketio.run()``][aiosocketio.run]
+    or as an ASGI app (``asgi_app()``). Nothing here needs an event loop, so a server can be built at import
     time. The methods for emitting and for the utility operations (``to``, ``emit``, ``fetch_sockets``...)
     are shortcuts to the main namespace's.
 
@@ -359,7 +359,8 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
     def use(
         self, middleware: Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], Any]
     ) -> Callable[[Socket[ListenEvents, EmitEvents, ServerSideEvents, SocketData]], Any]:
-        """Add a connection middleware to the main namespace (``io.sockets.use``); see :meth:`Namespace.use`.
+        """Add a connection middleware to the main namespace (``io.sockets.use``); see
+        [``Namespace.use()``][aiosocketio.Namespace.use].
 
         Args:
             middleware: A function ``(socket)``, plain or ``async``, run for each connection attempt; raising
@@ -390,7 +391,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         return self.sockets.to(room)
 
     def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
-        """The same as :meth:`to` (Node's ``io.in``; ``in`` is a Python keyword)."""
+        """The same as ``to()`` (Node's ``io.in``; ``in`` is a Python keyword)."""
         return self.sockets.to(room)
 
     def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
@@ -472,7 +473,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
             ValueError: ``event`` is a reserved name (``connect``, ``disconnect``...).
             TypeError: ``event`` is not a name; or keyword arguments were given.
             aiosocketio.parsers.packet.EncodeError: An argument the parser cannot send (see
-                :meth:`Socket.emit`).
+                [``Socket.emit()``][aiosocketio.Socket.emit]).
         """
         await self.sockets.emit(event, *args, **python_socketio)
 
@@ -481,7 +482,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
         Args:
             *args: The message's arguments.
-            **python_socketio: Not accepted, as in :meth:`emit`.
+            **python_socketio: Not accepted, as in ``emit()``.
         """
         await self.sockets.send(*args, **python_socketio)
 
@@ -501,7 +502,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     async def emit_with_ack(self, event: Any, /, *args: Any) -> list[Any]:  # type: ignore[misc]
         """Send an event to every socket of the main namespace and wait for each client's acknowledgement
-        (Node's ``io.timeout(ms).emitWithAck``); needs a :meth:`timeout` first.
+        (Node's ``io.timeout(ms).emitWithAck``); needs a ``timeout()`` first.
 
         Args:
             event: The event's name, or a method of the emit map.
@@ -536,7 +537,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     async def sockets_join(self, rooms: str | Iterable[str]) -> None:
         """Make every socket of the main namespace join the room(s), on every server (Node's
-        ``socketsJoin``); chain :meth:`to` first to pick the sockets.
+        ``socketsJoin``); chain ``to()`` first to pick the sockets.
 
         Args:
             rooms: A room name, or several names.
@@ -563,7 +564,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     async def all_sockets(self) -> set[str]:
         """The ids of the sockets of the main namespace, on every server (Node's ``allSockets``, deprecated
-        there in favour of :meth:`fetch_sockets`).
+        there in favour of ``fetch_sockets()``).
 
         Returns:
             The socket ids.
@@ -607,7 +608,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
     async def server_side_emit_with_ack(  # type: ignore[misc]
         self, event: Any, /, *args: Any, timeout: float | None = None
     ) -> list[Any]:
-        """Like :meth:`server_side_emit`, and wait for every other server's answer (Node's
+        """Like ``server_side_emit()``, and wait for every other server's answer (Node's
         ``serverSideEmitWithAck``): the return value of its first listener of the event.
 
         Args:
@@ -648,7 +649,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     @property
     def has_own_adapter(self) -> bool:
-        """Whether the ``adapter`` option was given (False: the in-memory adapter, or :meth:`use_adapter`'s)."""
+        """Whether the ``adapter`` option was given (False: the in-memory adapter, or ``use_adapter()``'s)."""
         return self._adapter_given
 
     def use_adapter(self, factory: Callable[[Namespace], Adapter]) -> None:
@@ -731,7 +732,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         subscribes here), then emit ``startup``.
 
         The front-ends call it before serving, and the first request does if they did not, so applications
-        rarely need to. After a :meth:`shutdown` it starts them again, so a server can be served once more
+        rarely need to. After a ``shutdown()`` it starts them again, so a server can be served once more
         (on another loop too). Calling it while started does nothing.
 
         Raises:
@@ -763,7 +764,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         bundle's files.
 
         Returns:
-            The answer, or None when the request must go through :meth:`handle_http`.
+            The answer, or None when the request must go through ``handle_http()``.
         """
         if not self._started:
             return None
@@ -801,8 +802,8 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         """Stop serving the Socket.IO side: emit ``shutdown``, disconnect every socket (reason ``"server
         shutting down"``), close the adapters, then every Engine.IO session.
 
-        The front-ends call it when they stop; :meth:`close` also stops the listening server. A request still
-        in flight afterwards does not start the server again: only :meth:`startup` does.
+        The front-ends call it when they stop; ``close()`` also stops the listening server. A request still
+        in flight afterwards does not start the server again: only ``startup()`` does.
         """
         if self._started:
             self.emit_event("shutdown")
@@ -817,7 +818,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     async def close(self) -> None:
         """Close the server (Node's ``io.close()``): disconnect everyone, close the adapters and the listening
-        server started by :meth:`listen`, if any."""
+        server started by ``listen()``, if any."""
         running = self._running
         self._running = None
         if running is not None:
@@ -862,7 +863,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     async def listen(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> Any:
         """Serve with the built-in server inside the running loop (Node's ``io.listen``), and return once it
-        listens; :meth:`close` stops it.
+        listens; ``close()`` stops it.
 
         Args:
             host: The address to listen on.

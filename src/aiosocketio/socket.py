@@ -209,7 +209,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     Made by the namespace for each connection attempt, never directly.
 
-    Its own events (listen with :meth:`on`): ``disconnecting`` and ``disconnect`` with ``(reason,
+    Its own events (listen with ``on()``): ``disconnecting`` and ``disconnect`` with ``(reason,
     description)``, the first while the socket is still in its rooms; ``error`` with the exception a
     per-packet middleware raised. Every other name is an event of the client.
 
@@ -325,7 +325,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         """Send an event to this client: a name, or the emit map's method (docs/guide/typing.md).
 
         ``args`` must be what JSON (or the configured parser) can carry; anything else raises
-        :class:`~aiosocketio.parsers.packet.EncodeError` here, before anything is sent. That includes an ``int``
+        ``EncodeError`` here, before anything is sent. That includes an ``int``
         outside [-2**63, 2**64): JavaScript has no such number (``JSON.stringify`` refuses a BigInt), so send a
         ``str``, or a ``float`` for the nearest double. Ints beyond 2**53 are sent exactly, and a JavaScript
         client reads them as the nearest double. Once the socket is disconnected, nothing is sent.
@@ -336,7 +336,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
         Raises:
             ValueError: ``event`` is a reserved name (``connect``, ``disconnect``...).
-            TypeError: ``event`` is not a name; or a ``timeout()`` was set (use :meth:`emit_with_ack`).
+            TypeError: ``event`` is not a name; or a ``timeout()`` was set (use ``emit_with_ack()``).
             aiosocketio.parsers.packet.EncodeError: An argument the parser cannot send.
         """
         self._emit(event, args, _NO_FLAGS)
@@ -361,7 +361,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     async def emit_with_ack(self, event: Any, /, *args: Any) -> Any:  # type: ignore[misc]
         """Send an event and wait for the client's acknowledgement (Node's ``emitWithAck``), forever unless
-        ``timeout()`` was set. ``args`` that cannot be sent raise ``EncodeError`` at once, as in :meth:`emit`.
+        ``timeout()`` was set. ``args`` that cannot be sent raise ``EncodeError`` at once, as in ``emit()``.
 
         Args:
             event: The event's name, or a method of the emit map.
@@ -400,7 +400,8 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         return _Emitter(self._emit, self._emit_with_ack, BroadcastFlags(volatile=True))
 
     def compress(self, flag: bool = True) -> _Emitter[EmitEvents]:
-        """Set the compress flag of the next emit (Node's ``compress``); see :meth:`Server.compress`.
+        """Set the compress flag of the next emit (Node's ``compress``); see
+        [``Server.compress()``][aiosocketio.Server.compress].
 
         Args:
             flag: The flag's value.
@@ -461,7 +462,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
     def deliver_with_ack(
         self, items: list[str | bytes], volatile: bool, ack_id: int, callback: AckCallback
     ) -> None:
-        """For adapters, not needed by applications: :meth:`deliver` a packet that asks for acknowledgement
+        """For adapters, not needed by applications: ``deliver()`` a packet that asks for acknowledgement
         ``ack_id``; ``callback`` gets the answer."""
         self._acks[ack_id] = callback
         self.client.write(items, volatile)
@@ -494,7 +495,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         self.leave_now(room)
 
     def join_now(self, rooms: Iterable[str]) -> None:
-        """For adapters and recovery, not needed by applications: :meth:`join` without waiting; the rooms are
+        """For adapters and recovery, not needed by applications: ``join()`` without waiting; the rooms are
         joined on return."""
         # once disconnected, joining does nothing (docs/protocol/server.md#rooms)
         if self._closed or self.client.closed:
@@ -502,7 +503,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         self.nsp.adapter.add_all(self.id, rooms)
 
     def leave_now(self, room: str) -> None:
-        """For adapters, not needed by applications: :meth:`leave` without waiting."""
+        """For adapters, not needed by applications: ``leave()`` without waiting."""
         self.nsp.adapter.delete(self.id, room)
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
@@ -520,7 +521,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         return self._broadcast_operator().to(room)
 
     def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
-        """The same as :meth:`to` (Node's ``socket.in``; ``in`` is a Python keyword)."""
+        """The same as ``to()`` (Node's ``socket.in``; ``in`` is a Python keyword)."""
         return self.to(room)
 
     def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
@@ -628,7 +629,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         return listener
 
     def prepend_any(self, listener: Listener) -> Listener:
-        """Like :meth:`on_any`, but the listener is called before the catch-all listeners added so far (Node's
+        """Like ``on_any()``, but the listener is called before the catch-all listeners added so far (Node's
         ``prependAny``).
 
         Args:
@@ -675,7 +676,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         return listener
 
     def prepend_any_outgoing(self, listener: Listener) -> Listener:
-        """Like :meth:`on_any_outgoing`, but the listener is called before those added so far (Node's
+        """Like ``on_any_outgoing()``, but the listener is called before those added so far (Node's
         ``prependAnyOutgoing``).
 
         Args:
@@ -884,7 +885,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         self.disconnect_now(close)
 
     def disconnect_now(self, close: bool) -> None:
-        """For adapters and the client layer, not needed by applications: :meth:`disconnect` without
+        """For adapters and the client layer, not needed by applications: ``disconnect()`` without
         waiting."""
         if not self.connected:
             return

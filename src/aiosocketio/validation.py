@@ -8,7 +8,7 @@ it is. A handler with no such parameter is returned unchanged, so it costs nothi
 An event whose arguments do not convert never reaches the handler: the wrapper returns the error below instead,
 which the server sends as the acknowledgement when the client asked for one (and drops otherwise). Either way
 the refusal is logged (a warning on the ``aiosocketio`` logger, without the client's data) and counted in
-:data:`refusals`, by handler. The acknowledgement::
+``refusals``, by handler. The acknowledgement::
 
     {"error": "invalid arguments",
      "details": [{"argument": 0, "path": "age", "message": "Input should be a valid integer"}]}
