@@ -150,8 +150,9 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         super().__init__()
         connect_timeout = seconds("connect_timeout", connect_timeout, limit=TIMER_LIMIT)
         self.engine = EngineServer(path, **engine_options)
-        """The Engine.IO server under this one (Node's ``io.engine``): its options, its ``connection`` and
-        ``initial_headers`` hooks, and its ``clients_count``."""
+        """The Engine.IO server under this one (Node's ``io.engine``): its options, its hooks
+        (``initial_headers``, ``headers``, ``connection_error`` events, ``generate_id``) and its
+        ``clients_count`` (docs/guide/engine.md)."""
         self._bundle = ClientBundle(self.engine.path, find_client_dir(client_dir)) if serve_client else None
         self.engine.on("connection", self._on_engine_connection)
         self.connect_timeout = float(connect_timeout)
