@@ -35,8 +35,10 @@ from typing import Any, TypeVar
 __all__ = ["refusals", "validated"]
 
 logger = logging.getLogger("aiosocketio")
+"""The ``aiosocketio`` logger, where each refused event is reported (a warning, without the client's data)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+"""The type of the handler ``validated`` decorates: it returns a function of the same type."""
 
 refusals: Counter[str] = Counter()
 """How many events each ``@validated`` handler refused, by the handler's qualified name."""
