@@ -417,8 +417,9 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     @property
     def volatile(self) -> BroadcastOperator[EmitEvents, SocketData]:
-        """A broadcast operator whose packets are dropped for the clients whose connection is not ready to
-        take them right now (not yet connected, or still sending the previous packets), instead of queued."""
+        """A broadcast operator whose packets are dropped, instead of queued, for the clients whose connection
+        is not ready to take them right now: over WebSocket once the writes are paused (the client is not
+        keeping up), over long-polling whenever no GET request is waiting (docs/guide/limits.md)."""
         return self.sockets.volatile
 
     def compress(self, flag: bool = True) -> BroadcastOperator[EmitEvents, SocketData]:
