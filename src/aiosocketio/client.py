@@ -30,7 +30,12 @@ namespace_log = logging.getLogger("aiosocketio.namespace")
 
 
 class Client:
-    """The Socket.IO side of one Engine.IO session."""
+    """The Socket.IO side of one Engine.IO session (Node's ``Client``), shared by the sockets of that
+    connection in every namespace; an application reaches it as ``socket.client``.
+
+    Its methods are for the server, namespace and socket layers, not needed by applications; ``conn``,
+    ``id`` and ``sockets`` are the parts worth reading.
+    """
 
     __slots__ = (
         "_connect_timer",
@@ -47,11 +52,16 @@ class Client:
 
     def __init__(self, server: ClientServer, conn: EngineSocket) -> None:
         self.server = server
+        """The server."""
         self.conn = conn
+        """The Engine.IO session (Node's ``client.conn``): its transport, its ``upgrade`` and ``close`` events."""
         self.id = conn.id
+        """The Engine.IO session id (not a socket id)."""
         self.closed = False
-        # Read once per session: with tracing off, a packet costs the test of this boolean (docs/operations/logging.md).
+        """Whether the connection is closed (or closing): every socket of it is then disconnected."""
         self.trace = logger.isEnabledFor(logging.DEBUG)
+        """Whether this session's packets are traced at DEBUG: read once per session, so that with tracing off a
+        packet costs the test of this boolean (docs/operations/logging.md)."""
         self._decoder = server.new_decoder()
         # The default decoder reads a plain EVENT on "/" without building a Packet (``add_event``). Exactly that
         # class: a subclass may have changed what add() does, and then add() must see every message.
@@ -135,7 +145,8 @@ class Client:
         spawn(self._connect(name, auth))
 
     def connect_v2_main(self) -> None:
-        """A v2 client (Engine.IO protocol 3) is in the main namespace from the start, without asking (docs/protocol/engineio-v3.md)."""
+        """For the server, not needed by applications: a v2 client (Engine.IO protocol 3) is in the main
+        namespace from the start, without asking (docs/protocol/engineio-v3.md)."""
         self._start_connect("/", {})
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
@@ -170,7 +181,8 @@ class Client:
     # -- from the namespaces -----------------------------------------------------------------------------
 
     def connect_succeeded(self, socket: ClientSocket) -> None:
-        """The namespace accepted ``socket``: send the CONNECT reply (its id, and its pid with recovery)."""
+        """For the namespaces, not needed by applications: the namespace accepted ``socket``, so send the
+        CONNECT reply (its id, and its pid with recovery)."""
         self._sockets[socket.nsp.name] = socket
         namespace_log.debug(
             "session %s: namespace %s connected, socket %s%s",
@@ -191,7 +203,8 @@ class Client:
         self._write_packet(Packet(PacketType.CONNECT, socket.nsp.name, reply))
 
     def connect_failed(self, name: str, message: str, data: Any) -> None:
-        """The namespace ``name`` refused the connection: send CONNECT_ERROR."""
+        """For the namespaces, not needed by applications: the namespace ``name`` refused the connection, so
+        send CONNECT_ERROR with ``message`` and ``data``."""
         namespace_log.debug("session %s: namespace %s refused: %s", self.id, name, message)
         if self.conn.protocol == 3:  # a v2 client gets the error's data, or its message, as the payload
             self._write_packet(Packet(PacketType.CONNECT_ERROR, name, data if _js_truthy(data) else message))
@@ -199,7 +212,8 @@ class Client:
         self._write_packet(connect_error_packet(name, message, data))
 
     def remove(self, socket: ClientSocket) -> None:
-        """``socket`` disconnected: its namespace is free to be joined again."""
+        """For sockets, not needed by applications: ``socket`` disconnected, so its namespace is free to be
+        joined again."""
         if self._sockets.get(socket.nsp.name) is socket:
             del self._sockets[socket.nsp.name]
 
@@ -215,7 +229,8 @@ class Client:
         logger.debug("session %s: sent %s", self.id, describe_packet(kind, nsp, data, ack_id))
 
     def write(self, items: list[str | bytes], volatile: bool) -> None:
-        """Hand encoded Engine.IO items to the session; a volatile packet is dropped unless it can leave now."""
+        """For sockets and adapters, not needed by applications: hand encoded Engine.IO items to the session;
+        a volatile packet is dropped unless it can leave now."""
         conn = self.conn
         if volatile and not conn.writable:
             if conn.has_listeners("packet_dropped"):  # for metrics (docs/operations/metrics.md)
@@ -227,7 +242,8 @@ class Client:
     # -- closing -----------------------------------------------------------------------------------------
 
     def disconnect_all_and_close(self) -> None:
-        """``socket.disconnect(close=True)``: every namespace gets DISCONNECT, then the connection closes."""
+        """For sockets, not needed by applications: ``socket.disconnect(close=True)``; every namespace gets
+        DISCONNECT, then the connection closes."""
         for socket in tuple(self._sockets.values()):
             socket.disconnect_now(False)
         self._close("forced server close")
@@ -238,7 +254,8 @@ class Client:
         self.conn.close_nowait()
 
     def on_close(self, reason: str, description: Any = None) -> None:
-        """The connection closed (or is being closed) with ``reason``: close every socket, once."""
+        """For the server and the Engine.IO session, not needed by applications: the connection closed (or is
+        being closed) with ``reason``, so close every socket, once."""
         if self.closed:
             return
         self.closed = True

@@ -5,7 +5,7 @@ An event map is a ``Protocol`` whose methods are the events: ``def chat(self, ms
 names an event by the method itself (``socket.emit(ServerToClient.chat, "hi")``, ``@socket.on(ClientToServer.chat)``):
 Python's type system has no "keys of" operator that would tie the string ``"chat"`` to a member of a map, but a
 method reference carries its signature, which ``ParamSpec`` hands to the checkers. At run time the method's
-``__name__`` is the event's name, found once per call by :func:`event_name` (a string passes through untouched).
+``__name__`` is the event's name, found once per call by ``event_name()`` (a string passes through untouched).
 
 Every parameter has a default, so ``Server()`` and a bare ``Socket`` annotation mean what they meant before
 maps existed: string event names, any arguments, ``socket.data`` a ``dict[str, Any]``.
@@ -29,6 +29,8 @@ else:
     except ImportError:  # pragma: no cover - typing_extensions comes with most environments
 
         def TypeVar(name: str, *constraints: Any, default: Any = None, **options: Any) -> Any:
+            """``typing.TypeVar`` that accepts and ignores ``default`` (Python before 3.13, without
+            typing_extensions)."""
             import typing
 
             return typing.TypeVar(name, *constraints, **options)
@@ -66,7 +68,14 @@ SocketData = TypeVar("SocketData", default=dict[str, Any])
 def event_name(event: Any) -> Any:
     """The name to send or listen to for ``event``: a string (or number) as it is, a map's method by its name.
 
-    Anything else is returned unchanged, for the caller's own check to refuse with its usual message."""
+    Anything else is returned unchanged, for the caller's own check to refuse with its usual message.
+
+    Args:
+        event: An event's name, or a method of an event map (``ServerToClient.chat``).
+
+    Returns:
+        The method's ``__name__`` (``"chat"``), else ``event`` itself.
+    """
     if type(event) is FunctionType:
         return event.__name__
     return event

@@ -40,12 +40,14 @@ __all__ = ["Handshake", "Socket"]
 logger = logging.getLogger("aiosocketio.socket")
 
 Listener = Callable[..., Any]
+"""An event listener, plain or ``async``."""
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Listener)
-#: A ``disconnect``/``disconnecting`` listener: ``(reason, description)``.
 ReasonF = TypeVar("ReasonF", bound=Callable[[str, Any], object])
+"""A ``disconnect``/``disconnecting`` listener: ``(reason, description)``."""
 ErrorF = TypeVar("ErrorF", bound=Callable[[Exception], object])
+"""An ``error`` listener: it gets the exception a per-packet middleware raised."""
 
 
 def js_date_string(moment: datetime) -> str:
@@ -72,20 +74,43 @@ def _date_string(second: int) -> str:
 
 @dataclass(slots=True)
 class Handshake:
-    """The handshake of a socket, with the reference's field names and JSON types (it crosses the cluster)."""
+    """The details of a socket's connection request (``socket.handshake``), with Node's field names and JSON
+    types, so that it crosses a cluster as it is (``fetch_sockets`` on another server gets the same fields).
+
+    It is taken from the HTTP request that opened the Engine.IO session, plus the ``auth`` payload of the
+    namespace's CONNECT packet.
+    """
 
     headers: dict[str, str]
+    """The request's headers, names in lower case."""
     time: str
+    """When the socket was created, as JavaScript's ``Date.toString()`` writes it."""
     address: str
+    """The client's IP address (the peer of the TCP connection, or what the front-end reports)."""
     xdomain: bool
+    """Whether the request came from another origin (it carried an ``Origin`` header)."""
     secure: bool
+    """Whether the connection is encrypted (HTTPS/WSS)."""
     issued: int
+    """When the socket was created, in milliseconds since the epoch."""
     url: str
+    """The request's path and query string, as the client sent them."""
     query: dict[str, str]
+    """The request's query parameters (``EIO``, ``transport`` and the client's own ``query`` option)."""
     auth: dict[str, Any] = field(default_factory=dict)
+    """The ``auth`` payload the client sent with its CONNECT packet (``{}`` when none)."""
 
     @classmethod
     def from_request(cls, request: Request, auth: dict[str, Any]) -> Handshake:
+        """For the socket layer, not needed by applications: the handshake of a new socket.
+
+        Args:
+            request: The HTTP request that opened the Engine.IO session.
+            auth: The client's auth payload for the namespace.
+
+        Returns:
+            The handshake, timed now.
+        """
         now = time.time()
         return cls(
             headers=request.headers.shared_dict(),  # shared with the request, like Node's handshake
@@ -100,6 +125,12 @@ class Handshake:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The handshake as a plain dict, with Node's field names (what goes over a cluster or to the Admin
+        UI).
+
+        Returns:
+            A new dict of the fields (a copy: changing it leaves the handshake as it is).
+        """
         return asdict(self)
 
 
@@ -173,7 +204,14 @@ _TWO_ARGUMENT_EVENTS = frozenset({"disconnect", "disconnecting"})
 
 
 class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, SocketData]):
-    """One client connected to one namespace. See docs/api-contract.md#socket.
+    """One client connected to one namespace (Node's ``Socket``): what ``connection`` listeners and middlewares
+    get. A client connected to two namespaces has two sockets, over one connection (``client``).
+
+    Made by the namespace for each connection attempt, never directly.
+
+    Its own events (listen with ``on()``): ``disconnecting`` and ``disconnect`` with ``(reason,
+    description)``, the first while the socket is still in its rooms; ``error`` with the exception a
+    per-packet middleware raised. Every other name is an event of the client.
 
     Typed by the event maps and the ``data`` type of its server (docs/guide/typing.md)."""
 
@@ -206,14 +244,25 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
     ) -> None:
         super().__init__()
         self.nsp = nsp
+        """The namespace this socket is connected to."""
         self.server: AdapterServer = nsp.server
+        """The server."""
         self.client = client
+        """The client: the Socket.IO side of the connection, shared by the sockets of the client's other
+        namespaces (Node's ``socket.client``)."""
         self.id = sid
+        """The socket's id, random and unique (Node's ``socket.id``); the socket is in a room of that name."""
         self.pid = pid  # the private session id, only with connection state recovery
+        """The private session id with which the client can recover this socket's state after a disconnection;
+        None when connection state recovery is off. Never share it."""
         self.handshake = Handshake.from_request(client.conn.request, auth)
+        """The details of the connection request: headers, address, query, auth..."""
         self._data: Any = None  # ``data``, made on first use
         self.connected = False
+        """Whether the socket is connected: False in the middlewares and once disconnected."""
         self.recovered = False
+        """Whether this socket took back the state (id, rooms, ``data``, missed packets) of a socket that
+        disconnected, by connection state recovery (docs/guide/recovery.md)."""
         self._closed = False
         self._acks: dict[int, Callable[..., None]] = {}
         # Made on first use: most sockets never get an any-listener or a middleware, and three empty lists
@@ -256,6 +305,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     @property
     def disconnected(self) -> bool:
+        """Whether the socket is not connected (yet, or any more): ``not connected``."""
         return not self.connected
 
     @property
@@ -265,6 +315,8 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     @property
     def request(self) -> Request:
+        """The HTTP request that opened the Engine.IO session (Node's ``socket.request``): the first
+        long-polling request, or the upgrade request of a client that starts with WebSocket."""
         return self.client.conn.request
 
     @property
@@ -287,15 +339,28 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         """Send an event to this client: a name, or the emit map's method (docs/guide/typing.md).
 
         ``args`` must be what JSON (or the configured parser) can carry; anything else raises
-        :class:`~aiosocketio.parsers.packet.EncodeError` here, before anything is sent. That includes an ``int``
+        ``EncodeError`` here, before anything is sent. That includes an ``int``
         outside [-2**63, 2**64): JavaScript has no such number (``JSON.stringify`` refuses a BigInt), so send a
         ``str``, or a ``float`` for the nearest double. Ints beyond 2**53 are sent exactly, and a JavaScript
-        client reads them as the nearest double.
+        client reads them as the nearest double. Once the socket is disconnected, nothing is sent.
+
+        Args:
+            event: The event's name (or a number), or a method of the emit map.
+            *args: The event's arguments (``bytes`` go as binary attachments).
+
+        Raises:
+            ValueError: ``event`` is a reserved name (``connect``, ``disconnect``...).
+            TypeError: ``event`` is not a name; or a ``timeout()`` was set (use ``emit_with_ack()``).
+            aiosocketio.parsers.packet.EncodeError: An argument the parser cannot send.
         """
         self._emit(event, args, _NO_FLAGS)
 
     async def send(self, *args: Any) -> None:
-        """``emit("message", *args)``."""
+        """Emit a ``message`` event: ``emit("message", *args)``.
+
+        Args:
+            *args: The message's arguments.
+        """
         self._emit("message", args, _NO_FLAGS)
 
     @overload
@@ -309,20 +374,55 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
     ) -> Any: ...
 
     async def emit_with_ack(self, event: Any, /, *args: Any) -> Any:  # type: ignore[misc]
-        """Send an event and wait for the client's acknowledgement (forever, unless ``timeout()`` was set).
-        ``args`` that cannot be sent raise ``EncodeError`` at once, as in :meth:`emit`."""
+        """Send an event and wait for the client's acknowledgement (Node's ``emitWithAck``), forever unless
+        ``timeout()`` was set. ``args`` that cannot be sent raise ``EncodeError`` at once, as in ``emit()``.
+
+        Args:
+            event: The event's name, or a method of the emit map.
+            *args: The event's arguments.
+
+        Returns:
+            What the client acknowledged with: its one argument, a tuple of several, or None for none.
+
+        Raises:
+            aiosocketio.AckTimeoutError: No answer within the ``timeout()``.
+            ValueError: A reserved event name.
+            aiosocketio.parsers.packet.EncodeError: An argument the parser cannot send.
+        """
         return await self._emit_with_ack(event, args, _NO_FLAGS)
 
     def timeout(self, seconds: float) -> _Emitter[EmitEvents]:
-        """``await socket.timeout(5).emit_with_ack(...)`` raises ``AckTimeoutError`` after 5 seconds."""
+        """Set how long the next ``emit_with_ack`` waits: ``await socket.timeout(5).emit_with_ack(...)``
+        raises ``AckTimeoutError`` after 5 seconds without an answer.
+
+        Args:
+            seconds: The time to wait, in seconds (0 expires at once).
+
+        Returns:
+            An emitter bound to this socket with the timeout (``emit_with_ack``, and more flags).
+
+        Raises:
+            ValueError: ``seconds`` is negative, not finite, or so large it looks like milliseconds.
+            TypeError: ``seconds`` is not a number.
+        """
         return _Emitter(self._emit, self._emit_with_ack, BroadcastFlags(timeout=ack_timeout(seconds)))
 
     @property
     def volatile(self) -> _Emitter[EmitEvents]:
-        """The next emit may be dropped if the transport is not ready for it."""
+        """An emitter bound to this socket whose next packet is dropped, instead of queued, if the connection
+        is not ready to take it right now (``await socket.volatile.emit("tick")``)."""
         return _Emitter(self._emit, self._emit_with_ack, BroadcastFlags(volatile=True))
 
     def compress(self, flag: bool = True) -> _Emitter[EmitEvents]:
+        """Set the compress flag of the next emit (Node's ``compress``); see
+        [``Server.compress()``][aiosocketio.Server.compress].
+
+        Args:
+            flag: The flag's value.
+
+        Returns:
+            An emitter bound to this socket carrying the flag.
+        """
         return _Emitter(self._emit, self._emit_with_ack, BroadcastFlags(compress=flag))
 
     def _emit(self, event: Any, args: tuple[Any, ...], flags: BroadcastFlags) -> None:
@@ -373,56 +473,99 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
             raise AckTimeoutError() from None
 
     def deliver(self, items: list[str | bytes], volatile: bool) -> None:
-        """Write encoded Engine.IO items to the client (how adapters deliver broadcasts); a volatile packet is
-        dropped unless the transport can take it now."""
+        """For adapters, not needed by applications: write encoded Engine.IO items to the client (how
+        broadcasts are delivered); a volatile packet is dropped unless the transport can take it now."""
         self.client.write(items, volatile)
 
     def deliver_with_ack(
         self, items: list[str | bytes], volatile: bool, ack_id: int, callback: AckCallback
     ) -> None:
-        """:meth:`deliver` a packet that asks for acknowledgement ``ack_id``; ``callback`` gets the answer."""
+        """For adapters, not needed by applications: ``deliver()`` a packet that asks for acknowledgement
+        ``ack_id``; ``callback`` gets the answer."""
         self._acks[ack_id] = callback
         self.client.write(items, volatile)
 
     # -- rooms -------------------------------------------------------------------------------------------
 
     async def join(self, rooms: str | Iterable[str]) -> None:
-        """Join a room or several; does nothing once disconnected."""
+        """Join a room or several; does nothing once disconnected. A socket leaves all its rooms when it
+        disconnects.
+
+        Args:
+            rooms: A room name, or several names.
+
+        Raises:
+            TypeError: A room name that is not a str.
+        """
         self.join_now([rooms] if isinstance(rooms, str) else room_list(rooms))
 
     async def leave(self, room: str) -> None:
+        """Leave a room (nothing happens if the socket is not in it).
+
+        Args:
+            room: The room's name (one: Node's ``leave`` takes one too).
+
+        Raises:
+            TypeError: ``room`` is not a str.
+        """
         if not isinstance(room, str):
             raise TypeError(f"leave() takes one room name, a str, not {type_name(room)}")
         self.leave_now(room)
 
     def join_now(self, rooms: Iterable[str]) -> None:
-        """:meth:`join` without waiting (for adapters and recovery): the rooms are joined on return."""
+        """For adapters and recovery, not needed by applications: ``join()`` without waiting; the rooms are
+        joined on return."""
         # once disconnected, joining does nothing (docs/protocol/server.md#rooms)
         if self._closed or self.client.closed:
             return
         self.nsp.adapter.add_all(self.id, rooms)
 
     def leave_now(self, room: str) -> None:
-        """:meth:`leave` without waiting (for adapters)."""
+        """For adapters, not needed by applications: ``leave()`` without waiting."""
         self.nsp.adapter.delete(self.id, room)
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
-        """Broadcast to the room(s), never to this socket itself."""
+        """Target the sockets of the namespace in the room(s), never this socket itself.
+
+        Args:
+            room: A room name, or several names.
+
+        Returns:
+            A new broadcast operator: ``await socket.to("game").emit("move", m)``.
+
+        Raises:
+            TypeError: A room name that is not a str.
+        """
         return self._broadcast_operator().to(room)
 
     def in_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
+        """The same as ``to()`` (Node's ``socket.in``; ``in`` is a Python keyword)."""
         return self.to(room)
 
     def except_(self, room: str | Iterable[str]) -> BroadcastOperator[EmitEvents, SocketData]:
+        """Target every other socket of the namespace except those in the room(s) (Node's ``socket.except``).
+
+        Args:
+            room: A room name, or several names.
+
+        Returns:
+            A new broadcast operator.
+
+        Raises:
+            TypeError: A room name that is not a str.
+        """
         return self._broadcast_operator().except_(room)
 
     @property
     def broadcast(self) -> BroadcastOperator[EmitEvents, SocketData]:
-        """Every socket of the namespace but this one."""
+        """A broadcast operator that targets every socket of the namespace but this one (Node's
+        ``socket.broadcast``)."""
         return self._broadcast_operator()
 
     @property
     def local(self) -> BroadcastOperator[EmitEvents, SocketData]:
+        """A broadcast operator that targets the other sockets of the namespace on this server only, not the
+        rest of the cluster."""
         return self._broadcast_operator().local
 
     def _broadcast_operator(self) -> BroadcastOperator[EmitEvents, SocketData]:
@@ -460,7 +603,24 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
     def on(self, event: Any, listener: Any = None) -> Any:
         """Listen to an event of the client: a name, or the listen map's method (docs/guide/typing.md); without
-        a listener, a decorator."""
+        a listener, a decorator.
+
+        The listener gets the event's arguments. When the client asked for an acknowledgement, the first
+        listener's return value (awaited for an ``async`` one) is sent as the answer: a tuple for several
+        arguments, None for none. The socket's own events are ``disconnecting``, ``disconnect`` (``(reason,
+        description)``) and ``error``.
+
+        Args:
+            event: The event's name, or a method of the listen map.
+            listener: The function to call, plain or ``async``.
+
+        Returns:
+            ``listener``, or a decorator that registers the function it decorates and returns it.
+
+        Raises:
+            TypeError: ``event`` is not a str, ``listener`` is not callable, or a ``disconnect`` listener
+                cannot take ``(reason, description)``.
+        """
         event = event_name(event)
         if listener is None:
             return EventEmitter.on(self, event)
@@ -472,26 +632,61 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         super()._add_listener(event, listener)
 
     def on_any(self, listener: Listener) -> Listener:
-        """Called with ``(event, *args)`` for every incoming event, before the per-packet middlewares."""
+        """Add a catch-all listener (Node's ``onAny``): called with ``(event, *args)`` for every incoming
+        event, before the per-packet middlewares; its return value is not an acknowledgement.
+
+        Args:
+            listener: The function to call, plain or ``async``.
+
+        Returns:
+            ``listener``, so this works as a decorator.
+        """
         if self._any_incoming is None:
             self._any_incoming = []
         self._any_incoming.append(listener)
         return listener
 
     def prepend_any(self, listener: Listener) -> Listener:
+        """Like ``on_any()``, but the listener is called before the catch-all listeners added so far (Node's
+        ``prependAny``).
+
+        Args:
+            listener: The function to call.
+
+        Returns:
+            ``listener``.
+        """
         if self._any_incoming is None:
             self._any_incoming = []
         self._any_incoming.insert(0, listener)
         return listener
 
     def off_any(self, listener: Listener | None = None) -> None:
+        """Remove a catch-all listener, or all of them (Node's ``offAny``).
+
+        Args:
+            listener: The listener to remove (nothing happens if it is not one); None removes every one.
+        """
         _remove(self._any_incoming, listener)
 
     def listeners_any(self) -> list[Listener]:
+        """The catch-all listeners, in call order (Node's ``listenersAny``).
+
+        Returns:
+            A copy of the list.
+        """
         return list(self._any_incoming or ())
 
     def on_any_outgoing(self, listener: Listener) -> Listener:
-        """Called with ``(event, *args)`` for every event this socket emits (broadcasts included)."""
+        """Add a catch-all listener of outgoing events (Node's ``onAnyOutgoing``): called with
+        ``(event, *args)`` for every event sent to this socket's client, broadcasts included.
+
+        Args:
+            listener: The function to call, plain or ``async``.
+
+        Returns:
+            ``listener``, so this works as a decorator.
+        """
         self.nsp.outgoing_listeners = True
         if self._any_outgoing is None:
             self._any_outgoing = []
@@ -499,6 +694,15 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         return listener
 
     def prepend_any_outgoing(self, listener: Listener) -> Listener:
+        """Like ``on_any_outgoing()``, but the listener is called before those added so far (Node's
+        ``prependAnyOutgoing``).
+
+        Args:
+            listener: The function to call.
+
+        Returns:
+            ``listener``.
+        """
         self.nsp.outgoing_listeners = True
         if self._any_outgoing is None:
             self._any_outgoing = []
@@ -506,13 +710,37 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         return listener
 
     def off_any_outgoing(self, listener: Listener | None = None) -> None:
+        """Remove a catch-all listener of outgoing events, or all of them (Node's ``offAnyOutgoing``).
+
+        Args:
+            listener: The listener to remove (nothing happens if it is not one); None removes every one.
+        """
         _remove(self._any_outgoing, listener)
 
     def listeners_any_outgoing(self) -> list[Listener]:
+        """The catch-all listeners of outgoing events, in call order (Node's ``listenersAnyOutgoing``).
+
+        Returns:
+            A copy of the list.
+        """
         return list(self._any_outgoing or ())
 
     def use(self, middleware: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
-        """A per-packet middleware ``(packet)`` (sync or async); raising drops the event and emits ``error``."""
+        """Add a per-packet middleware: a function run for every incoming event, before its listeners.
+
+        Middlewares run in the order they were added, one event after the other, and get the packet as a
+        list ``[event, *args]`` that they may change. Raising drops the event and emits ``error`` on the
+        socket with the exception. See docs/guide/middlewares.md.
+
+        Args:
+            middleware: A function ``(packet)``, plain or ``async``.
+
+        Returns:
+            ``middleware``, so this works as a decorator.
+
+        Raises:
+            TypeError: ``middleware`` is not callable.
+        """
         if not callable(middleware):
             raise TypeError("socket.use() takes a function (packet) -> None, sync or async")
         if self._middlewares is None:
@@ -523,7 +751,8 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
     # -- incoming ----------------------------------------------------------------------------------------
 
     def on_packet(self, packet: Packet) -> None:
-        """A packet for this socket from its client: EVENT, ACK or DISCONNECT (others are the client's)."""
+        """For the client layer, not needed by applications: a packet for this socket from its client: EVENT,
+        ACK or DISCONNECT (others are the client's)."""
         kind = packet.type
         if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
             data = packet.data
@@ -542,7 +771,8 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
             self._on_disconnect_packet()
 
     def on_event(self, data: list[Any], ack_id: int | None) -> None:
-        """An incoming event: ``data`` is ``[name, *args]`` (never empty), ``ack_id`` the id to answer."""
+        """For the client layer, not needed by applications: an incoming event; ``data`` is ``[name, *args]``
+        (never empty), ``ack_id`` the id to answer."""
         event = data[0]
         args = data[1:]
         if self._any_incoming:
@@ -576,7 +806,8 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
             self._dispatch(packet[0], packet[1:], ack_id)
 
     def emit_reserved(self, event: str, *args: Any) -> None:
-        """Fire a local event (``error``, ``disconnecting``, ``disconnect``) on this socket's listeners."""
+        """For the other layers of the package, not needed by applications: fire a local event (``error``,
+        ``disconnecting``, ``disconnect``) on this socket's listeners, without sending anything."""
         self.emit_event(event, *args)
 
     def _dispatch(self, event: Any, args: list[Any], ack_id: int | None) -> None:
@@ -663,11 +894,19 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
     # -- disconnecting -----------------------------------------------------------------------------------
 
     async def disconnect(self, close: bool = False) -> None:
-        """Leave the namespace (send DISCONNECT); with ``close=True`` close the whole connection too."""
+        """Disconnect the socket from its namespace: the client gets a DISCONNECT packet, and ``disconnecting``
+        then ``disconnect`` fire with the reason ``"server namespace disconnect"``. Nothing happens if it is
+        already disconnected.
+
+        Args:
+            close: Close the whole connection too: the client's sockets in its other namespaces are
+                disconnected the same way first.
+        """
         self.disconnect_now(close)
 
     def disconnect_now(self, close: bool) -> None:
-        """:meth:`disconnect` without waiting (for adapters and the client)."""
+        """For adapters and the client layer, not needed by applications: ``disconnect()`` without
+        waiting."""
         if not self.connected:
             return
         if close:
@@ -684,7 +923,8 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         self.on_close("client namespace disconnect")
 
     def on_close(self, reason: str, description: Any = None) -> None:
-        """Close this socket with ``reason`` (docs/protocol/socketio.md#disconnection): ``disconnecting`` while in the rooms, then ``disconnect``."""
+        """For the client layer, not needed by applications: close this socket with ``reason``
+        (docs/protocol/socketio.md#disconnection): ``disconnecting`` while in the rooms, then ``disconnect``."""
         if not self.connected:
             return
         logger.debug(

@@ -8,7 +8,7 @@ it is. A handler with no such parameter is returned unchanged, so it costs nothi
 An event whose arguments do not convert never reaches the handler: the wrapper returns the error below instead,
 which the server sends as the acknowledgement when the client asked for one (and drops otherwise). Either way
 the refusal is logged (a warning on the ``aiosocketio`` logger, without the client's data) and counted in
-:data:`refusals`, by handler. The acknowledgement::
+``refusals``, by handler. The acknowledgement::
 
     {"error": "invalid arguments",
      "details": [{"argument": 0, "path": "age", "message": "Input should be a valid integer"}]}
@@ -35,13 +35,16 @@ from typing import Any, TypeVar
 __all__ = ["refusals", "validated"]
 
 logger = logging.getLogger("aiosocketio")
+"""The ``aiosocketio`` logger, where each refused event is reported (a warning, without the client's data)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+"""The type of the handler ``validated`` decorates: it returns a function of the same type."""
 
 refusals: Counter[str] = Counter()
 """How many events each ``@validated`` handler refused, by the handler's qualified name."""
 
 Problem = dict[str, Any]
+"""One entry of the error's ``details``: ``{"argument", "path", "message"}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +53,11 @@ class Conversion:
     ``problems`` lists what is wrong as ``(path, message)`` pairs."""
 
     convert: Callable[[Any], Any]
+    """Builds the model or struct from the client's value."""
     error: type[Exception]
+    """The exception ``convert`` raises for a value that does not fit (the library's ``ValidationError``)."""
     problems: Callable[[Any], list[tuple[str, str]]]
+    """Lists what ``error`` found wrong, as ``(path, message)`` pairs."""
 
 
 def _pydantic_problems(exc: Any) -> list[tuple[str, str]]:
@@ -101,7 +107,20 @@ def _error(details: list[Problem]) -> dict[str, Any]:
 
 def validated(handler: F) -> F:
     """Convert the arguments of ``handler`` annotated with a pydantic model or a msgspec struct; refuse the
-    event when they do not convert (see the module's documentation). Apply it under ``@socket.on(...)``."""
+    event when they do not convert (see the module's documentation). Apply it under ``@socket.on(...)``.
+
+    Args:
+        handler: An event handler, plain or ``async``, whose parameters may be annotated with pydantic
+            ``BaseModel`` or msgspec ``Struct`` subclasses (``*args`` too).
+
+    Returns:
+        A handler that gets the converted values, or returns the error acknowledgement without calling
+        ``handler`` when an argument does not convert or the number of arguments does not fit; ``handler``
+        itself when no parameter needs converting.
+
+    Raises:
+        TypeError: The handler's annotations cannot be read (a model defined where they cannot find it).
+    """
     try:
         hints = typing.get_type_hints(handler)
     except NameError as exc:

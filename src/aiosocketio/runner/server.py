@@ -190,13 +190,42 @@ async def serve(
     (:mod:`aiosocketio.runner.mount`). When the address cannot be had (``OSError``, ``socket.gaierror``), the
     apps started here are shut down again before the error is raised.
 
-    TLS: ``ssl`` (an :class:`ssl.SSLContext`), or ``ssl_certfile`` (PEM, the chain after the certificate) with
-    ``ssl_keyfile`` (when the key is not in the same file) and ``ssl_keyfile_password``.
+    Args:
+        apps: The ``Server`` and ``EngineServer`` objects to serve, each at its own path; their adapters are
+            started here, before the first client can arrive.
+        host: The address to listen on: a host name or IP address, several of them, or None (or ``""``) for
+            every interface.
+        port: The port; 0 picks a free one.
+        other_app: An ASGI app that gets every request no app handles (a 404 without one).
+        ssl: A server ``ssl.SSLContext`` to serve HTTPS and WSS.
+        ssl_certfile: Instead of ``ssl``: a PEM file with the certificate, then its chain.
+        ssl_keyfile: The private key's PEM file, when it is not in ``ssl_certfile``.
+        ssl_keyfile_password: The key's password, when it has one.
+        lifespan: Whether to run the ASGI lifespan of ``other_app``: ``"auto"`` (the default, as uvicorn's: an
+            app that does not speak it is served without), ``"on"`` (such an app is an error) or ``"off"``.
+            What its startup stored in ``scope["state"]`` reaches every request's scope.
+        backlog: The listening socket's queue of connections not yet accepted.
+        reuse_port: Let several processes listen on the same port (``SO_REUSEPORT``).
+        max_header_size: Bytes of request line plus headers; more gets a 431 answer.
+        max_headers: Header lines per request; more gets a 431 answer.
+        keep_alive_timeout: Seconds an idle keep-alive connection stays open.
+        max_body_buffer: Request body bytes held while nobody reads them, before reading pauses.
+        max_write_buffer: Unsent bytes a WebSocket connection may hold while its peer does not read; past
+            that the connection is dropped.
+        ws_close_timeout: Seconds to wait for the client's WebSocket close frame after sending ours.
+        shutdown_timeout: Seconds :meth:`RunningServer.close` lets requests in flight finish.
+        root_path: A path prefix (``"/chat"``) under which everything is served.
 
-    ``lifespan``: whether to run the ASGI lifespan of ``other_app``: ``"auto"`` (the default, as uvicorn's: an
-    app that does not speak it is served without), ``"on"`` (such an app is an error) or ``"off"``. A startup
-    that fails raises :class:`LifespanFailure`; what it stored in ``scope["state"]`` reaches every request's
-    scope.
+    Returns:
+        The listening server: its ``port``, ``sockets``, ``connection_count``, and ``await close()`` (or
+        ``async with``).
+
+    Raises:
+        OSError: The address cannot be listened on (``socket.gaierror`` for an unknown host).
+        LifespanFailure: The lifespan startup of ``other_app`` failed.
+        TypeError: A ``root_path`` that is not a str.
+        ValueError: A ``root_path`` that does not start with ``/``, a ``lifespan`` that is not one of the
+            three, ``ssl`` together with ``ssl_certfile``.
     """
     _check_lifespan(lifespan)
     if ssl_certfile is not None:
@@ -396,6 +425,20 @@ def run(
 
     ``workers=N`` (N > 1) serves the port from N forked processes that look like one server to clients
     (:mod:`aiosocketio.runner.workers`; not with ``ssl``).
+
+    Args:
+        *apps: The ``Server`` and ``EngineServer`` objects to serve, each at its own path.
+        host: The address to listen on (as :func:`serve` takes it).
+        port: The port.
+        other_app: An ASGI app that gets every request no app handles.
+        log_level: The level of the ``aiosocketio`` logger (``"info"``, ``"debug"``... or a number); the
+            root logger is set up at that level too when the program has not configured logging.
+        workers: The number of processes that serve the port (1: this one alone).
+        **options: More options of :func:`serve`.
+
+    Raises:
+        SystemExit: The address cannot be listened on, or this system cannot run ``workers``.
+        ValueError: ``workers`` is not an int of at least 1, or ``workers=N`` with ``ssl``.
     """
     level = logging.getLevelName(log_level.upper()) if isinstance(log_level, str) else log_level
     if not logging.getLogger().handlers:
