@@ -304,7 +304,16 @@ class Harness:
             self._servers.append((io, None))
             return f"http://{HOST}:{running.port}"
         assert frontend == "uvicorn", frontend
-        config = uvicorn.Config(io.asgi_app(), host=HOST, port=0, log_level="warning", log_config=None)
+        # As docs/frameworks.md configures uvicorn: our per_message_deflate=False holds (no deflate warning).
+        config = uvicorn.Config(
+            io.asgi_app(),
+            host=HOST,
+            port=0,
+            log_level="warning",
+            log_config=None,
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         self._servers.append((io, (server, task)))
