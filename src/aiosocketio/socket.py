@@ -315,7 +315,9 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         event = check_event_name(event)
         if flags.timeout is not None:
             raise TypeError("an emit with a timeout expects an answer: use emit_with_ack()")
-        if not self.connected:
+        if not self.connected and self._closed:
+            # Before the connection (in a namespace middleware) the packet still goes out, as in the reference:
+            # the client keeps such events until its CONNECT arrives. Once disconnected, nothing is sent.
             return
         if self._any_outgoing:
             for listener in tuple(self._any_outgoing):
@@ -342,7 +344,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
                 call_listener(listener, event, *args)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
         # Encoded before the ack is filed, so that data that cannot be sent (EncodeError) leaves nothing behind.
-        items = self.server.writer.engine_items(packet) if self.connected else None
+        items = None if self._closed else self.server.writer.engine_items(packet)
         self._acks[ack_id] = on_ack
         if items is not None:
             self.client.write(items, flags.volatile)

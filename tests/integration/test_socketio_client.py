@@ -121,6 +121,26 @@ async def test_js_client(sio_server: Any, transport: str) -> None:
     await check_server_side(sio_server, {"/": main_id, "/custom": custom_id}, "client namespace disconnect")
 
 
+@needs_node
+@pytest.mark.node
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_js_client_gets_events_emitted_by_a_namespace_middleware(
+    sio_server: Any, transport: str
+) -> None:
+    # What a namespace middleware emits reaches the application just before its "connect" event, and an
+    # acknowledgement asked for there is answered once connected.
+    events = await run_js_scenario("sio_early_client.mjs", sio_server.url, transport, timeout=60)
+    assert events == [
+        {"event": "early", "args": [{"token": "t"}]},
+        {"event": "early-ack", "connected": True},
+        {"event": "connect"},
+        {"event": "auth", "args": [{"token": "t"}]},
+        {"event": "acked", "args": ["yes"]},
+        {"event": "disconnect", "reason": "io client disconnect"},
+        {"event": "done"},
+    ]
+
+
 # --------------------------------------------------------------------------------------------------
 # python-socketio's AsyncClient
 

@@ -576,6 +576,27 @@ async def test_connect_to_a_namespace(sio: Sio, transport: str, nsp: str, sent: 
         await check_still_connected(conn, nsp)
 
 
+async def test_events_emitted_before_the_connection_is_accepted(sio: Sio, transport: str) -> None:
+    # A namespace middleware's emits leave at once, before the CONNECT reply (the client keeps them until the
+    # reply and then hands them to the application); one that asks for an acknowledgement gets its answer once
+    # the client acknowledges it, after connecting.
+    async with sio.open(transport) as conn:
+        await conn.send('40/early,{"token":"t"}')
+        assert await conn.recv() == '42/early,["early",{"token":"t"}]'
+        asking = await conn.recv()
+        # the ack id counts up per namespace, over the server's life
+        assert isinstance(asking, str), asking
+        assert asking.startswith("42/early,"), asking
+        assert asking.endswith('["early-ack"]'), asking
+        ack_id = asking[len("42/early,") : -len('["early-ack"]')]
+        assert ack_id.isdigit(), asking
+        check_connect_reply(await conn.recv(), "/early", conn.engine_sid)
+        assert await conn.recv() == '42/early,["auth",{"token":"t"}]'
+        await conn.send(f'43/early,{ack_id}["yes"]')
+        assert await conn.recv() == '42/early,["acked","yes"]'
+        await check_still_connected(conn, "/early")
+
+
 async def test_unknown_namespace_gets_connect_error(sio: Sio, transport: str) -> None:
     async with sio.open(transport) as conn:
         await conn.send("40/random")
