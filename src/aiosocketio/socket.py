@@ -661,7 +661,11 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         self.on_close("server namespace disconnect")
 
     def _on_disconnect_packet(self) -> None:
-        self.on_close("client namespace disconnect")
+        # One loop turn later, as the reference hands packets to its sockets: an Engine.IO close that came with
+        # the DISCONNECT (one polling POST ``41\x1e1``, the way python-socketio's client leaves) closes the
+        # connection first, so the socket leaves with "transport close", as it does there. Only DISCONNECT
+        # waits: events keep the direct path.
+        asyncio.get_running_loop().call_soon(self.on_close, "client namespace disconnect")
 
     def on_close(self, reason: str, description: Any = None) -> None:
         """Close this socket with ``reason`` (docs/protocol/socketio.md#disconnection): ``disconnecting`` while in the rooms, then ``disconnect``."""

@@ -235,10 +235,10 @@ async def test_python_client(sio_server: Any, client: socketio.AsyncClient, tran
     assert await recorder.next("disconnect", "/custom") == (client.reason.CLIENT_DISCONNECT,)
     assert not client.connected
     reasons = ["client namespace disconnect"]
-    if transport == "polling" and sio_server.frontend == "node":
+    if transport == "polling":
         # Over polling the client sends its DISCONNECT packets and the Engine.IO close in one POST; the
-        # reference closes the connection before its sockets see the DISCONNECTs (a finding, see
-        # test_socketio_protocol.py: test_disconnect_and_close_in_one_payload).
+        # connection closes before the sockets see the DISCONNECTs (see test_socketio_protocol.py:
+        # test_disconnect_and_close_in_one_payload).
         reasons = ["transport close"]
     elif transport != "polling":
         # python-engineio closes the WebSocket without waiting for its queue to be flushed, so the DISCONNECT
