@@ -429,7 +429,9 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         event = check_event_name(event)
         if flags.timeout is not None:
             raise TypeError("an emit with a timeout expects an answer: use emit_with_ack()")
-        if not self.connected:
+        if not self.connected and self._closed:
+            # Before the connection (in a namespace middleware) the packet still goes out, as in the reference:
+            # the client keeps such events until its CONNECT arrives. Once disconnected, nothing is sent.
             return
         if self._any_outgoing:
             for listener in tuple(self._any_outgoing):
@@ -458,7 +460,7 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
                 call_listener(listener, event, *args)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
         # Encoded before the ack is filed, so that data that cannot be sent (EncodeError) leaves nothing behind.
-        items = self.server.writer.engine_items(packet) if self.connected else None
+        items = None if self._closed else self.server.writer.engine_items(packet)
         self._acks[ack_id] = on_ack
         if items is not None:
             if self.client.trace:
@@ -920,7 +922,11 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         self.on_close("server namespace disconnect")
 
     def _on_disconnect_packet(self) -> None:
-        self.on_close("client namespace disconnect")
+        # One loop turn later, as the reference hands packets to its sockets: an Engine.IO close that came with
+        # the DISCONNECT (one polling POST ``41\x1e1``, the way python-socketio's client leaves) closes the
+        # connection first, so the socket leaves with "transport close", as it does there. Only DISCONNECT
+        # waits: events keep the direct path.
+        asyncio.get_running_loop().call_soon(self.on_close, "client namespace disconnect")
 
     def on_close(self, reason: str, description: Any = None) -> None:
         """For the client layer, not needed by applications: close this socket with ``reason``

@@ -177,6 +177,8 @@ async def test_websocket_client_close_and_error(world: World) -> None:
     b.port.client_closes(1006)  # the connection broke: still a close for the reference, not an error
     c.port.client_closes(1009)  # a message over the limit: the transport failed
     d.port.client_closes(CLOSE_DROPPED)  # a peer that does not read, dropped by the front-end
+    assert world.closes == []  # the session hears of a closed WebSocket one loop turn later
+    await asyncio.sleep(0)
     assert [r for r, _ in world.closes] == [
         "transport close",
         "transport close",
@@ -388,6 +390,7 @@ async def test_candidate_closing_leaves_the_session_alone(world: World) -> None:
     assert hs.port is not None
     hs.port.client_sends("2probe")
     hs.port.client_closes(1006)
+    await asyncio.sleep(0)  # the session hears of it one loop turn later
     assert world.closes == []
     assert world.engine.clients_count == 1
     assert world.sockets[0].session.can_upgrade()

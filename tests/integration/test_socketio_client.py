@@ -121,6 +121,26 @@ async def test_js_client(sio_server: Any, transport: str) -> None:
     await check_server_side(sio_server, {"/": main_id, "/custom": custom_id}, "client namespace disconnect")
 
 
+@needs_node
+@pytest.mark.node
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_js_client_gets_events_emitted_by_a_namespace_middleware(
+    sio_server: Any, transport: str
+) -> None:
+    # What a namespace middleware emits reaches the application just before its "connect" event, and an
+    # acknowledgement asked for there is answered once connected.
+    events = await run_js_scenario("sio_early_client.mjs", sio_server.url, transport, timeout=60)
+    assert events == [
+        {"event": "early", "args": [{"token": "t"}]},
+        {"event": "early-ack", "connected": True},
+        {"event": "connect"},
+        {"event": "auth", "args": [{"token": "t"}]},
+        {"event": "acked", "args": ["yes"]},
+        {"event": "disconnect", "reason": "io client disconnect"},
+        {"event": "done"},
+    ]
+
+
 # --------------------------------------------------------------------------------------------------
 # python-socketio's AsyncClient
 
@@ -215,10 +235,10 @@ async def test_python_client(sio_server: Any, client: socketio.AsyncClient, tran
     assert await recorder.next("disconnect", "/custom") == (client.reason.CLIENT_DISCONNECT,)
     assert not client.connected
     reasons = ["client namespace disconnect"]
-    if transport == "polling" and sio_server.frontend == "node":
+    if transport == "polling":
         # Over polling the client sends its DISCONNECT packets and the Engine.IO close in one POST; the
-        # reference closes the connection before its sockets see the DISCONNECTs (a finding, see
-        # test_socketio_protocol.py: test_disconnect_and_close_in_one_payload).
+        # connection closes before the sockets see the DISCONNECTs (see test_socketio_protocol.py:
+        # test_disconnect_and_close_in_one_payload).
         reasons = ["transport close"]
     elif transport != "polling":
         # python-engineio closes the WebSocket without waiting for its queue to be flushed, so the DISCONNECT

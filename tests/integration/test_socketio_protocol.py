@@ -576,6 +576,27 @@ async def test_connect_to_a_namespace(sio: Sio, transport: str, nsp: str, sent: 
         await check_still_connected(conn, nsp)
 
 
+async def test_events_emitted_before_the_connection_is_accepted(sio: Sio, transport: str) -> None:
+    # A namespace middleware's emits leave at once, before the CONNECT reply (the client keeps them until the
+    # reply and then hands them to the application); one that asks for an acknowledgement gets its answer once
+    # the client acknowledges it, after connecting.
+    async with sio.open(transport) as conn:
+        await conn.send('40/early,{"token":"t"}')
+        assert await conn.recv() == '42/early,["early",{"token":"t"}]'
+        asking = await conn.recv()
+        # the ack id counts up per namespace, over the server's life
+        assert isinstance(asking, str), asking
+        assert asking.startswith("42/early,"), asking
+        assert asking.endswith('["early-ack"]'), asking
+        ack_id = asking[len("42/early,") : -len('["early-ack"]')]
+        assert ack_id.isdigit(), asking
+        check_connect_reply(await conn.recv(), "/early", conn.engine_sid)
+        assert await conn.recv() == '42/early,["auth",{"token":"t"}]'
+        await conn.send(f'43/early,{ack_id}["yes"]')
+        assert await conn.recv() == '42/early,["acked","yes"]'
+        await check_still_connected(conn, "/early")
+
+
 async def test_unknown_namespace_gets_connect_error(sio: Sio, transport: str) -> None:
     async with sio.open(transport) as conn:
         await conn.send("40/random")
@@ -632,13 +653,27 @@ async def test_disconnect_and_close_in_one_payload(sio: Sio) -> None:
         custom_sid = await join(conn, "/custom")
         push = await conn.post(encode_payload(("41", "41/custom,", "1")))
         assert (push.status_code, push.text) == (200, "ok")
-    # FINDING (not fixed: the order in which our sockets see packets would have to change): the reference hands
-    # Socket.IO packets to their sockets one tick later, so the close packet further on in the same payload
-    # closes the connection first and both sockets leave with "transport close"; ours handles the packets in
-    # order and the sockets leave with "client namespace disconnect".
-    reason = "transport close" if is_reference(sio.server) else "client namespace disconnect"
-    await check_disconnect_reason(sio.server, main_sid, reason)
-    await check_disconnect_reason(sio.server, custom_sid, reason)
+    # A DISCONNECT reaches its socket one loop turn later, so the close packet further on in the same payload
+    # closes the connection first: both sockets leave with "transport close".
+    await check_disconnect_reason(sio.server, main_sid, "transport close")
+    await check_disconnect_reason(sio.server, custom_sid, "transport close")
+
+
+async def test_disconnect_then_websocket_close_in_one_write(sio: Sio) -> None:
+    # A DISCONNECT and the WebSocket close frame right behind it, in one TCP write: the server reads both at
+    # once, yet the socket leaves with the DISCONNECT's reason, as the WebSocket is reported closed only after
+    # the messages read before its close frame were handled.
+    async with ws_connect(sio.websocket_url()) as ws:
+        engine_sid = check_open_packet(await recv(ws), upgrades=[])
+        conn = WebSocketConn(ws, engine_sid)
+        sid = await join(conn, "/")
+        # Client frames are masked; a zero mask key leaves the payload as it is.
+        disconnect = bytes([0x81, 0x82, 0, 0, 0, 0]) + b"41"
+        close = bytes([0x88, 0x82, 0, 0, 0, 0]) + (1000).to_bytes(2, "big")
+        ws.transport.write(disconnect + close)
+        with contextlib.suppress(ConnectionClosed):
+            await conn.expect_closed()
+    await check_disconnect_reason(sio.server, sid, "client namespace disconnect")
 
 
 async def test_connect_then_disconnect_from_custom_namespace(sio: Sio, transport: str) -> None:

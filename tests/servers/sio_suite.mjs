@@ -4,7 +4,9 @@
 //
 // usage (from tests/, so that node_modules resolves): node servers/sio_suite.mjs PORT [HOST]
 // Namespaces "/" and "/custom": emit "auth" (the client's auth) right after the CONNECT reply, answer "message"
-// with "message-back" (same arguments) and acknowledge "message-with-ack" with all its arguments. Prints
+// with "message-back" (same arguments) and acknowledge "message-with-ack" with all its arguments; "/early" does the
+// same after a middleware that emits "early" (the auth) and "early-ack" (whose acknowledgement comes back as
+// "acked") before the connection is accepted. Prints
 // "CONNECT <nsp> <id>" and "DISCONNECT <id> <reason>"; stops on SIGTERM/SIGINT.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
@@ -32,6 +34,13 @@ function onConnection(socket) {
 
 io.on("connection", onConnection);
 io.of("/custom").on("connection", onConnection);
+const early = io.of("/early");
+early.use((socket, next) => {
+  socket.emit("early", socket.handshake.auth);
+  socket.emit("early-ack", (answer) => socket.emit("acked", answer));
+  next();
+});
+early.on("connection", onConnection);
 
 httpServer.listen(port, host, () => console.log(`READY ${port}`));
 

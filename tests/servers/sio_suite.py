@@ -2,13 +2,16 @@
 
 Namespaces "/" and "/custom": emit ``auth`` (the client's auth, ``{}`` when none) right after the CONNECT reply,
 answer ``message`` with ``message-back`` (same arguments, binary included), and acknowledge
-``message-with-ack`` with all its arguments. Unknown namespaces get "Invalid namespace".
+``message-with-ack`` with all its arguments. "/early" does the same after a middleware that emits ``early`` (the
+auth) and ``early-ack`` (asking for an acknowledgement, whose answer comes back as ``acked``) before the
+connection is accepted. Unknown namespaces get "Invalid namespace".
 
     python tests/servers/sio_suite.py --port 3000 --frontend runner|uvicorn
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from frontend import parse_args, serve
@@ -37,6 +40,22 @@ def build() -> aiosocketio.Server:
 
     io.on("connection", on_connection)
     io.of("/custom").on("connection", on_connection)
+
+    async def emit_early(socket: aiosocketio.Socket) -> None:
+        await socket.emit("early", socket.handshake.auth)
+
+        async def ask() -> None:
+            answer = await socket.emit_with_ack("early-ack")
+            await socket.emit("acked", answer)
+
+        tasks.add(task := asyncio.ensure_future(ask()))
+        task.add_done_callback(tasks.discard)
+        await asyncio.sleep(0)  # the task sends its packet now, still before the connection is accepted
+
+    tasks: set[asyncio.Future[None]] = set()
+    early = io.of("/early")
+    early.use(emit_early)
+    early.on("connection", on_connection)
     return io
 
 
