@@ -95,7 +95,12 @@ def build(echo_kind: str | None = None) -> aiosocketio.Server:
 def main() -> None:
     port = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("PORT", "9001"))
     host = os.environ.get("HOST", "127.0.0.1")
-    aiosocketio.run(build(), host=host, port=port, log_level="warning")
+    other_app = None
+    if os.environ.get("BENCH_METRICS"):  # the metrics are scraped at /metrics on the same port
+        from aiosocketio.metrics import asgi_app
+
+        other_app = asgi_app()
+    aiosocketio.run(build(), host=host, port=port, log_level="warning", other_app=other_app)
 
 
 if __name__ == "__main__":
