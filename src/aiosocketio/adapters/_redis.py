@@ -276,6 +276,10 @@ class SubscribedAdapter(ClusterAdapter):
         await self._subscription.wait_ready(self.requests_timeout)
 
     async def close(self) -> None:
+        """Leave the cluster: flush and cancel requests, unsubscribe, and give the factory's client back.
+
+        A client the factory made from a URL is closed when its last adapter gives it back.
+        """
         if self._closed:
             return
         await super().close()

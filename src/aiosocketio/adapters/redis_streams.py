@@ -252,6 +252,7 @@ class RedisStreamsAdapter(ClusterAdapter):
     __slots__ = ("_hub", "_persisting", "_redis", "private_channel", "public_channel", "stream")
 
     has_offsets = True
+    """Each stream entry's id is the offset a client sends back to recover its session."""
 
     def __init__(self, nsp: AdapterNamespace, hub: _Hub, redis: Redis) -> None:
         options = hub.options
@@ -260,18 +261,26 @@ class RedisStreamsAdapter(ClusterAdapter):
         self._redis = redis
         self._persisting: set[asyncio.Task[Any]] = set()
         self.stream = wire.stream_name(nsp.name, options["stream_name"], options["stream_count"])
+        """The Redis stream this namespace writes to and reads from (``stream_name``, or one of ``stream_count``)."""
         self.public_channel = wire.cluster_channel(options["channel_prefix"], nsp.name)
+        """The pub/sub channel that carries this namespace's requests to every server."""
         self.private_channel = wire.cluster_channel(options["channel_prefix"], nsp.name, self.uid)
+        """The pub/sub channel on which the other servers answer this server's requests."""
 
     def use_client(self, redis: Redis) -> None:
         """Use ``redis`` from now on: the client the hub took on the loop that serves."""
         self._redis = redis
 
     async def init(self) -> None:
+        """Start listening: subscribe to this namespace's channels and read its stream from now on."""
         await super().init()
         await self._hub.start(self)
 
     async def close(self) -> None:
+        """Stop listening, after waiting (up to ``requests_timeout``) for sessions still being written to Redis.
+
+        Sockets that this closing server disconnects keep their session, so another server can recover them.
+        """
         if self._closed:
             return
         await super().close()
@@ -328,6 +337,14 @@ class RedisStreamsAdapter(ClusterAdapter):
     # -- connection state recovery (docs/protocol/cluster.md#streams-sessions) ----------------------------------------------------------------
 
     async def persist_session(self, session: StoredSession) -> None:
+        """Keep a disconnected socket's session in Redis, so that any server of the cluster can recover it.
+
+        The key (``session_key_prefix`` + private id) expires after ``max_disconnection_duration``. A failure is
+        logged, not raised: the client then gets a new session at its next connection.
+
+        Args:
+            session: Its id, private id, rooms and data, as the socket left them.
+        """
         recovery = self.nsp.server.connection_state_recovery
         if recovery is None:
             return
@@ -343,6 +360,17 @@ class RedisStreamsAdapter(ClusterAdapter):
             logger.warning("%s: could not keep session %s in Redis: %r", self.nsp.name, session.pid, exc)
 
     async def restore_session(self, pid: str, offset: str) -> StoredSession | None:
+        """Take back a session kept in Redis, with the events of the stream it missed since ``offset``.
+
+        Args:
+            pid: The private id the client was given at its first connection.
+            offset: The stream entry id of the last event the client received.
+
+        Returns:
+            The session with the missed events, or ``None`` when the offset is malformed or no longer in the
+            stream, the session expired or is unknown, or Redis failed (logged). A session found is deleted
+            from Redis either way: it is recovered at most once.
+        """
         if not _OFFSET.match(offset):
             return None
         key = self._hub.options["session_key_prefix"] + pid
