@@ -56,10 +56,15 @@ class CloseReason(StrEnum):
     """Engine-level close reasons (docs/protocol/engineio.md#closing); they become Socket.IO disconnect reasons."""
 
     TRANSPORT_CLOSE = "transport close"
+    """The client closed the connection: a CLOSE packet, or its WebSocket closed normally."""
     TRANSPORT_ERROR = "transport error"
+    """The connection failed: an abnormal WebSocket close, a broken poll, a write buffer overflow, a bad ping."""
     PING_TIMEOUT = "ping timeout"
+    """The client did not answer a PING within ``ping_timeout`` (or did not ping, when clients ping)."""
     PARSE_ERROR = "parse error"
+    """The client sent something that is not an Engine.IO packet."""
     FORCED_CLOSE = "forced close"
+    """The server closed the connection (``EngineSocket.close()``, a Socket.IO disconnect with ``close``)."""
 
 
 class UpgradeState(Enum):
