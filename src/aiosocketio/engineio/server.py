@@ -72,9 +72,15 @@ class EngineConnectionError:
     """What ``connection_error`` listeners receive: the refused request and the reference's code and message."""
 
     req: Request
+    """The refused request."""
     code: int
+    """The reference's error code: 0 unknown transport, 1 unknown session id, 2 bad handshake method, 3 bad
+    request, 4 forbidden, 5 unsupported protocol version."""
     message: str
+    """The reference's message for ``code`` (``"Forbidden"``...), or the text of an exception ``allow_request`` raised."""
     context: dict[str, Any] = field(default_factory=dict)
+    """Details, as the reference gives them: a ``name`` (such as ``"TRANSPORT_MISMATCH"``) or the value refused
+    (``transport``, ``sid``, ``method``, ``protocol``...)."""
 
 
 #: The headers of a long-polling GET's answer (and of a POST's), as the reference sends them.
