@@ -44,6 +44,7 @@ REFERENCED_MODULES = (
     "aiosocketio.admin",
     "aiosocketio.engineio",
     "aiosocketio.web",
+    "aiosocketio.testing",
 )
 NOT_REFERENCED = {"aiosocketio.__version__"}  # a string, shown on the home page
 
@@ -173,6 +174,7 @@ MEMBER_DOCSTRING_MODULES = (
     "aiosocketio.engineio.socket",
     "aiosocketio.exceptions",
     "aiosocketio.parsers",
+    "aiosocketio.testing",
     "aiosocketio.web",
 )
 
