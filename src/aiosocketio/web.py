@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 HeaderPairs = list[tuple[str, str]]
+"""Response headers as ``(name, value)`` pairs, in order; a name may repeat."""
 
 
 class BodyTooLarge(Exception):
@@ -508,6 +509,7 @@ class QuickWebApp(WebApp, Protocol):
 
 
 QuickAnswer = Callable[[str, str, bytes, Sequence[tuple[bytes, bytes]], bytes], Response | HeldAnswer | None]
+"""An app's ``answer_at_once``: ``(method, path, query, headers, body)`` to an answer, or None for the long way."""
 
 
 def quick_answerer(app: WebApp) -> QuickAnswer | None:

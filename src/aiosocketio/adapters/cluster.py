@@ -45,6 +45,7 @@ __all__ = ["ClusterAdapter", "ClusterAdapterWithHeartbeat"]
 logger = logging.getLogger("aiosocketio.cluster")
 
 EMITTER_UID = "emitter"
+"""The uid an emitter's messages carry: not a server, so never counted as one or waited for."""
 _MAX_BATCH = 256
 
 Outgoing = tuple[str | None, wire.ClusterMessage]
@@ -64,9 +65,13 @@ class Request:
 
     def __init__(self, expected: int | set[str], responses: list[Any] | None = None) -> None:
         self.expected = expected
+        """How many servers must still answer, or the uids of those that must."""
         self.answered = 0
+        """How many servers answered so far."""
         self.responses: list[Any] = responses if responses is not None else []
+        """What the answers carried, in arrival order."""
         self.future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        """Done with :attr:`responses` once nobody is missing."""
         self._check()
 
     def answer(self, uid: str | None, items: Iterable[Any]) -> None:
@@ -89,6 +94,7 @@ class Request:
 
     @property
     def missing(self) -> int:
+        """How many answers are still awaited."""
         if isinstance(self.expected, set):
             return len(self.expected)
         return max(0, self.expected - self.answered)

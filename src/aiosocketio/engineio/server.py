@@ -62,9 +62,10 @@ __all__ = ["EngineConnectionError", "EngineServer"]
 logger = logging.getLogger("aiosocketio.engineio")
 
 KNOWN_TRANSPORTS = ("polling", "websocket")
+"""The transports an engine can offer (``transports=`` picks among them)."""
 
-#: Default of ``max_queued_bytes``: what one session may hold for a long-polling client that does not fetch it.
 DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
+"""Default of ``max_queued_bytes``: what one session may hold for a long-polling client that does not fetch it."""
 
 
 @dataclass(slots=True)

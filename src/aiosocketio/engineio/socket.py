@@ -29,16 +29,17 @@ __all__ = ["EngineSocket"]
 logger = logging.getLogger("aiosocketio.engineio")
 
 Transport = PollingTransport | WebSocketTransport
+"""The transports a session may be on."""
 
 #: WebSocket close codes that stand for a failed transport rather than a closed one (see ``on_ws_closed``).
 _WS_ERROR_CODES = frozenset({1002, 1007, 1009, CLOSE_DROPPED})
 
-#: How long a server-side close over polling waits for the client's next GET to deliver the close packet.
 POLLING_CLOSE_TIMEOUT = 30.0
+"""How long a server-side close over polling waits for the client's next GET to deliver the close packet."""
 
-#: Once the probe is answered, how often a GET still waiting is released with a noop so that the client can
-#: pause polling and finish the upgrade (the reference's fixed 100 ms).
 PROBE_NOOP_INTERVAL = 0.1
+"""Once the probe is answered, how often a GET still waiting is released with a noop so that the client can
+pause polling and finish the upgrade (the reference's fixed 100 ms)."""
 
 
 class EngineSocket(EventEmitter):
