@@ -9,7 +9,12 @@ same on Node.js socket.io and python-socketio): namespace ``/``,
   ``true`` when asked.
 
 Usage: ``python benchmarks/bench_server.py PORT`` (or env ``PORT``; ``HOST`` defaults to 127.0.0.1). Stops on
-SIGINT/SIGTERM. ``bench_server_asgi.py`` serves the same app under uvicorn.
+SIGINT/SIGTERM. ``bench_server_asgi.py`` serves the same app under uvicorn. With env ``BENCH_METRICS=1`` the
+server is instrumented with ``aiosocketio.metrics`` (its cost, docs/operations/metrics.md).
+
+``ECHO=validated`` makes ``echo`` a one-argument handler whose argument is a pydantic model, checked by
+``aiosocketio.validation.validated`` (what validation costs per event); ``ECHO=one`` the same handler without the
+model (the baseline for it).
 """
 
 from __future__ import annotations
@@ -21,7 +26,33 @@ from typing import Any
 import aiosocketio
 
 
-def build() -> aiosocketio.Server:
+def one_argument_echo(text: str) -> str:
+    return text
+
+
+_validated_echo: list[Any] = []
+
+
+def validated_echo() -> Any:
+    """The validated echo handler, made once (pydantic is imported only by the runs that ask for it)."""
+    if not _validated_echo:
+        from pydantic import RootModel
+
+        from aiosocketio.validation import validated
+
+        class Text(RootModel[str]):
+            pass
+
+        def echo(text: Text) -> str:
+            return text.root
+
+        echo.__annotations__["text"] = Text  # a local class: given as a class, not a name to look up
+        _validated_echo.append(validated(echo))
+    return _validated_echo[0]
+
+
+def build(echo_kind: str | None = None) -> aiosocketio.Server:
+    echo_kind = echo_kind or os.environ.get("ECHO", "")
     # cors like the reference servers (irrelevant to the loader, which sends no Origin). PING_INTERVAL and
     # PING_TIMEOUT (seconds) exist for idle_cpu.py's trend runs; the default is the reference's 25 s / 20 s.
     io = aiosocketio.Server(
@@ -33,9 +64,15 @@ def build() -> aiosocketio.Server:
     @io.on("connection")
     def on_connection(socket: aiosocketio.Socket) -> None:
         # Plain functions where the API allows it, like node_sio.js: they run inline, no coroutine at all.
-        @socket.on("echo")
-        def echo(*args: Any) -> tuple[Any, ...]:
-            return args  # a tuple: the ack carries the same argument list
+        if echo_kind == "validated":
+            socket.on("echo", validated_echo())
+        elif echo_kind == "one":
+            socket.on("echo", one_argument_echo)
+        else:
+
+            @socket.on("echo")
+            def echo(*args: Any) -> tuple[Any, ...]:
+                return args  # a tuple: the ack carries the same argument list
 
         @socket.on("join")
         async def join(room: str) -> bool:
@@ -47,6 +84,11 @@ def build() -> aiosocketio.Server:
             await io.to(room).emit("msg", payload)
             return True
 
+    if os.environ.get("BENCH_METRICS"):
+        # docs/operations/metrics.md measures the cost of the instrumentation with this switch
+        from aiosocketio.metrics import instrument
+
+        instrument(io)
     return io
 
 

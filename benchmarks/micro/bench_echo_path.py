@@ -188,7 +188,7 @@ async def main_fanout(state: ServerState, args: argparse.Namespace) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    io = build()
+    io = build(args.echo)
     state = ServerState([io])
     await io.startup()
     if args.fanout:
@@ -220,6 +220,12 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--echo",
+        choices=["args", "one", "validated"],
+        default="args",
+        help="the echo handler: (*args), (text: str), or (text: a pydantic model) under @validated",
+    )
     parser.add_argument(
         "--fanout", action="store_true", help="broadcasts from one connection to --conns others instead"
     )

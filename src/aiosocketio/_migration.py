@@ -35,6 +35,8 @@ __all__ = [
 logger = logging.getLogger("aiosocketio")
 
 _PREFIX = "this is python-socketio's API; with aiosocketio, "
+#: Ends every message about python-socketio's API: the page that maps the rest of it.
+_GUIDE = " (the migration guide, docs/migrating.md, maps the rest of python-socketio's API)"
 
 _CLIENT_EVENTS = (
     "handle a client's events on its socket: @io.on('connection') async def on_connection(socket): "
@@ -69,7 +71,7 @@ def server_attribute_error(owner: str, name: str) -> AttributeError:
     hint = _SERVER_ATTRIBUTES.get(name)
     if hint is None:
         return AttributeError(f"{owner!r} object has no attribute {name!r}")
-    return AttributeError(f"{owner} has no attribute {name!r}: {_PREFIX}{hint}")
+    return AttributeError(f"{owner} has no attribute {name!r}: {_PREFIX}{hint}{_GUIDE}")
 
 
 def _takes(listener: Callable[..., Any], count: int) -> bool | None:
@@ -107,23 +109,24 @@ def check_namespace_listener(target: str, event: str, listener: Callable[..., An
                 f"the {event!r} handler is called with one argument, the Socket, and "
                 f"{_name(listener)} cannot take it: {_PREFIX}write async def on_connection(socket): ... "
                 "(python-socketio's sid, environ and auth are socket.id, socket.handshake and "
-                "socket.handshake.auth)"
+                f"socket.handshake.auth){_GUIDE}"
             )
         return
     if event in ("disconnect", "disconnecting"):
         raise ValueError(
             f"{target} emits no {event!r} event: a socket does. {_PREFIX}register it on the socket in the "
-            f"connection handler: @socket.on({event!r}) async def on_{event}(reason, description): ..."
+            f"connection handler: @socket.on({event!r}) async def on_{event}(reason, description): ...{_GUIDE}"
         )
     if _first_parameter(listener) == "sid":
         # Maybe a server-side event that carries a socket id, so a warning rather than an error.
         logger.warning(
             "%s.on(%r) gets the events other servers of a cluster send (server_side_emit), and %s takes a sid "
-            "as a client event's handler does in python-socketio: if it is one, %s",
+            "as a client event's handler does in python-socketio: if it is one, %s%s",
             target,
             event,
             _name(listener),
             _CLIENT_EVENTS,
+            _GUIDE,
         )
 
 
@@ -190,4 +193,4 @@ def emit_keywords_error(target: str, method: str, event: Any, keywords: Mapping[
     else:
         call = f"await {chain}.{method}({arguments})"
     names = ", ".join(f"{name}=" for name in keywords)
-    return TypeError(f"{method}() takes no {names} argument: {_PREFIX}write {call}")
+    return TypeError(f"{method}() takes no {names} argument: {_PREFIX}write {call}{_GUIDE}")

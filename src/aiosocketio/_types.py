@@ -93,6 +93,20 @@ class SocketClient(Protocol):
         """True once the connection is closed."""
         ...
 
+    @property
+    def id(self) -> str:
+        """The Engine.IO session id."""
+        ...
+
+    @property
+    def trace(self) -> bool:
+        """Whether packets of this session are traced (``aiosocketio.socket`` at DEBUG when it began)."""
+        ...
+
+    def trace_out(self, kind: str, nsp: str, data: Any = None, ack_id: int | None = None) -> None:
+        """Log the trace line of a packet sent (call only when :attr:`trace` is on)."""
+        ...
+
     def write(self, items: Items, volatile: bool) -> None:
         """Hand encoded items to the session; a volatile packet is dropped unless it can leave now."""
         ...
@@ -124,6 +138,11 @@ class ClientSocket(Protocol):
         """The private session id (connection state recovery only)."""
         ...
 
+    @property
+    def recovered(self) -> bool:
+        """Whether the connection state was recovered."""
+        ...
+
     def on_event(self, data: list[Any], ack_id: int | None) -> None:
         """An incoming EVENT: ``data`` is ``[name, *args]`` (never empty), ``ack_id`` the id to answer."""
         ...
@@ -151,11 +170,6 @@ class ClientSocket(Protocol):
 
 class NamespaceClient(SocketClient, Protocol):
     """What a namespace needs from a client that asks to connect: a socket's needs, and the CONNECT answers."""
-
-    @property
-    def id(self) -> str:
-        """The Engine.IO session id."""
-        ...
 
     def connect_succeeded(self, socket: ClientSocket) -> None:
         """The namespace accepted ``socket``: send the CONNECT reply."""

@@ -3,7 +3,8 @@
 Usage::
 
     aiosocketio run MODULE:ATTRIBUTE [--host HOST] [--port PORT] [--log-level LEVEL] [--root-path PREFIX]
-                                     [--factory] [--app-dir DIR] [--traceback]
+                                     [--workers N] [--ssl-certfile PEM [--ssl-keyfile PEM]]
+                                     [--lifespan auto|on|off] [--factory] [--app-dir DIR] [--traceback]
     python -m aiosocketio run ...          # the same, without the console script
 
 ``MODULE:ATTRIBUTE`` names what to serve, as ``uvicorn`` does: ``chat:io`` imports ``chat`` (looked up in the
@@ -12,21 +13,27 @@ current directory first, or in ``--app-dir``) and takes its ``io``; the attribut
 
 * a :class:`~aiosocketio.Server` or an :class:`~aiosocketio.EngineServer`;
 * what ``io.asgi_app(other_app=...)`` returns (an :class:`aiosocketio.asgi.ASGIApp`): its servers are served
-  at their paths, and its ``other_app`` gets every other request (plain HTTP; the built-in server runs no ASGI
-  lifespan for it);
+  at their paths, and its ``other_app`` (FastAPI, Starlette, Django...) gets every other request, HTTP and
+  WebSocket, with its ASGI lifespan run around the server's life;
+* any other ASGI 3 application: served whole, as ``other_app`` with no Socket.IO server of ours in front (a
+  Socket.IO server mounted inside it then answers through its ASGI front-end);
 * with ``--factory``, a callable that takes no argument and returns one of those.
 
 The server is the built-in one (:func:`aiosocketio.run`), on uvloop when it is installed. SIGINT (Ctrl-C) or
 SIGTERM closes it gracefully: every client is told the server is shutting down, requests in flight may finish,
 and the command exits with status 0.
 
+``--workers N`` serves the port from N processes forked from this one once the application is loaded; they
+look like one server to clients (long-polling included, with no sticky load balancer): see
+:mod:`aiosocketio.runner.workers`.
+
 ``--root-path /chat`` serves everything under that prefix: a client connects with ``path: "/chat/socket.io/"``,
 and requests outside the prefix get 404 (see :mod:`aiosocketio.runner.mount`).
 
 Errors a user can fix are one line on stderr, with no traceback: a module that does not import (its own
 exception, in one line; ``--traceback`` shows the whole traceback too), an attribute that does not exist or is
-not something to serve, a factory that fails, a port already in use, a host that cannot be listened on. They
-exit with status 1; a command line that does not parse exits with status 2 (argparse's usage message).
+not something to serve, a factory that fails, a port already in use, a host that cannot be listened on, an
+ASGI application whose lifespan startup fails. They exit with status 1; a command line that does not parse exits with status 2 (argparse's usage message).
 """
 
 from __future__ import annotations
@@ -89,16 +96,15 @@ def _as_served(value: Any, spec: str, *, factory: bool) -> Served:
         return Served([value])
     if isinstance(value, ASGIApp):
         return Served(list(value.apps), value.other_app, {"max_write_buffer": value.max_write_buffer})
-    expected = "a Server, an EngineServer or the ASGI app of io.asgi_app()"
+    if not isinstance(value, type) and _looks_like_asgi(value):
+        return Served([], value)
+    expected = "a Server, an EngineServer or an ASGI app"
     if factory:
         raise AppLoadError(f"the factory {spec!r} returned {_describe(value)}, not {expected}")
     if callable(value):
-        hint = (
-            "an ASGI app that does not come from io.asgi_app() cannot be served by this command (use uvicorn)"
-            if not isinstance(value, type) and _looks_like_asgi(value)
-            else "if it builds one, pass --factory"
+        raise AppLoadError(
+            f"{spec!r} is {_describe(value)}, not {expected}: if it builds one, pass --factory"
         )
-        raise AppLoadError(f"{spec!r} is {_describe(value)}, not {expected}: {hint}")
     raise AppLoadError(f"{spec!r} is {_describe(value)}, not {expected}")
 
 
@@ -106,7 +112,10 @@ def _looks_like_asgi(value: Any) -> bool:
     """A coroutine function of three arguments, or an object with such a ``__call__`` (Starlette, FastAPI...)."""
     import inspect
 
-    target = value if inspect.isfunction(value) else type(value).__call__
+    if not callable(value):
+        return False
+    # An instance's bound __call__ (what is called), so that ``self`` is not counted among the arguments.
+    target = value if inspect.isfunction(value) else value.__call__
     if not inspect.iscoroutinefunction(target):
         return False
     try:
@@ -160,6 +169,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"at least one worker, got {count}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one sub-command per action, so that each can grow options of its own."""
     parser = argparse.ArgumentParser(prog=PROG, description="A Socket.IO v4 server for asyncio.")
@@ -168,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="serve an application with the built-in server",
-        description="Serve MODULE:ATTRIBUTE (a Server, an EngineServer or the ASGI app of io.asgi_app()) "
+        description="Serve MODULE:ATTRIBUTE (a Server, an EngineServer or an ASGI app, such as io.asgi_app()'s) "
         "with the built-in server until SIGINT or SIGTERM.",
     )
     run.add_argument("app", metavar="MODULE:ATTRIBUTE", help="what to serve, e.g. chat:io")
@@ -186,6 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="PREFIX",
         help="serve under this path prefix: a client then connects with path PREFIX/socket.io/",
+    )
+    run.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="serve from N processes (one per core, say); clients see one server (default: %(default)s)",
+    )
+    run.add_argument(
+        "--ssl-certfile", metavar="PEM", help="serve HTTPS and WSS with this certificate (chain)"
+    )
+    run.add_argument("--ssl-keyfile", metavar="PEM", help="the private key, when it is not in --ssl-certfile")
+    run.add_argument(
+        "--lifespan",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="run the ASGI lifespan of the web application (default: %(default)s: when it supports it)",
     )
     run.add_argument(
         "--factory",
@@ -223,6 +259,22 @@ def _run(args: argparse.Namespace) -> int:
         if args.traceback and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
         _fail(str(exc))
+    if args.ssl_keyfile and not args.ssl_certfile:
+        _fail("--ssl-keyfile needs --ssl-certfile")
+    if args.ssl_certfile and args.workers > 1:
+        _fail(
+            "--workers cannot serve TLS (the parent routes connections by their request line): terminate TLS "
+            "in a proxy in front, or serve with one worker"
+        )
+    if args.ssl_certfile:
+        from aiosocketio.runner.server import ssl_context
+
+        try:
+            served.options["ssl"] = ssl_context(args.ssl_certfile, args.ssl_keyfile)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            _fail(f"cannot load the TLS certificate: {_one_line(exc)}")
+    if served.other_app is not None:
+        served.options["lifespan"] = args.lifespan
     from aiosocketio.runner import run
 
     # run() ends the program itself (one line, status 1) when the address cannot be had.
@@ -233,6 +285,7 @@ def _run(args: argparse.Namespace) -> int:
         other_app=served.other_app,
         log_level=args.log_level,
         root_path=root_path,
+        workers=args.workers,
         **served.options,
     )
     return 0

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from aiosocketio._emitter import spawn
 from aiosocketio.clock import TimerHandle, clock_of
+from aiosocketio.logs import describe_packet
 from aiosocketio.namespace import connect_error_packet
 from aiosocketio.parsers.default import Decoder
 from aiosocketio.parsers.packet import Packet, PacketType
@@ -24,11 +25,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Client"]
 
-logger = logging.getLogger("aiosocketio")
+logger = logging.getLogger("aiosocketio.socket")
+namespace_log = logging.getLogger("aiosocketio.namespace")
 
 
 class Client:
-    """The Socket.IO side of one Engine.IO session."""
+    """The Socket.IO side of one Engine.IO session (Node's ``Client``), shared by the sockets of that
+    connection in every namespace; an application reaches it as ``socket.client``.
+
+    Its methods are for the server, namespace and socket layers, not needed by applications; ``conn``,
+    ``id`` and ``sockets`` are the parts worth reading.
+    """
 
     __slots__ = (
         "_connect_timer",
@@ -40,13 +47,21 @@ class Client:
         "conn",
         "id",
         "server",
+        "trace",
     )
 
     def __init__(self, server: ClientServer, conn: EngineSocket) -> None:
         self.server = server
+        """The server."""
         self.conn = conn
+        """The Engine.IO session (Node's ``client.conn``): its transport, its ``upgrade`` and ``close`` events."""
         self.id = conn.id
+        """The Engine.IO session id (not a socket id)."""
         self.closed = False
+        """Whether the connection is closed (or closing): every socket of it is then disconnected."""
+        self.trace = logger.isEnabledFor(logging.DEBUG)
+        """Whether this session's packets are traced at DEBUG: read once per session, so that with tracing off a
+        packet costs the test of this boolean (docs/operations/logging.md)."""
         self._decoder = server.new_decoder()
         # The default decoder reads a plain EVENT on "/" without building a Packet (``add_event``). Exactly that
         # class: a subclass may have changed what add() does, and then add() must see every message.
@@ -83,6 +98,8 @@ class Client:
             logger.debug("client %s: invalid Socket.IO packet: %s", self.id, exc)
             self._on_decode_error(exc)
             return
+        if self.trace:
+            self._trace_in(event, packet)
         if event is not None:
             # The hot path: an event for the main namespace goes straight to its socket.
             socket = self._sockets.get("/")
@@ -92,6 +109,15 @@ class Client:
             packet = Packet(PacketType.EVENT, "/", event[0], event[1])
         if packet is not None:
             self._on_packet(packet)
+
+    def _trace_in(self, event: tuple[list[Any], int | None] | None, packet: Packet | None) -> None:
+        if event is not None:
+            line = describe_packet("EVENT", "/", event[0], event[1])
+        elif packet is not None:
+            line = describe_packet(packet.type.name, packet.nsp, packet.data, packet.id)
+        else:
+            return  # a binary packet waiting for its attachments
+        logger.debug("session %s: received %s", self.id, line)
 
     def _on_packet(self, packet: Packet) -> None:
         name = packet.nsp
@@ -119,7 +145,8 @@ class Client:
         spawn(self._connect(name, auth))
 
     def connect_v2_main(self) -> None:
-        """A v2 client (Engine.IO protocol 3) is in the main namespace from the start, without asking (docs/protocol/engineio-v3.md)."""
+        """For the server, not needed by applications: a v2 client (Engine.IO protocol 3) is in the main
+        namespace from the start, without asking (docs/protocol/engineio-v3.md)."""
         self._start_connect("/", {})
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
@@ -128,6 +155,7 @@ class Client:
             if self.closed:
                 return
             if nsp is None:
+                namespace_log.debug("session %s: namespace %s refused: Invalid namespace", self.id, name)
                 self._write_packet(connect_error_packet(name, "Invalid namespace"))
                 return
             await nsp.attempt(self, auth)
@@ -153,8 +181,16 @@ class Client:
     # -- from the namespaces -----------------------------------------------------------------------------
 
     def connect_succeeded(self, socket: ClientSocket) -> None:
-        """The namespace accepted ``socket``: send the CONNECT reply (its id, and its pid with recovery)."""
+        """For the namespaces, not needed by applications: the namespace accepted ``socket``, so send the
+        CONNECT reply (its id, and its pid with recovery)."""
         self._sockets[socket.nsp.name] = socket
+        namespace_log.debug(
+            "session %s: namespace %s connected, socket %s%s",
+            self.id,
+            socket.nsp.name,
+            socket.id,
+            " (recovered)" if socket.recovered else "",
+        )
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
@@ -167,26 +203,38 @@ class Client:
         self._write_packet(Packet(PacketType.CONNECT, socket.nsp.name, reply))
 
     def connect_failed(self, name: str, message: str, data: Any) -> None:
-        """The namespace ``name`` refused the connection: send CONNECT_ERROR."""
+        """For the namespaces, not needed by applications: the namespace ``name`` refused the connection, so
+        send CONNECT_ERROR with ``message`` and ``data``."""
+        namespace_log.debug("session %s: namespace %s refused: %s", self.id, name, message)
         if self.conn.protocol == 3:  # a v2 client gets the error's data, or its message, as the payload
             self._write_packet(Packet(PacketType.CONNECT_ERROR, name, data if _js_truthy(data) else message))
             return
         self._write_packet(connect_error_packet(name, message, data))
 
     def remove(self, socket: ClientSocket) -> None:
-        """``socket`` disconnected: its namespace is free to be joined again."""
+        """For sockets, not needed by applications: ``socket`` disconnected, so its namespace is free to be
+        joined again."""
         if self._sockets.get(socket.nsp.name) is socket:
             del self._sockets[socket.nsp.name]
 
     # -- outgoing ----------------------------------------------------------------------------------------
 
     def _write_packet(self, packet: Packet) -> None:
+        if self.trace:
+            self.trace_out(packet.type.name, packet.nsp, packet.data, packet.id)
         self.write(self.server.writer.engine_items(packet), False)
 
+    def trace_out(self, kind: str, nsp: str, data: Any = None, ack_id: int | None = None) -> None:
+        """The trace line of a packet sent to this client (only called when :attr:`trace` is on)."""
+        logger.debug("session %s: sent %s", self.id, describe_packet(kind, nsp, data, ack_id))
+
     def write(self, items: list[str | bytes], volatile: bool) -> None:
-        """Hand encoded Engine.IO items to the session; a volatile packet is dropped unless it can leave now."""
+        """For sockets and adapters, not needed by applications: hand encoded Engine.IO items to the session;
+        a volatile packet is dropped unless it can leave now."""
         conn = self.conn
         if volatile and not conn.writable:
+            if conn.has_listeners("packet_dropped"):  # for metrics (docs/operations/metrics.md)
+                conn.emit_event("packet_dropped", items)
             return
         for item in items:
             conn.send_encoded(item)
@@ -194,7 +242,8 @@ class Client:
     # -- closing -----------------------------------------------------------------------------------------
 
     def disconnect_all_and_close(self) -> None:
-        """``socket.disconnect(close=True)``: every namespace gets DISCONNECT, then the connection closes."""
+        """For sockets, not needed by applications: ``socket.disconnect(close=True)``; every namespace gets
+        DISCONNECT, then the connection closes."""
         for socket in tuple(self._sockets.values()):
             socket.disconnect_now(False)
         self._close("forced server close")
@@ -205,7 +254,8 @@ class Client:
         self.conn.close_nowait()
 
     def on_close(self, reason: str, description: Any = None) -> None:
-        """The connection closed (or is being closed) with ``reason``: close every socket, once."""
+        """For the server and the Engine.IO session, not needed by applications: the connection closed (or is
+        being closed) with ``reason``, so close every socket, once."""
         if self.closed:
             return
         self.closed = True

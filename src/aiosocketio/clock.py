@@ -4,7 +4,7 @@ Every deadline of a server (Engine.IO heartbeats and upgrade timeouts, the Socke
 timeouts, the recovery window of the in-memory adapter) is read from and filed with one clock. By default that
 clock is the running event loop itself (an ``asyncio`` loop has exactly these three methods), so the ordinary
 path costs nothing more than the loop calls it made before. ``Server(clock=...)`` /
-``EngineServer(clock=...)`` take another one, such as :class:`aiosocketio.testing.FakeClock`, whose time only
+``EngineServer(clock=...)`` take another one, such as ``aiosocketio.testing.FakeClock``, whose time only
 moves when the test says so (see docs/testing.md).
 """
 
@@ -34,7 +34,7 @@ class Clock(Protocol):
         ...
 
     def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
-        """Call ``callback(*args)`` once :meth:`time` reaches ``when``."""
+        """Call ``callback(*args)`` once ``time()`` reaches ``when``."""
         ...
 
     def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
@@ -43,7 +43,17 @@ class Clock(Protocol):
 
 
 def clock_of(clock: Clock | None) -> Clock:
-    """``clock``, or the running loop when there is none (the default)."""
+    """``clock``, or the running loop when there is none (the default).
+
+    Args:
+        clock: A clock, or None.
+
+    Returns:
+        The clock to use.
+
+    Raises:
+        RuntimeError: ``clock`` is None and no event loop is running.
+    """
     return clock if clock is not None else asyncio.get_running_loop()
 
 
@@ -51,7 +61,19 @@ async def wait_for(clock: Clock | None, awaitable: Awaitable[T], timeout: float)
     """``asyncio.wait_for`` timed by ``clock``: raises ``TimeoutError`` once ``timeout`` seconds of that clock
     have passed (the awaitable is cancelled then, as ``asyncio.wait_for`` does).
 
-    On the loop's own clock (``clock`` None or the running loop) this is ``asyncio.wait_for`` itself."""
+    On the loop's own clock (``clock`` None or the running loop) this is ``asyncio.wait_for`` itself.
+
+    Args:
+        clock: The clock that times the wait; None for the running loop.
+        awaitable: What to wait for.
+        timeout: Seconds of ``clock`` to wait.
+
+    Returns:
+        The awaitable's result.
+
+    Raises:
+        TimeoutError: ``timeout`` passed first.
+    """
     loop = asyncio.get_running_loop()
     if clock is None or clock is loop:
         return await asyncio.wait_for(awaitable, timeout)

@@ -112,7 +112,7 @@ class _Target:
     # -- messages ----------------------------------------------------------------------------------------
 
     def _broadcast(self, event: Any, args: tuple[Any, ...]) -> tuple[str, bytes]:
-        check_event_name(event)
+        event = check_event_name(event)  # a map's method names its event, as on a server
         packet = Packet(PacketType.EVENT, self._nsp, [event, *args])
         channel = wire.classic_broadcast_channel(self._key, self._nsp, self._options)
         return channel, wire.encode_emitter_broadcast(packet, self._options)

@@ -208,7 +208,7 @@ async def test_a_hanging_bus_holds_a_bounded_number_of_messages(
         return [None] * len(batch)
 
     monkeypatch.setattr(BusAdapter, "_do_publish_batch", hangs)
-    with caplog.at_level("WARNING", logger="aiosocketio.cluster"):
+    with caplog.at_level("WARNING", logger="aiosocketio.adapter.cluster"):
         for n in range(500):
             await a.server_side_emit("tick", n)
         await settle()
@@ -217,3 +217,85 @@ async def test_a_hanging_bus_holds_a_bounded_number_of_messages(
     assert len(warnings) == 1
     stuck.set_result(None)
     await adapter.flush()
+
+
+async def test_each_request_reports_its_kind_duration_and_error(cluster: Any) -> None:
+    """The adapter's ``request`` event (what the metrics time): answered, then timed out."""
+    a = await cluster()
+    b = await cluster()
+    c = await cluster()
+    await settle()
+    reports: list[tuple[str, float, str | None]] = []
+    a.sockets.adapter.on("request", lambda kind, seconds, error: reports.append((kind, seconds, error)))
+    b.on("question", lambda: "from-b")
+    c.on("question", lambda: "from-c")
+    assert sorted(await a.server_side_emit_with_ack("question", timeout=1.0)) == ["from-b", "from-c"]
+    await a.fetch_sockets()
+
+    @c.on("slow")
+    async def never() -> None:
+        await asyncio.sleep(10)
+
+    b.on("slow", lambda: "from-b")
+    asking = asyncio.ensure_future(a.server_side_emit_with_ack("slow", timeout=0.2))
+    await cluster.clock.advance(0.2)
+    with pytest.raises(AckTimeoutError):
+        await asking
+    assert [(kind, error) for kind, _, error in reports] == [
+        ("ServerSideEmitMessage", None),
+        ("FetchSocketsMessage", None),
+        ("ServerSideEmitMessage", "timeout"),
+    ]
+    assert reports[0][1] == 0  # answered before the (fake) clock moved
+    assert reports[2][1] == pytest.approx(0.2)
+
+
+async def test_cluster_messages_are_traced_without_arguments(
+    cluster: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = await cluster()
+    b = await cluster()
+    await settle()
+    b.on("question", lambda secret: "answer")
+    with caplog.at_level("DEBUG", logger="aiosocketio.adapter.cluster"):
+        await a.server_side_emit_with_ack("question", "s3cr3t", timeout=1.0)
+    messages = [r.getMessage() for r in caplog.records if r.name == "aiosocketio.adapter.cluster"]
+    a_uid, b_uid = a.sockets.adapter.uid, b.sockets.adapter.uid
+    published = [m for m in messages if m.startswith(f"/: server {a_uid} publishes ServerSideEmitMessage")]
+    assert len(published) == 1, messages
+    assert "event='question'" in published[0], messages
+    assert any(m.startswith(f"/: server {b_uid} received ServerSideEmitMessage request=") for m in messages)
+    assert any(
+        m.startswith(f"/: server {b_uid} answers {a_uid} with ServerSideEmitResponse") for m in messages
+    )
+    assert any(m.startswith(f"/: server {a_uid} received ServerSideEmitResponse") for m in messages)
+    assert not any("s3cr3t" in m or "answer'" in m for m in messages)
+
+
+async def test_the_metrics_time_cluster_requests(cluster: Any) -> None:
+    import prometheus_client
+
+    from aiosocketio import metrics
+
+    a = await cluster()
+    b = await cluster()
+    await settle()
+    registry = prometheus_client.CollectorRegistry()
+    metrics.instrument(a, registry)
+    b.on("question", lambda: "from-b")
+    await a.server_side_emit_with_ack("question", timeout=1.0)
+
+    @b.on("slow")
+    async def never() -> None:
+        await asyncio.sleep(10)
+
+    asking = asyncio.ensure_future(a.server_side_emit_with_ack("slow", timeout=0.2))
+    await cluster.clock.advance(0.2)
+    with pytest.raises(AckTimeoutError):
+        await asking
+    labels = {"namespace": "/", "request": "ServerSideEmitMessage"}
+    assert registry.get_sample_value("socketio_adapter_request_duration_seconds_count", labels) == 2
+    assert (
+        registry.get_sample_value("socketio_adapter_request_errors_total", {**labels, "error": "timeout"})
+        == 1
+    )

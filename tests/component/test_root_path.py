@@ -1,8 +1,8 @@
 """The runner's ``root_path``: everything is served under the prefix, and a failed bind leaves nothing started.
 
 The Socket.IO server answers its handshake at ``/chat/socket.io/`` and nowhere else; the ASGI ``other_app``
-gets the requests under the prefix with ``root_path`` set and the whole path (as ASGI describes a mounted app),
-and the others get 404 (``/chatter`` is not under ``/chat``). When the port is taken, ``serve`` raises the
+gets the requests (HTTP and WebSocket) under the prefix with ``root_path`` set and the whole path (as ASGI
+describes a mounted app), and the others get 404 (``/chatter`` is not under ``/chat``). When the port is taken, ``serve`` raises the
 ``OSError`` after shutting down the apps it started.
 """
 
@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 import aiosocketio
 from aiosocketio.runner import serve
@@ -82,3 +84,24 @@ async def test_a_failed_bind_shuts_the_started_apps_down() -> None:
         with pytest.raises(OSError, match="address already in use"):
             await serve([app], port=taken.getsockname()[1])
     assert app.calls == ["startup", "shutdown"]
+
+
+async def test_a_websocket_for_other_app_under_the_prefix() -> None:
+    async def ws_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": f"{scope['root_path']}|{scope['path']}"})
+        await send({"type": "websocket.close"})
+
+    running = await serve([], port=0, other_app=ws_app, root_path="/chat")
+    try:
+        async with connect(f"ws://127.0.0.1:{running.port}/chat/live") as ws:
+            assert await ws.recv() == "/chat|/chat/live"
+        with pytest.raises(InvalidStatus) as outside:
+            async with connect(f"ws://127.0.0.1:{running.port}/live"):
+                pass
+        assert outside.value.response.status_code == 404
+    finally:
+        await running.close()

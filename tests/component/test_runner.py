@@ -743,10 +743,14 @@ async def test_ws_unanswered_upgrade_is_refused(
             pass
 
 
-async def test_ws_for_no_app_is_404(server: RunningServer) -> None:
-    with pytest.raises(Exception, match="404"):
-        async with connect(f"ws://127.0.0.1:{server.port}/elsewhere", open_timeout=TIMEOUT):
-            pass
+async def test_ws_for_no_app_is_404(app: FakeApp) -> None:
+    running = await serve([app], port=0)  # no other_app: it would get the request (test_runner_asgi_edges.py)
+    try:
+        with pytest.raises(Exception, match="404"):
+            async with connect(f"ws://127.0.0.1:{running.port}/elsewhere", open_timeout=TIMEOUT):
+                pass
+    finally:
+        await running.close()
 
 
 async def test_ws_bad_version_426(server: RunningServer) -> None:

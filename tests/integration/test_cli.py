@@ -316,18 +316,17 @@ def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
         (["app:io.nothing"], "aiosocketio: error: 'app:io' has no attribute 'nothing'"),
         (
             ["app:make"],
-            "aiosocketio: error: 'app:make' is the function make, not a Server, an EngineServer or the ASGI app"
-            " of io.asgi_app(): if it builds one, pass --factory",
+            "aiosocketio: error: 'app:make' is the function make, not a Server, an EngineServer or an ASGI app"
+            ": if it builds one, pass --factory",
         ),
         (
             ["app:on_connection"],
             "aiosocketio: error: 'app:on_connection' is the function on_connection, not a Server, an EngineServer"
-            " or the ASGI app of io.asgi_app(): if it builds one, pass --factory",
+            " or an ASGI app: if it builds one, pass --factory",
         ),
         (
             ["app:aiosocketio"],
-            "aiosocketio: error: 'app:aiosocketio' is a module, not a Server, an EngineServer or the ASGI app of"
-            " io.asgi_app()",
+            "aiosocketio: error: 'app:aiosocketio' is a module, not a Server, an EngineServer or an ASGI app",
         ),
         (
             ["app:io", "--factory"],
@@ -387,7 +386,9 @@ def test_a_command_line_that_does_not_parse_exits_with_status_2(app_dir: Path) -
     assert result.returncode == 2
     assert "argument --port: a port is between 0 and 65535, got 99999" in result.stderr
     assert run_command("python-m", app_dir).returncode == 2  # no command
-    assert run_command("python-m", app_dir, "run", "app:io", "--workers", "2").returncode == 2  # not yet
+    workers = run_command("python-m", app_dir, "run", "app:io", "--workers", "0")
+    assert workers.returncode == 2
+    assert "argument --workers: at least one worker, got 0" in workers.stderr
     version = run_command("console-script", app_dir, "--version")
     assert version.returncode == 0
     assert version.stdout.startswith("aiosocketio ")

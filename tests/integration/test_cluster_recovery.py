@@ -34,6 +34,8 @@ class Balancer:
         self.target = 0
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
+        self._links: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter, list[asyncio.Task[None]]]] = []
+        self._stale: list[asyncio.StreamWriter] = []
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -45,21 +47,35 @@ class Balancer:
         except OSError:
             writer.close()
             return
+        tasks = []
         for source, sink in ((reader, up_writer), (up_reader, writer)):
             task = asyncio.ensure_future(self._pipe(source, sink))
             self._pipes.add(task)
             task.add_done_callback(self._pipes.discard)
+            tasks.append(task)
+        self._links.append((writer, up_writer, tasks))
 
     @staticmethod
     async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        """Copy until the source ends, then close the sink (a cancelled pipe leaves it open)."""
         try:
             while data := await source.read(65536):
                 sink.write(data)
                 await sink.drain()
         except (ConnectionError, OSError):
             pass
-        finally:
-            sink.close()
+        sink.close()
+
+    async def cut_clients(self) -> None:
+        """Close the clients' side of every connection so far, and only it: the servers see nothing (like a
+        network that fails between them and the clients) until their heartbeat gives up."""
+        links, self._links = self._links, []
+        for client_side, _, tasks in links:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            client_side.close()
+        self._stale += [server_side for _, server_side, _ in links]
 
     async def close(self) -> None:
         assert self._server is not None
@@ -67,6 +83,11 @@ class Balancer:
         for task in list(self._pipes):
             task.cancel()
         await asyncio.gather(*self._pipes, return_exceptions=True)
+        for client_side, server_side, _ in self._links:
+            client_side.close()
+            server_side.close()
+        for server_side in self._stale:
+            server_side.close()
 
 
 class FailoverClient:
@@ -94,14 +115,14 @@ class FailoverClient:
 
 
 @contextlib.asynccontextmanager
-async def failover_client(url: str) -> AsyncIterator[FailoverClient]:
+async def failover_client(url: str, reconnect_delay_ms: int = 1000) -> AsyncIterator[FailoverClient]:
     node = shutil.which("node")
     assert node, "Node.js is needed"
     process = await asyncio.create_subprocess_exec(
         node,
         str(CLIENT),
         url,
-        "1000",
+        str(reconnect_delay_ms),
         cwd=TESTS_DIR,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,9 @@ async def chats(*urls_and_transports: tuple[str, str]) -> AsyncIterator[list[Cha
 async def _cross_servers(one: str, other: str, *, retry: bool) -> None:
     """A chat sent on server ``one`` reaches room1 on both servers; and the other way round.
 
-    ``retry``: the sharded adapter subscribes to a new room's channel in the background (as the page says), so
-    the first messages right after the room appeared may miss the other server: send again until one arrives.
+    ``retry``: the sharded adapter subscribes to a new room's channel in the background (as the page says), and
+    workers connect to each other in their first moments, so the first messages may miss the other server:
+    send again until one arrives.
     """
     async with chats((one, "websocket"), (other, "polling")) as (alice, bob):
         for attempt in range(20 if retry else 1):
@@ -120,6 +122,32 @@ async def cluster(program: Program, run: Run, services: Services) -> None:
                     assert await chat.next() == ("news", 2)
 
 
+async def workers(program: Program, run: Run, services: Services) -> None:
+    """Two workers of the sample, ``python app.py`` and ``uvicorn app:app``, with the settings the ``workers=N``
+    supervisor gives each worker in its environment, share room1. (Chats are sent again until one crosses: the
+    workers connect to each other in the first moments.)"""
+    first, second = Run(run.name, run.variant, "python"), Run(run.name, run.variant, "uvicorn")
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="aiosocketio-workers-") as directory:
+        try:
+            with contextlib.ExitStack() as stack:
+                ports = []
+                for index, way in enumerate((first, second)):
+                    os.environ.update(
+                        AIOSOCKETIO_WORKER_INDEX=str(index),
+                        AIOSOCKETIO_WORKERS="2",
+                        AIOSOCKETIO_WORKER_DIR=directory,
+                    )
+                    ports.append(stack.enter_context(start(program, way, services)))
+                os.environ.clear()
+                os.environ.update(saved)
+                one, other = (f"http://127.0.0.1:{port}" for port in ports)
+                await _cross_servers(one, other, retry=True)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
 async def admin_cluster(program: Program, run: Run, services: Services) -> None:
     """Two servers of the Admin UI's cluster sample (``python app.py`` and ``uvicorn app:app``): an admin client of
     either gets the stats of both, and a session id given by one logs in on the other (the ``RedisStore``)."""
@@ -151,6 +179,7 @@ Scenario = Callable[[Program, Run, Services], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     "clusters-redis": cluster,
     "clusters-postgres": cluster,
+    "clusters-workers": workers,
     "admin-ui-cluster": admin_cluster,
 }
 

@@ -39,12 +39,15 @@ REFERENCED_MODULES = (
     "aiosocketio.adapters.redis",
     "aiosocketio.adapters.redis_streams",
     "aiosocketio.adapters.postgres",
+    "aiosocketio.adapters.workers",
     "aiosocketio.emitter",
     "aiosocketio.parsers",
     "aiosocketio.admin",
     "aiosocketio.engineio",
     "aiosocketio.web",
     "aiosocketio.testing",
+    "aiosocketio.eventmaps",
+    "aiosocketio.validation",
 )
 NOT_REFERENCED = {"aiosocketio.__version__"}  # a string, shown on the home page
 
@@ -161,20 +164,27 @@ def test_every_public_name_is_described_and_typed(path: str) -> None:
 
 # The files whose public members must each have a docstring wherever the reference renders them: a member
 # (method, property, attribute; an inherited one counts where it is defined) of an object that a ``::: name``
-# entry of docs/reference/ shows is checked when it is defined in one of these modules or packages.
-# Still to add, once their members are documented: aiosocketio.server, aiosocketio.socket, aiosocketio.namespace
-# and aiosocketio.broadcast.
+# entry of docs/reference/ shows is checked when it is defined in one of these modules or packages. A module
+# that a reference page starts to render belongs here too.
 MEMBER_DOCSTRING_MODULES = (
-    "aiosocketio._emitter",  # EventEmitter: on/off/listeners of the engine, its sockets and the adapters
+    "aiosocketio._emitter",  # EventEmitter: on/off/listeners of the server, engine, sockets and adapters
     "aiosocketio.adapters",
     "aiosocketio.admin",
+    "aiosocketio.broadcast",
+    "aiosocketio.clock",
     "aiosocketio.emitter",
+    "aiosocketio.engineio.handshake",  # ErrorCode
     "aiosocketio.engineio.server",
     "aiosocketio.engineio.session",  # CloseReason
     "aiosocketio.engineio.socket",
+    "aiosocketio.eventmaps",
     "aiosocketio.exceptions",
+    "aiosocketio.namespace",
     "aiosocketio.parsers",
+    "aiosocketio.server",
+    "aiosocketio.socket",
     "aiosocketio.testing",
+    "aiosocketio.validation",
     "aiosocketio.web",
 )
 
@@ -202,7 +212,7 @@ def _covered(obj: griffe.Object, modules: tuple[str, ...]) -> bool:
     return any(module == name or module.startswith(name + ".") for name in modules)
 
 
-def undocumented_members(
+def undocumented_rendered_members(
     package: griffe.Module, entries: list[tuple[str, list[str] | None]], modules: tuple[str, ...]
 ) -> list[str]:
     """The members the reference renders (as the mkdocs options select them: a module's ``__all__``, a class's
@@ -242,11 +252,11 @@ def undocumented_members(
 def test_every_rendered_member_has_a_docstring() -> None:
     entries = reference_entries()
     assert len(entries) > 20, "the reference pages' ::: entries were not found"
-    missing = undocumented_members(PACKAGE, entries, MEMBER_DOCSTRING_MODULES)
+    missing = undocumented_rendered_members(PACKAGE, entries, MEMBER_DOCSTRING_MODULES)
     assert not missing, "members the API reference shows without a docstring:\n" + "\n".join(missing)
 
 
-def test_the_member_check_finds_an_undocumented_member(tmp_path: Path) -> None:
+def test_the_rendered_member_check_finds_an_undocumented_member(tmp_path: Path) -> None:
     """The check above is not vacuous: an undocumented method, an inherited undocumented property and an
     attribute without a docstring are reported, where a documented one is not."""
     package = tmp_path / "sample"
@@ -281,13 +291,86 @@ class Child(Base):
 '''
     )
     sample = griffe.load("sample", search_paths=[str(tmp_path)], resolve_aliases=True)
-    missing = undocumented_members(sample, [("sample", None)], ("sample",))
+    missing = undocumented_rendered_members(sample, [("sample", None)], ("sample",))
     assert [entry.split(" ")[0] for entry in missing] == [
         "sample.Child.count",
         "sample.Child.run",
         "sample.Child.size",
     ]
     assert "defined as sample.Base.size" in missing[2]
+
+
+# The classes of the Socket.IO layer whose every public member must say what it does: the reference renders
+# each member of a class, inherited ones included, and one without a docstring shows as a bare signature.
+SOCKETIO_LAYER_CLASSES = (
+    "server.Server",
+    "namespace.Namespace",
+    "namespace.ParentNamespace",
+    "socket.Socket",
+    "socket.Handshake",
+    "broadcast.BroadcastOperator",
+    "broadcast.RemoteSocket",
+    "broadcast.RemoteEmitter",
+    "broadcast.FetchedSocket",
+    "broadcast.AckEmitter",
+    "client.Client",
+    "clock.Clock",
+    "clock.TimerHandle",
+    "validation.Conversion",
+)
+
+
+def undocumented_members(package: griffe.Object | griffe.Alias, class_path: str) -> list[str]:
+    """The public members of ``class_path`` (inside ``package``) without a docstring, each named where it is
+    defined: an inherited member is checked where its base class defines it, and members inherited from
+    outside the package (``Generic``, ``Protocol``) are not the package's to document."""
+    missing: list[str] = []
+    for name, member in package[class_path].all_members.items():
+        if name.startswith("_"):
+            continue
+        try:
+            target = member.final_target if member.is_alias else member
+        except griffe.AliasResolutionError:
+            continue  # an alias into a module that was not loaded: outside the package
+        if target.package is not package:
+            continue
+        if target.docstring is None or not target.docstring.value.strip():
+            missing.append(f"{class_path}.{name} (defined at {target.relative_filepath}:{target.lineno})")
+    return missing
+
+
+@pytest.mark.parametrize("class_path", SOCKETIO_LAYER_CLASSES)
+def test_every_public_member_of_the_socketio_layer_has_a_docstring(class_path: str) -> None:
+    missing = undocumented_members(PACKAGE, class_path)
+    assert not missing, "public members without a docstring:\n" + "\n".join(missing)
+
+
+def test_the_member_check_finds_an_undocumented_member(tmp_path: Path) -> None:
+    """The check above is not vacuous: an undocumented method, property, attribute and inherited method are
+    reported, a documented one and a private one are not."""
+    package_dir = tmp_path / "docpkg"
+    package_dir.mkdir()
+    (package_dir / "__init__.py").write_text('"""A package."""\n')
+    (package_dir / "base.py").write_text(
+        '"""Base."""\n\n\nclass Base:\n    """Base."""\n\n    def inherited(self) -> None:\n        pass\n'
+    )
+    (package_dir / "child.py").write_text(
+        '"""Child."""\n\nfrom docpkg.base import Base\n\n\nclass Child(Base):\n    """Child."""\n\n'
+        "    def __init__(self) -> None:\n        self.bare = 1\n        self.told = 2\n"
+        '        """Documented."""\n\n'
+        "    def method(self) -> None:\n        pass\n\n"
+        '    def documented(self) -> None:\n        """Documented."""\n\n'
+        "    def _private(self) -> None:\n        pass\n\n"
+        "    @property\n    def prop(self) -> int:\n        return 1\n"
+    )
+    package = griffe.load("docpkg", search_paths=[str(tmp_path)], resolve_aliases=True)
+    missing = undocumented_members(package, "child.Child")
+    assert sorted(entry.split(" ")[0] for entry in missing) == [
+        "child.Child.bare",
+        "child.Child.inherited",
+        "child.Child.method",
+        "child.Child.prop",
+    ]
 
 
 def test_no_dead_internal_link(site: Path) -> None:

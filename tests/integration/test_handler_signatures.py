@@ -63,7 +63,7 @@ async def test_a_handler_that_cannot_take_the_arguments_is_one_log_line(
             assert await client.call("one", "ok", namespace="/chat", timeout=5 * FACTOR) == ["one", "ok"]
             with pytest.raises(socketio.exceptions.TimeoutError):
                 await client.call("broken", 5, namespace="/chat", timeout=0.5 * FACTOR)
-        records = [r for r in caplog.records if r.name == "aiosocketio"]
+        records = [r for r in caplog.records if r.name == "aiosocketio.socket"]
         assert [r.getMessage() for r in records[:2]] == [
             "namespace /chat, event 'one': the handler on_one(message) cannot take the 2 arguments the client "
             "sent; the client asked for an acknowledgement and gets none",

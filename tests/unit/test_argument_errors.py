@@ -98,6 +98,60 @@ async def test_an_ack_timeout_in_milliseconds_is_refused() -> None:
     assert io.timeout(999.5).options.flags.timeout == 999.5
 
 
+@pytest.mark.parametrize(
+    ("make", "option", "value"),
+    [
+        ("redis.create_adapter(URL, requests_timeout=5000)", "requests_timeout", 5000),
+        ("redis.create_sharded_adapter(URL, requests_timeout=5000)", "requests_timeout", 5000),
+        ("redis_streams.create_adapter(URL, requests_timeout=5000)", "requests_timeout", 5000),
+        ("redis_streams.create_adapter(URL, block_time=5000)", "block_time", 5000),
+        ("postgres.create_adapter(PG, requests_timeout=5000)", "requests_timeout", 5000),
+        ("postgres.create_adapter(PG, heartbeat_interval=5000)", "heartbeat_interval", 5000),
+        ("postgres.create_adapter(PG, heartbeat_timeout=10000)", "heartbeat_timeout", 10000),
+        ("postgres.create_adapter(PG, cleanup_interval=30000)", "cleanup_interval", 30000),
+    ],
+)
+def test_adapter_durations_in_milliseconds_are_refused(make: str, option: str, value: int) -> None:
+    """The npm adapters take these in milliseconds (``requestsTimeout: 5000``...): copied as they are, they
+    would make a request wait hours; refused when the adapter is made, before any connection."""
+    from aiosocketio.adapters import postgres, redis, redis_streams
+
+    names = {
+        "redis": redis,
+        "redis_streams": redis_streams,
+        "postgres": postgres,
+        "URL": "redis://127.0.0.1:1/0",
+        "PG": "postgresql://127.0.0.1:1/x",
+    }
+    message = f"{option}={value} looks like milliseconds, but aiosocketio takes seconds: write {option}={value / 1000:g}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        eval(make, names)
+    with pytest.raises(ValueError, match=re.escape(f"{option} is a positive number of seconds, got 0")):
+        eval(make.replace(str(value), "0"), names)
+
+
+async def test_cluster_adapter_heartbeats_in_milliseconds_are_refused() -> None:
+    from aiosocketio.adapters.cluster import ClusterAdapterWithHeartbeat
+
+    class Bus(ClusterAdapterWithHeartbeat):
+        """A bus of its own: the two methods every back-end implements."""
+
+        async def _do_publish(self, message: Any) -> None:
+            return None
+
+        async def _do_publish_response(self, requester: str, message: Any) -> None:
+            return None
+
+    nsp = aiosocketio.Server().of("/")
+    with pytest.raises(ValueError, match=re.escape("heartbeat_interval=5000 looks like milliseconds")):
+        Bus(nsp, heartbeat_interval=5000)
+    with pytest.raises(ValueError, match=re.escape("heartbeat_timeout=10000 looks like milliseconds")):
+        Bus(nsp, heartbeat_timeout=10000)
+    with pytest.raises(ValueError, match=re.escape("requests_timeout=5000 looks like milliseconds")):
+        Bus(nsp, requests_timeout=5000)
+    assert Bus(nsp, requests_timeout=2, heartbeat_interval=1, heartbeat_timeout=3).requests_timeout == 2.0
+
+
 # -- optional dependencies ----------------------------------------------------------------------------------
 
 
@@ -148,7 +202,33 @@ async def test_an_ack_timeout_in_milliseconds_is_refused() -> None:
         (
             "msgpack",
             "from aiosocketio.adapters.redis import create_adapter",
-            "each Redis or PostgreSQL adapter and emitter needs the 'msgpack' package",
+            "each cluster adapter (workers, Redis, PostgreSQL) and emitter needs the 'msgpack' package",
+        ),
+        (
+            "msgpack",
+            "from aiosocketio.adapters.workers import create_adapter",
+            "each cluster adapter (workers, Redis, PostgreSQL) and emitter needs the 'msgpack' package, which is "
+            "not installed: pip install 'aiosocketio[msgpack]'",
+        ),
+        (
+            "bcrypt",
+            "from aiosocketio.admin import instrument\n"
+            "instrument(aiosocketio.Server(), auth={'type': 'basic', 'username': 'a', 'password': "
+            "'$2b$10$vcnCZ8ARnzZJM4U4bWhnE.ug.PHR4V2tw1Qr.kbpVWeBLyxsjpHB6'})",
+            "the Admin UI's basic authentication needs the 'bcrypt' package, which is not installed: "
+            "pip install 'aiosocketio[admin]'",
+        ),
+        (
+            "prometheus_client",
+            "from aiosocketio.metrics import instrument\ninstrument(aiosocketio.Server())",
+            "aiosocketio.metrics needs the 'prometheus_client' package, which is not installed: "
+            "pip install 'aiosocketio[metrics]'",
+        ),
+        (
+            "prometheus_client",
+            "from aiosocketio.metrics import asgi_app\nasgi_app()",
+            "aiosocketio.metrics needs the 'prometheus_client' package, which is not installed: "
+            "pip install 'aiosocketio[metrics]'",
         ),
     ],
     ids=lambda value: value.splitlines()[0][:60] if isinstance(value, str) and "\n" in value else None,
@@ -172,15 +252,16 @@ def test_a_missing_optional_dependency_names_the_extra(missing: str, code: str, 
     assert text.startswith(message), text
 
 
-def test_the_emitters_message_names_both_extras() -> None:
+def test_the_emitters_message_names_every_extra() -> None:
     program = (
         "import sys\nsys.modules['msgpack'] = None\n"
         "try:\n    import aiosocketio.emitter\nexcept ImportError as exc:\n    print(exc)\n"
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == (
-        "each Redis or PostgreSQL adapter and emitter needs the 'msgpack' package, which is not installed: "
-        "pip install 'aiosocketio[redis]' or pip install 'aiosocketio[postgres]'"
+        "each cluster adapter (workers, Redis, PostgreSQL) and emitter needs the 'msgpack' package, which is not "
+        "installed: pip install 'aiosocketio[msgpack]' or pip install 'aiosocketio[redis]' or "
+        "pip install 'aiosocketio[postgres]'"
     )
 
 
@@ -346,6 +427,30 @@ async def test_python_socketio_emit_keywords_name_the_call_here(keywords: dict[s
         await io.of("/x").emit("chat", room="r")
     with pytest.raises(TypeError, match=re.escape("emit() got an unexpected keyword argument 'rooom'")):
         await io.emit("chat", rooom="r")
+
+
+async def test_every_python_socketio_message_points_to_the_migration_guide(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each error (and the warning) about python-socketio's API ends with the page that maps the rest of it."""
+    guide = "(the migration guide, docs/migrating.md, maps the rest of python-socketio's API)"
+    io = aiosocketio.Server()
+    messages = []
+    for attempt in (
+        lambda: io.enter_room,
+        lambda: io.on("connect", lambda sid, environ: None),
+        lambda: io.on("disconnect", lambda sid: None),
+    ):
+        with pytest.raises((AttributeError, TypeError, ValueError)) as caught:
+            attempt()
+        messages.append(str(caught.value))
+    with pytest.raises(TypeError) as caught:
+        await io.emit("chat", to="r1")
+    messages.append(str(caught.value))
+    with caplog.at_level(logging.WARNING, logger="aiosocketio"):
+        io.on("chat", lambda sid, data: None)
+    messages.append(caplog.records[-1].getMessage())
+    assert all(message.endswith(guide) for message in messages), messages
 
 
 def test_a_socket_disconnect_handler_must_take_the_reason_and_its_description() -> None:

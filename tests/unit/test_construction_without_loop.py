@@ -21,7 +21,7 @@ import redis
 import redis.asyncio
 
 import aiosocketio
-from aiosocketio.adapters import postgres, redis_streams
+from aiosocketio.adapters import postgres, redis_streams, workers
 from aiosocketio.adapters.redis import create_adapter, create_sharded_adapter
 from aiosocketio.emitter import RedisEmitter, SyncRedisEmitter
 from aiosocketio.engineio import EngineServer
@@ -36,6 +36,9 @@ servers = {
     "sharded": aiosocketio.Server(adapter=create_sharded_adapter(NOBODY)),
     "streams": aiosocketio.Server(adapter=redis_streams.create_adapter(NOBODY), connection_state_recovery=True),
     "postgres": aiosocketio.Server(adapter=postgres.create_adapter("postgresql://nobody@127.0.0.1:1/none")),
+    # Its settings are read from the environment when it serves: none is set here, and none is needed yet.
+    "workers": aiosocketio.Server(adapter=workers.create_adapter(), connection_state_recovery=True),
+    "workers-dir": aiosocketio.Server(adapter=workers.create_adapter(socket_dir="/nonexistent", index=0, workers=2)),
 }
 namespaces = {name: io.of("/x") for name, io in servers.items()}
 apps = {name: io.asgi_app() for name, io in servers.items()}

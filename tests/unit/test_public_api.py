@@ -43,7 +43,7 @@ def test_cluster_adapter_options_are_checked_at_once() -> None:
         create_adapter("redis://127.0.0.1:1/0", requests_timeout=-1)
     with pytest.raises(ValueError, match="stream_count, max_len and read_count are positive integers"):
         redis_streams.create_adapter("redis://127.0.0.1:1/0", max_len=0)
-    with pytest.raises(ValueError, match="block_time and requests_timeout are positive numbers of seconds"):
+    with pytest.raises(ValueError, match="block_time is a positive number of seconds, got 0"):
         redis_streams.create_adapter("redis://127.0.0.1:1/0", block_time=0)
 
 

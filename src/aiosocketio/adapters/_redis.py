@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from aiosocketio.adapters._types import AdapterNamespace
 
-logger = logging.getLogger("aiosocketio.redis")
+logger = logging.getLogger("aiosocketio.adapter.redis")
 
 Kind = Literal["channel", "pattern", "shard"]
 """How a channel is listened to: ``SUBSCRIBE``, ``PSUBSCRIBE`` or ``SSUBSCRIBE``."""

@@ -78,6 +78,11 @@ class LocalSocket(Protocol):
         ...
 
     @property
+    def pid(self) -> str | None:
+        """The private session id a recovering client presents (None without connection state recovery)."""
+        ...
+
+    @property
     def handshake(self) -> HandshakeRecord:
         """The handshake, as ``fetch_sockets`` reports it."""
         ...
@@ -88,8 +93,8 @@ class LocalSocket(Protocol):
         ...
 
     @property
-    def data(self) -> dict[str, Any]:
-        """The application's data about the socket."""
+    def data(self) -> Any:
+        """The application's data about the socket (a dict unless the program types it otherwise)."""
         ...
 
     def deliver(self, items: Items, volatile: bool) -> None:

@@ -19,6 +19,7 @@ the same items are written to every recipient's transport; no task, no await per
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 from aiosocketio._emitter import EventEmitter
 from aiosocketio.adapters.options import BroadcastOptions
 from aiosocketio.adapters.rooms import RoomIndex
+from aiosocketio.logs import describe_packet
+
+logger = logging.getLogger("aiosocketio.adapter")
 
 if TYPE_CHECKING:
     from aiosocketio.adapters._types import AdapterNamespace, LocalSocket
@@ -154,6 +158,14 @@ class Adapter(EventEmitter, ABC):
 
     def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
         """Encode ``packet`` once and write it to every local target."""
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "broadcast %s rooms=%s except=%s%s",
+                describe_packet(packet.type.name, packet.nsp, packet.data, packet.id),
+                sorted(options.rooms) or "all",
+                sorted(options.except_rooms) or "none",
+                " (volatile)" if options.flags.volatile else "",
+            )
         items = self.nsp.server.writer.engine_items(packet)
         volatile = options.flags.volatile
         sockets = self.nsp.sockets
@@ -233,6 +245,18 @@ class Adapter(EventEmitter, ABC):
     async def restore_session(self, pid: str, offset: str) -> StoredSession | None:
         """The session kept under ``pid`` with the events it missed since ``offset``, if it can be recovered."""
         return None
+
+    # An adapter whose sessions must survive the crash of this server keeps them up to date while the sockets
+    # live (the Redis Streams adapter does, docs/guide/recovery.md#crash); the others ignore these three calls.
+
+    def session_changed(self, sid: str) -> None:
+        """Connected socket ``sid`` (one with a private id) connected, or its rooms or data changed."""
+
+    async def save_sessions(self) -> None:
+        """Wait until the session changes reported so far are stored (at once when nothing is pending)."""
+
+    async def discard_session(self, sid: str, pid: str) -> None:
+        """Socket ``sid`` went away for good (a disconnection that is not recovered): forget its session."""
 
     @abstractmethod
     async def server_side_emit(self, packet: list[Any]) -> None:

@@ -29,6 +29,7 @@ from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from aiosocketio._checks import TIMER_LIMIT, seconds
 from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters.base import Adapter
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ClusterAdapter", "ClusterAdapterWithHeartbeat"]
 
-logger = logging.getLogger("aiosocketio.cluster")
+logger = logging.getLogger("aiosocketio.adapter.cluster")
 
 EMITTER_UID = "emitter"
 """The uid an emitter's messages carry: not a server, so never counted as one or waited for."""
@@ -102,6 +103,20 @@ class Request:
     def _check(self) -> None:
         if self.missing == 0 and not self.future.done():
             self.future.set_result(self.responses)
+
+
+def describe_body(body: object) -> str:
+    """What a trace line says of a cluster message: its kind, its request id, the event of a broadcast (never
+    the arguments)."""
+    parts = [type(body).__name__]
+    request_id = getattr(body, "request_id", None)
+    if request_id is not None:
+        parts.append(f"request={request_id}")
+    packet = getattr(body, "packet", None)
+    data = getattr(packet, "data", None) if packet is not None else getattr(body, "data", None)
+    if isinstance(data, list) and data:
+        parts.append(f"event={data[0]!r}")
+    return " ".join(parts)
 
 
 def local_socket_data(sockets: Iterable[Any]) -> tuple[wire.SocketData, ...]:
@@ -198,7 +213,8 @@ class ClusterAdapter(Adapter):
             timeout (Node.js: ``requestsTimeout``, in milliseconds there).
 
     Raises:
-        ValueError: ``requests_timeout`` is not positive.
+        TypeError: ``requests_timeout`` is not a number.
+        ValueError: ``requests_timeout`` is not positive, or so large it must be milliseconds.
     """
 
     __slots__ = ("_ack_requests", "_closed", "_outbox", "_requests", "requests_timeout", "uid")
@@ -208,8 +224,7 @@ class ClusterAdapter(Adapter):
 
     def __init__(self, nsp: AdapterNamespace, *, requests_timeout: float = 5.0) -> None:
         super().__init__(nsp)
-        if requests_timeout <= 0:
-            raise ValueError("requests_timeout is a positive number of seconds")
+        requests_timeout = seconds("requests_timeout", requests_timeout, limit=TIMER_LIMIT)
         self.uid = random_id()
         """This server's id in the cluster, random per adapter; messages carry it so a server skips its own echo."""
         self.requests_timeout = requests_timeout
@@ -282,9 +297,15 @@ class ClusterAdapter(Adapter):
     # -- publishing --------------------------------------------------------------------------------------
 
     def _publish(self, body: wire.ClusterBody, then: Callable[[str | None], None] | None = None) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: server %s publishes %s", self.nsp.name, self.uid, describe_body(body))
         self._outbox.push(None, wire.ClusterMessage(self.uid, self.nsp.name, body), then)
 
     def _publish_response(self, requester: str, body: wire.ClusterBody) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s: server %s answers %s with %s", self.nsp.name, self.uid, requester, describe_body(body)
+            )
         self._outbox.push(requester, wire.ClusterMessage(self.uid, self.nsp.name, body))
 
     def _wants_offset(self, packet: Packet, options: BroadcastOptions) -> bool:
@@ -310,6 +331,10 @@ class ClusterAdapter(Adapter):
         if message.uid == self.uid or message.nsp != self.nsp.name:
             return
         body = message.body
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s: server %s received %s from %s", self.nsp.name, self.uid, describe_body(body), message.uid
+            )
         if isinstance(body, wire.BroadcastMessage):
             if body.request_id is None:
                 if offset is not None and self._wants_offset(body.packet, body.opts):
@@ -486,16 +511,29 @@ class ClusterAdapter(Adapter):
         request_id = self._request_id()
         request = Request(expected)
         self._requests[request_id] = request
+        clock = self._clock
+        began = clock.time()
+        kind = ""
+        error: str | None = None
         try:
             if not request.future.done():
-                self._publish(body(request_id))
+                message = body(request_id)
+                kind = type(message).__name__
+                self._publish(message)
                 try:
                     await wait_for(self.nsp.server.clock, asyncio.shield(request.future), timeout)
                 except TimeoutError:
+                    error = "timeout"
                     raise TimeoutError(request) from None
             return request
+        except BaseException as exc:
+            error = error or type(exc).__name__
+            raise
         finally:
             del self._requests[request_id]
+            if kind and self.has_listeners("request"):
+                # ``request(kind, seconds, error)``: how long the other servers took (for metrics).
+                self.emit_event("request", kind, clock.time() - began, error)
 
     def _timeout_message(self, request: Request) -> str:
         return f"timeout reached: only {request.answered} responses received out of {request.answered + request.missing}"
@@ -582,7 +620,8 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
             ``heartbeatTimeout``).
 
     Raises:
-        ValueError: A duration is not positive.
+        TypeError: A duration is not a number.
+        ValueError: A duration is not positive, or so large it must be milliseconds.
     """
 
     __slots__ = ("_last_publish", "_nodes", "_ticker", "heartbeat_interval", "heartbeat_timeout")
@@ -596,11 +635,9 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         heartbeat_timeout: float = 10.0,
     ) -> None:
         super().__init__(nsp, requests_timeout=requests_timeout)
-        if heartbeat_interval <= 0 or heartbeat_timeout <= 0:
-            raise ValueError("heartbeat_interval and heartbeat_timeout are positive numbers of seconds")
-        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_interval = seconds("heartbeat_interval", heartbeat_interval, limit=TIMER_LIMIT)
         """Seconds without publishing anything after which this server sends a heartbeat."""
-        self.heartbeat_timeout = heartbeat_timeout
+        self.heartbeat_timeout = seconds("heartbeat_timeout", heartbeat_timeout, limit=TIMER_LIMIT)
         """Seconds without hearing from a server after which it is forgotten."""
         self._nodes: dict[str, float] = {}
         self._last_publish: float | None = None

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["InMemoryAdapter", "SessionAwareAdapter"]
 
-logger = logging.getLogger("aiosocketio")
+logger = logging.getLogger("aiosocketio.adapter")
 
 
 class InMemoryAdapter(Adapter):

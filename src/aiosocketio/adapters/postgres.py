@@ -31,6 +31,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from aiosocketio._checks import TIMER_LIMIT, seconds
 from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters.cluster import ClusterAdapterWithHeartbeat, Outgoing
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresAdapter", "create_adapter"]
 
-logger = logging.getLogger("aiosocketio.postgres")
+logger = logging.getLogger("aiosocketio.adapter.postgres")
 
 ATTACHMENT_TYPES: Final = frozenset(
     {
@@ -93,10 +94,10 @@ def create_adapter(
         raise missing_extra("asyncpg", "postgres", "the PostgreSQL adapter") from None
     if payload_threshold < 1:
         raise ValueError("payload_threshold is a positive number of bytes")
-    if cleanup_interval <= 0 or requests_timeout <= 0:
-        raise ValueError("cleanup_interval and requests_timeout are positive numbers of seconds")
-    if heartbeat_interval <= 0 or heartbeat_timeout <= 0:
-        raise ValueError("heartbeat_interval and heartbeat_timeout are positive numbers of seconds")
+    cleanup_interval = seconds("cleanup_interval", cleanup_interval, limit=TIMER_LIMIT)
+    requests_timeout = seconds("requests_timeout", requests_timeout, limit=TIMER_LIMIT)
+    heartbeat_interval = seconds("heartbeat_interval", heartbeat_interval, limit=TIMER_LIMIT)
+    heartbeat_timeout = seconds("heartbeat_timeout", heartbeat_timeout, limit=TIMER_LIMIT)
     if not table_name:
         raise ValueError("table_name is the attachment table's name")
     hub = _Hub(

@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from aiosocketio._checks import TIMER_LIMIT, seconds
 from aiosocketio._emitter import spawn
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters._redis import ClientLease, SubscribedAdapter, count_subscribers
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisAdapter", "ShardedRedisAdapter", "create_adapter", "create_sharded_adapter"]
 
-logger = logging.getLogger("aiosocketio.redis")
+logger = logging.getLogger("aiosocketio.adapter.redis")
 
 _UID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -67,8 +68,7 @@ def create_adapter(
     publish_on_specific_response_channel: bool = False,
 ) -> Callable[[AdapterNamespace], RedisAdapter]:
     """``Server(adapter=create_adapter(redis))``: ``redis`` is a ``redis.asyncio.Redis`` client or a URL."""
-    if requests_timeout <= 0:
-        raise ValueError("requests_timeout is a positive number of seconds")
+    requests_timeout = seconds("requests_timeout", requests_timeout, limit=TIMER_LIMIT)
     lease = ClientLease(redis)
 
     def factory(nsp: AdapterNamespace) -> RedisAdapter:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
+from aiosocketio._checks import TIMER_LIMIT, seconds
 from aiosocketio.adapters import messages as wire
 from aiosocketio.adapters._redis import ClientLease, SubscribedAdapter, count_subscribers
 from aiosocketio.adapters.cluster import Outgoing
@@ -43,8 +44,7 @@ def create_sharded_adapter(
     of a Redis ≥ 7 server."""
     if subscription_mode not in _MODES:
         raise ValueError(f"subscription_mode is one of {', '.join(_MODES)}, not {subscription_mode!r}")
-    if requests_timeout <= 0:
-        raise ValueError("requests_timeout is a positive number of seconds")
+    requests_timeout = seconds("requests_timeout", requests_timeout, limit=TIMER_LIMIT)
     _check_sharded_pubsub()
     lease = ClientLease(redis)
 

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from aiosocketio._checks import missing_extra
 from aiosocketio._emitter import step
 from aiosocketio.admin.stores import InMemoryStore, Store
 from aiosocketio.exceptions import ConnectError
@@ -250,9 +251,7 @@ def _check_auth(auth: Any) -> tuple[str, bytes] | None:
         try:
             import bcrypt  # noqa: F401
         except ImportError:
-            raise ImportError(
-                "the Admin UI's basic authentication needs bcrypt: pip install 'aiosocketio[admin]'"
-            ) from None
+            raise missing_extra("bcrypt", "admin", "the Admin UI's basic authentication") from None
         return username, password.encode()
     raise ValueError(
         "invalid auth option: auth=False, or auth={'type': 'basic', 'username': ..., 'password': <bcrypt hash>}"

@@ -21,11 +21,27 @@ from aiosocketio.web import Request, Response
 if TYPE_CHECKING:
     from aiosocketio.engineio.timers import SessionTimers
 
-__all__ = ["PollContext", "SessionHost", "TransportOwner"]
+__all__ = ["PacketTap", "PollContext", "SessionHost", "TransportOwner"]
 
 #: What a held GET's answer is built from when it comes: the request's User-Agent and Accept-Encoding values, and
 #: its path, query and raw headers (for a ``headers`` listener added meanwhile, which wants a Request).
 PollContext = tuple[str | None, str | None, str, bytes, Sequence[tuple[bytes, bytes]]]
+
+
+class PacketTap(Protocol):
+    """What a session's ``tap`` is: told of every message sent and received, for counting (metrics).
+
+    A method call per message rather than an event: an event costs a listener dispatch per packet, several times
+    the tap's own work. It runs on the hot path, so it must be quick and must not raise.
+    """
+
+    def sent(self, item: str | bytes) -> None:
+        """An encoded message packet the session sends (``"4..."`` text, or a binary message's bytes)."""
+        ...
+
+    def received(self, data: str | bytes | None) -> None:
+        """A message the session received (its payload without the ``4``; None for an empty one)."""
+        ...
 
 
 class TransportOwner(Protocol):

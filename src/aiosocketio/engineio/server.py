@@ -59,7 +59,7 @@ from aiosocketio.web import (
 
 __all__ = ["EngineConnectionError", "EngineServer"]
 
-logger = logging.getLogger("aiosocketio.engineio")
+logger = logging.getLogger("aiosocketio.engine")
 
 KNOWN_TRANSPORTS = ("polling", "websocket")
 """The transports an engine can offer (``transports=`` picks among them)."""
@@ -544,6 +544,9 @@ class EngineServer(EventEmitter):
             headers.append(("Set-Cookie", hdr.set_cookie_header(self._cookie, sid)))
         headers = await self._hooked(headers, request, initial=True)
         socket.start()
+        logger.debug(
+            "session %s: handshake over polling from %s (protocol %d)", sid, socket.remote_address, protocol
+        )
         self.emit_event("connection", socket)
         return Response(200, headers, body)
 
@@ -734,6 +737,7 @@ class EngineServer(EventEmitter):
                 or self._clients.get(sid) is not socket
             ):
                 # As the reference: a close frame without a status code (the client sees 1005).
+                logger.debug("session %s: extra WebSocket refused (no upgrade possible now)", sid)
                 port.close(CLOSE_NO_STATUS)
                 return
             socket.start_upgrade(WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3))
@@ -747,6 +751,12 @@ class EngineServer(EventEmitter):
             initial = self.initial_packet
             transport.send("4" + initial if isinstance(initial, str) else initial)
         socket.start()
+        logger.debug(
+            "session %s: handshake over websocket from %s (protocol %d)",
+            sid,
+            socket.remote_address,
+            socket.protocol,
+        )
         self.emit_event("connection", socket)
 
     async def _refuse_websocket(

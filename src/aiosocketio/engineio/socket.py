@@ -17,7 +17,7 @@ from typing import Any
 from aiosocketio._emitter import EventEmitter
 from aiosocketio.clock import TimerHandle
 from aiosocketio.engineio import packet as pk
-from aiosocketio.engineio.interfaces import PollContext, SessionHost
+from aiosocketio.engineio.interfaces import PacketTap, PollContext, SessionHost
 from aiosocketio.engineio.payload_v3 import decode_ws_v3
 from aiosocketio.engineio.session import Action, CloseReason, EngineSession, ReadyState
 from aiosocketio.engineio.transports.polling import PollingTransport
@@ -26,7 +26,8 @@ from aiosocketio.web import CLOSE_DROPPED, Request, Response
 
 __all__ = ["EngineSocket"]
 
-logger = logging.getLogger("aiosocketio.engineio")
+logger = logging.getLogger("aiosocketio.engine")
+transport_log = logging.getLogger("aiosocketio.engine.transport")
 
 Transport = PollingTransport | WebSocketTransport
 """The transports a session may be on."""
@@ -67,6 +68,7 @@ class EngineSocket(EventEmitter):
         "protocol",
         "request",
         "session",
+        "tap",
         "transport",
     )
 
@@ -105,6 +107,9 @@ class EngineSocket(EventEmitter):
         # Repeats every PROBE_NOOP_INTERVAL from the probe until the upgrade completes or is given up.
         self._probe_timer: TimerHandle | None = None
         self._on_message: Callable[[str | bytes | None], Any] | None = None
+        # Told of every message in and out when set (aiosocketio.metrics sets it); one test per packet when not.
+        self.tap: PacketTap | None = None
+        """Told of every message in and out when set (``aiosocketio.metrics`` sets it); ``None``: nobody."""
 
     def __repr__(self) -> str:
         return f"<EngineSocket {self.id} {self.session.ready_state.value}>"
@@ -162,6 +167,9 @@ class EngineSocket(EventEmitter):
             return
         if "packet_create" in self._listeners:  # has_listeners() inlined: checked for every packet sent
             self.emit_event("packet_create", item)
+        tap = self.tap
+        if tap is not None:
+            tap.sent(item)
         transport = self.transport
         if type(transport) is WebSocketTransport and not self._buffer:
             transport.send(item)  # what _enqueue does first, without the extra call
@@ -280,6 +288,9 @@ class EngineSocket(EventEmitter):
     def _deliver(self, data: str | bytes | None) -> None:
         """Hand one message to the application; ``None`` is a message packet without data (``4``), which the
         reference also delivers as "no data" (the Socket.IO layer rejects it)."""
+        tap = self.tap
+        if tap is not None:
+            tap.received(data)
         handler = self._on_message
         if handler is not None:
             try:
@@ -389,7 +400,8 @@ class EngineSocket(EventEmitter):
         # As the reference: a WebSocket the peer closed or lost (whatever its code, 1006 included) is a transport
         # close; a protocol failure we detected (1002, 1007, 1009) or a peer we dropped is a transport error.
         reason = CloseReason.TRANSPORT_ERROR if code in _WS_ERROR_CODES else CloseReason.TRANSPORT_CLOSE
-        self.session.close(reason, None)
+        # A peer we dropped for not reading says so, as a long-polling client that stops fetching does.
+        self.session.close(reason, "write buffer full" if code == CLOSE_DROPPED else None)
         self._finish_close()
 
     def on_transport_error(self, reason: CloseReason, description: str | None) -> None:
@@ -458,6 +470,7 @@ class EngineSocket(EventEmitter):
     def start_upgrade(self, candidate: WebSocketTransport) -> None:
         """(Server) ``candidate`` is a WebSocket accepted for this session: the upgrade begins (docs/protocol/engineio.md#upgrade)."""
         self._candidate = candidate
+        transport_log.debug("session %s: upgrade to websocket started", self.id)
         self.session.upgrade_started(self.clock.time())
         self._reschedule()
 
@@ -465,6 +478,7 @@ class EngineSocket(EventEmitter):
         packet = pk.decode(data)
         action = self.session.receive_on_candidate(packet)
         if action is Action.SEND_PROBE_PONG:
+            transport_log.debug("session %s: probe answered on the WebSocket", self.id)
             candidate.send(pk.PONG_PROBE)
             if self.has_listeners("upgrading"):
                 self.emit_event("upgrading", candidate)
@@ -473,6 +487,7 @@ class EngineSocket(EventEmitter):
         elif action is Action.COMPLETE_UPGRADE:
             self._complete_upgrade(candidate)
         elif action is Action.ABORT_UPGRADE:
+            logger.debug("session %s: upgrade aborted", self.id)
             self._drop_candidate()
         self._reschedule()
 
@@ -502,6 +517,7 @@ class EngineSocket(EventEmitter):
         if isinstance(old, PollingTransport):
             old.close(pk.CLOSE)
         self.transport = candidate
+        logger.debug("session %s: upgraded to websocket", self.id)
         if self._buffer:
             items = self._buffer
             self._buffer = None
@@ -552,5 +568,9 @@ class EngineSocket(EventEmitter):
         self._buffer = None
         self._buffered = 0
         self._server.discard_session(self, self.id)
+        if session.close_description:
+            logger.debug("session %s: closed (%s: %s)", self.id, reason.value, session.close_description)
+        else:
+            logger.debug("session %s: closed (%s)", self.id, reason.value)
         self.emit_event("close", reason.value, session.close_description)
         self._on_message = None

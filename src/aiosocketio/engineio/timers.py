@@ -34,7 +34,7 @@ from aiosocketio.engineio.timerwheel import TimerWheel
 
 __all__ = ["TIMER_RESOLUTION", "SessionTimers", "TimerClient", "resolution_for"]
 
-logger = logging.getLogger("aiosocketio.engineio")
+logger = logging.getLogger("aiosocketio.engine.transport")
 
 #: Bucket width (seconds): every deadline comes at most this late (plus the loop's own delay), never early.
 TIMER_RESOLUTION = 0.001

@@ -1,5 +1,6 @@
-"""Running an ASGI 3 application (the runner's ``other_app``) for the requests no app handles: a minimal bridge
-from one HTTP/1.1 exchange to the ASGI HTTP messages."""
+"""Running an ASGI 3 application (the runner's ``other_app``) for the HTTP requests no app handles: from one
+HTTP/1.1 exchange to the ASGI HTTP messages (WebSocket requests: ``asgi_websocket.py``; lifespan:
+``lifespan.py``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ logger = logging.getLogger("aiosocketio.runner")
 ASGIMessage: TypeAlias = MutableMapping[str, Any]
 ASGIReceive: TypeAlias = Callable[[], Awaitable[ASGIMessage]]
 ASGISend: TypeAlias = Callable[[ASGIMessage], Awaitable[None]]
-#: An ASGI 3 application (only its ``http`` scope is used by the runner).
+#: An ASGI 3 application (the runner gives it ``lifespan``, ``http`` and ``websocket`` scopes).
 ASGIApp: TypeAlias = Callable[[ASGIMessage, ASGIReceive, ASGISend], Awaitable[None]]
 
 
@@ -72,6 +73,7 @@ class AsgiCycle:
 
     __slots__ = (
         "_app",
+        "_app_state",
         "_body_done",
         "_chunked",
         "_complete",
@@ -84,10 +86,13 @@ class AsgiCycle:
         "_status",
     )
 
-    def __init__(self, http: BridgedConnection, ex: Exchange, app: ASGIApp) -> None:
+    def __init__(
+        self, http: BridgedConnection, ex: Exchange, app: ASGIApp, state: dict[str, Any] | None = None
+    ) -> None:
         self._http = http
         self._ex = ex
         self._app = app
+        self._app_state = state
         self._started = False
         self._head_sent = False
         self._headers: list[tuple[bytes, bytes]] = []
@@ -116,6 +121,9 @@ class AsgiCycle:
             "client": list(client) if client else None,
             "server": list(server) if server else None,
         }
+        if self._app_state is not None:
+            # What the lifespan startup stored, a shallow copy per request (as uvicorn gives it).
+            scope["state"] = dict(self._app_state)
         try:
             await self._app(scope, self.receive, self.send)
         except Exception:

@@ -15,7 +15,8 @@ Theory of operation:
   ``app.handle_http`` runs at once, inside ``data_received``, and goes on in a task only if it waits (that task
   is cancelled if the client goes away, which is how the engine notices an aborted long-polling GET); an
   upgrade runs ``app.handle_websocket`` in a task, with a handshake object (``runner/websocket.py``). A request
-  for no app goes to the ASGI ``other_app`` when there is one (``runner/asgi_bridge.py``), else gets 404.
+  for no app goes to the ASGI ``other_app`` when there is one (``runner/asgi_bridge.py``, and
+  ``runner/asgi_websocket.py`` for a WebSocket), else gets 404.
 * Accepting the handshake writes the 101 and hands the transport to a new
   :class:`~aiosocketio.runner.websocket.WebSocketConnection` (``transport.set_protocol``), so an idle WebSocket
   keeps no HTTP parser and its ``data_received`` has no HTTP branch.
@@ -43,6 +44,7 @@ from .._emitter import carry_on
 from ..web import BodyTooLarge, FixedHeaders, Headers, HeldAnswer, Request, Response, WebApp
 from . import wsframe
 from .asgi_bridge import AsgiCycle
+from .asgi_websocket import AsgiWebSocket
 from .exchange import Exchange
 from .headers import NOT_FOUND, SERVER_ERROR, STATUS_OK, date_header, encode_headers, plain, status_line
 from .state import ServerState
@@ -183,6 +185,8 @@ class HttpProtocol(asyncio.Protocol):
         if upgrading is not None:
             # Bytes after an upgrade request belong to the new protocol; hold them until the app decides.
             upgrading.upgrade_tail += data
+            if len(upgrading.upgrade_tail) > self._state.limits.max_body_buffer:
+                self._pause(_PAUSE_HOLD)  # reading again (see read_while_upgrading), but not without bound
             return
         if self._in_head:
             self._head_bytes += len(data)
@@ -339,7 +343,13 @@ class HttpProtocol(asyncio.Protocol):
             problem = websocket_problem(ex)
             if problem is None:
                 if app is None:
-                    self.respond(ex, NOT_FOUND)
+                    other_app = self._state.other_app
+                    if other_app is None:
+                        self.respond(ex, NOT_FOUND)
+                    else:
+                        self._asgi_task = True
+                        websocket = AsgiWebSocket(self, ex, other_app, self._state.asgi_state)
+                        self._task = self._state.start_task(websocket.run())
                 else:
                     self._task = self._state.start_task(self._run_websocket(app, ex))
                 return
@@ -367,7 +377,8 @@ class HttpProtocol(asyncio.Protocol):
             self._serve_http(app, ex)
         elif self._state.other_app is not None:
             self._asgi_task = True
-            self._task = self._state.start_task(AsgiCycle(self, ex, self._state.other_app).run())
+            cycle = AsgiCycle(self, ex, self._state.other_app, self._state.asgi_state)
+            self._task = self._state.start_task(cycle.run())
         else:
             self.respond(ex, NOT_FOUND)
 
@@ -641,6 +652,13 @@ class HttpProtocol(asyncio.Protocol):
         self._paused = was & ~reason
         if not self._paused and self._transport is not None and not self._closing:
             self._transport.resume_reading()
+
+    def read_while_upgrading(self) -> None:
+        """(ASGI WebSocket) The app waits before answering the upgrade: read on, so that a client that leaves
+        meanwhile is noticed (what it sends is held for the WebSocket, up to ``max_body_buffer`` bytes)."""
+        ex = self._upgrade_ex
+        if ex is not None and len(ex.upgrade_tail) <= self._state.limits.max_body_buffer:
+            self._resume(_PAUSE_HOLD)
 
     def resume_body(self) -> None:
         """(ASGI bridge) Someone reads the body now: reading from the socket may go on."""

@@ -103,15 +103,17 @@ class MountedAsgiApp:
         kind = scope.get("type")
         if kind in ("http", "websocket"):
             if _inner_path(self._prefix, scope.get("path", "/")) is None:
-                if kind == "http":
+                # 404 for a WebSocket too, with the runner's denial-response extension (else it would be a 403).
+                prefix = "http" if kind == "http" else "websocket.http"
+                if kind == "http" or "websocket.http.response" in scope.get("extensions", {}):
                     await send(
                         {
-                            "type": "http.response.start",
+                            "type": f"{prefix}.response.start",
                             "status": 404,
                             "headers": [(b"content-type", b"text/plain"), (b"content-length", b"9")],
                         }
                     )
-                    await send({"type": "http.response.body", "body": b"Not Found"})
+                    await send({"type": f"{prefix}.response.body", "body": b"Not Found"})
                 else:
                     await send({"type": "websocket.close", "code": 1008})
                 return

@@ -84,6 +84,7 @@ class ServerState:
         "_dirty",
         "_flush_pending",
         "apps",
+        "asgi_state",
         "connections",
         "limits",
         "loop",
@@ -107,6 +108,8 @@ class ServerState:
         # Each app with its answer_at_once (None if it has none), looked up once here rather than per request.
         self.routes = tuple((app, quick_answerer(app)) for app in self.apps)
         self.other_app = other_app
+        #: The lifespan state of ``other_app`` (``scope["state"]``), copied into each of its request scopes.
+        self.asgi_state: dict[str, Any] | None = None
         self.limits = limits or Limits()
         self.secure = secure
         self.loop = loop or asyncio.get_running_loop()

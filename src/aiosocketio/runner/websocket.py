@@ -126,7 +126,9 @@ class WebSocketConnection(asyncio.Protocol):
         "_close_sent",
         "_close_timer",
         "_deflater",
+        "_drain_waiters",
         "_dropped",
+        "_held",
         "_loop",
         "_notified",
         "_out",
@@ -160,6 +162,8 @@ class WebSocketConnection(asyncio.Protocol):
         self._write_paused = False
         self._backlog = False  # frames of the last read wait for the next loop turn (_feed_backlog)
         self._close_timer: asyncio.TimerHandle | None = None
+        self._held = False  # hold_reading(): the receiver has too many messages it did not take yet
+        self._drain_waiters: list[asyncio.Future[None]] | None = None
 
     # --- asyncio callbacks ---
 
@@ -208,7 +212,7 @@ class WebSocketConnection(asyncio.Protocol):
         if transport is None:
             return
         self.data_received(b"")
-        if not self._backlog and not self._write_paused and not transport.is_closing():
+        if not self._backlog and not self._write_paused and not self._held and not transport.is_closing():
             transport.resume_reading()
 
     def eof_received(self) -> bool | None:
@@ -221,6 +225,7 @@ class WebSocketConnection(asyncio.Protocol):
             self._close_timer.cancel()
             self._close_timer = None
         self._state.forget(self)
+        self._wake_drain()
         self._notify(CLOSE_DROPPED if self._dropped else wsframe.CLOSE_ABNORMAL, "")
 
     def pause_writing(self) -> None:
@@ -231,8 +236,15 @@ class WebSocketConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        if self._transport is not None and not self._transport.is_closing() and not self._backlog:
+        if (
+            self._transport is not None
+            and not self._transport.is_closing()
+            and not self._backlog
+            and not self._held
+        ):
             self._transport.resume_reading()
+        if self._drain_waiters is not None:
+            self._wake_drain()
 
     # --- WebSocketPort ---
 
@@ -263,12 +275,12 @@ class WebSocketConnection(asyncio.Protocol):
         deflater = self._deflater
         self._queue(deflater.binary_frame(data) if deflater is not None else wsframe.binary_frame(data))
 
-    def close(self, code: int = wsframe.CLOSE_NORMAL) -> None:
+    def close(self, code: int = wsframe.CLOSE_NORMAL, reason: str = "") -> None:
         """Start the closing handshake (RFC 6455 §7.1.2); the connection is dropped if the peer does not answer."""
         if self._close_sent or self._notified:
             return
         self._close_sent = True
-        self._queue(wsframe.close_frame(code))
+        self._queue(wsframe.close_frame(code, reason))
         if self._transport is not None:
             timeout = self._state.limits.ws_close_timeout
             self._close_timer = self._loop.call_later(timeout, self._on_close_timeout)
@@ -282,6 +294,38 @@ class WebSocketConnection(asyncio.Protocol):
     def compression(self) -> bool:
         """Whether permessage-deflate was negotiated on this connection."""
         return self._deflater is not None
+
+    # --- for a receiver that takes messages at its own pace (an ASGI app) ---
+
+    def hold_reading(self, held: bool) -> None:
+        """Stop reading from the peer while ``held`` (the receiver is behind), go on when it is no more."""
+        if held == self._held:
+            return
+        self._held = held
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if held:
+            transport.pause_reading()
+        elif not self._write_paused and not self._backlog:
+            transport.resume_reading()
+
+    async def drain(self) -> None:
+        """Wait while the peer does not read what we write (the transport paused our writes)."""
+        if not self._write_paused or self._transport is None:
+            return
+        if self._drain_waiters is None:
+            self._drain_waiters = []
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    def _wake_drain(self) -> None:
+        waiters = self._drain_waiters
+        self._drain_waiters = None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
 
     # --- internals ---
 

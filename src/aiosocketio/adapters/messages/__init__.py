@@ -27,9 +27,12 @@ try:  # first: every module of this package needs it, and a missing one should n
 except ImportError:
     from aiosocketio._checks import missing_extra
 
-    # The Redis and PostgreSQL adapters (and the Redis emitter) speak msgpack to each other; both extras bring it.
+    # The cluster adapters (and the Redis emitter) speak msgpack to each other; their extras bring it, and the
+    # workers adapter, which needs nothing else, has the "msgpack" extra.
     raise missing_extra(
-        "msgpack", ("redis", "postgres"), "each Redis or PostgreSQL adapter and emitter"
+        "msgpack",
+        ("msgpack", "redis", "postgres"),
+        "each cluster adapter (workers, Redis, PostgreSQL) and emitter",
     ) from None
 
 from aiosocketio.adapters.messages.bodies import (

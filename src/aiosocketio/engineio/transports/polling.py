@@ -26,7 +26,7 @@ from aiosocketio.web import BodyTooLarge, HeldAnswer, Request, Response
 
 __all__ = ["OCTET_STREAM", "TEXT_PLAIN", "PollContext", "PollingTransport", "encode_items"]
 
-logger = logging.getLogger("aiosocketio.engineio")
+logger = logging.getLogger("aiosocketio.engine.transport")
 
 TEXT_PLAIN = "text/plain; charset=UTF-8"
 #: The content type of a protocol 3 binary payload (docs/protocol/engineio-v3.md), both ways.
