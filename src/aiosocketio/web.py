@@ -209,7 +209,7 @@ class Request:
 
     Args:
         method: The HTTP method (stored upper-case).
-        path: The path, percent-decoded as the front-end received it, without the query string.
+        path: The path, without the query string.
         query_string: The raw query string, without the ``?``.
         headers: The request headers.
         remote_address: The client's IP address (``""`` when the front-end does not know it).
@@ -254,7 +254,8 @@ class Request:
         self.headers = headers
         """The request headers, looked up whatever the case of the name."""
         self.remote_address = remote_address
-        """The client's IP address as the front-end saw it (a proxy's, behind one); ``""`` when unknown."""
+        """The client's IP address as the front-end reports it (behind a proxy, the proxy's unless the front-end
+        reads the forwarding headers); ``""`` when unknown."""
         self.secure = secure
         """Whether the request came over TLS (HTTPS or WSS)."""
         self.scheme = "https" if secure else "http"
