@@ -218,7 +218,11 @@ class EventEmitter:
         return list(self._listeners.get(event, ()))
 
     def has_listeners(self, event: str) -> bool:
-        """Whether ``event`` has at least one listener."""
+        """Whether ``event`` has at least one listener (cheaper than ``listeners(event)``).
+
+        Args:
+            event: The event's name.
+        """
         return event in self._listeners
 
     def _add_listener(self, event: str, listener: Listener) -> None:

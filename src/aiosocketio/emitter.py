@@ -59,21 +59,54 @@ class _Target:
         return self._copy(nsp=nsp if nsp.startswith("/") else "/" + nsp, options=BroadcastOptions())
 
     def to(self, room: str | Iterable[str]) -> Any:
+        """A copy of this emitter that also targets ``room`` (several calls add up: members of any of them).
+
+        Args:
+            room: A room name, or several.
+
+        Returns:
+            A new emitter of the same kind; this one is unchanged, so it can be kept and reused.
+        """
         return self._copy(options=replace(self._options, rooms=self._options.rooms | _rooms(room)))
 
     def in_(self, room: str | Iterable[str]) -> Any:
+        """The same as :meth:`to` (Node.js: ``in``, a reserved word in Python).
+
+        Args:
+            room: A room name, or several.
+
+        Returns:
+            A new emitter of the same kind.
+        """
         return self.to(room)
 
     def except_(self, room: str | Iterable[str]) -> Any:
+        """A copy of this emitter that leaves out the sockets in ``room`` (Node.js: ``except``).
+
+        Args:
+            room: A room name, or several; a socket in any of them is skipped even if it is in a target room.
+
+        Returns:
+            A new emitter of the same kind.
+        """
         return self._copy(
             options=replace(self._options, except_rooms=self._options.except_rooms | _rooms(room))
         )
 
     @property
     def volatile(self) -> Any:
+        """A copy of this emitter whose events may be dropped for clients not ready to receive them."""
         return self._copy(options=replace(self._options, flags=replace(self._options.flags, volatile=True)))
 
     def compress(self, flag: bool = True) -> Any:
+        """A copy of this emitter with the ``compress`` flag set, which the servers receive with the event.
+
+        Args:
+            flag: The value of the flag; only ``False`` is written into the message, as the reference does.
+
+        Returns:
+            A new emitter of the same kind.
+        """
         return self._copy(options=replace(self._options, flags=replace(self._options.flags, compress=flag)))
 
     # -- messages ----------------------------------------------------------------------------------------
@@ -140,7 +173,15 @@ class _ClientPerLoop:
 
 class RedisEmitter(_Target):
     """Emits into the cluster through a ``redis.asyncio.Redis`` client (or a URL). Making one needs no event
-    loop: it connects when it first publishes."""
+    loop: it connects when it first publishes.
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` client, or a URL to make one from (a fresh client per event loop).
+        key: The prefix of the channels, the ``key`` the servers' Redis adapter was given.
+
+    Raises:
+        ImportError: The ``redis`` package (the ``redis`` extra) is not installed.
+    """
 
     __slots__ = ("_redis",)
 
@@ -155,23 +196,61 @@ class RedisEmitter(_Target):
         return redis.get() if isinstance(redis, _ClientPerLoop) else redis
 
     async def emit(self, event: Any, *args: Any) -> None:
-        """Send an event to the targeted sockets of every server."""
+        """Send an event to the targeted sockets of every server.
+
+        Args:
+            event: The event's name.
+            *args: Its arguments: anything the servers' parser can encode (JSON values, ``bytes``).
+
+        Raises:
+            ValueError: ``event`` is a name Socket.IO reserves (``connect``, ``disconnect``...).
+            TypeError: ``event`` is neither a str nor a number.
+        """
         await self._client().publish(*self._broadcast(event, args))
 
     async def send(self, *args: Any) -> None:
+        """Emit a ``message`` event: ``emit("message", *args)``.
+
+        Args:
+            *args: The event's arguments.
+        """
         await self.emit("message", *args)
 
     async def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        """Make the targeted sockets of every server join ``rooms`` (Node.js: ``socketsJoin``).
+
+        Args:
+            rooms: A room name, or several.
+        """
         await self._client().publish(*self._join(rooms))
 
     async def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        """Make the targeted sockets of every server leave ``rooms`` (Node.js: ``socketsLeave``).
+
+        Args:
+            rooms: A room name, or several.
+        """
         await self._client().publish(*self._leave(rooms))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect the targeted sockets of every server (Node.js: ``disconnectSockets``).
+
+        Args:
+            close: Also close each socket's underlying connection, ending its other namespaces too.
+        """
         await self._client().publish(*self._disconnect(close))
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
-        """Reach every server's ``io.on(event)`` handlers (no acknowledgement, as in the reference)."""
+        """Reach every server's ``io.on(event)`` handlers (no acknowledgement, as in the reference).
+
+        Args:
+            event: The event's name.
+            *args: Its arguments.
+
+        Raises:
+            TypeError: ``event`` is not a str.
+            ValueError: ``event`` is a name the server uses itself.
+        """
         await self._client().publish(*self._server_side(event, args))
 
     async def aclose(self) -> None:
@@ -181,7 +260,17 @@ class RedisEmitter(_Target):
 
 
 class SyncRedisEmitter(_Target):
-    """The same as :class:`RedisEmitter` over a blocking ``redis.Redis`` client (or a URL)."""
+    """The same as :class:`RedisEmitter` over a blocking ``redis.Redis`` client (or a URL).
+
+    Each method publishes at once and returns when Redis has the message, blocking the calling thread.
+
+    Args:
+        redis: A ``redis.Redis`` client, or a URL to make one from.
+        key: The prefix of the channels, the ``key`` the servers' Redis adapter was given.
+
+    Raises:
+        ImportError: A URL was given and the ``redis`` package (the ``redis`` extra) is not installed.
+    """
 
     __slots__ = ("_owned", "_redis")
 
@@ -204,19 +293,59 @@ class SyncRedisEmitter(_Target):
             self._redis.close()
 
     def emit(self, event: Any, *args: Any) -> None:
+        """Send an event to the targeted sockets of every server.
+
+        Args:
+            event: The event's name.
+            *args: Its arguments: anything the servers' parser can encode (JSON values, ``bytes``).
+
+        Raises:
+            ValueError: ``event`` is a name Socket.IO reserves (``connect``, ``disconnect``...).
+            TypeError: ``event`` is neither a str nor a number.
+        """
         self._redis.publish(*self._broadcast(event, args))
 
     def send(self, *args: Any) -> None:
+        """Emit a ``message`` event: ``emit("message", *args)``.
+
+        Args:
+            *args: The event's arguments.
+        """
         self.emit("message", *args)
 
     def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        """Make the targeted sockets of every server join ``rooms`` (Node.js: ``socketsJoin``).
+
+        Args:
+            rooms: A room name, or several.
+        """
         self._redis.publish(*self._join(rooms))
 
     def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        """Make the targeted sockets of every server leave ``rooms`` (Node.js: ``socketsLeave``).
+
+        Args:
+            rooms: A room name, or several.
+        """
         self._redis.publish(*self._leave(rooms))
 
     def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect the targeted sockets of every server (Node.js: ``disconnectSockets``).
+
+        Args:
+            close: Also close each socket's underlying connection, ending its other namespaces too.
+        """
         self._redis.publish(*self._disconnect(close))
 
     def server_side_emit(self, event: str, *args: Any) -> None:
+        """Reach every server's ``io.on(event)`` handlers (no acknowledgement, as in the reference).
+
+        Args:
+            event: The event's name.
+            *args: Its arguments.
+
+        Raises:
+            TypeError: ``event`` is not a str.
+            ValueError: ``event`` is a name the server uses itself.
+        """
         self._redis.publish(*self._server_side(event, args))

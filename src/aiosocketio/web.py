@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 HeaderPairs = list[tuple[str, str]]
+"""Response headers as ``(name, value)`` pairs, in order; a name may repeat."""
 
 
 class BodyTooLarge(Exception):
@@ -124,6 +125,15 @@ class Headers(Mapping[str, str]):
         return isinstance(key, str) and key.lower() in self._map
 
     def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        """The value of the header ``key``, whatever its case; a repeated header's values joined by ``", "``.
+
+        Args:
+            key: The header's name, in any case.
+            default: What to return when the request has no such header.
+
+        Returns:
+            The value, or ``default``.
+        """
         return self._map.get(key.lower(), default)
 
     def __iter__(self) -> Iterator[str]:
@@ -193,6 +203,19 @@ class Request:
 
     Public attributes follow docs/api-contract.md: ``method``, ``path``, ``url`` (path and query string), ``query`` (first
     value wins), ``headers``, ``cookies``, ``remote_address``, ``secure``.
+
+    Front-ends build it; applications read it (in ``allow_request``, the engine's header hooks, and as
+    ``socket.request`` or ``socket.handshake``).
+
+    Args:
+        method: The HTTP method (stored upper-case).
+        path: The path, without the query string.
+        query_string: The raw query string, without the ``?``.
+        headers: The request headers.
+        remote_address: The client's IP address (``""`` when the front-end does not know it).
+        secure: Whether the request came over TLS.
+        body_reader: Reads the body, refusing more than the given number of bytes (front-ends only).
+        body: The whole body, when the front-end already has it (front-ends only).
     """
 
     __slots__ = (
@@ -223,12 +246,20 @@ class Request:
         body: bytes | None = None,
     ) -> None:
         self.method = method.upper()
+        """The HTTP method, upper-case (``"GET"``, ``"POST"``...)."""
         self.path = path
+        """The path, without the query string."""
         self.query_string = query_string
+        """The raw query string, without the ``?`` (``""`` when there is none); :attr:`query` parses it."""
         self.headers = headers
+        """The request headers, looked up whatever the case of the name."""
         self.remote_address = remote_address
+        """The client's IP address as the front-end reports it (behind a proxy, the proxy's unless the front-end
+        reads the forwarding headers); ``""`` when unknown."""
         self.secure = secure
+        """Whether the request came over TLS (HTTPS or WSS)."""
         self.scheme = "https" if secure else "http"
+        """``"https"`` when :attr:`secure`, else ``"http"``."""
         self._body_reader = body_reader or _no_body
         # The whole body, when the front-end had all of it before the request started (a small POST usually
         # arrives with its head): read_body() then needs no reader.
@@ -308,8 +339,10 @@ class FixedHeaders(tuple[tuple[str, str], ...]):
     have ``__slots__``; there is one of these per engine and kind of answer.)
     """
 
-    asgi: list[tuple[bytes, bytes]] | None  # the ASGI front-end's encoding
-    http1: bytes | None  # the built-in runner's header lines
+    asgi: list[tuple[bytes, bytes]] | None
+    """The ASGI front-end's encoding of the pairs, once it made it (``None`` before)."""
+    http1: bytes | None
+    """The built-in runner's header lines for the pairs, once it made them (``None`` before)."""
 
     def __new__(cls, pairs: Iterable[tuple[str, str]]) -> FixedHeaders:
         fixed = super().__new__(cls, pairs)
@@ -323,8 +356,11 @@ class Response:
     """A complete HTTP response. ``headers`` never holds Content-Length: the front-end sets it."""
 
     status: int
+    """The HTTP status code."""
     headers: HeaderPairs | FixedHeaders = field(default_factory=list)
+    """The headers as ``(name, value)`` pairs, in the order they are sent; a name may repeat (``Set-Cookie``)."""
     body: bytes = b""
+    """The whole body."""
 
 
 CLOSE_DROPPED = 4999
@@ -429,6 +465,7 @@ class HeldAnswer:
         self._deliver: Callable[[Response], object] | None = None
         self._on_cancel: Callable[[], object] | None = on_cancel
         self.done = False
+        """Whether the answer was given or the request cancelled: after that, both calls do nothing."""
 
     def bind(self, deliver: Callable[[Response], object]) -> None:
         """(Front-end) ``deliver(response)`` is called with the answer."""
@@ -473,6 +510,7 @@ class QuickWebApp(WebApp, Protocol):
 
 
 QuickAnswer = Callable[[str, str, bytes, Sequence[tuple[bytes, bytes]], bytes], Response | HeldAnswer | None]
+"""An app's ``answer_at_once``: ``(method, path, query, headers, body)`` to an answer, or None for the long way."""
 
 
 def quick_answerer(app: WebApp) -> QuickAnswer | None:

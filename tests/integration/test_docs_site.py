@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 import griffe
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("AIOSOCKETIO_TEST_ARTIFACTS", ROOT / "tests" / "artifacts")) / "docs"
@@ -44,6 +45,7 @@ REFERENCED_MODULES = (
     "aiosocketio.admin",
     "aiosocketio.engineio",
     "aiosocketio.web",
+    "aiosocketio.testing",
     "aiosocketio.eventmaps",
     "aiosocketio.validation",
 )
@@ -158,6 +160,144 @@ def test_every_public_name_is_described_and_typed(path: str) -> None:
         if parameter.name not in ("self", "cls") and parameter.annotation is None
     ]
     assert not untyped, f"{path}: parameters without a type: {untyped}"
+
+
+# The files whose public members must each have a docstring wherever the reference renders them: a member
+# (method, property, attribute; an inherited one counts where it is defined) of an object that a ``::: name``
+# entry of docs/reference/ shows is checked when it is defined in one of these modules or packages. A module
+# that a reference page starts to render belongs here too.
+MEMBER_DOCSTRING_MODULES = (
+    "aiosocketio._emitter",  # EventEmitter: on/off/listeners of the server, engine, sockets and adapters
+    "aiosocketio.adapters",
+    "aiosocketio.admin",
+    "aiosocketio.broadcast",
+    "aiosocketio.clock",
+    "aiosocketio.emitter",
+    "aiosocketio.engineio.handshake",  # ErrorCode
+    "aiosocketio.engineio.server",
+    "aiosocketio.engineio.session",  # CloseReason
+    "aiosocketio.engineio.socket",
+    "aiosocketio.eventmaps",
+    "aiosocketio.exceptions",
+    "aiosocketio.namespace",
+    "aiosocketio.parsers",
+    "aiosocketio.server",
+    "aiosocketio.socket",
+    "aiosocketio.testing",
+    "aiosocketio.validation",
+    "aiosocketio.web",
+)
+
+
+def reference_entries(folder: Path = ROOT / "docs" / "reference") -> list[tuple[str, list[str] | None]]:
+    """Each ``::: name`` of the reference pages, with the ``members`` its options restrict it to (if any)."""
+    entries: list[tuple[str, list[str] | None]] = []
+    for page in sorted(folder.glob("*.md")):
+        lines = page.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            if not line.startswith("::: "):
+                continue
+            block = []
+            for following in lines[number + 1 :]:
+                if following.strip() and not following.startswith(" "):
+                    break
+                block.append(following)
+            options = (yaml.safe_load("\n".join(block)) or {}).get("options", {})
+            entries.append((line[4:].strip(), options.get("members")))
+    return entries
+
+
+def _covered(obj: griffe.Object, modules: tuple[str, ...]) -> bool:
+    module = obj.module.path
+    return any(module == name or module.startswith(name + ".") for name in modules)
+
+
+def undocumented_rendered_members(
+    package: griffe.Module, entries: list[tuple[str, list[str] | None]], modules: tuple[str, ...]
+) -> list[str]:
+    """The members the reference renders (as the mkdocs options select them: a module's ``__all__``, a class's
+    public members, inherited ones included) that are defined in ``modules`` and have no docstring."""
+    missing: set[str] = set()
+    seen: set[str] = set()
+
+    def visit(obj: griffe.Object | griffe.Alias, shown_as: str) -> None:
+        target = obj.final_target if obj.is_alias else obj
+        if target.path in seen:
+            return
+        seen.add(target.path)
+        if _covered(target, modules) and not (target.docstring and target.docstring.value.strip()):
+            where = f"{target.relative_filepath}:{target.lineno}"
+            missing.add(f"{shown_as} (defined as {target.path}, {where})")
+        if isinstance(target, griffe.Class):
+            for name, member in target.all_members.items():
+                if not name.startswith("_"):
+                    visit(member, f"{shown_as}.{name}")
+
+    for path, only in entries:
+        relative = path.removeprefix(package.path).lstrip(".")
+        found = package[relative] if relative else package
+        target = found.final_target if found.is_alias else found
+        if isinstance(target, griffe.Module):
+            names = [str(name) for name in (target.exports or ())]
+            if not names:  # no __all__: what the module defines itself
+                names = [name for name, m in target.members.items() if not m.is_alias and not m.is_module]
+            for name in only if only is not None else names:
+                if not name.startswith("_"):
+                    visit(target.members[name], f"{path}.{name}")
+        else:
+            visit(found, path)
+    return sorted(missing)
+
+
+def test_every_rendered_member_has_a_docstring() -> None:
+    entries = reference_entries()
+    assert len(entries) > 20, "the reference pages' ::: entries were not found"
+    missing = undocumented_rendered_members(PACKAGE, entries, MEMBER_DOCSTRING_MODULES)
+    assert not missing, "members the API reference shows without a docstring:\n" + "\n".join(missing)
+
+
+def test_the_rendered_member_check_finds_an_undocumented_member(tmp_path: Path) -> None:
+    """The check above is not vacuous: an undocumented method, an inherited undocumented property and an
+    attribute without a docstring are reported, where a documented one is not."""
+    package = tmp_path / "sample"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        '''"""A package."""
+
+__all__ = ["Child"]
+
+
+class Base:
+    """A base."""
+
+    @property
+    def size(self) -> int:
+        return 1
+
+
+class Child(Base):
+    """A child."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.documented = 1
+        """Documented."""
+
+    def run(self) -> None:
+        pass
+
+    def _private(self) -> None:
+        pass
+'''
+    )
+    sample = griffe.load("sample", search_paths=[str(tmp_path)], resolve_aliases=True)
+    missing = undocumented_rendered_members(sample, [("sample", None)], ("sample",))
+    assert [entry.split(" ")[0] for entry in missing] == [
+        "sample.Child.count",
+        "sample.Child.run",
+        "sample.Child.size",
+    ]
+    assert "defined as sample.Base.size" in missing[2]
 
 
 # The classes of the Socket.IO layer whose every public member must say what it does: the reference renders

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("aiosocketio.adapter.redis")
 
 Kind = Literal["channel", "pattern", "shard"]
+"""How a channel is listened to: ``SUBSCRIBE``, ``PSUBSCRIBE`` or ``SSUBSCRIBE``."""
 Handler = Callable[[str, str, bytes], None]
 """``handler(kind, channel, data)``: kind is "message", "pmessage" or "smessage"."""
 
@@ -96,6 +97,7 @@ class Subscription:
         self._closed = False
         # Made by start(), on the loop that serves: a subscription may be built before any loop exists.
         self.ready: asyncio.Future[None] | None = None
+        """Done once the first subscriptions are in place (made by :meth:`start`)."""
 
     def start(self, redis: Redis | None = None) -> None:
         """Read (on the running loop) until :meth:`close`; ``redis``: the client to use from now on. After a
@@ -127,6 +129,7 @@ class Subscription:
                 spawn(self._send(kind, True, new))
 
     def remove(self, kind: Kind, *channels: str) -> None:
+        """Stop listening to ``channels`` (now if connected; they are not subscribed again on reconnection)."""
         gone = [c for c in channels if c in self._wanted[kind]]
         if gone:
             self._wanted[kind].difference_update(gone)
@@ -236,10 +239,12 @@ class ClientLease:
         self._users = 0
 
     def acquire(self) -> Redis:
+        """Take the client, for an adapter that starts serving; each call needs one :meth:`release`."""
         self._users += 1
         return self.client
 
     async def release(self) -> None:
+        """Give the client back; the last user closes a client made from a URL (a new one is made for later)."""
         self._users -= 1
         if self._owned and self._users == 0:
             client = self.client
@@ -276,6 +281,10 @@ class SubscribedAdapter(ClusterAdapter):
         await self._subscription.wait_ready(self.requests_timeout)
 
     async def close(self) -> None:
+        """Leave the cluster: flush and cancel requests, unsubscribe, and give the factory's client back.
+
+        A client the factory made from a URL is closed when its last adapter gives it back.
+        """
         if self._closed:
             return
         await super().close()

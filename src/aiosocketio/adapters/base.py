@@ -40,13 +40,21 @@ __all__ = ["Adapter"]
 
 
 class Adapter(EventEmitter, ABC):
-    """Rooms and delivery for one namespace; emits ``create-room``, ``delete-room``, ``join-room``, ``leave-room``."""
+    """Rooms and delivery for one namespace; emits ``create-room``, ``delete-room``, ``join-room``, ``leave-room``.
+
+    Listen to those events with ``server.of("/").adapter.on("join-room", handler)``: ``create-room`` and
+    ``delete-room`` pass the room, ``join-room`` and ``leave-room`` the room and the socket id, as in Node.js.
+
+    Args:
+        nsp: The namespace this adapter serves, seen through the small interface adapters need.
+    """
 
     __slots__ = ("_index", "nsp")
 
     def __init__(self, nsp: AdapterNamespace) -> None:
         super().__init__()
         self.nsp = nsp
+        """The namespace this adapter serves: its name, its local sockets and the server's packet writer."""
         self._index = RoomIndex()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -74,12 +82,37 @@ class Adapter(EventEmitter, ABC):
         return self._index.sids
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """Make the local socket ``sid`` join each of ``rooms`` (Node.js: ``addAll``).
+
+        Emits ``create-room`` for each room that did not exist and ``join-room`` for each room the socket was not
+        already in. Called by ``Socket.join``; applications call that instead.
+
+        Args:
+            sid: The id of a socket connected to this server.
+            rooms: The rooms to join; rooms the socket is already in are skipped.
+        """
         self._report(self._index.add_all(sid, rooms))
 
     def delete(self, sid: str, room: str) -> None:
+        """Make the local socket ``sid`` leave ``room`` (Node.js: ``del``).
+
+        Emits ``leave-room``, then ``delete-room`` when the room became empty; does nothing if the socket was not
+        in the room. Called by ``Socket.leave``.
+
+        Args:
+            sid: The id of a socket connected to this server.
+            room: The room to leave.
+        """
         self._report(self._index.delete(sid, room))
 
     def delete_all(self, sid: str) -> None:
+        """Make the local socket ``sid`` leave every room and forget it (Node.js: ``delAll``).
+
+        Called when the socket disconnects; emits ``leave-room`` (and ``delete-room`` for emptied rooms) for each.
+
+        Args:
+            sid: The id of a socket connected to this server.
+        """
         self._report(self._index.delete_all(sid))
 
     def _report(self, changes: list[Any]) -> None:
@@ -92,6 +125,14 @@ class Adapter(EventEmitter, ABC):
                 self.emit_event(change.value, room, sid)
 
     def socket_rooms(self, sid: str) -> set[str] | None:
+        """The rooms of the local socket ``sid`` (Node.js: ``socketRooms``).
+
+        Args:
+            sid: The id of a socket connected to this server.
+
+        Returns:
+            The live set of its rooms (do not mutate it), or ``None`` for a socket this adapter does not know.
+        """
         return self._index.socket_rooms(sid)
 
     # -- selection ---------------------------------------------------------------------------------------
@@ -158,17 +199,41 @@ class Adapter(EventEmitter, ABC):
         return list(self._local_sockets(options))
 
     def add_sockets(self, options: BroadcastOptions, rooms: Iterable[str]) -> None:
+        """Make the local sockets ``options`` targets join ``rooms`` (Node.js: ``addSockets``).
+
+        What ``server.in_(...).sockets_join(...)`` runs; a cluster adapter also asks the other servers.
+
+        Args:
+            options: Which sockets: target rooms, excluded rooms and flags.
+            rooms: The rooms to join.
+        """
         rooms = tuple(rooms)
         for socket in self._local_sockets(options):
             socket.join_now(rooms)
 
     def del_sockets(self, options: BroadcastOptions, rooms: Iterable[str]) -> None:
+        """Make the local sockets ``options`` targets leave ``rooms`` (Node.js: ``delSockets``).
+
+        What ``server.in_(...).sockets_leave(...)`` runs; a cluster adapter also asks the other servers.
+
+        Args:
+            options: Which sockets: target rooms, excluded rooms and flags.
+            rooms: The rooms to leave.
+        """
         rooms = tuple(rooms)
         for socket in self._local_sockets(options):
             for room in rooms:
                 socket.leave_now(room)
 
     def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
+        """Disconnect the local sockets ``options`` targets (Node.js: ``disconnectSockets``).
+
+        What ``server.in_(...).disconnect_sockets(...)`` runs; a cluster adapter also asks the other servers.
+
+        Args:
+            options: Which sockets: target rooms, excluded rooms and flags.
+            close: Also close each socket's underlying connection, which ends its other namespaces too.
+        """
         for socket in self._local_sockets(options):
             socket.disconnect_now(close)
 

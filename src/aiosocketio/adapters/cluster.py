@@ -46,6 +46,7 @@ __all__ = ["ClusterAdapter", "ClusterAdapterWithHeartbeat"]
 logger = logging.getLogger("aiosocketio.adapter.cluster")
 
 EMITTER_UID = "emitter"
+"""The uid an emitter's messages carry: not a server, so never counted as one or waited for."""
 _MAX_BATCH = 256
 
 Outgoing = tuple[str | None, wire.ClusterMessage]
@@ -65,9 +66,13 @@ class Request:
 
     def __init__(self, expected: int | set[str], responses: list[Any] | None = None) -> None:
         self.expected = expected
+        """How many servers must still answer, or the uids of those that must."""
         self.answered = 0
+        """How many servers answered so far."""
         self.responses: list[Any] = responses if responses is not None else []
+        """What the answers carried, in arrival order."""
         self.future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        """Done with :attr:`responses` once nobody is missing."""
         self._check()
 
     def answer(self, uid: str | None, items: Iterable[Any]) -> None:
@@ -90,6 +95,7 @@ class Request:
 
     @property
     def missing(self) -> int:
+        """How many answers are still awaited."""
         if isinstance(self.expected, set):
             return len(self.expected)
         return max(0, self.expected - self.answered)
@@ -197,17 +203,32 @@ class ClusterAdapter(Adapter):
     Subclasses implement :meth:`_do_publish`, :meth:`_do_publish_response` and :meth:`server_count`, call
     :meth:`on_message` for what the bus delivers, and may override :meth:`_do_publish_batch`.
     ``has_offsets`` says whether :meth:`_do_publish` returns offsets that can recover a session.
+
+    Each operation is done here (through :class:`Adapter`) and, unless ``options.flags.local`` is set, published
+    for the other servers; requests (``fetch_sockets``, ``server_side_emit_with_ack``) wait for their answers.
+
+    Args:
+        nsp: The namespace this adapter serves.
+        requests_timeout: Seconds a request to the other servers waits for their answers when the caller gave no
+            timeout (Node.js: ``requestsTimeout``, in milliseconds there).
+
+    Raises:
+        TypeError: ``requests_timeout`` is not a number.
+        ValueError: ``requests_timeout`` is not positive, or so large it must be milliseconds.
     """
 
     __slots__ = ("_ack_requests", "_closed", "_outbox", "_requests", "requests_timeout", "uid")
 
     has_offsets = False
+    """Whether the bus gives each published message an offset that can recover a session (Redis Streams does)."""
 
     def __init__(self, nsp: AdapterNamespace, *, requests_timeout: float = 5.0) -> None:
         super().__init__(nsp)
         requests_timeout = seconds("requests_timeout", requests_timeout, limit=TIMER_LIMIT)
         self.uid = random_id()
+        """This server's id in the cluster, random per adapter; messages carry it so a server skips its own echo."""
         self.requests_timeout = requests_timeout
+        """Seconds a request waits for the other servers when the caller set no timeout."""
         self._requests: dict[str, Request] = {}
         self._ack_requests: dict[str, tuple[Callable[[int], None], Callable[..., None]]] = {}
         # Looked up at each batch, not bound now: a subclass or a test may replace _do_publish_batch later.
@@ -246,6 +267,11 @@ class ClusterAdapter(Adapter):
         self._closed = False
 
     async def close(self) -> None:
+        """Stop taking part in the cluster: flush what is queued, then cancel the pending requests.
+
+        Messages still unsent after ``requests_timeout`` seconds are dropped (with a warning). Calling it twice is
+        harmless.
+        """
         if self._closed:
             return
         self._closed = True
@@ -388,6 +414,15 @@ class ClusterAdapter(Adapter):
     # -- outgoing ----------------------------------------------------------------------------------------
 
     def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        """Deliver ``packet`` to the local targets and publish it for the other servers (unless ``local``).
+
+        With connection state recovery on, an event without ack that is not volatile is delivered here only once
+        the bus has given it an offset, which is appended to its arguments, so every server uses the same one.
+
+        Args:
+            packet: The packet to deliver.
+            options: Which sockets, and how.
+        """
         if options.flags.local:
             super().broadcast(packet, options)
         elif self._wants_offset(packet, options):
@@ -407,6 +442,18 @@ class ClusterAdapter(Adapter):
         client_count_callback: Callable[[int], None],
         ack: Callable[..., None],
     ) -> None:
+        """Like :meth:`broadcast`, collecting acknowledgements from the sockets of every server.
+
+        Each server reports how many sockets it reached through ``client_count_callback`` and forwards each
+        acknowledgement to ``ack``. Remote reports stop being listened to after the flags' timeout (or
+        ``requests_timeout``).
+
+        Args:
+            packet: The packet to deliver; its ``id`` is the ack id used on this server.
+            options: Which sockets, and how.
+            client_count_callback: Called once per server with the number of sockets it sent the packet to.
+            ack: Called with each socket's acknowledgement arguments.
+        """
         if not options.flags.local:
             request_id = self._request_id()
             self._ack_requests[request_id] = (client_count_callback, ack)
@@ -417,18 +464,36 @@ class ClusterAdapter(Adapter):
         super().broadcast_with_ack(packet, options, client_count_callback, ack)
 
     def add_sockets(self, options: BroadcastOptions, rooms: Iterable[str]) -> None:
+        """Make the targeted sockets of every server (this one only with ``local``) join ``rooms``.
+
+        Args:
+            options: Which sockets, and how.
+            rooms: The rooms to join.
+        """
         rooms = tuple(rooms)
         if not options.flags.local:
             self._publish(wire.SocketsJoinMessage(options, rooms))
         super().add_sockets(options, rooms)
 
     def del_sockets(self, options: BroadcastOptions, rooms: Iterable[str]) -> None:
+        """Make the targeted sockets of every server (this one only with ``local``) leave ``rooms``.
+
+        Args:
+            options: Which sockets, and how.
+            rooms: The rooms to leave.
+        """
         rooms = tuple(rooms)
         if not options.flags.local:
             self._publish(wire.SocketsLeaveMessage(options, rooms))
         super().del_sockets(options, rooms)
 
     def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
+        """Disconnect the targeted sockets of every server (this one only with ``local``).
+
+        Args:
+            options: Which sockets, and how.
+            close: Also close each socket's underlying connection.
+        """
         if not options.flags.local:
             self._publish(wire.DisconnectSocketsMessage(options, close))
         super().disconnect_sockets(options, close)
@@ -480,6 +545,18 @@ class ClusterAdapter(Adapter):
         return random_id()
 
     async def fetch_sockets(self, options: BroadcastOptions) -> list[Any]:
+        """The targeted sockets of every server: local ``Socket`` objects, then ``RemoteSocket`` ones.
+
+        Args:
+            options: Which sockets; its ``timeout`` flag (else ``requests_timeout``) bounds the wait for the other
+                servers; with ``local`` only this server's sockets are returned.
+
+        Returns:
+            The local sockets followed by a ``RemoteSocket`` for each socket the other servers reported.
+
+        Raises:
+            TimeoutError: Some server did not answer in time (the message says how many did).
+        """
         local = await super().fetch_sockets(options)
         if options.flags.local:
             return local
@@ -493,9 +570,26 @@ class ClusterAdapter(Adapter):
         return local + remote
 
     async def server_side_emit(self, packet: list[Any]) -> None:
+        """Publish ``[event, *args]`` to the same namespace of every other server (not this one).
+
+        Args:
+            packet: ``[event, *args]``.
+        """
         self._publish(wire.ServerSideEmitMessage(packet))
 
     async def server_side_emit_with_ack(self, packet: list[Any], timeout: float | None) -> list[Any]:
+        """Publish ``[event, *args]`` to every other server and wait for one answer from each.
+
+        Args:
+            packet: ``[event, *args]``.
+            timeout: Seconds to wait; ``None`` (or 0) waits ``requests_timeout``.
+
+        Returns:
+            One response per other server, in the order they arrived.
+
+        Raises:
+            AckTimeoutError: Not every server answered in time; its ``responses`` holds those that did.
+        """
         expected = await self._expected_answers()
         try:
             request = await self._ask(
@@ -516,6 +610,18 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
     published nothing for ``heartbeat_interval``, and is forgotten after ``heartbeat_timeout`` of silence or at its
     ADAPTER_CLOSE. The server count is 1 + the servers heard from, and a request waits for each of them by uid, so
     it completes early when one goes away. One timer per adapter, ticking once a second, does all of this.
+
+    Args:
+        nsp: The namespace this adapter serves.
+        requests_timeout: Seconds a request waits for the other servers when the caller gave no timeout.
+        heartbeat_interval: Seconds of silence after which this server sends a heartbeat (Node.js:
+            ``heartbeatInterval``, in milliseconds there).
+        heartbeat_timeout: Seconds of silence after which another server is considered gone (Node.js:
+            ``heartbeatTimeout``).
+
+    Raises:
+        TypeError: A duration is not a number.
+        ValueError: A duration is not positive, or so large it must be milliseconds.
     """
 
     __slots__ = ("_last_publish", "_nodes", "_ticker", "heartbeat_interval", "heartbeat_timeout")
@@ -530,7 +636,9 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
     ) -> None:
         super().__init__(nsp, requests_timeout=requests_timeout)
         self.heartbeat_interval = seconds("heartbeat_interval", heartbeat_interval, limit=TIMER_LIMIT)
+        """Seconds without publishing anything after which this server sends a heartbeat."""
         self.heartbeat_timeout = seconds("heartbeat_timeout", heartbeat_timeout, limit=TIMER_LIMIT)
+        """Seconds without hearing from a server after which it is forgotten."""
         self._nodes: dict[str, float] = {}
         self._last_publish: float | None = None
         self._ticker: TimerHandle | None = None
@@ -541,6 +649,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         return frozenset(self._nodes)
 
     async def init(self) -> None:
+        """Join the cluster: announce this server (every other one answers) and start the heartbeat timer."""
         await super().init()
         self._publish(wire.InitialHeartbeat())
         if self._ticker is None:
@@ -551,6 +660,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         return min(1.0, self.heartbeat_interval, self.heartbeat_timeout / 2)
 
     async def close(self) -> None:
+        """Leave the cluster: stop the timer, tell the other servers, flush, and forget the servers known."""
         if self._closed:
             return
         if self._ticker is not None:
@@ -583,6 +693,15 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
             request.forget(uid)
 
     def on_message(self, message: wire.ClusterMessage, offset: str | None = None) -> None:
+        """Handle a message from the bus, first noting that its sender is alive.
+
+        Heartbeats and close notices update the known servers; everything else goes on to
+        :meth:`ClusterAdapter.on_message`. Ignored once the adapter is closed.
+
+        Args:
+            message: The decoded message.
+            offset: The bus's offset for it, when the bus has offsets.
+        """
         if message.uid == self.uid or self._closed:
             return  # a closed adapter may still be handed what the bus had on its way: it must not relearn nodes
         if message.uid and message.uid != EMITTER_UID and message.nsp == self.nsp.name:
@@ -598,6 +717,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
             super().on_message(message, offset)
 
     async def server_count(self) -> int:
+        """This server plus the servers heard from within ``heartbeat_timeout`` (Node.js: ``serverCount``)."""
         return 1 + len(self._nodes)
 
     async def _expected_answers(self) -> int | set[str]:

@@ -16,9 +16,16 @@ class BroadcastFlags:
     """Per-emit flags. ``timeout`` is in seconds; ``local`` keeps a cluster operation on this server."""
 
     volatile: bool = False
+    """Drop the packet for a socket whose transport is not ready to write, instead of queueing it."""
     compress: bool = True
+    """The reference's ``compress`` flag, carried to the other servers of a cluster.
+
+    Delivery on this server does not look at it: a packet is written the same way either way.
+    """
     local: bool = False
+    """Reach only the sockets of this server: a cluster adapter does not forward the operation."""
     timeout: float | None = None
+    """Seconds to wait for the acknowledgements of a broadcast with an ack; ``None``: no timeout set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,5 +33,8 @@ class BroadcastOptions:
     """Target rooms (none: every socket of the namespace), excluded rooms, and flags."""
 
     rooms: frozenset[str] = frozenset()
+    """The sockets in at least one of these rooms are targeted; empty: every socket of the namespace."""
     except_rooms: frozenset[str] = frozenset()
+    """Sockets in any of these rooms are left out, even when they are in a target room (Node.js: ``except``)."""
     flags: BroadcastFlags = field(default_factory=BroadcastFlags)
+    """How the packet is sent: volatile, compressed, local-only, with an ack timeout."""

@@ -537,14 +537,18 @@ class PostgresAdapter(ClusterAdapterWithHeartbeat):
         )
         self._hub = hub
         self.channel = hub.channel(nsp.name)
+        """The ``LISTEN``/``NOTIFY`` channel of this namespace: ``<channel_prefix>#<namespace>``."""
         self._announced = False
 
     async def init(self) -> None:
+        """Listen on :attr:`channel` (waiting up to ``requests_timeout`` for the connection), then announce this
+        server and start its heartbeats."""
         await self._hub.start(self)  # listen first, so that the answers to INITIAL_HEARTBEAT are heard
         await super().init()
         self._announced = True
 
     async def close(self) -> None:
+        """Tell the other servers this one leaves, flush, and stop listening on :attr:`channel`."""
         if self._closed:
             return
         self._announced = False

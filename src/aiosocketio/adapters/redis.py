@@ -107,6 +107,7 @@ class RedisAdapter(SubscribedAdapter):
     ) -> None:
         super().__init__(nsp, lease, requests_timeout=requests_timeout, name=nsp.name)
         self.uid = uid2()
+        """This server's id: six random characters, as the Node.js Redis adapter makes them."""
         self._key = key
         self._publish_specific = publish_on_specific_response_channel
         name = nsp.name

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["ShardedRedisAdapter", "create_sharded_adapter"]
 
 SubscriptionMode = Literal["static", "dynamic", "dynamic-private"]
+"""Which sharded channels a server subscribes to, as the reference's ``subscriptionMode`` option says."""
 _MODES = ("static", "dynamic", "dynamic-private")
 
 

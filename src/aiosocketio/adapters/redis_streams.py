@@ -306,6 +306,7 @@ class RedisStreamsAdapter(ClusterAdapter):
     )
 
     has_offsets = True
+    """Each stream entry's id is the offset a client sends back to recover its session."""
 
     def __init__(self, nsp: AdapterNamespace, hub: _Hub, redis: Redis) -> None:
         options = hub.options
@@ -313,8 +314,11 @@ class RedisStreamsAdapter(ClusterAdapter):
         self._hub = hub
         self._redis = redis
         self.stream = wire.stream_name(nsp.name, options["stream_name"], options["stream_count"])
+        """The Redis stream this namespace writes to and reads from (``stream_name``, or one of ``stream_count``)."""
         self.public_channel = wire.cluster_channel(options["channel_prefix"], nsp.name)
+        """The pub/sub channel that carries this namespace's requests to every server."""
         self.private_channel = wire.cluster_channel(options["channel_prefix"], nsp.name, self.uid)
+        """The pub/sub channel on which the other servers answer this server's requests."""
         # Session writes (docs/guide/recovery.md#crash): one op per pid waits in _pending; a single writer task
         # sends them in order, a pipeline per batch, so that a later op on a key always lands after an earlier one.
         self._live_ttl_ms: int | None = None  # None: recovery off, nothing is kept while sockets live
@@ -330,6 +334,10 @@ class RedisStreamsAdapter(ClusterAdapter):
         self._redis = redis
 
     async def init(self) -> None:
+        """Start listening: subscribe to this namespace's channels and read its stream from now on.
+
+        With connection state recovery on, also start refreshing the sessions of the live sockets in Redis.
+        """
         await super().init()
         recovery = self.nsp.server.connection_state_recovery
         if recovery is not None:
@@ -345,6 +353,10 @@ class RedisStreamsAdapter(ClusterAdapter):
         await self._hub.start(self)
 
     async def close(self) -> None:
+        """Stop listening, after waiting (up to ``requests_timeout``) for session writes still on their way.
+
+        Sockets that this closing server disconnects keep their session, so another server can recover them.
+        """
         if self._closed:
             return
         await super().close()
@@ -407,11 +419,23 @@ class RedisStreamsAdapter(ClusterAdapter):
     # -- connection state recovery (docs/protocol/cluster.md#streams-sessions) ----------------------------------------------------------------
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """Make the local socket ``sid`` join ``rooms``; with recovery on, its session in Redis is updated.
+
+        Args:
+            sid: The id of a socket connected to this server.
+            rooms: The rooms to join.
+        """
         super().add_all(sid, rooms)
         if self._live_ttl_ms is not None:
             self.session_changed(sid)
 
     def delete(self, sid: str, room: str) -> None:
+        """Make the local socket ``sid`` leave ``room``; with recovery on, its session in Redis is updated.
+
+        Args:
+            sid: The id of a socket connected to this server.
+            room: The room to leave.
+        """
         super().delete(sid, room)
         if self._live_ttl_ms is not None:
             self.session_changed(sid)
@@ -430,11 +454,20 @@ class RedisStreamsAdapter(ClusterAdapter):
             self._queue_session(pid, ("live", sid, False))
 
     async def save_sessions(self) -> None:
+        """Wait until the session writes queued so far have been sent to Redis (or failed, logged)."""
         done = self._pending_done if self._pending else self._writing_done
         if done is not None:
             await asyncio.shield(done)
 
     async def persist_session(self, session: StoredSession) -> None:
+        """Keep a disconnected socket's session in Redis, so that any server of the cluster can recover it.
+
+        The key (``session_key_prefix`` + private id) expires after ``max_disconnection_duration``. A failure is
+        logged, not raised: the client then gets a new session at its next connection.
+
+        Args:
+            session: Its id, private id, rooms and data, as the socket left them.
+        """
         recovery = self.nsp.server.connection_state_recovery
         if recovery is None:
             return
@@ -449,6 +482,12 @@ class RedisStreamsAdapter(ClusterAdapter):
         await self.save_sessions()
 
     async def discard_session(self, sid: str, pid: str) -> None:
+        """Delete from Redis the session of a socket that ended for good (it will not be recovered).
+
+        Args:
+            sid: The socket's id.
+            pid: Its private id, the key of its session.
+        """
         if self._live_ttl_ms is None:
             return
         self._queue_session(pid, ("drop", sid))
@@ -546,6 +585,17 @@ class RedisStreamsAdapter(ClusterAdapter):
                     self._queue_session(pid, ("live", sid, True))
 
     async def restore_session(self, pid: str, offset: str) -> StoredSession | None:
+        """Take back a session kept in Redis, with the events of the stream it missed since ``offset``.
+
+        Args:
+            pid: The private id the client was given at its first connection.
+            offset: The stream entry id of the last event the client received.
+
+        Returns:
+            The session with the missed events, or ``None`` when the offset is malformed or no longer in the
+            stream, the session expired or is unknown, or Redis failed (logged). A session found is deleted
+            from Redis either way: it is recovered at most once.
+        """
         if not _OFFSET.match(offset):
             return None
         key = self._hub.options["session_key_prefix"] + pid

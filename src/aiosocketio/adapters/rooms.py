@@ -22,12 +22,17 @@ class RoomChange(Enum):
     """What a join or leave did, in the order the reference emits its events."""
 
     CREATE_ROOM = "create-room"
+    """A room got its first member."""
     JOIN_ROOM = "join-room"
+    """A socket joined a room."""
     LEAVE_ROOM = "leave-room"
+    """A socket left a room."""
     DELETE_ROOM = "delete-room"
+    """A room lost its last member and no longer exists."""
 
 
 Changes = list[tuple[RoomChange, str, str | None]]
+"""What an operation did, in order: ``(change, room, sid)``, ``sid`` being None for a room's creation or deletion."""
 
 
 class RoomIndex:
@@ -37,7 +42,9 @@ class RoomIndex:
 
     def __init__(self) -> None:
         self.rooms: dict[str, set[str]] = {}
+        """Room → the ids of its members."""
         self.sids: dict[str, set[str]] = {}
+        """Socket id → its rooms."""
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> Changes:
         """``sid`` joins each room; returns the lifecycle changes."""
@@ -104,6 +111,7 @@ class RoomIndex:
             changes.append((RoomChange.DELETE_ROOM, room, None))
 
     def socket_rooms(self, sid: str) -> set[str] | None:
+        """The rooms of ``sid`` (the live set), or None for an unknown socket."""
         return self.sids.get(sid)
 
     def select(self, rooms: Iterable[str], except_rooms: Iterable[str]) -> Iterator[str]:

@@ -512,6 +512,7 @@ class WorkersAdapter(ClusterAdapter):
     )
 
     has_offsets = True
+    """Events get offsets (vectors of per-worker event numbers) that let a client recover on any worker."""
 
     def __init__(self, nsp: AdapterNamespace, hub: _Hub) -> None:
         super().__init__(nsp, requests_timeout=hub.options["requests_timeout"])
@@ -535,6 +536,8 @@ class WorkersAdapter(ClusterAdapter):
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     async def init(self) -> None:
+        """Join the mesh: connect to the other workers for this namespace (with recovery on, start expiring
+        kept sessions)."""
         await super().init()
         await self._hub.start(self)
         if self.uid != self._hub.uid:
@@ -545,6 +548,7 @@ class WorkersAdapter(ClusterAdapter):
             self._housekeeping = asyncio.get_running_loop().call_later(self._tick_every, self._tick)
 
     async def close(self) -> None:
+        """Leave the mesh, after sending the other workers the sessions of the sockets just disconnected."""
         if self._closed:
             return
         # The server has just disconnected its sockets ("server shutting down"): their sessions are kept by
@@ -626,6 +630,12 @@ class WorkersAdapter(ClusterAdapter):
             request.forget(uid)
 
     def peer_gone(self, peer: _Peer) -> None:
+        """For the mesh: ``peer``'s worker went away; stop waiting for it and start the clock on the sessions
+        of its sockets, which this worker keeps for their clients' return.
+
+        Args:
+            peer: The worker that went away.
+        """
         self.forget_requests(peer.uid)
         now = time.time()
         for replica in self._replicas.values():
@@ -634,6 +644,14 @@ class WorkersAdapter(ClusterAdapter):
                 self._kept.append((now, replica.pid))
 
     def on_peer_message(self, peer: _Peer, message: wire.ClusterMessage, seq: int, at: float) -> None:
+        """For the mesh: a cluster message from ``peer``, logged first when it is an event to recover.
+
+        Args:
+            peer: The worker that sent it.
+            message: The message.
+            seq: Its number among ``peer``'s events (0: not an event to log).
+            at: When it was sent (Unix time), for the log's expiry.
+        """
         offset = None
         body = message.body
         if seq and isinstance(body, wire.BroadcastMessage) and self._recovery is not None:
@@ -686,6 +704,11 @@ class WorkersAdapter(ClusterAdapter):
             self._vector[token] = entries[-1].seq
 
     def on_log(self, value: dict[str, Any]) -> None:
+        """For the mesh: a copy of another worker's event log (sent to a worker that joins), merged into ours.
+
+        Args:
+            value: The decoded message: the worker's token and its entries.
+        """
         if self._recovery is None:
             return
         entries = []
@@ -749,14 +772,32 @@ class WorkersAdapter(ClusterAdapter):
         self._pending[sid] = what
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """Make the local socket ``sid`` join ``rooms``; its copy on the other workers follows.
+
+        Args:
+            sid: The id of a socket connected to this worker.
+            rooms: The rooms to join.
+        """
         super().add_all(sid, rooms)
         self._mark(sid)
 
     def delete(self, sid: str, room: str) -> None:
+        """Make the local socket ``sid`` leave ``room``; its copy on the other workers follows.
+
+        Args:
+            sid: The id of a socket connected to this worker.
+            room: The room to leave.
+        """
         super().delete(sid, room)
         self._mark(sid)
 
     def delete_all(self, sid: str) -> None:
+        """Forget the local socket ``sid``; unless its session is kept for recovery, the other workers drop
+        their copy.
+
+        Args:
+            sid: The id of a socket that disconnected.
+        """
         super().delete_all(sid)
         if sid in self._replicated:
             state = self._pending.get(sid)
@@ -846,6 +887,12 @@ class WorkersAdapter(ClusterAdapter):
                     break
 
     def on_session(self, peer: _Peer, value: dict[str, Any]) -> None:
+        """For the mesh: ``peer``'s copy of one of its sockets' sessions (live, kept for recovery, or gone).
+
+        Args:
+            peer: The worker the socket is (or was) on.
+            value: The decoded message: ``pid``, ``sid``, ``rooms``, ``data`` and its state.
+        """
         pid = read_string(value, "pid")
         if value.get("gone"):
             self._replicas.pop(pid, None)
@@ -868,6 +915,12 @@ class WorkersAdapter(ClusterAdapter):
     # -- connection state recovery -------------------------------------------------------------------------
 
     async def persist_session(self, session: StoredSession) -> None:
+        """Keep a disconnected socket's session here and on every other worker, for
+        ``max_disconnection_duration`` seconds.
+
+        Args:
+            session: Its id, private id, rooms and data, as the socket left them.
+        """
         if self._recovery is None:
             return
         now = time.time()
@@ -878,6 +931,17 @@ class WorkersAdapter(ClusterAdapter):
         self._want(session.sid, (_KEPT, session))
 
     async def restore_session(self, pid: str, offset: str) -> StoredSession | None:
+        """Take back a kept session with the events it missed since ``offset``, whichever worker it was on.
+
+        Args:
+            pid: The private id the client was given at its first connection.
+            offset: The offset of the last event the client received (a vector of per-worker event numbers).
+
+        Returns:
+            The session with the missed events, or ``None`` when it is unknown or expired, the offset is not
+            one of ours, or this worker cannot be sure to have every event the client missed. A session still
+            kept is taken out on every worker either way: it is recovered at most once.
+        """
         recovery = self._recovery
         vector = decode_offset(offset)
         replica = self._replicas.get(pid)

@@ -49,8 +49,8 @@ __all__ = ["instrument"]
 
 logger = logging.getLogger("aiosocketio.admin")
 
-#: How often each server sends its ``server_stats`` (the npm package's period).
 STATS_INTERVAL = 2.0
+"""How often each server sends its ``server_stats``, in seconds (the npm package's period)."""
 
 # The features the UI reads from ``config`` (the names are the npm package's).
 EMIT, JOIN, LEAVE, DISCONNECT = "EMIT", "JOIN", "LEAVE", "DISCONNECT"
@@ -61,6 +61,7 @@ AGGREGATED_EVENTS, ALL_EVENTS = "AGGREGATED_EVENTS", "ALL_EVENTS"
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
 
 Mode = Literal["development", "production"]
+"""``instrument(mode=...)``: development also reports every event to the UI."""
 
 
 def _now() -> str:
@@ -169,10 +170,12 @@ class TrackedData(dict[str, Any]):
         self._changed()
 
     def update(self, *args: Any, **kwargs: Any) -> None:
+        """``dict.update``, then report the change."""
         super().update(*args, **kwargs)
         self._changed()
 
     def setdefault(self, key: str, default: Any = None) -> Any:
+        """``dict.setdefault``, reporting a change when ``key`` was missing."""
         missing = key not in self
         value = super().setdefault(key, default)
         if missing:
@@ -180,6 +183,7 @@ class TrackedData(dict[str, Any]):
         return value
 
     def pop(self, key: str, *default: Any) -> Any:
+        """``dict.pop``, reporting a change when ``key`` was there."""
         present = key in self
         value = super().pop(key, *default)
         if present:
@@ -187,11 +191,13 @@ class TrackedData(dict[str, Any]):
         return value
 
     def popitem(self) -> tuple[str, Any]:
+        """``dict.popitem``, then report the change."""
         item = super().popitem()
         self._changed()
         return item
 
     def clear(self) -> None:
+        """``dict.clear``, then report the change."""
         super().clear()
         self._changed()
 
@@ -210,11 +216,13 @@ class EventBuffer:
         self._counts: dict[tuple[int, str, str | None], int] = {}
 
     def push(self, kind: str, sub_type: str | None = None, count: int = 1) -> None:
+        """Count ``count`` events of ``kind`` (and ``sub_type``) in the current second."""
         second = int(time.time()) * 1000
         key = (second, kind, sub_type)
         self._counts[key] = self._counts.get(key, 0) + count
 
     def values_and_clear(self) -> list[dict[str, Any]]:
+        """The counts as the UI reads them (``timestamp`` in ms, ``type``, ``subType``, ``count``), then none."""
         values = []
         for (timestamp, kind, sub_type), count in self._counts.items():
             value: dict[str, Any] = {"timestamp": timestamp, "type": kind}
@@ -299,17 +307,25 @@ class Instrumentation:
             raise TypeError("namespace_name is a str such as '/admin'")
         credentials = _check_auth(auth)
         self.io = io
+        """The instrumented server."""
         self.development = mode == "development"
+        """Whether every event is reported to the UI (``mode="development"``)."""
         self.store: Store = store if store is not None else InMemoryStore()
+        """Where the UI's session ids are kept."""
         self.base_stats = {"serverId": _server_id(server_id), "hostname": _socket.gethostname()}
+        """The fields of every ``server_stats`` that never change."""
         self.nsp: Namespace = io.of(namespace_name)
+        """The admin namespace the UI connects to."""
         features = [] if read_only else [EMIT, JOIN, LEAVE, DISCONNECT, MJOIN, MLEAVE, MDISCONNECT]
         features.append(AGGREGATED_EVENTS)
         if self.development:
             features.append(ALL_EVENTS)
         self.features = features
+        """What the UI may do and show (the npm package's feature names)."""
         self.events = EventBuffer()
+        """The engine events counted since the last ``server_stats``."""
         self.polling_clients = 0
+        """How many Engine.IO sessions are on long-polling now."""
         self._stats_task: asyncio.Task[None] | None = None
         # Session ids given by the middleware, sent once the admin client is connected (an event emitted before
         # the CONNECT reply would reach the client before it listens for it).
@@ -525,6 +541,8 @@ class Instrumentation:
     # -- server_stats ------------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
+        """This server's ``server_stats`` payload: ids, uptime, client counts, namespaces, and the event counts
+        since the last call (which it clears)."""
         io = self.io
         return {
             **self.base_stats,

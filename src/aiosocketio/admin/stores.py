@@ -38,9 +38,19 @@ class InMemoryStore:
         self._sessions: set[str] = set()
 
     async def does_session_exist(self, session_id: str) -> bool:
+        """Whether this process saved ``session_id`` (Node.js: ``doesSessionExist``).
+
+        Args:
+            session_id: The ``sessionId`` a reconnecting Admin UI sends.
+        """
         return session_id in self._sessions
 
     async def save_session(self, session_id: str) -> None:
+        """Remember ``session_id`` until the process ends (Node.js: ``saveSession``).
+
+        Args:
+            session_id: The id given to a client that sent the right credentials.
+        """
         self._sessions.add(session_id)
 
 
@@ -48,6 +58,14 @@ class RedisStore:
     """Session ids in Redis, shared by every server of a cluster; ``redis`` is a ``redis.asyncio.Redis`` client.
 
     ``session_duration``: seconds a session id stays valid (a day by default, as with the npm package).
+
+    Args:
+        redis: The client the sessions are kept with.
+        prefix: The start of each key: ``<prefix>#<session id>``.
+        session_duration: Seconds a session id stays valid after it was saved.
+
+    Raises:
+        ValueError: ``session_duration`` is not a positive int.
     """
 
     __slots__ = ("_prefix", "_redis", "_session_duration")
@@ -65,7 +83,23 @@ class RedisStore:
         return f"{self._prefix}#{session_id}"
 
     async def does_session_exist(self, session_id: str) -> bool:
+        """Whether ``session_id`` is in Redis and has not expired (Node.js: ``doesSessionExist``).
+
+        Args:
+            session_id: The ``sessionId`` a reconnecting Admin UI sends.
+
+        Raises:
+            redis.exceptions.RedisError: Redis cannot be reached.
+        """
         return int(await self._redis.exists(self._key(session_id))) == 1
 
     async def save_session(self, session_id: str) -> None:
+        """Save ``session_id`` in Redis for ``session_duration`` seconds (Node.js: ``saveSession``).
+
+        Args:
+            session_id: The id given to a client that sent the right credentials.
+
+        Raises:
+            redis.exceptions.RedisError: Redis cannot be reached.
+        """
         await self._redis.set(self._key(session_id), "true", ex=self._session_duration)

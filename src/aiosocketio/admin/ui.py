@@ -69,7 +69,18 @@ def _version(dist: Path) -> str:
 
 
 class AdminUI:
-    """Serves the files of the UI's ``dist`` folder under ``path``; each file is read once, when first asked."""
+    """Serves the files of the UI's ``dist`` folder under ``path``; each file is read once, when first asked.
+
+    Made by :func:`ui_app`, which finds the folder; serve it next to the Socket.IO server:
+    ``aiosocketio.run(io, ui_app())``, or ``ASGIApp(io, ui_app())`` under an ASGI server. It answers ``GET`` and ``HEAD`` only, with ``ETag`` revalidation.
+
+    Args:
+        path: The URL path to serve the UI under, such as ``"/admin/"``.
+        dist: The folder holding the UI's ``index.html`` and ``js/``.
+
+    Raises:
+        ValueError: ``path`` does not start with ``/``.
+    """
 
     __slots__ = ("_cache", "_dist", "_etag", "_path")
 
@@ -86,14 +97,31 @@ class AdminUI:
 
     @property
     def path(self) -> str:
+        """The URL path the UI is served under, with a trailing slash."""
         return self._path
 
     # -- WebApp ------------------------------------------------------------------------------------------
 
     def handles(self, path: str) -> bool:
+        """For front-ends: whether a request for ``path`` is the UI's (under :attr:`path`, or it without its slash).
+
+        Args:
+            path: The request's path.
+        """
         return path.startswith(self._path) or path == self._path[:-1]
 
     async def handle_http(self, request: Request) -> Response:
+        """For front-ends: answer a request for one of the UI's files.
+
+        ``path`` without its slash is redirected (301) to it, and ``path`` itself serves ``index.html``.
+
+        Args:
+            request: The request.
+
+        Returns:
+            The file (200), 304 when the client's copy is current, 404 for a missing file or a path that leaves
+            the folder, 405 for a method other than GET or HEAD.
+        """
         if request.method not in ("GET", "HEAD"):
             return Response(
                 405, [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")], b"Method Not Allowed"
@@ -134,6 +162,12 @@ class AdminUI:
         return name
 
     async def handle_websocket(self, request: Request, handshake: WebSocketHandshake) -> None:
+        """For front-ends: refuse a WebSocket upgrade under the UI's path (404): it serves files only.
+
+        Args:
+            request: The upgrade request.
+            handshake: The front-end's way to reject it.
+        """
         await handshake.reject(_not_found())
 
     async def startup(self) -> None:

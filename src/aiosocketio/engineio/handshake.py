@@ -32,11 +32,17 @@ class ErrorCode(IntEnum):
     """The reference's error codes for rejected requests."""
 
     UNKNOWN_TRANSPORT = 0
+    """The ``transport`` query parameter is missing or names no transport the server offers."""
     UNKNOWN_SID = 1
+    """The ``sid`` query parameter names no open session."""
     BAD_HANDSHAKE_METHOD = 2
+    """A handshake (a request without ``sid``) that is not a GET."""
     BAD_REQUEST = 3
+    """Any other malformed or refused request (the error's ``context`` says which)."""
     FORBIDDEN = 4
+    """``allow_request`` refused the request."""
     UNSUPPORTED_PROTOCOL_VERSION = 5
+    """The ``EIO`` query parameter is not a protocol version the server accepts."""
 
 
 MESSAGES: dict[ErrorCode, str] = {

@@ -62,9 +62,10 @@ __all__ = ["EngineConnectionError", "EngineServer"]
 logger = logging.getLogger("aiosocketio.engine")
 
 KNOWN_TRANSPORTS = ("polling", "websocket")
+"""The transports an engine can offer (``transports=`` picks among them)."""
 
-#: Default of ``max_queued_bytes``: what one session may hold for a long-polling client that does not fetch it.
 DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
+"""Default of ``max_queued_bytes``: what one session may hold for a long-polling client that does not fetch it."""
 
 
 @dataclass(slots=True)
@@ -72,9 +73,15 @@ class EngineConnectionError:
     """What ``connection_error`` listeners receive: the refused request and the reference's code and message."""
 
     req: Request
+    """The refused request."""
     code: int
+    """The reference's error code: 0 unknown transport, 1 unknown session id, 2 bad handshake method, 3 bad
+    request, 4 forbidden, 5 unsupported protocol version."""
     message: str
+    """The reference's message for ``code`` (``"Forbidden"``...), or the text of an exception ``allow_request`` raised."""
     context: dict[str, Any] = field(default_factory=dict)
+    """Details, as the reference gives them: a ``name`` (such as ``"TRANSPORT_MISMATCH"``) or the value refused
+    (``transport``, ``sid``, ``method``, ``protocol``...)."""
 
 
 #: The headers of a long-polling GET's answer (and of a POST's), as the reference sends them.
@@ -105,6 +112,37 @@ class EngineServer(EventEmitter):
     replaced by any sync or async callable returning a unique string. ``clock`` (an
     :class:`aiosocketio.clock.Clock`) replaces the event loop's time for every deadline, as tests do with
     :class:`aiosocketio.testing.FakeClock`.
+
+    Under a Socket.IO server it is ``io.engine``, and ``Server(...)`` passes its engine options on. Its events:
+    ``connection`` (an :class:`~aiosocketio.engineio.socket.EngineSocket`), ``connection_error`` (an
+    ``EngineConnectionError``), ``initial_headers`` and ``headers`` (``fn(headers, request)``, to change response
+    headers).
+
+    Args:
+        path: Where the engine answers; requests for other paths are not its own.
+        ping_interval: Seconds between two heartbeats (Node.js: ``pingInterval``, in milliseconds there).
+        ping_timeout: Seconds the client has to answer a heartbeat before its session is closed.
+        upgrade_timeout: Seconds a transport upgrade (long-polling to WebSocket) may take before it is abandoned.
+        max_http_buffer_size: The largest message or long-polling POST body accepted, in bytes.
+        max_queued_bytes: The most one session may hold for a transport that does not take it (see above).
+        transports: The transports clients may use, among ``"polling"`` and ``"websocket"``.
+        allow_upgrades: Let long-polling clients upgrade to WebSocket.
+        allow_request: Called with each new connection's first request; a false answer refuses it (HTTP 403).
+        per_message_deflate: Offer WebSocket permessage-deflate compression.
+        http_compression: Compress long-polling answers (gzip or deflate, as the client accepts): ``True``
+            (from 1024 bytes), ``False``, or ``{"threshold": bytes}``.
+        cors: CORS for cross-origin clients: ``None``/``False`` (no CORS headers), ``True`` (any origin), or a
+            dict of the Node.js ``cors`` package's options (``origin``, ``credentials``, ``methods``...).
+        cookie: Set a cookie holding the session id: ``False``, ``True`` (named ``io``), or a dict of cookie
+            attributes (``name``, ``path``, ``http_only``, ``same_site``...).
+        allow_eio3: Also accept Engine.IO protocol 3 clients (Socket.IO v2 clients).
+        initial_packet: A message sent to each client right after the handshake.
+        add_trailing_slash: Answer ``path`` with a trailing slash (``/engine.io/``), as the reference does.
+        clock: Where every deadline is timed; ``None``: the running event loop.
+
+    Raises:
+        ValueError: A duration, size, path or transport list is invalid (the message says which).
+        TypeError: ``transports`` is a single string.
     """
 
     __slots__ = (
@@ -173,16 +211,27 @@ class EngineServer(EventEmitter):
             )
         self._path = self._normalize_path(path, add_trailing_slash)
         self.ping_interval = float(ping_interval)
+        """Seconds between two heartbeats; sent to each client in the handshake, so a change affects new sessions."""
         self.ping_timeout = float(ping_timeout)
+        """Seconds a client has to answer a heartbeat; sent in the handshake too."""
         self.upgrade_timeout = float(upgrade_timeout)
+        """Seconds an upgrade to WebSocket may take before the candidate connection is closed."""
         self.max_http_buffer_size = max_http_buffer_size
+        """The largest message or long-polling POST body accepted, in bytes."""
         self.max_queued_bytes = max_queued_bytes
+        """The most one session may hold for a transport that does not take it; past it: ``transport error``."""
         self.transports = tuple(transports)
+        """The transports clients may use."""
         self.allow_upgrades = allow_upgrades
+        """Whether long-polling clients are offered the upgrade to WebSocket."""
         self.allow_request = allow_request
+        """The check run on each new connection's first request (``None``: every request is allowed)."""
         self.per_message_deflate = per_message_deflate
+        """Whether WebSocket connections offer permessage-deflate compression."""
         self.allow_eio3 = allow_eio3
+        """Whether Engine.IO protocol 3 clients (Socket.IO v2) are accepted."""
         self.initial_packet = initial_packet
+        """A message sent to each new session right after the handshake, or ``None``."""
         self._compression = hdr.CompressionOptions.from_user(http_compression)
         self._cors = hdr.CorsOptions.from_user(cors)
         self._cors_fixed = self._fixed_cors_headers(self._cors)
@@ -195,8 +244,13 @@ class EngineServer(EventEmitter):
         self._default_id = SidGenerator()
         self._timers: SessionTimers | None = None
         self.generate_id: Callable[[Request], Any] = self._generate_default_id
-        #: Where the sessions read the time and file their deadlines; None: the running loop (see aiosocketio.clock).
+        """Makes each new session's id from its first request (Node.js: ``generateId``).
+
+        Replace it with any sync or async callable returning a string unique in the whole cluster; the default
+        gives random ids of the reference's form.
+        """
         self.clock = clock
+        """Where the sessions read the time and file their deadlines; ``None``: the running loop."""
 
     @staticmethod
     def _normalize_path(path: str, add_trailing_slash: bool) -> str:
@@ -230,6 +284,7 @@ class EngineServer(EventEmitter):
 
     @property
     def path(self) -> str:
+        """The path the engine answers, normalized (with its trailing slash unless ``add_trailing_slash=False``)."""
         return self._path
 
     @property
@@ -239,9 +294,18 @@ class EngineServer(EventEmitter):
 
     @property
     def clients_count(self) -> int:
+        """How many sessions are open (Node.js: ``clientsCount``)."""
         return len(self._clients)
 
     def handles(self, path: str) -> bool:
+        """For front-ends: whether a request for ``path`` is the engine's (it starts with :attr:`path`).
+
+        Args:
+            path: The request's path, without the query string.
+
+        Returns:
+            ``True`` when the request should be given to :meth:`handle_http` or :meth:`handle_websocket`.
+        """
         return path.startswith(self._path)
 
     def asgi_app(self, other_app: Any = None, **options: Any) -> Any:
@@ -260,6 +324,7 @@ class EngineServer(EventEmitter):
             socket.discard()
 
     async def close(self) -> None:
+        """Close every session at once, as :meth:`shutdown` does (Node.js: ``close``)."""
         await self.shutdown()
 
     # -- plain HTTP --------------------------------------------------------------------------------------
@@ -267,8 +332,8 @@ class EngineServer(EventEmitter):
     def answer_at_once(
         self, method: str, path: str, query: bytes, headers: Sequence[tuple[bytes, bytes]], body: bytes
     ) -> Response | HeldAnswer | None:
-        """The hot path of long-polling (``QuickWebApp``): a GET or POST of a live polling session, answered
-        from the request's raw parts when it needs no waiting.
+        """For front-ends. The hot path of long-polling (``QuickWebApp``): a GET or POST of a live polling
+        session, answered from the request's raw parts when it needs no waiting.
 
         It gives exactly what :meth:`handle_http` would, or None before changing anything: a ``headers``
         listener (it wants a Request), CORS that depends on the request, one of the headers read here sent twice
@@ -323,7 +388,7 @@ class EngineServer(EventEmitter):
         return Response(200, self._get_headers, payload)
 
     def held_poll_response(self, payload: bytes, context: PollContext, remote_address: str) -> Response:
-        """(Sessions) The answer to a GET held by answer_at_once, as handle_http would give it now. A ``headers``
+        """For the sessions. The answer to a GET held by answer_at_once, as handle_http would give it now. A ``headers``
         listener added while it waited gets a Request built from the raw parts (``remote_address``: the
         session's)."""
         user_agent, accept_encoding, path, query, headers = context
@@ -342,6 +407,17 @@ class EngineServer(EventEmitter):
         return response
 
     async def handle_http(self, request: Request) -> Response:
+        """For front-ends: answer a plain HTTP request for the engine's path (handshake, poll, POST, preflight).
+
+        Applications do not call it: the built-in runner and the ASGI app do. A refused request gets the
+        reference's status and JSON error and fires ``connection_error``; it never raises for bad input.
+
+        Args:
+            request: The request, its body read.
+
+        Returns:
+            The response to send. A long-polling GET may wait here until there is something to send.
+        """
         cors_headers = self._cors_fixed
         if self._cors is None or (cors_headers is not None and request.method != "OPTIONS"):
             transport = self._polling_transport(request.query, request.headers.get("origin"))
@@ -548,7 +624,7 @@ class EngineServer(EventEmitter):
         return hdr.hook_header_pairs(mapping)
 
     def poll_response(self, request: Request, body: bytes, *, binary: bool = False) -> Response:
-        """(Sessions) The answer to a long-polling GET that carries ``body``, the ``headers`` hook applied (CORS is
+        """For the sessions. The answer to a long-polling GET that carries ``body``, the ``headers`` hook applied (CORS is
         the caller's)."""
         request_headers = request.headers
         extra, body = self._poll_extras(
@@ -574,7 +650,7 @@ class EngineServer(EventEmitter):
         return extra, body
 
     def post_response(self, request: Request) -> Response:
-        """(Sessions) The answer to a long-polling POST whose packets were taken (CORS is the caller's)."""
+        """For the sessions. The answer to a long-polling POST whose packets were taken (CORS is the caller's)."""
         return Response(200, self._sync_hooked(list(_POST_HEADERS), request), _OK)
 
     def _sync_hooked(self, headers: HeaderPairs, request: Request) -> HeaderPairs:
@@ -616,6 +692,15 @@ class EngineServer(EventEmitter):
     # -- WebSocket ---------------------------------------------------------------------------------------
 
     async def handle_websocket(self, request: Request, handshake: WebSocketHandshake) -> None:
+        """For front-ends: take a WebSocket upgrade request for the engine's path.
+
+        Accepts it (a new session, or the upgrade of a long-polling one) or rejects it with the reference's
+        answer; returns once the connection is handed to its session, which then runs on its own.
+
+        Args:
+            request: The upgrade request.
+            handshake: The front-end's way to accept or reject the upgrade.
+        """
         cors_headers: HeaderPairs = []
         if self._cors is not None:
             outcome = await self._run_cors(request)
@@ -687,7 +772,7 @@ class EngineServer(EventEmitter):
     # -- bookkeeping -------------------------------------------------------------------------------------
 
     def session_timers(self, loop: asyncio.AbstractEventLoop) -> SessionTimers:
-        """(Sessions) The one timer of this server's sessions on ``loop`` (made with the first session, anew if the
+        """For the sessions. The one timer of this server's sessions on ``loop`` (made with the first session, anew if the
         server is reused on another loop); its resolution follows the configured intervals."""
         timers = self._timers
         if timers is None or timers.loop is not loop:
@@ -696,10 +781,10 @@ class EngineServer(EventEmitter):
         return timers
 
     def holds_session(self, socket: object, sid: str) -> bool:
-        """(Sessions) Whether ``socket`` is the live session ``sid``."""
+        """For the sessions. Whether ``socket`` is the live session ``sid``."""
         return self._clients.get(sid) is socket
 
     def discard_session(self, socket: object, sid: str) -> None:
-        """(Sessions) ``socket`` closed: out of the table, unless another session took its id meanwhile."""
+        """For the sessions. ``socket`` closed: out of the table, unless another session took its id meanwhile."""
         if self._clients.get(sid) is socket:
             del self._clients[sid]

@@ -56,10 +56,17 @@ class CloseReason(StrEnum):
     """Engine-level close reasons (docs/protocol/engineio.md#closing); they become Socket.IO disconnect reasons."""
 
     TRANSPORT_CLOSE = "transport close"
+    """The client closed the session (a CLOSE packet) or its connection closed or was lost."""
     TRANSPORT_ERROR = "transport error"
+    """The transport failed: a WebSocket closed for a protocol error, bad data or a too large message, or given
+    up as a slow consumer; a broken long-polling request; too much queued for a client that does not poll; a
+    PING from a client that is not the one to ping."""
     PING_TIMEOUT = "ping timeout"
+    """The client did not answer a PING within ``ping_timeout`` (or did not ping, when clients ping)."""
     PARSE_ERROR = "parse error"
+    """The client sent something that is not an Engine.IO packet."""
     FORCED_CLOSE = "forced close"
+    """The server closed the connection (``EngineSocket.close()``, a Socket.IO disconnect with ``close``)."""
 
 
 class UpgradeState(Enum):

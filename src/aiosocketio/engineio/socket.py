@@ -30,16 +30,17 @@ logger = logging.getLogger("aiosocketio.engine")
 transport_log = logging.getLogger("aiosocketio.engine.transport")
 
 Transport = PollingTransport | WebSocketTransport
+"""The transports a session may be on."""
 
 #: WebSocket close codes that stand for a failed transport rather than a closed one (see ``on_ws_closed``).
 _WS_ERROR_CODES = frozenset({1002, 1007, 1009, CLOSE_DROPPED})
 
-#: How long a server-side close over polling waits for the client's next GET to deliver the close packet.
 POLLING_CLOSE_TIMEOUT = 30.0
+"""How long a server-side close over polling waits for the client's next GET to deliver the close packet."""
 
-#: Once the probe is answered, how often a GET still waiting is released with a noop so that the client can
-#: pause polling and finish the upgrade (the reference's fixed 100 ms).
 PROBE_NOOP_INTERVAL = 0.1
+"""Once the probe is answered, how often a GET still waiting is released with a noop so that the client can
+pause polling and finish the upgrade (the reference's fixed 100 ms)."""
 
 
 class EngineSocket(EventEmitter):
@@ -75,13 +76,18 @@ class EngineSocket(EventEmitter):
         super().__init__()
         self._server = server
         self.loop = asyncio.get_running_loop()
+        """The event loop the session runs on: the one that accepted its first request."""
         self._timers = timers = server.session_timers(self.loop)
         # The time and the timers of the session: the loop's, or the clock the server was given.
         self.clock = timers.clock
+        """Where the session reads the time and files its deadlines: the server's clock, or the loop's time."""
         self.id = sid
+        """The session id (the ``sid`` of the handshake), unique among the server's sessions."""
         self.request = request
+        """The session's first HTTP request (the handshake's), with its headers, query and remote address."""
         request.share_strings()  # kept as long as the session: the strings it shares with others stored once
         self.protocol = protocol  # 3: a Socket.IO v2 client (``allow_eio3``, docs/protocol/engineio-v3.md)
+        """The Engine.IO protocol revision the client speaks: 4, or 3 for a Socket.IO v2 client (``allow_eio3``)."""
         self.session = EngineSession(
             ping_interval=server.ping_interval,
             ping_timeout=server.ping_timeout,
@@ -89,7 +95,9 @@ class EngineSocket(EventEmitter):
             now=self.clock.time(),
             protocol=protocol,
         )
+        """The session's state machine (ready state, heartbeat, upgrade): no I/O, driven by this socket."""
         self.transport: Transport = PollingTransport(self)
+        """The transport in use: long-polling, or WebSocket from the handshake or after an upgrade."""
         # Packets waiting for the next flush; None when there are none (an idle session holds no list).
         self._buffer: list[str | bytes] | None = None
         self._buffered = 0  # characters/bytes queued for a polling client with no GET: ``max_queued_bytes``
@@ -101,6 +109,7 @@ class EngineSocket(EventEmitter):
         self._on_message: Callable[[str | bytes | None], Any] | None = None
         # Told of every message in and out when set (aiosocketio.metrics sets it); one test per packet when not.
         self.tap: PacketTap | None = None
+        """Told of every message in and out when set (``aiosocketio.metrics`` sets it); ``None``: nobody."""
 
     def __repr__(self) -> str:
         return f"<EngineSocket {self.id} {self.session.ready_state.value}>"
@@ -109,14 +118,17 @@ class EngineSocket(EventEmitter):
 
     @property
     def ready_state(self) -> str:
+        """``"open"``, ``"closing"`` or ``"closed"`` (Node.js: ``readyState``)."""
         return self.session.ready_state.value
 
     @property
     def upgraded(self) -> bool:
+        """Whether the session moved from long-polling to WebSocket (``False`` for a WebSocket from the start)."""
         return self.session.upgraded
 
     @property
     def upgrading(self) -> bool:
+        """Whether an upgrade to WebSocket is under way (a probe connection is open but not yet in use)."""
         return self.session.upgrading
 
     @property
@@ -129,6 +141,7 @@ class EngineSocket(EventEmitter):
 
     @property
     def remote_address(self) -> str:
+        """The client's address, as the first request gave it (Node.js: ``remoteAddress``)."""
         return self.request.remote_address
 
     def set_message_handler(self, handler: Callable[[str | bytes | None], Any] | None) -> None:
@@ -201,6 +214,11 @@ class EngineSocket(EventEmitter):
         self.close_nowait()
 
     def close_nowait(self) -> None:
+        """Start closing the session from the server side (reason ``forced close``) without waiting.
+
+        What :meth:`close` does, for code that is not async. Buffered packets go first: at once over WebSocket;
+        over long-polling with the client's next GET (given up after 30 seconds). Does nothing once closing.
+        """
         session = self.session
         if not session.start_closing(CloseReason.FORCED_CLOSE):
             return

@@ -367,6 +367,7 @@ class Encoder:
         if type(max_depth) is not int or max_depth < 1:
             raise ValueError(f"max_depth must be a positive int, not {max_depth!r}")
         self.max_depth = min(max_depth, MAX_DEPTH)
+        """The deepest container nesting this encoder writes (what was asked, capped at ``MAX_DEPTH``)."""
 
     def encode(self, packet: Packet) -> list[str | bytes]:
         """Encode ``packet`` like :func:`encode`, with this encoder's ``max_depth``."""

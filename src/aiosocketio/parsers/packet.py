@@ -28,12 +28,19 @@ class PacketType(IntEnum):
     """
 
     CONNECT = 0
+    """Join a namespace (client, with its ``auth``), or its acceptance (server, with the socket id)."""
     DISCONNECT = 1
+    """Leave a namespace, from either side."""
     EVENT = 2
+    """An event: ``[name, *args]``, with an id when the sender wants an acknowledgement."""
     ACK = 3
+    """The acknowledgement of an event: the id it answers and the arguments of the answer."""
     CONNECT_ERROR = 4
+    """The server refused to let the client join a namespace: ``{"message": ..., "data": ...}``."""
     BINARY_EVENT = 5
+    """An ``EVENT`` with binary attachments (wire only)."""
     BINARY_ACK = 6
+    """An ``ACK`` with binary attachments (wire only)."""
 
 
 RESERVED_EVENTS: Final = frozenset(
@@ -66,9 +73,13 @@ class Packet:
     """
 
     type: PacketType
+    """What the packet is."""
     nsp: str = "/"
+    """The namespace it belongs to, ``"/"`` for the main one."""
     data: Any = None
+    """Its payload (see above); ``None`` when it has none."""
     id: int | None = None
+    """The acknowledgement id of an ``EVENT`` that wants an answer, or of the ``ACK`` answering it."""
 
     def __post_init__(self) -> None:
         ack_id = self.id

@@ -36,12 +36,13 @@ if TYPE_CHECKING:
 
 __all__ = ["InProcessHandshake", "InProcessWebSocket", "TestClient"]
 
-#: The close code of a connection that was lost rather than closed: the server reports "transport close".
 CLOSE_LOST = 1006
-#: How long (in real seconds) the client waits for what the server should answer at once.
+"""The close code of a connection that was lost rather than closed: the server reports "transport close"."""
 DEFAULT_TIMEOUT = 2.0
+"""How long (in real seconds) the client waits for what the server should answer at once."""
 
 Handler = Callable[..., Any]
+"""An event handler of the client: called with the event's arguments, sync or async."""
 
 
 class InProcessWebSocket:
@@ -61,23 +62,42 @@ class InProcessWebSocket:
         self._on_message = on_message
         self._on_close = on_close
         self.receiver: WebSocketReceiver | None = None
+        """The server's receiver of this connection, once the server set it."""
         self.closed = False
+        """Whether either side closed the connection."""
         self.lost = False  # closed by CLOSE_LOST: what was still on its way is lost with the connection
+        """Whether the connection was lost (closed with ``CLOSE_LOST``): what was on its way is dropped."""
 
     # -- WebSocketPort: the server's side --------------------------------------------------------------
 
     def set_receiver(self, receiver: WebSocketReceiver) -> None:
+        """For the server: where the client's messages and the close go from now on.
+
+        Args:
+            receiver: The server's handler of this connection.
+        """
         self.receiver = receiver
 
     @property
     def writable(self) -> bool:
+        """Whether the server may send: always, until closed (the in-process client reads everything)."""
         return not self.closed
 
     def send_text(self, text: str) -> None:
+        """For the server: send a text message, which reaches the client on a later loop turn.
+
+        Args:
+            text: The message.
+        """
         if not self.closed:
             self._loop.call_soon(_deliver_to_client, self, self._on_message, text)
 
     def send_bytes(self, data: bytes) -> None:
+        """For the server: send a binary message, which reaches the client on a later loop turn.
+
+        Args:
+            data: The message.
+        """
         if not self.closed:
             self._loop.call_soon(_deliver_to_client, self, self._on_message, bytes(data))
 
@@ -127,16 +147,34 @@ class InProcessHandshake:
 
     def __init__(self, port: InProcessWebSocket) -> None:
         self.port = port
+        """The connection the server gets when it accepts."""
         self.headers: HeaderPairs | None = None  # what the 101 answer carried, once accepted
+        """The headers of the server's 101 answer, once it accepted (``None`` before, or when it refused)."""
         self.rejection: Response | None = None
+        """The server's refusal, when it refused the upgrade."""
 
     async def accept(
         self, headers: HeaderPairs, *, max_message_size: int, compression: bool
     ) -> InProcessWebSocket:
+        """For the server: accept the upgrade, answering with ``headers``.
+
+        Args:
+            headers: The headers of the 101 answer (kept in :attr:`headers`).
+            max_message_size: Ignored: the in-process connection has no frames to limit.
+            compression: Ignored: nothing is compressed in process.
+
+        Returns:
+            :attr:`port`, the server's end of the connection.
+        """
         self.headers = list(headers)
         return self.port
 
     async def reject(self, response: Response) -> None:
+        """For the server: refuse the upgrade with ``response`` (kept in :attr:`rejection`).
+
+        Args:
+            response: The HTTP answer to the upgrade request.
+        """
         self.rejection = response
         self.port.closed = True
 
@@ -149,6 +187,15 @@ class TestClient:
     Engine.IO session (to test the connect timeout). ``answer_pings=False`` makes a client that has gone silent,
     for ping timeouts. ``timeout`` bounds, in real seconds, each wait for the server (it answers within a few
     loop turns, whatever clock the server runs on).
+
+    Args:
+        io: The server to connect to, in this process.
+        namespace: The namespace to join (a missing leading ``/`` is added); ``None``: none.
+        auth: The ``auth`` payload of the CONNECT packet (``socket.handshake.auth`` on the server).
+        headers: Headers of the upgrade request.
+        query: Query parameters of the upgrade request (besides ``EIO`` and ``transport``).
+        answer_pings: Answer the server's pings; ``False`` plays a client that went silent.
+        timeout: Real seconds each wait for the server may take before the client raises ``TimeoutError``.
     """
 
     __test__ = False  # not a pytest test class, whatever its name
@@ -167,31 +214,39 @@ class TestClient:
         if namespace is not None and not namespace.startswith("/"):
             namespace = "/" + namespace
         self.io = io
+        """The server this client connects to."""
         self.namespace = namespace
+        """The namespace it joins (``None``: only the Engine.IO session)."""
         self.auth: dict[str, Any] = dict(auth or {})
+        """The ``auth`` payload it sends when it connects (change it before a :meth:`reconnect`)."""
         self.headers: dict[str, str] = dict(headers or {})
+        """The headers of its upgrade request."""
         self.query: dict[str, str] = dict(query or {})
+        """The extra query parameters of its upgrade request."""
         self.answer_pings = answer_pings
+        """Whether it answers the server's pings (set it to ``False`` to let the session time out)."""
         self.timeout = timeout
-        #: The socket's id once connected (the server's ``socket.id``).
+        """Real seconds each wait for the server may take."""
         self.id: str | None = None
-        #: The Engine.IO session id.
+        """The socket's id once connected (the server's ``socket.id``)."""
         self.sid: str | None = None
-        #: The private session id the server gave for connection state recovery (None when recovery is off);
-        #: set before connecting, it asks for that session back (see :meth:`reconnect`).
+        """The Engine.IO session id."""
         self.pid: str | None = None
-        #: The offset of the last event received, sent back on reconnection to get what was missed.
+        """The private session id the server gave for connection state recovery (None when recovery is off);
+        set before connecting, it asks for that session back (see :meth:`reconnect`)."""
         self.last_offset: str | None = None
-        #: Whether the server restored the previous session of ``pid`` (same id, rooms, missed events).
+        """The offset of the last event received, sent back on reconnection to get what was missed."""
         self.recovered = False
+        """Whether the server restored the previous session of ``pid`` (same id, rooms, missed events)."""
         self.connected = False
-        #: Why the connection ended, as socket.io-client reports it ("io server disconnect", "transport close",
-        #: "io client disconnect"), once it has.
+        """Whether the namespace accepted the client and it has not disconnected since."""
         self.disconnect_reason: str | None = None
-        #: The parsed Engine.IO open packet (``sid``, ``pingInterval``, ``pingTimeout``, ``maxPayload``...).
+        """Why the connection ended, as socket.io-client reports it (``"io server disconnect"``, ``"transport
+        close"``, ``"io client disconnect"``), once it has."""
         self.handshake: dict[str, Any] = {}
-        #: The headers of the server's 101 answer.
+        """The parsed Engine.IO open packet (``sid``, ``pingInterval``, ``pingTimeout``, ``maxPayload``...)."""
         self.response_headers: HeaderPairs = []
+        """The headers of the server's 101 answer."""
         self._parser = io.parser
         self._decoder: Any = None
         self._port: InProcessWebSocket | None = None

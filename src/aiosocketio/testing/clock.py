@@ -16,9 +16,9 @@ from typing import Any
 
 __all__ = ["FakeClock", "FakeTimer", "settle"]
 
-#: How many loop turns :func:`settle` gives: enough for a packet to cross the in-process transport, be handled
-#: and answered (and that answer to cross back) a few times over.
 SETTLE_TURNS = 32
+"""How many loop turns :func:`settle` gives: enough for a packet to cross the in-process transport, be handled
+and answered (and that answer to cross back) a few times over."""
 
 
 async def settle(turns: int = SETTLE_TURNS) -> None:
@@ -28,17 +28,28 @@ async def settle(turns: int = SETTLE_TURNS) -> None:
 
 
 class FakeTimer:
-    """A timer filed with a :class:`FakeClock` (``cancel()`` calls it off)."""
+    """A timer filed with a :class:`FakeClock` (``cancel()`` calls it off).
+
+    Args:
+        when: The clock time it is due at.
+        callback: What it calls then.
+        args: The positional arguments of the call.
+    """
 
     __slots__ = ("args", "callback", "cancelled", "when")
 
     def __init__(self, when: float, callback: Callable[..., object], args: tuple[Any, ...]) -> None:
         self.when = when
+        """The clock time it is due at."""
         self.callback = callback
+        """What it calls when due."""
         self.args = args
+        """The positional arguments of that call."""
         self.cancelled = False
+        """Whether :meth:`cancel` was called: a cancelled timer never runs."""
 
     def cancel(self) -> None:
+        """Call the timer off (like ``asyncio.TimerHandle.cancel``); harmless once it ran or was cancelled."""
         self.cancelled = True
 
     def __repr__(self) -> str:
@@ -47,7 +58,11 @@ class FakeTimer:
 
 
 class FakeClock:
-    """A clock for tests: :meth:`time` stays put until :meth:`advance` moves it (it starts at ``start``)."""
+    """A clock for tests: :meth:`time` stays put until :meth:`advance` moves it (it starts at ``start``).
+
+    Args:
+        start: The time it shows at first, in seconds.
+    """
 
     __slots__ = ("_now", "_order", "_timers")
 
@@ -57,14 +72,35 @@ class FakeClock:
         self._order = itertools.count()  # timers due at the same time run in the order they were filed
 
     def time(self) -> float:
+        """The clock's current time in seconds (what ``loop.time()`` is to a real loop)."""
         return self._now
 
     def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> FakeTimer:
+        """File ``callback(*args)`` to run when the clock reaches ``when`` (during an :meth:`advance`).
+
+        Args:
+            when: The clock time it is due at; a time already past runs at the next :meth:`advance`.
+            callback: What to call.
+            *args: Its arguments.
+
+        Returns:
+            The timer, to cancel it.
+        """
         timer = FakeTimer(float(when), callback, args)
         heapq.heappush(self._timers, (timer.when, next(self._order), timer))
         return timer
 
     def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> FakeTimer:
+        """File ``callback(*args)`` to run ``delay`` seconds of clock time from now.
+
+        Args:
+            delay: Seconds from the clock's current time.
+            callback: What to call.
+            *args: Its arguments.
+
+        Returns:
+            The timer, to cancel it.
+        """
         return self.call_at(self._now + delay, callback, *args)
 
     @property

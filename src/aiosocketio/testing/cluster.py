@@ -25,17 +25,25 @@ __all__ = ["InMemoryCluster", "InMemoryClusterAdapter"]
 
 
 class InMemoryCluster:
-    """The bus: which adapters (one per server and namespace) are on it, and the messages it carried."""
+    """The bus: which adapters (one per server and namespace) are on it, and the messages it carried.
+
+    Several servers in one process, joined as a cluster without Redis: ``cluster.server()`` makes each one.
+
+    Args:
+        requests_timeout: The default ``requests_timeout`` of the adapters it makes, in seconds.
+    """
 
     __test__ = False
 
     def __init__(self, *, requests_timeout: float = 5.0) -> None:
         self.requests_timeout = requests_timeout
+        """The ``requests_timeout`` of the adapters it makes when :meth:`adapter` is given none."""
         self.adapters: list[InMemoryClusterAdapter] = []
-        #: The servers made by :meth:`server`, which :meth:`close` closes.
+        """The adapters on the bus now, every namespace together."""
         self.servers: list[Server] = []
-        #: Every message published, in order (for tests of the cluster traffic itself).
+        """The servers made by :meth:`server`, which :meth:`close` closes."""
         self.log: list[wire.ClusterMessage] = []
+        """Every message published, in order (for tests of the cluster traffic itself)."""
 
     def adapter(self, *, requests_timeout: float | None = None) -> Callable[[Any], InMemoryClusterAdapter]:
         """The ``adapter=`` option of a ``Server`` on this bus."""
@@ -76,21 +84,30 @@ class InMemoryCluster:
 
 class InMemoryClusterAdapter(ClusterAdapter):
     """A cluster adapter on an :class:`InMemoryCluster`: on the bus from its creation until it is closed (and
-    again once the server serves anew)."""
+    again once the server serves anew).
+
+    Args:
+        nsp: The namespace it serves.
+        bus: The cluster it joins.
+        requests_timeout: Seconds a request waits for the other servers when the caller gave no timeout.
+    """
 
     __slots__ = ("bus",)
 
     def __init__(self, nsp: AdapterNamespace, bus: InMemoryCluster, *, requests_timeout: float = 5.0) -> None:
         super().__init__(nsp, requests_timeout=requests_timeout)
         self.bus = bus
+        """The cluster this adapter is on."""
         bus.adapters.append(self)
 
     async def init(self) -> None:
+        """Be on the bus again (after a :meth:`close`, when the server serves anew)."""
         await super().init()
         if self not in self.bus.adapters:
             self.bus.adapters.append(self)
 
     async def close(self) -> None:
+        """Leave the bus: the other servers stop counting this one and it receives nothing more."""
         await super().close()
         if self in self.bus.adapters:
             self.bus.adapters.remove(self)
@@ -108,4 +125,5 @@ class InMemoryClusterAdapter(ClusterAdapter):
         self.bus.publish(message, to=requester)
 
     async def server_count(self) -> int:
+        """The servers whose adapter for this namespace is on the bus, this one included."""
         return len(self.bus.members(self.nsp.name))

@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["aiosocketio_client", "aiosocketio_clock", "aiosocketio_cluster"]
 
 ClientFactory = Callable[..., Awaitable["TestClient"]]
+"""What ``aiosocketio_client`` gives: ``await factory(io, namespace="/", **options)`` makes a connected client."""
 
-#: Whether pytest-asyncio is there to run the asynchronous fixtures.
 HAVE_PYTEST_ASYNCIO = importlib.util.find_spec("pytest_asyncio") is not None
+"""Whether pytest-asyncio is there to run the asynchronous fixtures."""
 
 
 @pytest.fixture
@@ -42,6 +43,8 @@ def aiosocketio_clock() -> FakeClock:
 
 
 async def _clients() -> AsyncIterator[ClientFactory]:
+    """The ``aiosocketio_client`` fixture: ``await aiosocketio_client(io, namespace, **options)`` connects a
+    :class:`~aiosocketio.testing.TestClient`; every client made is disconnected when the test ends."""
     from aiosocketio.testing.client import TestClient
 
     made: list[TestClient] = []
@@ -58,6 +61,8 @@ async def _clients() -> AsyncIterator[ClientFactory]:
 
 
 async def _cluster() -> AsyncIterator[InMemoryCluster]:
+    """The ``aiosocketio_cluster`` fixture: an :class:`~aiosocketio.testing.InMemoryCluster` whose servers are
+    closed when the test ends."""
     from aiosocketio.testing.cluster import InMemoryCluster
 
     cluster = InMemoryCluster()
@@ -74,12 +79,22 @@ else:  # pragma: no cover
 
     @pytest.fixture(name="aiosocketio_client")
     def aiosocketio_client() -> None:
+        """Connects in-process test clients (``await aiosocketio_client(io)``); needs pytest-asyncio.
+
+        Raises:
+            RuntimeError: pytest-asyncio is not installed.
+        """
         raise RuntimeError(
             "the aiosocketio_client fixture runs on pytest-asyncio: pip install pytest-asyncio"
         )
 
     @pytest.fixture(name="aiosocketio_cluster")
     def aiosocketio_cluster() -> None:
+        """An in-memory cluster whose servers are closed after the test; needs pytest-asyncio.
+
+        Raises:
+            RuntimeError: pytest-asyncio is not installed.
+        """
         raise RuntimeError(
             "the aiosocketio_cluster fixture runs on pytest-asyncio: pip install pytest-asyncio"
         )
