@@ -2,7 +2,7 @@
 
 Starts ``bench_server.py`` with ``BENCH_METRICS=1`` (instrumented by ``aiosocketio.metrics``, the exposition at
 ``/metrics`` on the same port), runs ``loader.py echo`` against it, and scrapes once a second meanwhile; prints,
-per scrape, the connected clients, the packets in and out and the acks, and the rates between scrapes.
+per scrape, the connected WebSocket clients, the EVENT packets in and ACK packets out, and the rate of EVENTs.
 
 Usage: ``python benchmarks/metrics_scrape.py [--duration 6]`` (needs the ``metrics`` extra: prometheus_client).
 """
@@ -22,8 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WATCHED = {
     "clients": r'^socketio_connected_clients\{transport="websocket"\} (\S+)$',
-    "packets in": r'^socketio_packets_received_total\{type="EVENT"\} (\S+)$',
-    "packets out": r'^socketio_packets_sent_total\{type="ACK"\} (\S+)$',
+    "EVENTs in": r'^socketio_packets_in_total\{type="EVENT"\} (\S+)$',
+    "ACKs out": r'^socketio_packets_out_total\{type="ACK"\} (\S+)$',
 }
 
 
@@ -40,12 +40,14 @@ def scrape(port: int) -> dict[str, float]:
     found: dict[str, float] = {}
     for name, pattern in WATCHED.items():
         match = re.search(pattern, text, re.MULTILINE)
-        found[name] = float(match.group(1)) if match else float("nan")
+        found[name] = float(match.group(1)) if match else 0.0  # a counter not yet incremented is not shown
     return found
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=float, default=6.0)
     args = parser.parse_args()
     port = free_port()
@@ -62,8 +64,10 @@ def main() -> None:
                     raise SystemExit("the server did not start") from None
                 time.sleep(0.1)
         loader = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "loader.py"), "echo", "--port", str(port)]
-            + ["--duration", str(args.duration), "--warmup", "1", "--server-pid", str(server.pid)],
+            [
+                *(sys.executable, os.path.join(HERE, "loader.py"), "echo", "--port", str(port)),
+                *("--duration", str(args.duration), "--warmup", "1", "--server-pid", str(server.pid)),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             text=True,
@@ -75,7 +79,7 @@ def main() -> None:
         while loader.poll() is None:
             time.sleep(1.0)
             now, values = time.monotonic(), scrape(port)
-            rate = (values["packets in"] - last["packets in"]) / (now - last_time)
+            rate = (values["EVENTs in"] - last["EVENTs in"]) / (now - last_time)
             cells = " | ".join(f"{values[name]:,.0f}" for name in WATCHED)
             print(f"| {now - started:.1f} | {cells} | {rate:,.0f} |")
             last, last_time = values, now
