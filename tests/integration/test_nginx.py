@@ -46,6 +46,8 @@ DEPLOYMENT = REPO / "docs" / "operations" / "deployment.md"
 DOC_PORTS = (3001, 3002)
 PING_INTERVAL = 0.4
 PING_TIMEOUT = scaled(1.5)
+#: How long nginx leaves a server alone after a failed attempt (``fail_timeout``, 10 s unless configured).
+NGINX_FAIL_TIMEOUT = 10.0
 
 APP = """\
 import os
@@ -190,10 +192,11 @@ class NodeClients:
         self.reports: list[dict[str, Any]] = []
 
     async def until(self, event: str, timeout: float) -> list[dict[str, Any]]:
-        """Read reports until one is ``event``; every report so far is returned."""
+        """Read reports until a new one is ``event``; every report so far is returned."""
         assert self.proc.stdout is not None
+        start = len(self.reports)
         async with asyncio.timeout(timeout):
-            while not self.reports or self.reports[-1].get("event") != event:
+            while len(self.reports) == start or self.reports[-1].get("event") != event:
                 line = await self.proc.stdout.readline()
                 if not line:
                     await self.proc.wait()
@@ -365,3 +368,48 @@ async def test_the_guides_by_address_variant(backends: tuple[AppProcess, AppProc
     pids = {r["pid"] for r in reports if r["event"] == "connect"}
     assert len(pids) == 1, reports
     assert pids <= {a.proc.pid, b.proc.pid}
+
+
+async def test_the_guides_nginx_config_moves_the_clients_of_a_server_that_fails(redis_url: str) -> None:
+    """A server goes away: its long-polling client reconnects through the page's configuration, is sent to the
+    other server (the ``backup`` of its group), and the cookie follows it there, so that it stays on that server
+    even once the first one is back."""
+    source = APP.format(redis=redis_url, ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT)
+    ports = free_port(), free_port()
+
+    def serve(port: int) -> contextlib.AbstractContextManager[AppProcess]:
+        return start_app(source, "aiosocketio run", port, shell=f"aiosocketio run app:io --port {port}")
+
+    with contextlib.ExitStack() as stack:
+        a, b = (stack.enter_context(serve(port)) for port in ports)
+        port = stack.enter_context(run_nginx(localise(doc_config("sticky-cookie"), ports)))
+        async with node_clients(f"http://127.0.0.1:{port}", ["polling"], "follow") as js:
+            first = (await js.until("connect", scaled(20.0)))[-1]
+            failing, other = (a, b) if first["pid"] == a.proc.pid else (b, a)
+            assert first["pid"] == failing.proc.pid
+
+            failing.proc.kill()  # a crash: nothing is said to the clients
+            failing.proc.wait()
+            crashed = time.monotonic()
+            second = (await js.until("connect", scaled(20.0)))[-1]
+            assert second["pid"] == other.proc.pid, js.reports
+
+            # The failed server is back on its port: the client's cookie now names the other one.
+            again = stack.enter_context(serve(failing.port))
+            # nginx sends nothing to a server for 10 s after it failed (fail_timeout): only after that would a
+            # cookie that still named it send the client back there, to a server that does not know its session.
+            await asyncio.sleep(
+                max(8 * PING_INTERVAL, NGINX_FAIL_TIMEOUT + 1.0 - (time.monotonic() - crashed))
+            )
+            shouter = socketio.AsyncClient(reconnection=False)
+            await shouter.connect(again.url, transports=["websocket"], wait_timeout=PROMPTLY)
+            try:
+                await shouter.emit("bye")
+                reports = await js.until("done", scaled(20.0))
+            finally:
+                await shouter.disconnect()
+    byes = [r for r in reports if r["event"] == "bye"]
+    assert byes == [
+        {"event": "bye", "client": 0, "connected": True, "id": second["id"], "pid": other.proc.pid}
+    ]
+    assert [r["event"] for r in reports].count("connect") == 2, reports

@@ -13,25 +13,30 @@
 //   reports {"event":"bye","client":i,"connected":true,"id":"...","transport":"..."}; then {"event":"done"}.
 // try: each client gets STEP_TIMEOUT to connect and then 2 s more; {"event":"status","client":i,"connected":...};
 //   no step failing is fatal here (the caller expects failures); then {"event":"done"}.
+// follow: one client (the first transport) that reconnects by itself; a "connect" report (with the pid) for each
+//   connection, and on the server's "bye", {"event":"bye","client":0,"connected":...,"id":...,"pid":...}, then
+//   {"event":"done"}.
 
 import { io } from "socket.io-client";
 import { STEP_TIMEOUT, TRANSPORTS, factor, next, report, state, transportOf, within } from "./scenario.mjs";
 
 const [url, specsArg, mode] = process.argv.slice(2);
 const specs = (specsArg || "").split(",").filter(Boolean);
-if (!url || !specs.every((spec) => spec in TRANSPORTS) || !["stay", "try"].includes(mode)) {
-  process.stderr.write("usage: proxy_clients.mjs <url> <polling|websocket|upgrade,...> <stay|try>\n");
+if (!url || !specs.every((spec) => spec in TRANSPORTS) || !["stay", "try", "follow"].includes(mode)) {
+  process.stderr.write("usage: proxy_clients.mjs <url> <polling|websocket|upgrade,...> <stay|try|follow>\n");
   process.exit(64);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function open(client, spec) {
+function open(client, spec, reconnection = false) {
   const socket = io(url, {
     transports: TRANSPORTS[spec],
     withCredentials: true,
     forceNew: true,
-    reconnection: false,
+    reconnection,
+    reconnectionDelay: 200,
+    reconnectionDelayMax: 500,
     timeout: STEP_TIMEOUT,
   });
   socket.on("connect_error", (err) => report({ event: "error", client, message: `connect_error: ${err.message}` }));
@@ -87,7 +92,21 @@ async function attempt() {
   setTimeout(() => process.exit(0), 1000 * factor).unref();
 }
 
-(mode === "stay" ? stay() : attempt()).catch((err) => {
+async function follow() {
+  const socket = open(0, specs[0], true);
+  socket.on("connect", async () => {
+    const pid = await socket.timeout(STEP_TIMEOUT).emitWithAck("pid").catch(() => null);
+    report({ event: "connect", client: 0, spec: specs[0], id: socket.id, pid, transport: transportOf(socket) });
+  });
+  await next(socket, "bye");
+  const pid = await within(socket.timeout(STEP_TIMEOUT).emitWithAck("pid"));
+  report({ event: "bye", client: 0, connected: socket.connected, id: socket.id, pid });
+  socket.disconnect();
+  report({ event: "done" });
+  setTimeout(() => process.exit(0), 1000 * factor).unref();
+}
+
+({ stay, try: attempt, follow })[mode]().catch((err) => {
   report({ event: "error", message: `${state.step}: ${err?.stack ?? err}` });
   process.exit(1);
 });
