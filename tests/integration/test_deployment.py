@@ -18,7 +18,6 @@ import socketio
 from apps import REPO, start_app
 from conftest import free_port, scaled
 from docsamples import Services, blocks, localise
-from test_doc_samples import PROGRAMS
 
 PROMPTLY = scaled(5.0)
 DEPLOYMENT = REPO / "docs" / "operations" / "deployment.md"
@@ -47,6 +46,7 @@ async def extensions_accepted(port: int) -> str | None:
         head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), PROMPTLY)).decode("latin-1")
     finally:
         writer.close()
+        await writer.wait_closed()
     assert head.startswith("HTTP/1.1 101"), head
     match = re.search(r"^sec-websocket-extensions:\s*(.*?)\r$", head, re.I | re.M)
     return match.group(1) if match else None
@@ -64,8 +64,7 @@ async def chat(port: int) -> None:
 async def test_the_guides_gunicorn_worker_serves_without_compression(tmp_path: Path) -> None:
     module, documented = worker_module_and_command()
     (tmp_path / "workers.py").write_text(module, encoding="utf-8")
-    readme = PROGRAMS["readme"].server
-    assert readme is not None
+    (readme,) = [b for b in blocks(REPO / "README.md") if (b.kind, b.name) == ("server", "readme")]
     port = free_port()
     # The page's command on the test's port; gunicorn finds workers.py where the test wrote it.
     command = localise(documented, {3001: port}, Services()) + f" --pythonpath {shlex.quote(str(tmp_path))}"

@@ -29,10 +29,9 @@ import engineio
 import pytest
 import socketio
 import uvicorn
-from apps import AppProcess, compose, start_app
+from apps import REPO, AppProcess, compose, start_app
 from conftest import free_port
-from docsamples import Run, Services, localise, start
-from test_doc_samples import PROGRAMS
+from docsamples import Block, Program, Run, Services, blocks, localise, start
 
 FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
 PROMPTLY = 5.0 * FACTOR
@@ -234,12 +233,23 @@ CLUSTER_WAYS = {
 }
 
 
+def _sample(page: str, kind: str, name: str, variant: str = "") -> Block:
+    """The marked block of ``page`` (relative to the repository) with this kind, name and variant."""
+    found = [b for b in blocks(REPO / page) if (b.kind, b.name, b.variant) == (kind, name, variant)]
+    assert len(found) == 1, f"{page}: no single <!-- sample: {kind} {name}{'/' * bool(variant)}{variant} -->"
+    return found[0]
+
+
+def _cluster_example() -> Program:
+    return Program("clusters-redis", server=_sample("docs/clusters.md", "server", "clusters-redis"))
+
+
 def _started(way: str, services: Services) -> contextlib.AbstractContextManager[int]:
     """The cluster page's Redis example started ``way`` on a free port (the port its clients use)."""
-    program = PROGRAMS["clusters-redis"]
+    program = _cluster_example()
     source, how = CLUSTER_WAYS[way]
     if source:  # the README's other ending, in place of the example's ``if __name__ == "__main__":`` block
-        (alt,) = [alt for alt in PROGRAMS[source].alts if alt.variant == how]
+        alt = _sample("README.md", "alt", source, how)
         assert program.server is not None
         port = free_port()
         code = localise(compose(program.server.code, alt.code), {3000: port}, services)
@@ -279,6 +289,6 @@ async def test_the_cluster_example_serves_each_way(way: str, redis_url: str) -> 
     services.replacements["127.0.0.1:6379"] = urlsplit(redis_url).netloc
     with (
         _started(way, services) as port,
-        start(PROGRAMS["clusters-redis"], Run("clusters-redis", "", "python"), services) as other,
+        start(_cluster_example(), Run("clusters-redis", "", "python"), services) as other,
     ):
         await _chat_across(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{other}")

@@ -231,7 +231,8 @@ async def node_clients(url: str, specs: list[str], mode: str) -> AsyncIterator[N
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-            await proc.wait()
+        # Read the pipes to their end, so that nothing of the process is left open for the garbage collector.
+        await proc.communicate()
 
 
 class PyClient:
