@@ -12,6 +12,9 @@ page recommends. The clients are socket.io-client 4.8 (long-polling only, WebSoc
 ``withCredentials: true`` so that it keeps the proxy's cookie) and python-socketio's ``AsyncClient`` (which keeps
 cookies of ``localhost``, not of an IP address host). Each asks its server for its process id, so the test knows
 the clients were spread over both servers.
+
+Also: a client whose server crashes is moved to the other one and kept there; the page's by-address variant keeps
+each client on one server; and, with a plain round-robin upstream instead, long-polling clients fail.
 """
 
 from __future__ import annotations
