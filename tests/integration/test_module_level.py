@@ -6,22 +6,32 @@ In each, server A listens on the built-in runner and server B is served by uvico
 a client of B gets its acknowledgement, and a broadcast from A (and from the emitter) reaches it through the bus.
 Between the two, both servers are shut down: everything they connected belongs to the first loop, which is
 closed, and the second run must connect anew rather than hang or use it.
+
+The last test starts the cluster page's Redis example (``docs/clusters.md``) as a module-level ``app.py`` in fresh
+processes, each way the README shows that is not run elsewhere: ``aiosocketio.run(io, ...)``, ``await
+io.listen(...)``, ``hypercorn app:app`` and ``gunicorn -k uvicorn.workers.UvicornWorker app:app``; each serves
+next to a ``python app.py`` of the same file, and a chat crosses the two both ways.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import engineio
 import pytest
 import socketio
 import uvicorn
+from apps import REPO, AppProcess, compose, start_app
 from conftest import free_port
+from docsamples import Block, Program, Run, Services, blocks, localise, start
 
 FACTOR = float(os.environ.get("AIOSOCKETIO_TEST_TIMEOUT_FACTOR", "1") or "1")
 PROMPTLY = 5.0 * FACTOR
@@ -208,3 +218,77 @@ def test_a_module_level_engine_serves_twice(tmp_path: Path) -> None:
 
     for run in (1, 2):
         asyncio.run(echo_once(run))
+
+
+# -- the documented cluster example, in fresh processes, each way a reader may start it ---------------------
+
+#: The README shows each way to start a server; the cluster page's Redis example is started each of those ways
+#: here, next to a ``python app.py`` of itself on the same Redis. (``python app.py`` next to ``uvicorn app:app``
+#: is the cluster scenario of test_doc_samples.py, and the README's own example runs every way there.)
+CLUSTER_WAYS = {
+    "aiosocketio.run": ("readme", "run"),
+    "io.listen": ("readme", "listen"),
+    "hypercorn": ("", "hypercorn"),
+    "gunicorn": ("", "gunicorn"),
+}
+
+
+def _sample(page: str, kind: str, name: str, variant: str = "") -> Block:
+    """The marked block of ``page`` (relative to the repository) with this kind, name and variant."""
+    found = [b for b in blocks(REPO / page) if (b.kind, b.name, b.variant) == (kind, name, variant)]
+    assert len(found) == 1, f"{page}: no single <!-- sample: {kind} {name}{'/' * bool(variant)}{variant} -->"
+    return found[0]
+
+
+def _cluster_example() -> Program:
+    return Program("clusters-redis", server=_sample("docs/clusters.md", "server", "clusters-redis"))
+
+
+def _started(way: str, services: Services) -> contextlib.AbstractContextManager[int]:
+    """The cluster page's Redis example started ``way`` on a free port (the port its clients use)."""
+    program = _cluster_example()
+    source, how = CLUSTER_WAYS[way]
+    if source:  # the README's other ending, in place of the example's ``if __name__ == "__main__":`` block
+        alt = _sample("README.md", "alt", source, how)
+        assert program.server is not None
+        port = free_port()
+        code = localise(compose(program.server.code, alt.code), {3000: port}, services)
+        return _app_port(start_app(code, "python", port))
+    return start(program, Run("clusters-redis", "", how), services)
+
+
+@contextlib.contextmanager
+def _app_port(app: contextlib.AbstractContextManager[AppProcess]) -> Iterator[int]:
+    with app as started:
+        yield started.port
+
+
+async def _chat_across(one: str, other: str) -> None:
+    """A chat sent on server ``one`` reaches room1 on server ``other`` (a polling client there), and back."""
+    alice, bob = socketio.AsyncClient(reconnection=False), socketio.AsyncClient(reconnection=False)
+    heard: dict[str, asyncio.Queue[Any]] = {"alice": asyncio.Queue(), "bob": asyncio.Queue()}
+    alice.on("chat", heard["alice"].put_nowait)
+    bob.on("chat", heard["bob"].put_nowait)
+    try:
+        await alice.connect(one, transports=["websocket"], wait_timeout=PROMPTLY)
+        await bob.connect(other, transports=["polling"], wait_timeout=PROMPTLY)
+        assert await alice.call("chat", "hello bob", timeout=PROMPTLY) == "received"
+        assert await asyncio.wait_for(heard["bob"].get(), PROMPTLY) == "hello bob"
+        assert await bob.call("chat", "hello alice", timeout=PROMPTLY) == "received"
+        # alice is in room1 too: she hears her own chat first, then bob's.
+        assert await asyncio.wait_for(heard["alice"].get(), PROMPTLY) == "hello bob"
+        assert await asyncio.wait_for(heard["alice"].get(), PROMPTLY) == "hello alice"
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+
+
+@pytest.mark.parametrize("way", list(CLUSTER_WAYS))
+async def test_the_cluster_example_serves_each_way(way: str, redis_url: str) -> None:
+    services = Services()
+    services.replacements["127.0.0.1:6379"] = urlsplit(redis_url).netloc
+    with (
+        _started(way, services) as port,
+        start(_cluster_example(), Run("clusters-redis", "", "python"), services) as other,
+    ):
+        await _chat_across(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{other}")
