@@ -149,7 +149,14 @@ class RunningServer:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(1.0):
                 await state.wait_connections_closed()
-        await self._server.wait_closed()
+        # asyncio.Server.wait_closed() waits until every transport it accepted has detached; the connections were
+        # all aborted above, so this is quick, unless a transport escaped the bookkeeping: then close() must not
+        # hang for it (seen once in CI, not reproduced).
+        try:
+            async with asyncio.timeout(1.0):
+                await self._server.wait_closed()
+        except TimeoutError:
+            logger.warning("a connection was still open when the server closed; not waiting for it")
         if self._lifespan is not None:
             await self._lifespan.shutdown()
 
