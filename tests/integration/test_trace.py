@@ -111,7 +111,11 @@ async def test_the_trace_of_one_client_is_the_documented_one(
     finally:
         await running.close()
     assert all(SECRET not in line for line in lines), lines  # never an event's arguments
-    assert anonymise(lines) == documented_example(example)
+    # python-engineio closes the WebSocket without waiting for its queue: whether the client's DISCONNECT gets
+    # out first depends on its timing (it usually does on Python 3.12+, not on 3.11). Either way the socket
+    # leaves with "transport close"; the documented example shows the trace without it.
+    optional = "DEBUG aiosocketio.socket: session <session>: received DISCONNECT nsp=/"
+    assert [line for line in anonymise(lines) if line != optional] == documented_example(example)
 
 
 async def test_levels_set_after_a_session_began_apply_to_the_next_one(

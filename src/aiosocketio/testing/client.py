@@ -417,7 +417,8 @@ class TestClient:
 
     async def disconnect(self) -> None:
         """Leave as ``socket.disconnect()`` does: DISCONNECT, then close the connection (the server's socket
-        sees "client namespace disconnect"). Nothing happens when the connection has already ended."""
+        sees "client namespace disconnect"). Nothing happens when the connection has already ended. Returns once
+        the server has handled both (its ``disconnect`` handlers have run), as :meth:`emit` waits for its event."""
         port = self._port
         if port is None or port.closed:
             return
@@ -426,6 +427,7 @@ class TestClient:
         self._finish("io client disconnect")
         port.client_close(1000)
         await self.disconnected()
+        await settle()  # the server takes a DISCONNECT and a close on later loop turns, as the reference does
 
     def transport_close(self) -> None:
         """Lose the connection without a word (a network failure): the server sees "transport close" and, with
