@@ -175,12 +175,54 @@ async def admin_cluster(program: Program, run: Run, services: Services) -> None:
                 await admin.disconnect()
 
 
+async def admin_workers(program: Program, run: Run, services: Services) -> None:
+    """The Admin UI's workers sample, ``python app.py`` (two workers): an admin client gets the stats of both
+    workers, each named ``host#pid`` with its own pid, and the sockets of the users of both."""
+    with start(program, Run(run.name, run.variant, "python"), services) as port:
+        url = f"http://127.0.0.1:{port}"
+        auth = {"username": "admin", "password": "changeit"}
+        stats: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        admin = socketio.AsyncClient(reconnection=False)
+        admin.on("server_stats", stats.put_nowait, namespace="/admin")
+        await admin.connect(url, namespaces=["/admin"], auth=auth, wait_timeout=PROMPTLY)
+        try:
+            servers: dict[str, int] = {}
+            async with asyncio.timeout(3 * PROMPTLY):
+                while len(servers) < 2:
+                    stat = await stats.get()
+                    servers[stat["serverId"]] = stat["pid"]
+        finally:
+            await admin.disconnect()
+        assert len(set(servers.values())) == 2, servers
+        for server, pid in servers.items():
+            assert server.endswith(f"#{pid}"), servers
+
+        # Users spread over the workers (new connections go to each in turn); a new admin client lists them all.
+        users = [socketio.AsyncClient(reconnection=False) for _ in range(4)]
+        sockets: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+        try:
+            for user in users:
+                await user.connect(url, transports=["websocket"], wait_timeout=PROMPTLY)
+            admin = socketio.AsyncClient(reconnection=False)
+            admin.on("all_sockets", sockets.put_nowait, namespace="/admin")
+            await admin.connect(url, namespaces=["/admin"], auth=auth, wait_timeout=PROMPTLY)
+            try:
+                listed = await asyncio.wait_for(sockets.get(), PROMPTLY)
+            finally:
+                await admin.disconnect()
+            assert {s["id"] for s in listed if s["nsp"] == "/"} == {user.get_sid("/") for user in users}
+        finally:
+            for user in users:
+                await user.disconnect()
+
+
 Scenario = Callable[[Program, Run, Services], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     "clusters-redis": cluster,
     "clusters-postgres": cluster,
     "clusters-workers": workers,
     "admin-ui-cluster": admin_cluster,
+    "admin-ui-workers": admin_workers,
 }
 
 

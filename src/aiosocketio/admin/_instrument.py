@@ -269,13 +269,23 @@ def _password_matches(password: str, hashed: bytes) -> bool:
         return False
 
 
-def _server_id(server_id: str | None) -> str:
-    """The id the UI lists the server under: ``server_id``, else the host name (as the npm package does)."""
-    if server_id is not None:
-        if not isinstance(server_id, str) or not server_id:
-            raise TypeError("server_id is a non-empty str")
-        return server_id
-    return _socket.gethostname()
+#: Set in each process of a multi-process server (``workers=N``; documented in docs/deployment.md).
+_WORKER_INDEX_VARIABLE = "AIOSOCKETIO_WORKER_INDEX"
+
+
+def _checked_server_id(server_id: str | None) -> str | None:
+    if server_id is not None and (not isinstance(server_id, str) or not server_id):
+        raise TypeError("server_id is a non-empty str")
+    return server_id
+
+
+def _default_server_id() -> str:
+    """The id the UI lists this process under when none was given, as the npm package chooses it: the host name,
+    and in a worker of a multi-process server the host name and the process id (``host#pid``), so that the UI
+    lists each worker. Asked each time: ``instrument()`` usually runs when the app module is imported, which may
+    be in the parent, before the workers are forked."""
+    host = _socket.gethostname()
+    return f"{host}#{os.getpid()}" if _WORKER_INDEX_VARIABLE in os.environ else host
 
 
 def _rooms_argument(value: Any) -> str | list[str] | None:
@@ -312,8 +322,8 @@ class Instrumentation:
         """Whether every event is reported to the UI (``mode="development"``)."""
         self.store: Store = store if store is not None else InMemoryStore()
         """Where the UI's session ids are kept."""
-        self.base_stats = {"serverId": _server_id(server_id), "hostname": _socket.gethostname()}
-        """The fields of every ``server_stats`` that never change."""
+        self.server_id = _checked_server_id(server_id)
+        """The id the UI lists this server under; None: :func:`_default_server_id`, in the serving process."""
         self.nsp: Namespace = io.of(namespace_name)
         """The admin namespace the UI connects to."""
         features = [] if read_only else [EMIT, JOIN, LEAVE, DISCONNECT, MJOIN, MLEAVE, MDISCONNECT]
@@ -545,7 +555,8 @@ class Instrumentation:
         since the last call (which it clears)."""
         io = self.io
         return {
-            **self.base_stats,
+            "serverId": self.server_id or _default_server_id(),
+            "hostname": _socket.gethostname(),
             "pid": os.getpid(),
             "uptime": time.monotonic() - _PROCESS_STARTED,
             "clientsCount": io.engine.clients_count,
@@ -602,7 +613,9 @@ def instrument(
     ``{"type": "basic", "username": "admin", "password": "<bcrypt hash>"}`` (``pip install 'aiosocketio[admin]'``).
     ``mode="production"`` sends only the servers' stats and aggregated counts, not every socket, room and event.
     ``read_only=True`` refuses the UI's actions (emit, join, leave, disconnect). ``server_id``: how the UI names
-    this server (the host name by default: give each server of one machine its own). ``store``: where session
+    this server (by default the host name, and ``host#pid`` in each worker of ``workers=N``, as the npm package
+    names ``node:cluster`` workers; give each server of one machine its own, under uvicorn's or gunicorn's
+    workers too). ``store``: where session
     ids are kept (:class:`~aiosocketio.admin.RedisStore` to share them in a cluster).
     """
     return Instrumentation(
