@@ -1,6 +1,8 @@
 """The Socket.IO Admin UI against our servers: the real page (npm ``@socket.io/admin-ui`` 0.5.1's ``ui/dist``, served
 by ``aiosocketio.admin.ui_app()``) in headless Chromium, and a cluster of two of our servers and one Node.js server
-instrumented by the npm package itself, in one Redis (the classic adapter on both sides).
+instrumented by the npm package itself, in one Redis (the classic adapter on both sides); and two of our servers in
+one PostgreSQL cluster, seen by an admin client (the workers' cluster is run by ``test_doc_samples.py``, with the
+admin page's own sample).
 
 The servers are ``tests/servers/admin_app.py`` and its Node.js twin ``tests/servers/admin_node.mjs``; the users and
 an admin observer are python-socketio clients. Chromium is driven through the DevTools protocol with the helpers
@@ -377,3 +379,42 @@ async def test_a_mixed_cluster_appears_as_three_servers(
             await ui.screenshot("cluster-sockets")
             ui.page.check_no_errors()
     assert (tmp_path / "cluster-servers.png").stat().st_size > 1000
+
+
+async def test_a_postgres_cluster_appears_as_two_servers(server_factory: Start, postgres_url: str) -> None:
+    """Two of our servers on one PostgreSQL (the runner and uvicorn): an admin client of either gets the stats of
+    both and the sockets of both, and its actions reach the sockets of the other server."""
+    cluster = ("--postgres", postgres_url, "--key", f"admin-{uuid.uuid4().hex[:8]}")
+    pg1 = server_factory(ADMIN_APP, "--password-hash", HASH, "--server-id", "pg-1", *cluster)
+    pg2 = server_factory(
+        ADMIN_APP, "--password-hash", HASH, "--server-id", "pg-2", *cluster, frontend="uvicorn"
+    )
+    async with (
+        asyncio.timeout(scaled(60.0)),
+        user(pg1.url, "ann", "red") as ann,
+        user(pg2.url, "ben", "red,blue") as ben,
+        admin_of(pg1.url) as on_pg1,
+        admin_of(pg2.url) as on_pg2,
+    ):
+        ids = {"ann": ann.get_sid("/"), "ben": ben.get_sid("/")}
+        for admin, where in ((on_pg1, "pg-1"), (on_pg2, "pg-2")):
+            seen: set[str] = set()
+
+            def collect(args: tuple[Any, ...], seen: set[str] = seen) -> bool:
+                seen.add(args[0]["serverId"])
+                return seen >= {"pg-1", "pg-2"}
+
+            await admin.wait_for("server_stats", collect, f"the stats of both servers on {where}")
+            assert seen == {"pg-1", "pg-2"}
+            (sockets,) = await admin.wait_for("all_sockets", lambda _: True, f"the sockets on {where}")
+            users = {s["data"]["nick"]: s for s in sockets if s["nsp"] == "/"}
+            assert {nick: entry["id"] for nick, entry in users.items()} == ids, sockets
+            assert sorted(users["ben"]["rooms"]) == sorted([ids["ben"], "red", "blue"])
+
+        await on_pg1.emit("join", "/", "green", ids["ben"])
+        await on_pg2.wait_for(
+            "room_joined", lambda a: a[:3] == ("/", "green", ids["ben"]), "ben joining green"
+        )
+        await on_pg1.emit("_disconnect", "/", False, ids["ben"])
+        await until(lambda: not ben.connected, "ben's disconnection from pg-1's admin")
+        assert ann.connected

@@ -1,11 +1,11 @@
 """An instrumented server for the Admin UI tests: ``aiosocketio.admin.instrument()`` and the UI's page at
-``/admin/`` (``ui_app()``), optionally in a Redis cluster (the classic adapter).
+``/admin/`` (``ui_app()``), optionally in a Redis cluster (the classic adapter) or a PostgreSQL one.
 
 Its users connect to ``/`` with ``?nick=...&rooms=a,b`` and are put in those rooms; ``socket.data["nick"]`` is
 their nick. Prints ``CONNECT <sid> <nick>`` and ``DISCONNECT <sid> <reason>`` for each user.
 
     python tests/servers/admin_app.py --port 3000 --frontend runner|uvicorn --password-hash HASH
-        [--server-id ID] [--redis URL --key KEY]
+        [--server-id ID] [--redis URL --key KEY | --postgres URL --key KEY]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password-hash", required=True)
     parser.add_argument("--server-id", default=None)
     parser.add_argument("--redis", default=None)
+    parser.add_argument("--postgres", default=None)
     parser.add_argument("--key", default="socket.io")
 
 
@@ -32,6 +33,10 @@ def build(args: argparse.Namespace) -> aiosocketio.Server:
         from aiosocketio.adapters.redis import create_adapter
 
         adapter = create_adapter(args.redis, key=args.key, requests_timeout=2.0)
+    elif args.postgres:
+        from aiosocketio.adapters import postgres
+
+        adapter = postgres.create_adapter(args.postgres, channel_prefix=args.key, requests_timeout=2.0)
     io = aiosocketio.Server(adapter=adapter)
     instrument(
         io,
