@@ -65,8 +65,10 @@ GAP = 0.001
 EARLY = 0.0002
 #: The share of a scenario's deadlines that may exceed the bound above: the machine running the tests is
 #: shared, and it can stall the test process in ways its run-queue wait does not show (the hypervisor,
-#: memory pressure). Before the fix, three quarters of the pings at 300/200 ms were beyond it.
-OUTLIERS = 0.01
+#: memory pressure). Before the fix, three quarters of the pings at 300/200 ms were beyond it. (At 1 %, the busy
+#: variant failed once in CI while benchmarks ran beside it: 4 of 300 ack timeouts 8.04-8.17 ms beyond a plain
+#: timer, where the bound is 8.)
+OUTLIERS = 0.02
 #: ... and how far beyond a plain timer even those may be (seconds).
 HARD_LIMIT = 0.05 * FACTOR
 
