@@ -11,7 +11,12 @@ rate, which grows with N only as far as the machine has idle cores (the loader i
 machine the rate cannot grow much). ``capacity`` says what the server's CPU would allow with a core for each
 worker: ``N x 10^6 / srv_us`` operations per second (an upper bound: it assumes the cores are otherwise idle).
 
-Usage: ``python benchmarks/workers_scaling.py [--workers 2] [--rounds 3] [--duration 5] [--scenarios echo,fanout,connect]``
+Usage: ``python benchmarks/workers_scaling.py [--workers 2] [--rounds 3] [--duration 5] [--scenarios echo,fanout,connect]
+[--pin]``
+
+``--pin`` puts the whole server on one CPU and the loader on another: on a machine with fewer cores than workers
+plus one, the unpinned figures include what the processes lose to each other (more context switches, colder
+caches), which an echo ack (it never leaves its worker) shows as well as a broadcast.
 """
 
 from __future__ import annotations
@@ -55,11 +60,12 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not listen")
 
 
-def run_once(workers: int, scenario: str, duration: float) -> dict[str, float]:
+def run_once(workers: int, scenario: str, duration: float, pin: bool = False) -> dict[str, float]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
+    server_cpus, loader_cpus = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if pin else ([], [])
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER.format(bench=HERE, port=port, workers=workers)],
+        [*server_cpus, sys.executable, "-c", SERVER.format(bench=HERE, port=port, workers=workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -69,6 +75,7 @@ def run_once(workers: int, scenario: str, duration: float) -> dict[str, float]:
         time.sleep(0.5 + 0.2 * workers)  # every worker up
         out = subprocess.run(
             [
+                *loader_cpus,
                 sys.executable,
                 os.path.join(HERE, "loader.py"),
                 scenario,
@@ -102,6 +109,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--scenarios", default="echo,fanout,connect")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the whole server (parent and workers) on CPU 0, the loader on CPU 1: the cost of the layer without "
+        "more busy processes than cores (with 2 cores, 2 workers and the loader otherwise share them)",
+    )
     args = parser.parse_args()
     counts = [1, *(int(n) for n in args.workers.split(","))]
     scenarios = args.scenarios.split(",")
@@ -109,7 +122,7 @@ def main() -> None:
     for round_ in range(args.rounds):
         for scenario in scenarios:
             for workers in counts:  # interleaved: each round runs every configuration once
-                result = run_once(workers, scenario, args.duration)
+                result = run_once(workers, scenario, args.duration, args.pin)
                 results.setdefault((scenario, workers), []).append(result)
                 print(
                     f"round {round_ + 1} {scenario:8} workers={workers}: {result['ops_per_s']:>10,.0f}/s "
