@@ -620,11 +620,11 @@ class HttpProtocol(asyncio.Protocol):
         if transport is None or self._closing:
             ws.lost_before_start()
             return ws
-        transport.write(head)
         transport.set_protocol(ws)
         ws.connection_made(
             transport
         )  # before forget(): the server never sees the connection count drop to zero
+        ws.send_handshake(head)
         self._state.forget(self)
         self._transport = None
         self._closing = True

@@ -172,6 +172,12 @@ class WebSocketConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         self._state.connections.add(self)
 
+    def send_handshake(self, head: bytes) -> None:
+        """(HTTP connection) Send the 101 answer ``head`` as the first bytes of the connection. It leaves with the
+        frames queued in the same loop turn (the Engine.IO open packet, usually) in one write: a TCP segment and a
+        system call fewer per handshake than writing it alone."""
+        self._queue(head)
+
     def start_reading(self, write_paused: bool, tail: bytes) -> None:
         """(HTTP connection) Take over after the 101: the transport's write state as the HTTP side left it, and
         the bytes that came after the upgrade request (the first frames, if the client did not wait)."""
