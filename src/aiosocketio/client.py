@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from aiosocketio._emitter import spawn
+from aiosocketio._emitter import step
 from aiosocketio.clock import TimerHandle, clock_of
 from aiosocketio.logs import describe_packet
 from aiosocketio.namespace import connect_error_packet
@@ -142,7 +142,9 @@ class Client:
         if self._connecting is None:
             self._connecting = set()
         self._connecting.add(name)
-        spawn(self._connect(name, auth))
+        # Run now, up to its first suspension (an async middleware, a recovery lookup): a plain connect
+        # completes here, with no task, and the CONNECT answer leaves in this loop turn.
+        step(self._connect(name, auth))
 
     def connect_v2_main(self) -> None:
         """For the server, not needed by applications: a v2 client (Engine.IO protocol 3) is in the main

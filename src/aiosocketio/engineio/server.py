@@ -13,10 +13,10 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiosocketio._checks import TIMER_LIMIT, seconds
-from aiosocketio._emitter import EventEmitter
+from aiosocketio._emitter import EventEmitter, is_awaitable
 from aiosocketio.clock import Clock
 from aiosocketio.engineio import headers as hdr
 from aiosocketio.engineio.handshake import (
@@ -95,7 +95,7 @@ _QUICK_HEADERS = frozenset({b"origin", b"content-type", b"user-agent", b"accept-
 
 
 async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
+    if is_awaitable(value):
         return await value
     return value
 
@@ -439,7 +439,11 @@ class EngineServer(EventEmitter):
     async def _handle_http_hooked(self, request: Request) -> Response:
         cors_headers = self._cors_fixed
         if self._cors is not None and (cors_headers is None or request.method == "OPTIONS"):
-            outcome = await self._run_cors(request)
+            setting = self._cors.origin
+            if callable(setting):
+                outcome = await self._run_cors(request)
+            else:
+                outcome = self._cors_outcome(request, setting)
             if isinstance(outcome, EngineError):
                 return self._refuse(request, outcome, [])
             cors_headers, preflight = outcome
@@ -577,7 +581,9 @@ class EngineServer(EventEmitter):
         if error is not None:
             return error
         try:
-            sid = await _maybe_await(self.generate_id(request))
+            sid = self.generate_id(request)
+            if is_awaitable(sid):  # no coroutine to await for the common, plain generator
+                sid = await sid
         except Exception as exc:
             logger.exception("generate_id failed")
             return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "ID_GENERATION_ERROR", "error": exc})
@@ -670,24 +676,35 @@ class EngineServer(EventEmitter):
 
     # -- CORS --------------------------------------------------------------------------------------------
 
-    async def _run_cors(self, request: Request) -> tuple[HeaderPairs, bool] | EngineError:
+    def _cors_outcome(self, request: Request, setting: Any) -> tuple[HeaderPairs, bool] | EngineError:
+        """The CORS headers for ``request`` once the ``origin`` setting is known (``setting``: the option, or
+        what its function answered)."""
         cors = self._cors
         assert cors is not None
-        origin = request.headers.get("origin")
+        headers = request.headers
         try:
-            setting = cors.origin
-            if callable(setting):
-                setting = await _maybe_await(setting(origin))
             return hdr.cors_headers(
                 cors,
                 method=request.method,
-                request_origin=origin,
-                request_headers=request.headers.get("access-control-request-headers"),
+                request_origin=headers.get("origin"),
+                request_headers=headers.get("access-control-request-headers"),
                 allowed_origin=hdr.resolve_origin(setting),
             )
-        except Exception as exc:  # the origin callable failed, or the request's headers cannot be echoed
+        except Exception as exc:  # the request's headers cannot be echoed
             logger.debug("CORS failed: %r", exc)
             return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "MIDDLEWARE_FAILURE"})
+
+    async def _run_cors(self, request: Request) -> tuple[HeaderPairs, bool] | EngineError:
+        """CORS with an ``origin`` function (which may be async); a fixed setting needs no coroutine
+        (:meth:`_cors_outcome` directly)."""
+        function = self._cors.origin  # type: ignore[union-attr]
+        assert callable(function)
+        try:
+            setting = await _maybe_await(function(request.headers.get("origin")))
+        except Exception as exc:
+            logger.debug("CORS failed: %r", exc)
+            return EngineError.of(ErrorCode.BAD_REQUEST, {"name": "MIDDLEWARE_FAILURE"})
+        return self._cors_outcome(request, setting)
 
     # -- WebSocket ---------------------------------------------------------------------------------------
 
@@ -703,7 +720,11 @@ class EngineServer(EventEmitter):
         """
         cors_headers: HeaderPairs = []
         if self._cors is not None:
-            outcome = await self._run_cors(request)
+            setting = self._cors.origin
+            if callable(setting):
+                outcome = await self._run_cors(request)
+            else:  # no coroutine for a fixed setting: one per handshake less
+                outcome = self._cors_outcome(request, setting)
             if isinstance(outcome, EngineError):
                 await self._refuse_websocket(request, handshake, outcome)
                 return
@@ -723,7 +744,10 @@ class EngineServer(EventEmitter):
             await self._refuse_websocket(request, handshake, error)
             return
         assert sid is not None
-        headers = await self._hooked(list(cors_headers), request, initial=socket is None)
+        if self.has_listeners("headers") or (socket is None and self.has_listeners("initial_headers")):
+            headers = await self._hooked(list(cors_headers), request, initial=socket is None)
+        else:
+            headers = list(cors_headers)
         port = await handshake.accept(
             headers, max_message_size=self.max_http_buffer_size, compression=self.per_message_deflate
         )
@@ -742,9 +766,14 @@ class EngineServer(EventEmitter):
                 return
             socket.start_upgrade(WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3))
             return
-        socket = EngineSocket(self, sid, request, protocol=protocol_revision(query))
-        transport = WebSocketTransport(socket, port, b64=b64, v3=socket.protocol == 3)
-        socket.transport = transport
+        socket = EngineSocket(
+            self,
+            sid,
+            request,
+            protocol=protocol_revision(query),
+            transport=lambda owner: WebSocketTransport(owner, port, b64=b64, v3=owner.protocol == 3),
+        )
+        transport = cast(WebSocketTransport, socket.transport)
         self._clients[sid] = socket
         transport.send(open_packet(sid, [], self.ping_interval, self.ping_timeout, self.max_http_buffer_size))
         if self.initial_packet is not None:

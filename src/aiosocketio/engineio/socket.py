@@ -72,7 +72,15 @@ class EngineSocket(EventEmitter):
         "transport",
     )
 
-    def __init__(self, server: SessionHost, sid: str, request: Request, *, protocol: int = 4) -> None:
+    def __init__(
+        self,
+        server: SessionHost,
+        sid: str,
+        request: Request,
+        *,
+        protocol: int = 4,
+        transport: Callable[[EngineSocket], Transport] | None = None,
+    ) -> None:
         super().__init__()
         self._server = server
         self.loop = asyncio.get_running_loop()
@@ -96,7 +104,9 @@ class EngineSocket(EventEmitter):
             protocol=protocol,
         )
         """The session's state machine (ready state, heartbeat, upgrade): no I/O, driven by this socket."""
-        self.transport: Transport = PollingTransport(self)
+        # ``transport``: how to make the first transport when it is not long-polling (a WebSocket handshake),
+        # so that no polling transport is made only to be dropped.
+        self.transport: Transport = PollingTransport(self) if transport is None else transport(self)
         """The transport in use: long-polling, or WebSocket from the handshake or after an upgrade."""
         # Packets waiting for the next flush; None when there are none (an idle session holds no list).
         self._buffer: list[str | bytes] | None = None

@@ -65,9 +65,10 @@ class Exchange:
         self.error = 0  # an HTTP status to answer with at once (bad request, head too large)
 
     def header(self, name: bytes) -> bytes | None:
-        """The first value of a header, ``name`` in lower case (only for rarely needed headers)."""
+        """The first value of a header, ``name`` in lower case (only for rarely needed headers). The parser
+        stores names in lower case already (``HttpProtocol.on_header``), so they are compared as they are."""
         for key, value in self.headers:
-            if key.lower() == name:
+            if key == name:
                 return value
         return None
 

@@ -351,7 +351,7 @@ class HttpProtocol(asyncio.Protocol):
                         websocket = AsgiWebSocket(self, ex, other_app, self._state.asgi_state)
                         self._task = self._state.start_task(websocket.run())
                 else:
-                    self._task = self._state.start_task(self._run_websocket(app, ex))
+                    self._start_websocket(app, ex)
                 return
             if problem.status != 0:
                 self.respond(ex, problem)
@@ -533,6 +533,25 @@ class HttpProtocol(asyncio.Protocol):
         error.body_complete = True
         self._queue.append(error)
         self._advance()
+
+    def _start_websocket(self, app: WebApp, ex: Exchange) -> None:
+        """Run the app's WebSocket handler now, up to its first suspension; a task only if it suspends.
+
+        The engine accepts a WebSocket without waiting for anything (unless the application's
+        ``allow_request`` does), so most upgrades are answered inside this call: a task, its bookkeeping and
+        two loop turns less per handshake, which is what a reconnect storm is made of. As in
+        :meth:`_serve_http`, the first step runs inside ``data_received``.
+        """
+        coro = self._run_websocket(app, ex)
+        try:
+            first = coro.send(None)
+        except StopIteration:
+            return
+        task = self._state.start_task(carry_on(coro, first))
+        if self._active is ex and not ex.answered:
+            self._task = task
+            if ex.disconnected:
+                task.cancel()
 
     async def _run_websocket(self, app: WebApp, ex: Exchange) -> None:
         handshake = Handshake(self, ex)
