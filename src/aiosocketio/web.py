@@ -84,6 +84,21 @@ def _shared(text: str) -> str:
     return found
 
 
+_header_names: dict[bytes, str] = {}
+
+
+def _header_name(raw: bytes) -> str:
+    """The shared lower-case ``str`` of a raw header name, remembered by its bytes (a bounded table, emptied
+    when full like :func:`_shared`'s): a request's names cost a lookup each instead of a lower() and a
+    decode, and are shared with every other request's at once."""
+    name = _header_names.get(raw)
+    if name is None:
+        if len(_header_names) >= _SHARED_STRINGS_LIMIT:
+            _header_names.clear()
+        name = _header_names[raw] = _shared(raw.lower().decode("latin-1"))
+    return name
+
+
 class Headers(Mapping[str, str]):
     """Request headers, looked up without regard to case; iterated with lower-case names.
 
@@ -95,7 +110,7 @@ class Headers(Mapping[str, str]):
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
         merged: dict[str, str] = {}
         for name, value in pairs:
-            key = name.lower()
+            key = _shared(name.lower())
             if key in merged:
                 merged[key] = f"{merged[key]}, {value}"
             else:
@@ -110,8 +125,12 @@ class Headers(Mapping[str, str]):
         costs a function call more on Python 3.11); the general constructor runs only when a name repeats.
         """
         merged: dict[str, str] = {}
+        names = _header_names
         for name, value in pairs:
-            merged[name.lower().decode("latin-1")] = value.decode("latin-1")
+            key = names.get(name)
+            if key is None:
+                key = _header_name(name)
+            merged[key] = value.decode("latin-1")
         if len(merged) != len(pairs):
             return cls((name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs)
         headers = object.__new__(cls)
@@ -155,10 +174,12 @@ class Headers(Mapping[str, str]):
         Part of :meth:`Request.share_strings`: names and values such as ``host``, ``upgrade: websocket`` or
         the user agent are then stored once for all connections.
         """
-        self._map = {
-            _shared(name): _shared(value) if name in _REPEATING_VALUES else value
-            for name, value in self._map.items()
-        }
+        # The names are shared already (every constructor takes them from the shared tables); the values of
+        # repeating headers are replaced in place (same keys: the dict does not change size while iterated).
+        headers = self._map
+        for name, value in headers.items():
+            if name in _REPEATING_VALUES:
+                headers[name] = _shared(value)
 
     def shared_dict(self) -> dict[str, str]:
         """The plain dict with lower-case keys behind this mapping, not a copy: ``socket.handshake.headers``
