@@ -210,6 +210,11 @@ class ClientServer(Protocol):
         """A fresh packet decoder of the server's parser, for one connection."""
         ...
 
+    def connects_without_user_code(self, name: str) -> bool:
+        """Whether joining namespace ``name`` runs none of the application's code before the ``connection``
+        handlers (it exists, and has no middleware): the attempt may then run outside a task."""
+        ...
+
     async def find_namespace(self, name: str, auth: dict[str, Any]) -> ClientNamespace | None:
         """The namespace ``name``, created by a dynamic matcher if one accepts; None when there is none."""
         ...

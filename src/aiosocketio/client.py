@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from aiosocketio._emitter import step
+from aiosocketio._emitter import spawn, step
 from aiosocketio.clock import TimerHandle, clock_of
 from aiosocketio.logs import describe_packet
 from aiosocketio.namespace import connect_error_packet
@@ -142,9 +142,13 @@ class Client:
         if self._connecting is None:
             self._connecting = set()
         self._connecting.add(name)
-        # Run now, up to its first suspension (an async middleware, a recovery lookup): a plain connect
-        # completes here, with no task, and the CONNECT answer leaves in this loop turn.
-        step(self._connect(name, auth))
+        if self.server.connects_without_user_code(name):
+            # Run now, up to its first suspension (a recovery lookup): a plain connect completes here, with no
+            # task, and the CONNECT answer leaves in this loop turn. Middlewares and dynamic namespace
+            # matchers are application code, which may need a task (``asyncio.timeout()``): they get one.
+            step(self._connect(name, auth))
+        else:
+            spawn(self._connect(name, auth))
 
     def connect_v2_main(self) -> None:
         """For the server, not needed by applications: a v2 client (Engine.IO protocol 3) is in the main

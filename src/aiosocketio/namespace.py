@@ -181,6 +181,12 @@ class Namespace(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents
         self._middlewares.append(middleware)
         return middleware
 
+    @property
+    def has_middlewares(self) -> bool:
+        """Whether a middleware was registered with :meth:`use` (a connection then runs application code
+        before it is accepted)."""
+        return bool(self._middlewares)
+
     def next_ack_id(self) -> int:
         """For sockets and broadcasts, not needed by applications: the next acknowledgement id.
 

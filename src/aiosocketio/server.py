@@ -246,6 +246,17 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         if nsp.name != "/":
             self.emit_event("new_namespace", nsp)
 
+    def connects_without_user_code(self, name: str) -> bool:
+        """For the client layer, not needed by applications: whether joining ``name`` runs no application code
+        before the ``connection`` handlers (the namespace exists and has no middleware), so the attempt can run
+        at once, outside a task (middlewares and dynamic namespace matchers always get a task of their own).
+
+        Args:
+            name: The namespace name the client sent.
+        """
+        nsp = self._nsps.get(name)
+        return nsp is not None and not nsp.has_middlewares
+
     async def find_namespace(
         self, name: str, auth: dict[str, Any]
     ) -> Namespace[ListenEvents, EmitEvents, ServerSideEvents, SocketData] | None:

@@ -718,6 +718,26 @@ class EngineServer(EventEmitter):
             request: The upgrade request.
             handshake: The front-end's way to accept or reject the upgrade.
         """
+        if asyncio.current_task() is None and self._runs_app_hooks():
+            # As for HTTP requests (see handle_http): the built-in runner starts this outside any task, and
+            # application hooks that may wait (``asyncio.timeout()``, an aiohttp call) need one from the start.
+            await asyncio.ensure_future(self._handle_websocket(request, handshake))
+            return
+        await self._handle_websocket(request, handshake)
+
+    def _runs_app_hooks(self) -> bool:
+        """Whether a WebSocket handshake calls application code that may wait: ``allow_request``, a CORS origin
+        function, a ``generate_id`` of the application's, header hooks."""
+        cors = self._cors
+        return (
+            self.allow_request is not None
+            or (cors is not None and callable(cors.origin))
+            or self.generate_id != self._generate_default_id
+            or "headers" in self._listeners
+            or "initial_headers" in self._listeners
+        )
+
+    async def _handle_websocket(self, request: Request, handshake: WebSocketHandshake) -> None:
         cors_headers: HeaderPairs = []
         if self._cors is not None:
             setting = self._cors.origin
