@@ -197,8 +197,9 @@ async def admin_workers(program: Program, run: Run, services: Services) -> None:
         for server, pid in servers.items():
             assert server.endswith(f"#{pid}"), servers
 
-        # Users spread over the workers (new connections go to each in turn); a new admin client lists them all.
-        users = [socketio.AsyncClient(reconnection=False) for _ in range(4)]
+        # Users spread over the workers (the kernel gives each new connection to one of them at random: twelve
+        # all reach the same one with a probability of 1 in 2,048); a new admin client lists them all.
+        users = [socketio.AsyncClient(reconnection=False) for _ in range(12)]
         sockets: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
         try:
             for user in users:

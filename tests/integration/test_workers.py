@@ -6,7 +6,8 @@ Real clients (socket.io-client 4.8 and python-socketio's ``AsyncClient``) connec
 and polling-then-upgrade, with the engine's ids and with a ``generate_id`` of the application's (ids of another
 shape, with characters a client percent-encodes); every one connects, and its acknowledgements and events all
 come from the one worker that holds its session (the app answers with ``os.getpid()``), while the sessions
-are spread over every worker. A raw HTTP client sends requests of two sessions held by different workers on
+are spread over every worker (at random: the kernel picks a worker for each new connection, so the tests open
+sessions until every worker holds some). A raw HTTP client sends requests of two sessions held by different workers on
 one keep-alive connection, and each gets its own session's answer. A worker killed with SIGKILL is replaced
 (same index) and new clients connect; SIGTERM stops everything promptly with status 0.
 """
@@ -230,6 +231,28 @@ def one_worker(answers: list[list[Any]]) -> tuple[int, str]:
     return answers[0][0], answers[0][1]
 
 
+#: Sessions opened at most to find one on each worker: each new connection reaches a worker the kernel picks at
+#: random, so with 4 workers 64 tries miss one with a probability of about 4 * (3/4)**64, 4e-8.
+TRIES = 64
+
+
+async def one_session_per_worker(url: str, transports: list[str], workers: int) -> list[PySession]:
+    """Sessions connected one after the other (their transports taken in turn from ``transports``) until each
+    of the ``workers`` holds one: those, by worker index; the others are disconnected."""
+    chosen: dict[str, PySession] = {}
+    for n in range(TRIES):
+        session = PySession(transports[n % len(transports)])
+        await session.connect(url)
+        _, index = one_worker(await session.exchange(1000 + n))
+        if index in chosen:
+            await session.client.disconnect()
+            continue
+        chosen[index] = session
+        if len(chosen) == workers:
+            return [chosen[str(i)] for i in range(workers)]
+    raise AssertionError(f"{TRIES} sessions did not reach every worker: {sorted(chosen)}")
+
+
 @pytest.mark.parametrize(
     ("how", "workers", "custom_id"),
     [("script", 2, False), ("script", 4, True), ("cli", 2, True), ("cli", 4, False)],
@@ -240,14 +263,17 @@ async def test_every_client_connects_and_sessions_spread_over_the_workers(
 ) -> None:
     async with cluster(app_dir, how, workers, custom_id=custom_id) as server:
         sessions = [PySession(t) for t in ["polling", "websocket", "upgrade"] * 2]
-        for session in sessions:  # one after the other: round-robin gives each worker its turn
+        for session in sessions:
             await session.connect(server.url)
         answers = await asyncio.gather(*(s.exchange(n) for n, s in enumerate(sessions)))
         served = {one_worker(a) for a in answers}
+        # Enough JS sessions that each worker gets some (at random): 12 per worker miss one with a probability
+        # under 1e-5 with 4 workers.
+        count = 12 * workers
         for transport in TRANSPORTS:
-            reports = await run_js_scenario("workers_client.mjs", server.url, transport, str(workers))
+            reports = await run_js_scenario("workers_client.mjs", server.url, transport, str(count))
             js = [r for r in reports if r["event"] == "session"]
-            assert len(js) == workers, reports
+            assert len(js) == count, reports
             for r in js:
                 served.add(one_worker(r["whoami"]))
                 assert r["echoed"]["text"] == "héllo"
@@ -255,7 +281,7 @@ async def test_every_client_connects_and_sessions_spread_over_the_workers(
                 if custom_id:
                     assert r["engineId"].startswith("user:"), r
                 assert r["transport"] == ("polling" if transport == "polling" else "websocket")
-            # Every JS session of this run landed in a different worker (round-robin over N sessions).
+            # The JS sessions of this run are spread over every worker.
             assert len({one_worker(r["whoami"]) for r in js}) == workers, js
         pids = {pid for pid, _ in served}
         assert len(pids) == workers, served
@@ -304,12 +330,22 @@ class RawHttp:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer)
 
-    async def request(self, target: str, body: bytes | None = None) -> tuple[int, bytes]:
+    async def request(
+        self, target: str, body: bytes | None = None, *, cut: int | None = None
+    ) -> tuple[int, bytes]:
+        """Send a request and read its answer; with ``cut``, the request's first ``cut`` bytes go first, alone,
+        and the rest a moment later (a slow client whose request line comes in two parts)."""
         method = "GET" if body is None else "POST"
         head = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         if body is not None:
             head += f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + (body or b""))
+        data = head.encode() + b"\r\n" + (body or b"")
+        if cut is not None:
+            self.writer.write(data[:cut])
+            await self.writer.drain()
+            await asyncio.sleep(0.1)
+            data = data[cut:]
+        self.writer.write(data)
         status_line = await asyncio.wait_for(self.reader.readline(), scaled(5))
         headers: dict[str, str] = {}
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
@@ -359,8 +395,12 @@ async def test_one_keep_alive_connection_carries_requests_of_sessions_in_differe
     app_dir: Path, custom_id: bool
 ) -> None:
     async with cluster(app_dir, "script", 2, custom_id=custom_id) as server:
-        first, second = await polling_session(server.port), await polling_session(server.port)
-        assert first[1] != second[1], "two handshakes in a row go to different workers"
+        first = await polling_session(server.port)
+        for _ in range(TRIES):  # a session held by the other worker (the kernel spreads handshakes at random)
+            second = await polling_session(server.port)
+            if second[1] != first[1]:
+                break
+        assert first[1] != second[1], "no handshake reached the other worker"
         http = await RawHttp.open(server.port)
         for round_ in range(3):
             for n, (sid, pid) in enumerate((first, second, first)):
@@ -401,17 +441,41 @@ async def test_one_keep_alive_connection_carries_requests_of_sessions_in_differe
             assert body.startswith(f"43{50 + n}".encode()), body
             assert json.loads(body[4:])[0][0] == pid
         await http.close()
+        # A request line that comes in two parts, cut inside the sid, on new connections and on a kept one: each
+        # worker waits for the whole line before it decides whose request it is.
+        kept = await RawHttp.open(server.port)
+        for n, (sid, pid) in enumerate((first, second, first, second)):
+            fresh = await RawHttp.open(server.port)
+            for k, http in enumerate((fresh, kept)):
+                ack_id = 70 + 2 * n + k
+                target = poll_url(sid)
+                cut = len("POST ") + target.index("sid=") + 6
+                assert await http.request(target, f'42{ack_id}["whoami"]'.encode(), cut=cut) == (200, b"ok")
+                status, body = await http.request(target)
+                assert body.startswith(f"43{ack_id}".encode()), body
+                assert json.loads(body[4:])[0][0] == pid
+            await fresh.close()
+        await kept.close()
 
 
 async def test_an_engine_server_alone_is_served_by_workers_too(app_dir: Path) -> None:
     async with cluster(app_dir, "cli-engine", 2) as server:
-        sids = []
-        for _ in range(2):
+        # Sessions until two are held by different workers (each says which process it is in).
+        by_pid: dict[str, str] = {}
+        for n in range(TRIES):
             http = await RawHttp.open(server.port)
             status, body = await http.request("/engine.io/?EIO=4&transport=polling")
-            await http.close()
             assert status == 200, body
-            sids.append(json.loads(body[1:])["sid"])
+            sid = json.loads(body[1:])["sid"]
+            url = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+            assert await http.request(url, f"4which {n}".encode()) == (200, b"ok")
+            status, body = await http.request(url)
+            await http.close()
+            by_pid.setdefault(body.decode().rpartition(" from ")[2], sid)
+            if len(by_pid) == 2:
+                break
+        sids = list(by_pid.values())
+        assert len(sids) == 2, "no handshake reached the other worker"
         http = await RawHttp.open(server.port)
         pids: dict[str, str] = {}
         for n in range(6):
@@ -431,9 +495,7 @@ async def test_a_stuck_worker_holds_up_neither_the_others_nor_the_connections_se
     app_dir: Path,
 ) -> None:
     async with cluster(app_dir, "script", 2) as server:
-        stuck, other = PySession("websocket"), PySession("websocket")
-        await stuck.connect(server.url)
-        await other.connect(server.url)
+        stuck, other = await one_session_per_worker(server.url, ["websocket"], 2)
         stuck_pid, _ = one_worker(await stuck.exchange(0))
         assert one_worker(await other.exchange(1))[0] != stuck_pid
         blocked = asyncio.create_task(stuck.client.call("block", 2.0, timeout=scaled(10)))
@@ -448,7 +510,8 @@ async def test_a_stuck_worker_holds_up_neither_the_others_nor_the_connections_se
             writer.close()
             return int(answer.split()[1])
 
-        # Far more connections than the stuck worker's control socket holds: the parent keeps them for it.
+        # Far more connections than the stuck worker's control socket holds: those the kernel gives the stuck
+        # worker wait in its queue (or in the parent, when it hands one over), none is lost.
         handshakes = asyncio.gather(*(handshake() for _ in range(600)))
         started = time.monotonic()
         assert (await other.exchange(2))[0][0] != stuck_pid
@@ -466,9 +529,7 @@ async def test_with_a_redis_adapter_each_worker_is_a_node_of_the_cluster(
     """The adapter the application gives connects in each worker once it serves (nothing is shared through the
     fork): a broadcast from one worker reaches the clients of the other through Redis."""
     async with cluster(app_dir, "script", 2, redis=redis_url) as server:
-        sessions = [PySession("polling"), PySession("websocket")]
-        for session in sessions:
-            await session.connect(server.url)
+        sessions = await one_session_per_worker(server.url, ["polling", "websocket"], 2)
         pids = [one_worker(await s.exchange(n))[0] for n, s in enumerate(sessions)]
         assert pids[0] != pids[1]
         assert await sessions[1].client.call("listen", timeout=scaled(5)) is True
@@ -494,9 +555,7 @@ async def test_a_killed_worker_is_replaced_and_new_clients_connect(app_dir: Path
         while server.log().count(") ready") < 3:
             assert time.monotonic() < deadline, server.log()
             await asyncio.sleep(0.05)
-        sessions = [PySession(t) for t in ["polling", "websocket", "upgrade", "polling"]]
-        for session in sessions:
-            await session.connect(server.url)
+        sessions = await one_session_per_worker(server.url, ["polling", "websocket", "upgrade"], 2)
         served = {
             one_worker(a) for a in await asyncio.gather(*(s.exchange(n) for n, s in enumerate(sessions)))
         }
@@ -516,9 +575,7 @@ async def test_a_killed_worker_is_replaced_and_new_clients_connect(app_dir: Path
 
 async def test_the_workers_do_not_outlive_their_parent(app_dir: Path) -> None:
     async with cluster(app_dir, "script", 2) as server:
-        sessions = [PySession("websocket"), PySession("polling")]
-        for session in sessions:
-            await session.connect(server.url)
+        sessions = await one_session_per_worker(server.url, ["websocket", "polling"], 2)
         answers = [await s.exchange(n) for n, s in enumerate(sessions)]
         pids = {one_worker(a)[0] for a in answers}
         assert len(pids) == 2

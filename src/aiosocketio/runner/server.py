@@ -41,7 +41,7 @@ from .workers import (
     Supervisor,
     WorkerInlet,
     WorkerLink,
-    bind_listeners,
+    bind_worker_listeners,
     engines_of,
     prepare_worker,
     workers_supported,
@@ -328,6 +328,7 @@ async def _shutdown_apps(apps: Sequence[WebApp]) -> None:
 async def _serve_handed(
     apps: Sequence[WebApp],
     link: WorkerLink,
+    listeners: Sequence[socket.socket],
     *,
     port: int,
     on_parent_gone: Callable[[], None],
@@ -340,15 +341,16 @@ async def _serve_handed(
     ws_close_timeout: float = DEFAULT_WS_CLOSE_TIMEOUT,
     shutdown_timeout: float = 5.0,
     root_path: str = "",
-    backlog: int = 2048,  # the listening options: the parent's business
-    reuse_port: bool = False,
+    backlog: int = 2048,
+    reuse_port: bool = False,  # the parent's business (the workers' sockets always have SO_REUSEPORT)
     ssl: None = None,  # TLS is refused with workers (see _run_workers)
     ssl_certfile: None = None,
     ssl_keyfile: None = None,
     ssl_keyfile_password: None = None,
     lifespan: str = "auto",
 ) -> RunningServer:
-    """:func:`serve` in a worker of ``workers=N``: the connections come from the parent over ``link``."""
+    """:func:`serve` in a worker of ``workers=N``: it accepts from ``listeners``, its share of the port, and
+    takes the connections the parent routes to it over ``link``."""
     engines = engines_of(apps)
     state = await _start_apps(
         apps,
@@ -371,6 +373,14 @@ async def _serve_handed(
         raise
     link.watch(engines, state.loop)
     inlet = WorkerInlet(state, link, engines, on_parent_gone=on_parent_gone)
+    try:
+        await inlet.listen(listeners, backlog)
+    except BaseException:  # not expected: the sockets were bound and listening in the parent
+        inlet.close()
+        if running_lifespan is not None:
+            await running_lifespan.shutdown()
+        await _shutdown_apps(state.apps)
+        raise
     link.ready()
     return RunningServer(
         inlet, state, shutdown_timeout=shutdown_timeout, port=port, lifespan=running_lifespan
@@ -509,16 +519,16 @@ def _run_workers(
     _check_lifespan(options.get("lifespan", "auto"))
     normalize_root_path(options.get("root_path", ""))
     try:
-        listeners = bind_listeners(
-            host, port, backlog=options.get("backlog", 2048), reuse_port=options.get("reuse_port", False)
-        )
+        listeners = bind_worker_listeners(host, port, workers, backlog=options.get("backlog", 2048))
     except OSError as exc:
         raise SystemExit(f"aiosocketio: error: {listen_problem(exc, host, port)}") from None
-    bound = listeners[0].getsockname()[1]
+    bound = listeners[0][0].getsockname()[1]
     loop_factory = _loop_factory()
     describe = _serving_line(host, options, uvloop=loop_factory is not None)
 
-    def worker_main(index: int, inbound: socket.socket, outbound: socket.socket) -> int:
+    def worker_main(
+        index: int, inbound: socket.socket, outbound: socket.socket, own: list[socket.socket]
+    ) -> int:
         # In the forked worker: adapters of its own (the hook for a cluster adapter is there), then a loop of
         # its own, as a single server.
         prepare_worker(apps)
@@ -527,7 +537,13 @@ def _run_workers(
             runner.run(
                 _serve_until_signal(
                     lambda stop: _serve_handed(
-                        apps, link, port=bound, on_parent_gone=stop, other_app=other_app, **options
+                        apps,
+                        link,
+                        own,
+                        port=bound,
+                        on_parent_gone=stop,
+                        other_app=other_app,
+                        **options,
                     ),
                     lambda _: f"worker {index} (pid {os.getpid()}) ready",
                     log_stop=False,

@@ -2,37 +2,40 @@
 
 How it works:
 
-* The **parent** binds the listening sockets, forks N **workers**, and from then on only routes connections; it
-  never parses a whole request nor touches a message. A worker is a fork of the parent: the servers the
-  application built at import time (no event loop needed to build one) are inherited as they are, and each
-  worker starts its own event loop and serves them.
+* The **parent** binds the listening sockets, forks N **workers**, and from then on only routes the connections
+  that need it; it never parses a whole request nor touches a message. A worker is a fork of the parent: the
+  servers the application built at import time (no event loop needed to build one) are inherited as they are,
+  and each worker starts its own event loop and serves them.
+* Each worker has listening sockets of its own on the port (``SO_REUSEPORT``, :func:`bind_worker_listeners`):
+  the kernel gives each new connection to one worker (by a hash of its addresses), which accepts it itself. A
+  handshake or a WebSocket is served where it arrives, without the parent.
 * Long-polling sends every request of a session as its own HTTP request, often on a new TCP connection, and
-  the session lives in one worker only. So for each new connection the parent peeks (``MSG_PEEK``: the bytes
-  stay in the kernel for the worker to read) at the request line, takes the ``sid`` query parameter (decoded as
-  the engine decodes it, whatever shape ``generate_id`` gives it) and looks it up in a table sid -> worker. No
-  ``sid`` (a handshake, a WebSocket, anything else) or an unknown one: the next worker in turn gets it
-  (round-robin). The connection's file descriptor goes to the worker with ``socket.send_fds``, and the parent
-  closes its copy.
-* Workers keep the table current: a worker reports each session it opens over its control socket *before* the
-  handshake's answer is written, so the next request of that session, whichever connection it comes on, finds
-  the parent already told (when the parent meets an unknown sid it reads what the workers sent first). Closed
-  sessions are reported in batches at the end of a loop turn: a stale entry only sends a request to the worker
-  that had the session, which answers it as a single server would ("Session ID unknown").
-* A keep-alive connection may carry requests for several sessions. When a request begins on a worker's
-  connection and names a sid the worker does not hold, the worker hands the connection back to the parent,
-  with the bytes it already read, and the parent routes it again. The worker a connection is routed to always
-  answers that first request itself, so a request never travels more than twice. A WebSocket stays in the
-  worker that accepted it.
-* A worker that dies is replaced (same index); SIGTERM or SIGINT on the parent stops routing, asks every worker
-  to close as a single server does, waits for them, removes the workers' directory and returns.
+  the session lives in one worker only. So a worker reads the ``sid`` query parameter of the first request of
+  each connection (decoded as the engine decodes it, whatever shape ``generate_id`` gives it); when it holds no
+  such session, it hands the connection back to the parent, with the bytes it already read, and the parent looks
+  the sid up in a table sid -> worker and sends the connection there (``socket.send_fds``; an unknown sid: the
+  next worker in turn, which answers as a single server would).
+* Workers keep the table current: a worker reports each long-polling session it opens over its control socket
+  *before* the handshake's answer is written, so the next request of that session, whichever connection it
+  comes on, finds the parent already told (when the parent meets an unknown sid it reads what the workers sent
+  first). Sessions opened over WebSocket (no HTTP request of theirs follows) and closed sessions are reported
+  in batches at the end of a loop turn: a stale entry only sends a request to the worker that had the session,
+  which answers it as a single server would ("Session ID unknown").
+* A keep-alive connection may carry requests for several sessions: each request that begins is checked the same
+  way. The worker a connection is routed to always answers that first request itself, so a request never
+  travels more than twice. A WebSocket stays in the worker that accepted it.
+* A worker that dies is replaced (same index); until the replacement serves, the parent accepts from the dead
+  worker's sockets (it keeps a copy of every worker's) and routes what comes to the others. SIGTERM or SIGINT
+  on the parent closes the sockets, asks every worker to close as a single server does, waits for them, removes
+  the workers' directory and returns.
 
 Each worker has in its environment, before the application's code runs there: ``AIOSOCKETIO_WORKER_INDEX``
 (0 to N-1; a replacement takes the index of the worker it replaces), ``AIOSOCKETIO_WORKERS`` (N) and
 ``AIOSOCKETIO_WORKER_DIR`` (a private directory the parent made and removes at the end: for Unix sockets
 between workers, such as a cluster adapter's).
 
-Connections over TLS cannot be peeked at, so ``workers`` and ``ssl`` do not go together (terminate TLS in a
-proxy in front).
+A connection handed over TLS could not be taken over by another process mid-session, so ``workers`` and
+``ssl`` do not go together (terminate TLS in a proxy in front).
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ __all__ = [
     "WorkerInlet",
     "WorkerLink",
     "bind_listeners",
+    "bind_worker_listeners",
     "cluster_adapter",
     "engines_of",
     "prepare_worker",
@@ -83,7 +87,7 @@ ENV_INDEX: Final = "AIOSOCKETIO_WORKER_INDEX"
 ENV_COUNT: Final = "AIOSOCKETIO_WORKERS"
 ENV_DIR: Final = "AIOSOCKETIO_WORKER_DIR"
 
-#: Bytes of a new connection the parent peeks at to find the request line.
+#: Bytes of a new connection looked at to find its request line (peeked at by the parent, held by a worker).
 PEEK_SIZE: Final = 8192
 #: Largest chunk a worker hands back with a connection (a bigger one is answered where it is).
 MAX_HANDBACK: Final = 64 * 1024
@@ -108,6 +112,7 @@ _ROUTED: Final = (
 )
 _UNROUTED: Final = b"u"  # parent -> worker: a silent connection; check its first request like the later ones
 _OPENED: Final = b"o"  # worker -> parent: the sid (UTF-8) of a session opened here
+_OPENED_WS: Final = b"w"  # worker -> parent: the sids (JSON list) of WebSocket sessions opened here
 _CLOSED: Final = b"c"  # worker -> parent: the sids (JSON list) of sessions that ended here
 _HANDBACK: Final = b"h"  # worker -> parent: a connection (fd) whose next request is another worker's
 _READY: Final = b"y"  # worker -> parent: serving
@@ -253,6 +258,27 @@ def bind_listeners(
     return listeners
 
 
+def bind_worker_listeners(
+    host: str | Sequence[str] | None, port: int, count: int, *, backlog: int
+) -> list[list[socket.socket]]:
+    """``count`` sets of listening sockets on ``host:port``, one set per worker, all with ``SO_REUSEPORT``: the
+    kernel spreads new connections over the sets (by a hash of their addresses), and each worker accepts from
+    its own set, so a connection reaches a worker without passing through the parent. With ``port=0`` every
+    set gets the port the first one was given. Raises ``OSError`` (closing what it opened) when one cannot be
+    had."""
+    sets: list[list[socket.socket]] = []
+    try:
+        for _ in range(count):
+            sets.append(bind_listeners(host, port, backlog=backlog, reuse_port=True))
+            port = sets[0][0].getsockname()[1]
+    except BaseException:
+        for listeners in sets:
+            for sock in listeners:
+                sock.close()
+        raise
+    return sets
+
+
 # --- the worker's side ---------------------------------------------------------------------------------------
 
 
@@ -260,7 +286,7 @@ class WorkerLink:
     """A worker's two control sockets to the parent: connections come in on ``inbound``; session reports and
     handed-back connections go out on ``outbound``."""
 
-    __slots__ = ("_closed", "_flush_scheduled", "_loop", "inbound", "outbound", "parent_gone")
+    __slots__ = ("_closed", "_flush_scheduled", "_loop", "_opened_ws", "inbound", "outbound", "parent_gone")
 
     def __init__(self, inbound: socket.socket, outbound: socket.socket) -> None:
         self.inbound = inbound
@@ -268,6 +294,7 @@ class WorkerLink:
         outbound.settimeout(SEND_TIMEOUT)
         inbound.setblocking(False)
         self._closed: list[str] = []
+        self._opened_ws: list[str] = []
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.parent_gone = False  # the parent died without stopping us (SIGKILL): nobody else cleans up
@@ -287,31 +314,46 @@ class WorkerLink:
 
     def _on_session(self, session: Any) -> None:
         sid: str = session.id
-        # Sent now, before the handshake's answer is written (the engine writes it after its listeners ran):
-        # the session's next request may come on a new connection, and the parent must know where to send it.
-        self._send(_OPENED + sid.encode("utf-8", "surrogatepass"))
+        if getattr(session.transport, "name", None) == "websocket":
+            # A session opened over WebSocket gets no HTTP request of its own from a client that follows the
+            # protocol: reported with the others of this loop turn, in one message.
+            self._opened_ws.append(sid)
+            self._flush_soon()
+        else:
+            # Sent now, before the handshake's answer is written (the engine writes it after its listeners ran):
+            # the session's next request may come on a new connection, which may reach another worker, and
+            # the parent must know where to send it.
+            self._send(_OPENED + sid.encode("utf-8", "surrogatepass"))
         session.on("close", lambda *_: self._on_closed(sid))
 
     def _on_closed(self, sid: str) -> None:
         self._closed.append(sid)
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
-            self._loop.call_soon(self._flush_closed)
+            self._loop.call_soon(self._flush_reports)
 
-    def _flush_closed(self) -> None:
+    def _flush_reports(self) -> None:
         self._flush_scheduled = False
-        closed = self._closed
-        self._closed = []
+        opened, self._opened_ws = self._opened_ws, []
+        closed, self._closed = self._closed, []
+        # Opened first: a session that opened and closed within one turn must not stay in the parent's table.
+        self._send_sids(_OPENED_WS, opened)
+        self._send_sids(_CLOSED, closed)
+
+    def _send_sids(self, kind: bytes, sids: list[str]) -> None:
         message: list[str] = []
         size = 0
-        for sid in closed:  # in messages the parent reads whole (a datagram longer than its buffer is cut)
+        for sid in sids:  # in messages the parent reads whole (a datagram longer than its buffer is cut)
             message.append(sid)
             size += 6 * len(sid) + 4  # JSON writes a character outside ASCII as \uXXXX
             if size > REPORT_SIZE:
-                self._send(_CLOSED + json.dumps(message).encode())
+                self._send(kind + json.dumps(message).encode())
                 message, size = [], 0
         if message:
-            self._send(_CLOSED + json.dumps(message).encode())
+            self._send(kind + json.dumps(message).encode())
 
     def _send(self, message: bytes, fds: Sequence[int] = ()) -> bool:
         try:
@@ -338,7 +380,7 @@ class HandedHttpProtocol(HttpProtocol):
     first); when a later request names a session this worker does not hold, the connection goes back to the
     parent, which routes it to the session's worker."""
 
-    __slots__ = ("_engines", "_link", "_prefix", "_routed")
+    __slots__ = ("_engines", "_line", "_link", "_prefix", "_routed")
 
     def __init__(
         self,
@@ -354,6 +396,7 @@ class HandedHttpProtocol(HttpProtocol):
         self._engines = engines
         self._prefix = prefix
         self._routed = routed
+        self._line = b""  # the start of a request whose request line has not all come yet
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -375,8 +418,16 @@ class HandedHttpProtocol(HttpProtocol):
         ):
             if self._routed:
                 self._routed = False  # the parent chose this worker for this request: answer it here
-            elif self._belongs_elsewhere(data) and self._hand_back(data):
-                return
+            else:
+                if self._line:
+                    data = self._line + data
+                    self._line = b""
+                if b"\n" not in data and len(data) < PEEK_SIZE:
+                    # Whose session it is shows only once the request line is whole (a slow client).
+                    self._line = data
+                    return
+                if self._belongs_elsewhere(data) and self._hand_back(data):
+                    return
         super().data_received(data)
 
     def _belongs_elsewhere(self, data: bytes) -> bool:
@@ -400,8 +451,9 @@ class HandedHttpProtocol(HttpProtocol):
 
 
 class WorkerInlet:
-    """Where a worker's connections come from: the parent's control socket (it stands in for the listening
-    socket of a single server: ``close()`` stops taking new ones)."""
+    """Where a worker's connections come from: its own listening sockets, which it accepts from itself, and
+    the parent's control socket, for connections routed to it (it stands in for the listening socket of a
+    single server: ``close()`` stops taking new ones)."""
 
     def __init__(
         self,
@@ -416,11 +468,24 @@ class WorkerInlet:
         self._engines = engines
         self._on_parent_gone = on_parent_gone
         self._reading = True
+        self._servers: list[asyncio.AbstractServer] = []
         state.loop.add_reader(link.inbound.fileno(), self._on_readable)
+
+    async def listen(self, listeners: Sequence[socket.socket], backlog: int) -> None:
+        """Accept from ``listeners`` (this worker's share of the port, see :func:`bind_worker_listeners`): a
+        connection accepted here has its first request checked like a later one (and handed back when it
+        names another worker's session), so most connections never pass through the parent."""
+        state, link, engines = self._state, self._link, self._engines
+
+        def factory() -> HandedHttpProtocol:
+            return HandedHttpProtocol(state, link, engines, b"", routed=False)
+
+        for listener in listeners:
+            self._servers.append(await state.loop.create_server(factory, sock=listener, backlog=backlog))
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
-        return ()
+        return tuple(sock for server in self._servers for sock in server.sockets)  # type: ignore[attr-defined]
 
     def _on_readable(self) -> None:
         inbound = self._link.inbound
@@ -464,13 +529,16 @@ class WorkerInlet:
             sock.close()
 
     def close(self) -> None:
+        for server in self._servers:
+            server.close()
         if self._reading:
             self._reading = False
             with contextlib.suppress(Exception):
                 self._state.loop.remove_reader(self._link.inbound.fileno())
 
     async def wait_closed(self) -> None:
-        return None
+        for server in self._servers:
+            await server.wait_closed()
 
 
 # --- the parent's side -------------------------------------------------------------------------------------
@@ -496,9 +564,9 @@ class _Worker:
         self.backlog: deque[tuple[bytes, socket.socket]] = deque()
 
 
-#: What the parent calls in a new worker process: (index, inbound control socket, outbound control socket);
-#: it serves until told to stop and returns the exit status.
-WorkerMain = Callable[[int, socket.socket, socket.socket], int]
+#: What the parent calls in a new worker process: (index, inbound control socket, outbound control socket, the
+#: worker's listening sockets); it serves until told to stop and returns the exit status.
+WorkerMain = Callable[[int, socket.socket, socket.socket, list[socket.socket]], int]
 
 
 class Supervisor:
@@ -508,7 +576,7 @@ class Supervisor:
 
     def __init__(
         self,
-        listeners: Sequence[socket.socket],
+        listeners: Sequence[Sequence[socket.socket]],
         count: int,
         worker_main: WorkerMain,
         *,
@@ -516,7 +584,12 @@ class Supervisor:
     ) -> None:
         if count < 1:
             raise ValueError(f"workers must be at least 1, got {count}")
-        self._listeners = list(listeners)
+        if len(listeners) != count:
+            raise ValueError(f"one set of listening sockets per worker: {len(listeners)} for {count} workers")
+        # Worker i accepts from listeners[i] itself (bind_worker_listeners); the parent keeps its copies, so
+        # that connections the kernel queues on the set of a dead worker wait for its replacement.
+        self._listeners = [list(own) for own in listeners]
+        self._covered: set[int] = set()  # workers whose sockets the parent accepts from while they are down
         self._count = count
         self._worker_main = worker_main
         self._shutdown_timeout = shutdown_timeout
@@ -543,8 +616,6 @@ class Supervisor:
         self.directory = tempfile.mkdtemp(prefix="aiosocketio-workers-")
         previous = self._install_signals()
         try:
-            for listener in self._listeners:
-                self._selector.register(listener, selectors.EVENT_READ, self._on_accept)
             for index in range(self._count):
                 self._spawn(index)
             self._started = True
@@ -553,8 +624,9 @@ class Supervisor:
             self._restore_signals(previous)
             for sock in list(self._pending):
                 self._drop(sock)
-            for listener in self._listeners:
-                listener.close()
+            for listeners in self._listeners:
+                for listener in listeners:
+                    listener.close()
             for worker in self._workers.values():
                 self._forget(worker)
             self._selector.close()
@@ -631,10 +703,11 @@ class Supervisor:
     def _drain(self) -> None:
         logger.info("shutting down %d workers", len(self._by_pid))
         self._draining = True
-        for listener in self._listeners:
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(listener)
-            listener.close()
+        for index in list(self._covered):
+            self._uncover(index)
+        for listeners in self._listeners:
+            for listener in listeners:
+                listener.close()
         for sock in list(self._pending):
             self._drop(sock)
         for pid in self._by_pid:
@@ -653,7 +726,7 @@ class Supervisor:
                 to_worker.close()
                 from_worker.close()
                 self._become_worker(index)
-                status = self._worker_main(index, worker_in, worker_out)
+                status = self._worker_main(index, worker_in, worker_out, self._listeners[index])
             except SystemExit as exc:
                 status = exc.code if isinstance(exc.code, int) else 1
             except BaseException:
@@ -680,8 +753,10 @@ class Supervisor:
         self._selector.close()
         self._wakeup_r.close()
         self._wakeup_w.close()
-        for listener in self._listeners:
-            listener.close()
+        for number, listeners in enumerate(self._listeners):
+            if number != index:  # its own stay open: it accepts from them
+                for listener in listeners:
+                    listener.close()
         for sock in self._pending:
             sock.close()
         for other in self._workers.values():
@@ -709,6 +784,10 @@ class Supervisor:
                 del self._workers[worker.index]
             if self._draining:
                 continue
+            # Until its replacement serves, connections the kernel gives its sockets are taken by the parent
+            # and handed to the others (a first-generation worker that dies before serving ends everything).
+            if worker.ready or worker.replacement:
+                self._cover(worker.index)
             how = (
                 f"killed by signal {os.WTERMSIG(status)}"
                 if os.WIFSIGNALED(status)
@@ -769,21 +848,18 @@ class Supervisor:
             kind = message[:1]
             if kind == _READY:
                 worker.ready = True
+                if self._workers.get(worker.index) is worker:
+                    self._uncover(worker.index)
             elif kind == _OPENED:
-                sid = message[1:].decode("utf-8", "surrogatepass")
-                other = self._owners.get(sid)
-                if other is not None and other is not worker:
-                    logger.error(
-                        "workers %d and %d both hold a session %r: generate_id must give ids unique across "
-                        "the workers (their requests now all go to worker %d)",
-                        other.index,
-                        worker.index,
-                        sid,
-                        worker.index,
-                    )
-                    other.sids.discard(sid)
-                self._owners[sid] = worker
-                worker.sids.add(sid)
+                self._opened(worker, message[1:].decode("utf-8", "surrogatepass"))
+            elif kind == _OPENED_WS:
+                try:
+                    opened = json.loads(message[1:])
+                except ValueError:
+                    logger.error("worker %d sent a report that does not parse", worker.index)
+                    opened = []
+                for sid in opened:
+                    self._opened(worker, sid)
             elif kind == _CLOSED:
                 try:
                     closed = json.loads(message[1:])
@@ -800,6 +876,38 @@ class Supervisor:
                     self._route(sock, message[1:])
                 else:
                     sock.close()
+
+    def _opened(self, worker: _Worker, sid: str) -> None:
+        other = self._owners.get(sid)
+        if other is not None and other is not worker:
+            logger.error(
+                "workers %d and %d both hold a session %r: generate_id must give ids unique across "
+                "the workers (their requests now all go to worker %d)",
+                other.index,
+                worker.index,
+                sid,
+                worker.index,
+            )
+            other.sids.discard(sid)
+        self._owners[sid] = worker
+        worker.sids.add(sid)
+
+    def _cover(self, index: int) -> None:
+        """Accept from worker ``index``'s sockets in the parent (it is down) and route what comes."""
+        if index in self._covered:
+            return
+        self._covered.add(index)
+        for listener in self._listeners[index]:
+            self._selector.register(listener, selectors.EVENT_READ, self._on_accept)
+
+    def _uncover(self, index: int) -> None:
+        """Worker ``index`` serves again: its sockets are its own."""
+        if index not in self._covered:
+            return
+        self._covered.discard(index)
+        for listener in self._listeners[index]:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(listener)
 
     def _read_all_reports(self) -> None:
         """Read what every worker sent so far (a session it opened may be in there)."""
