@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from aiosocketio._emitter import spawn, step
-from aiosocketio.clock import TimerHandle, clock_of
+from aiosocketio.clock import TimerHandle
 from aiosocketio.logs import describe_packet
 from aiosocketio.namespace import connect_error_packet
 from aiosocketio.parsers.default import Decoder
@@ -70,7 +70,10 @@ class Client:
         self._connecting: set[str] | None = (
             None  # namespaces whose attempt is running; made when first needed
         )
-        self._connect_timer: TimerHandle | None = clock_of(server.clock).call_later(
+        # The session's loop unless the server has a clock of its own (asking asyncio for the running loop
+        # costs a system call per connection on Python 3.11).
+        clock = server.clock
+        self._connect_timer: TimerHandle | None = (conn.loop if clock is None else clock).call_later(
             server.connect_timeout, self._on_connect_timeout
         )
         conn.set_message_handler(self._on_data)

@@ -718,7 +718,7 @@ class EngineServer(EventEmitter):
             request: The upgrade request.
             handshake: The front-end's way to accept or reject the upgrade.
         """
-        if asyncio.current_task() is None and self._runs_app_hooks():
+        if self._runs_app_hooks() and asyncio.current_task() is None:
             # As for HTTP requests (see handle_http): the built-in runner starts this outside any task, and
             # application hooks that may wait (``asyncio.timeout()``, an aiohttp call) need one from the start.
             await asyncio.ensure_future(self._handle_websocket(request, handshake))

@@ -196,8 +196,11 @@ class HttpProtocol(asyncio.Protocol):
             ex = self._upgrade_ex
             if ex is not None:
                 ex.upgrade_tail = data[exc.args[0] :]
-            self._pause(_PAUSE_HOLD)
             self._advance()
+            if self._parser is not None:
+                # Not switched yet (the app answers later, or refused): hold what comes meanwhile. A WebSocket
+                # accepted during _advance() needs no pause and resume of reading (two event-loop changes).
+                self._pause(_PAUSE_HOLD)
             return
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__

@@ -7,7 +7,6 @@ owner (a :class:`~aiosocketio.engineio.interfaces.TransportOwner`, the ``EngineS
 
 from __future__ import annotations
 
-import asyncio
 import binascii
 
 from aiosocketio.engineio.interfaces import TransportOwner
@@ -54,7 +53,7 @@ class WebSocketTransport:
         # The session hears of it one loop turn later, as the reference's WebSocket reports a close only after
         # the messages read before it were handled: a Socket.IO DISCONNECT sent just before closing (which its
         # socket takes one turn later) still closes that socket as "client namespace disconnect".
-        asyncio.get_running_loop().call_soon(self._socket.on_ws_closed, self, code)
+        self._socket.loop.call_soon(self._socket.on_ws_closed, self, code)
 
     # -- sending -----------------------------------------------------------------------------------------
 
