@@ -19,8 +19,11 @@ How it works:
   *before* the handshake's answer is written, so the next request of that session, whichever connection it
   comes on, finds the parent already told (when the parent meets an unknown sid it reads what the workers sent
   first). Sessions opened over WebSocket (no HTTP request of theirs follows) and closed sessions are reported
-  in batches at the end of a loop turn: a stale entry only sends a request to the worker that had the session,
-  which answers it as a single server would ("Session ID unknown").
+  in batches, every ``REPORT_DELAY`` (50 ms) at most: a stale entry only sends a request to the worker that
+  had the session, which answers it as a single server would ("Session ID unknown"); a request naming a
+  WebSocket session the parent has not heard of yet goes to the next worker in turn, which answers "Session
+  ID unknown" where the session's worker would have answered "Bad request" (only a client that breaks the
+  protocol sends one).
 * A keep-alive connection may carry requests for several sessions: each request that begins is checked the same
   way. The worker a connection is routed to always answers that first request itself, so a request never
   travels more than twice. A WebSocket stays in the worker that accepted it.
@@ -93,6 +96,11 @@ PEEK_SIZE: Final = 8192
 MAX_HANDBACK: Final = 64 * 1024
 #: Bytes of sids a report of closed sessions holds at most (a sid may take 4 bytes a character in UTF-8).
 REPORT_SIZE: Final = 8 * 1024
+#: Seconds a worker gathers the sessions it closed and those it opened over WebSocket before it reports them:
+#: every report wakes the parent (about 15-20 µs of its CPU), so one per handshake would cost more than the
+#: routing it saves. The parent's table is that late for them, which only matters to a request that names
+#: such a session on another connection (see the module docstring).
+REPORT_DELAY: Final = 0.05
 #: Seconds a new connection may stay silent in the parent before it goes to a worker unrouted (a browser's
 #: preconnect sends nothing for a while); that worker then checks its first request as it checks later ones.
 SILENT_HANDOVER: Final = 1.0
@@ -333,7 +341,7 @@ class WorkerLink:
     def _flush_soon(self) -> None:
         if not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
-            self._loop.call_soon(self._flush_reports)
+            self._loop.call_later(REPORT_DELAY, self._flush_reports)
 
     def _flush_reports(self) -> None:
         self._flush_scheduled = False
