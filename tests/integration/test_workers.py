@@ -671,6 +671,6 @@ def test_a_system_without_what_workers_need_gets_one_line_and_status_1(app_dir: 
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "aiosocketio: error: workers=N needs os.fork and Unix sockets that pass descriptors and keep message "
-        "boundaries (Linux); serve with one worker here"
+        "aiosocketio: error: workers=N needs os.fork, Unix sockets that pass descriptors and keep message "
+        "boundaries, and SO_REUSEPORT (Linux); serve with one worker here"
     ]

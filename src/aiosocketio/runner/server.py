@@ -511,8 +511,8 @@ def _run_workers(
         )
     if not workers_supported():
         raise SystemExit(
-            "aiosocketio: error: workers=N needs os.fork and Unix sockets that pass descriptors and keep "
-            "message boundaries (Linux); serve with one worker here"
+            "aiosocketio: error: workers=N needs os.fork, Unix sockets that pass descriptors and keep "
+            "message boundaries, and SO_REUSEPORT (Linux); serve with one worker here"
         )
     # Mistakes fail here, once, rather than in every worker: an unknown option, a bad prefix.
     inspect.signature(serve).bind(apps, **options)

@@ -210,9 +210,12 @@ def engines_of(apps: Iterable[WebApp]) -> list[EngineServer]:
 
 
 def workers_supported() -> bool:
-    """Whether this system has what ``workers=N`` uses: ``fork``, and Unix sockets that carry descriptors with
-    message boundaries kept (``SOCK_SEQPACKET``)."""
+    """Whether this system has what ``workers=N`` uses: ``fork``, Unix sockets that carry descriptors with
+    message boundaries kept (``SOCK_SEQPACKET``), and listening sockets that share a port with the kernel
+    spreading connections over them (``SO_REUSEPORT`` as Linux has it; elsewhere it may not spread them)."""
     if not hasattr(os, "fork") or not hasattr(socket, "send_fds") or not hasattr(socket, "SOCK_SEQPACKET"):
+        return False
+    if not sys.platform.startswith("linux") or not hasattr(socket, "SO_REUSEPORT"):
         return False
     try:
         one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
