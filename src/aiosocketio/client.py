@@ -206,10 +206,13 @@ class Client:
         if self.conn.protocol == 3:  # a v2 client: a bare CONNECT (its id is known from the Engine.IO id)
             self._write_packet(Packet(PacketType.CONNECT, socket.nsp.name, None))
             return
-        reply: dict[str, Any] = {"sid": socket.id}
+        reply = {"sid": socket.id}
         if socket.pid is not None:
             reply["pid"] = socket.pid
-        self._write_packet(Packet(PacketType.CONNECT, socket.nsp.name, reply))
+        name = socket.nsp.name
+        if self.trace:
+            self.trace_out("CONNECT", name, reply)
+        self.write(self.server.writer.connect_items(name, reply), False)
 
     def connect_failed(self, name: str, message: str, data: Any) -> None:
         """For the namespaces, not needed by applications: the namespace ``name`` refused the connection, so

@@ -50,6 +50,7 @@ from aiosocketio.parsers.default import (
     js_number,
     new_decoder,
     plain_ack,
+    plain_connect,
     to_json,
 )
 from aiosocketio.parsers.packet import RESERVED_EVENTS, DecodeError, EncodeError, Packet, PacketType
@@ -543,6 +544,27 @@ def test_plain_ack_is_encode_ack_or_none() -> None:
         assert plain_ack(nsp, 7, (2**70,)) is None  # the full encoder explains what is wrong
         with pytest.raises(EncodeError):
             encode_ack(nsp, 7, (2**70,))
+
+
+@given(
+    nsp=st.sampled_from(["/", "", "/admin", "/é,x"]),
+    sid=st.text(max_size=30),
+    pid=st.none() | st.text(max_size=30),
+)
+def test_plain_connect_is_encode_or_none(nsp: str, sid: str, pid: str | None) -> None:
+    """The CONNECT answer's shortcut writes what the full encoder writes, or leaves it to it (a lone
+    surrogate in an id)."""
+    reply = {"sid": sid} if pid is None else {"sid": sid, "pid": pid}
+    text = plain_connect(nsp, reply)
+    if text is None:
+        assert any("\ud800" <= c <= "\udfff" for c in sid + (pid or ""))
+    else:
+        assert [text] == encode(Packet(CONNECT, nsp, reply))
+
+
+def test_plain_connect_leaves_other_values_to_the_encoder() -> None:
+    assert plain_connect("/", {"sid": "a", "n": 1}) is None  # type: ignore[dict-item]
+    assert plain_connect("/", {"sid": "aNJn0iJ-mKpS3TXZsti8"}) == '0{"sid":"aNJn0iJ-mKpS3TXZsti8"}'
 
 
 def test_encode_leaves_binary_types_and_tuples() -> None:

@@ -31,6 +31,11 @@ class PacketWriter(Protocol):
         """The packet as Engine.IO messages: text gets the message type ``4``, binary stays as it is."""
         ...
 
+    def connect_items(self, nsp: str, reply: dict[str, str]) -> Items:
+        """The CONNECT packet answering a client in namespace ``nsp`` (``reply``: its ``sid``, and its ``pid``
+        with connection state recovery), as Engine.IO messages."""
+        ...
+
     def ack_items(self, nsp: str, ack_id: int, args: list[Any]) -> Items:
         """An ACK answering ``ack_id`` in namespace ``nsp`` with ``args``, as Engine.IO messages."""
         ...

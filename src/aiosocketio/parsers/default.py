@@ -97,6 +97,7 @@ __all__ = [
     "js_number",
     "new_decoder",
     "plain_ack",
+    "plain_connect",
     "to_json",
 ]
 
@@ -294,6 +295,20 @@ def plain_ack(nsp: str, ack_id: int, args: Sequence[Any]) -> str | None:
         return None
     head = f"3{ack_id:d}" if nsp == "/" else _header(_ACK, nsp, ack_id)
     return head + out.decode()
+
+
+def plain_connect(nsp: str, reply: dict[str, str]) -> str | None:
+    """The text of the CONNECT packet answering a client (``0{"sid":"..."}``, or ``0/nsp,{...}``) when ``reply``
+    holds only strings, written by one ``orjson.dumps`` as for :func:`plain_ack`; ``None`` when the full encoder
+    is needed. Same output as ``encode(Packet(PacketType.CONNECT, nsp, reply))``."""
+    for value in reply.values():
+        if type(value) is not str:
+            return None
+    try:
+        out = _dumps(reply)
+    except TypeError:  # a lone surrogate: the slow writer explains
+        return None
+    return _header(_CONNECT, nsp, None) + out.decode()
 
 
 # =============================================================================================================
