@@ -210,9 +210,10 @@ class ClientServer(Protocol):
         """A fresh packet decoder of the server's parser, for one connection."""
         ...
 
-    def connects_without_user_code(self, name: str) -> bool:
-        """Whether joining namespace ``name`` runs none of the application's code before the ``connection``
-        handlers (it exists, and has no middleware): the attempt may then run outside a task."""
+    def connects_at_once(self, name: str) -> bool:
+        """Whether joining namespace ``name`` waits for nothing before the ``connection`` handlers: it exists,
+        has no middleware, and no connection state recovery may look a session up. The attempt may then run
+        outside a task."""
         ...
 
     async def find_namespace(self, name: str, auth: dict[str, Any]) -> ClientNamespace | None:

@@ -145,10 +145,10 @@ class Client:
         if self._connecting is None:
             self._connecting = set()
         self._connecting.add(name)
-        if self.server.connects_without_user_code(name):
-            # Run now, up to its first suspension (a recovery lookup): a plain connect completes here, with no
-            # task, and the CONNECT answer leaves in this loop turn. Middlewares and dynamic namespace
-            # matchers are application code, which may need a task (``asyncio.timeout()``): they get one.
+        if self.server.connects_at_once(name):
+            # A plain connect completes here, with no task, and the CONNECT answer leaves in this loop turn.
+            # Middlewares, dynamic namespace matchers and recovery lookups may need a task (asyncio.timeout()
+            # in the application's code or in a Redis client): they get one.
             step(self._connect(name, auth))
         else:
             spawn(self._connect(name, auth))

@@ -246,16 +246,18 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         if nsp.name != "/":
             self.emit_event("new_namespace", nsp)
 
-    def connects_without_user_code(self, name: str) -> bool:
-        """For the client layer, not needed by applications: whether joining ``name`` runs no application code
-        before the ``connection`` handlers (the namespace exists and has no middleware), so the attempt can run
-        at once, outside a task (middlewares and dynamic namespace matchers always get a task of their own).
+    def connects_at_once(self, name: str) -> bool:
+        """For the client layer, not needed by applications: whether joining ``name`` waits for nothing before
+        the ``connection`` handlers, so the attempt can run at once, outside a task. Not when the namespace has
+        middlewares or is made by a dynamic matcher (application code, which may need a task:
+        ``asyncio.timeout()``, an aiohttp call), nor with connection state recovery (the adapter may look the
+        session up in Redis or PostgreSQL, whose clients need a task too).
 
         Args:
             name: The namespace name the client sent.
         """
         nsp = self._nsps.get(name)
-        return nsp is not None and not nsp.has_middlewares
+        return nsp is not None and not nsp.has_middlewares and self.connection_state_recovery is None
 
     async def find_namespace(
         self, name: str, auth: dict[str, Any]
