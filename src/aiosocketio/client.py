@@ -193,13 +193,14 @@ class Client:
         """For the namespaces, not needed by applications: the namespace accepted ``socket``, so send the
         CONNECT reply (its id, and its pid with recovery)."""
         self._sockets[socket.nsp.name] = socket
-        namespace_log.debug(
-            "session %s: namespace %s connected, socket %s%s",
-            self.id,
-            socket.nsp.name,
-            socket.id,
-            " (recovered)" if socket.recovered else "",
-        )
+        if namespace_log.isEnabledFor(logging.DEBUG):  # the arguments are not even gathered otherwise
+            namespace_log.debug(
+                "session %s: namespace %s connected, socket %s%s",
+                self.id,
+                socket.nsp.name,
+                socket.id,
+                " (recovered)" if socket.recovered else "",
+            )
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None

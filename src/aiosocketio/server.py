@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec,
 
 from aiosocketio._checks import DAY, TIMER_LIMIT, seconds
 from aiosocketio._emitter import EventEmitter, F, spawn
-from aiosocketio._migration import server_attribute_error
+from aiosocketio._migration import name_moved_attributes
 from aiosocketio._writer import EngineWriter
 from aiosocketio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from aiosocketio.broadcast import BroadcastOperator, FetchedSocket
@@ -503,10 +503,6 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         """
         await self.sockets.send(*args, **python_socketio)
 
-    def __getattr__(self, name: str) -> Any:
-        # Only for names that do not exist: python-socketio's (io.event, io.enter_room...) get the call to write.
-        raise server_attribute_error("Server", name)
-
     @overload
     async def emit_with_ack(
         self, event: Callable[Concatenate[EmitEvents, P], R], /, *args: P.args, **kwargs: P.kwargs
@@ -898,3 +894,7 @@ class Server(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
 
         self._running = await serve([self], host=host, port=port, **options)
         return self._running
+
+
+# python-socketio's server methods (io.event, io.enter_room...) raise an error that names the call to write here.
+name_moved_attributes(Server)

@@ -623,10 +623,18 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
             TypeError: ``event`` is not a str, ``listener`` is not callable, or a ``disconnect`` listener
                 cannot take ``(reason, description)``.
         """
-        event = event_name(event)
+        if type(event) is not str:
+            event = event_name(event)
         if listener is None:
-            return EventEmitter.on(self, event)
-        return EventEmitter.on(self, event, listener)
+            # The decorator registers directly: a connection handler registers a few listeners per connection,
+            # so each skips the calls through EventEmitter.on.
+            def decorator(fn: Any) -> Any:
+                self._add_listener(event, fn)
+                return fn
+
+            return decorator
+        self._add_listener(event, listener)
+        return listener
 
     def _add_listener(self, event: str, listener: Listener) -> None:
         if event in _TWO_ARGUMENT_EVENTS and callable(listener):
@@ -933,9 +941,10 @@ class Socket(EventEmitter, Generic[ListenEvents, EmitEvents, ServerSideEvents, S
         (docs/protocol/socketio.md#disconnection): ``disconnecting`` while in the rooms, then ``disconnect``."""
         if not self.connected:
             return
-        logger.debug(
-            "session %s: socket %s left namespace %s (%s)", self.client.id, self.id, self.nsp.name, reason
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # the arguments are not even gathered otherwise
+            logger.debug(
+                "session %s: socket %s left namespace %s (%s)", self.client.id, self.id, self.nsp.name, reason
+            )
         self.emit_reserved("disconnecting", reason, description)
         if self.pid is not None:
             if reason in RECOVERABLE_REASONS:

@@ -85,6 +85,7 @@ def _shared(text: str) -> str:
 
 
 _header_names: dict[bytes, str] = {}
+_header_values: dict[bytes, str] = {}
 
 
 def _header_name(raw: bytes) -> str:
@@ -99,13 +100,22 @@ def _header_name(raw: bytes) -> str:
     return name
 
 
+def _header_value(raw: bytes) -> str:
+    """The shared ``str`` of a raw value of a header in ``_REPEATING_VALUES``, remembered by its bytes (bounded
+    like the names' table)."""
+    if len(_header_values) >= _SHARED_STRINGS_LIMIT:
+        _header_values.clear()
+    value = _header_values[raw] = _shared(raw.decode("latin-1"))
+    return value
+
+
 class Headers(Mapping[str, str]):
     """Request headers, looked up without regard to case; iterated with lower-case names.
 
     A header sent several times keeps its values joined with ``", "``, as Node.js does for most headers.
     """
 
-    __slots__ = ("_map",)
+    __slots__ = ("_map", "_values_shared")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
         merged: dict[str, str] = {}
@@ -116,6 +126,7 @@ class Headers(Mapping[str, str]):
             else:
                 merged[key] = value
         self._map = merged
+        self._values_shared = False  # see share_strings()
 
     @classmethod
     def from_raw(cls, pairs: Sequence[tuple[bytes, bytes]]) -> Headers:
@@ -123,18 +134,26 @@ class Headers(Mapping[str, str]):
 
         Every request builds one, so the common case (no name repeated) is one plain loop (a comprehension
         costs a function call more on Python 3.11); the general constructor runs only when a name repeats.
+        The values that repeat from client to client (``_REPEATING_VALUES``) are looked up by their bytes in a
+        shared table, as the names are, so that a session keeping its request has nothing left to share.
         """
         merged: dict[str, str] = {}
         names = _header_names
+        values = _header_values
         for name, value in pairs:
             key = names.get(name)
             if key is None:
                 key = _header_name(name)
-            merged[key] = value.decode("latin-1")
+            if key in _REPEATING_VALUES:
+                text = values.get(value)
+                merged[key] = _header_value(value) if text is None else text
+            else:
+                merged[key] = value.decode("latin-1")
         if len(merged) != len(pairs):
             return cls((name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs)
         headers = object.__new__(cls)
         headers._map = merged
+        headers._values_shared = True
         return headers
 
     def __getitem__(self, key: str) -> str:
@@ -174,8 +193,12 @@ class Headers(Mapping[str, str]):
         Part of :meth:`Request.share_strings`: names and values such as ``host``, ``upgrade: websocket`` or
         the user agent are then stored once for all connections.
         """
-        # The names are shared already (every constructor takes them from the shared tables); the values of
-        # repeating headers are replaced in place (same keys: the dict does not change size while iterated).
+        # The names are shared already (every constructor takes them from the shared tables), and so are the
+        # values of headers from_raw() made; the others' repeating values are replaced in place (same keys: the
+        # dict does not change size while iterated).
+        if self._values_shared:
+            return
+        self._values_shared = True
         headers = self._map
         for name, value in headers.items():
             if name in _REPEATING_VALUES:

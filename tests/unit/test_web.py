@@ -64,6 +64,20 @@ def test_share_strings_keeps_the_headers_and_stores_common_strings_once() -> Non
     assert first.shared_dict() is first.shared_dict()
 
 
+def test_headers_from_raw_share_repeating_values_at_once() -> None:
+    """The runner's headers share names and common values when made: share_strings() has nothing left to do."""
+    raw = [(b"host", b"example.com:3000"), (b"upgrade", b"websocket"), (b"sec-websocket-key", b"abc==")]
+    first = Headers.from_raw([(name, bytes(value)) for name, value in raw])
+    second = Headers.from_raw([(name, bytes(value)) for name, value in raw])
+    assert dict(first) == {"host": "example.com:3000", "upgrade": "websocket", "sec-websocket-key": "abc=="}
+    assert first["upgrade"] is second["upgrade"]
+    assert first["host"] is second["host"]
+    assert first["sec-websocket-key"] is not second["sec-websocket-key"]  # unique per client: not in the table
+    before = dict(first)
+    first.share_strings()
+    assert dict(first) == before
+
+
 def test_request_share_strings_keeps_what_the_request_says() -> None:
     def make(query: str) -> Request:
         return Request("get", "/socket.io/", query, Headers([("Host", "h:1")]))

@@ -800,12 +800,13 @@ class EngineServer(EventEmitter):
             initial = self.initial_packet
             transport.send("4" + initial if isinstance(initial, str) else initial)
         socket.start()
-        logger.debug(
-            "session %s: handshake over websocket from %s (protocol %d)",
-            sid,
-            socket.remote_address,
-            socket.protocol,
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # the arguments are not even gathered otherwise
+            logger.debug(
+                "session %s: handshake over websocket from %s (protocol %d)",
+                sid,
+                socket.remote_address,
+                socket.protocol,
+            )
         self.emit_event("connection", socket)
 
     async def _refuse_websocket(

@@ -578,7 +578,9 @@ class EngineSocket(EventEmitter):
         self._buffer = None
         self._buffered = 0
         self._server.discard_session(self, self.id)
-        if session.close_description:
+        if not logger.isEnabledFor(logging.DEBUG):
+            pass
+        elif session.close_description:
             logger.debug("session %s: closed (%s: %s)", self.id, reason.value, session.close_description)
         else:
             logger.debug("session %s: closed (%s)", self.id, reason.value)

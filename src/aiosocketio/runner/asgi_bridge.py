@@ -27,12 +27,16 @@ ASGIApp: TypeAlias = Callable[[ASGIMessage, ASGIReceive, ASGISend], Awaitable[No
 class BridgedConnection(Protocol):
     """The HTTP connection of a request for ``other_app``: its addresses, its answer, its flow control."""
 
-    #: The peer's and our own address (host, port), when the transport knows them.
+    #: The peer's address (host, port), when the transport knows it.
     client: tuple[str, int] | None
-    server_address: tuple[str, int] | None
     loop: asyncio.AbstractEventLoop
     #: The peer does not read what we write (the transport paused our writes).
     write_paused: bool
+
+    @property
+    def server_address(self) -> tuple[str, int] | None:
+        """Our own address (host, port), when the transport knows it."""
+        ...
 
     @property
     def secure(self) -> bool:

@@ -94,6 +94,7 @@ class HttpProtocol(asyncio.Protocol):
         "_parsing",
         "_paused",
         "_queue",
+        "_server_address",
         "_state",
         "_task",
         "_transport",
@@ -101,7 +102,6 @@ class HttpProtocol(asyncio.Protocol):
         "_url",
         "client",
         "loop",
-        "server_address",
         "write_paused",
     )
 
@@ -111,7 +111,7 @@ class HttpProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self.client: tuple[str, int] | None = None
-        self.server_address: tuple[str, int] | None = None
+        self._server_address: tuple[str, int] | None = None
         self._url = b""
         self._header_list: list[tuple[bytes, bytes]] = []
         self._head_size = 0
@@ -131,13 +131,21 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = False
         self._upgrade_ex: Exchange | None = None
 
+    @property
+    def server_address(self) -> tuple[str, int] | None:
+        """Our own address on this connection (host, port), asked of the transport when first needed: only an
+        ASGI app's scope has it, so the other connections skip a system call (getsockname) each."""
+        address = self._server_address
+        if address is None and self._transport is not None:
+            address = self._server_address = _address(self._transport.get_extra_info("sockname"))
+        return address
+
     # --- asyncio callbacks ---
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, hence a cast and not an isinstance check.
         self._transport = cast(asyncio.Transport, transport)
         self.client = _address(transport.get_extra_info("peername"))
-        self.server_address = _address(transport.get_extra_info("sockname"))
         self._state.connections.add(self)
         if self._state.shutting_down:
             self._close()
