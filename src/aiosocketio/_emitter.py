@@ -108,7 +108,7 @@ def step(awaitable: Any) -> asyncio.Task[Any] | None:
     (returned), if needed. Not for application code: until it suspends, the coroutine runs in the caller's task
     (or none) and context. Errors are logged, never raised. Other awaitables are wrapped in a task.
     """
-    if not inspect.iscoroutine(awaitable):
+    if type(awaitable) is not CoroutineType and not inspect.iscoroutine(awaitable):
         return spawn(awaitable)
     try:
         first = awaitable.send(None)
@@ -241,5 +241,12 @@ class EventEmitter:
         if not listeners:
             return False
         for listener in listeners:  # a tuple: listeners added or removed meanwhile take effect next time
-            call_listener(listener, *args)
+            # call_listener() inlined: every connection emits a few events (a frame and a call less each)
+            try:
+                result = listener(*args)
+            except Exception:
+                logger.exception("error in an event handler")
+                continue
+            if result is not None and is_awaitable(result):
+                start(result)
         return True

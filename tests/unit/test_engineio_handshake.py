@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import orjson
 import pytest
 
@@ -148,6 +151,34 @@ def test_session_ids_are_unique_url_safe_and_20_chars() -> None:
     for sid in list(ids)[:200]:
         assert len(sid) == 20
         assert set(sid) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_process_makes_other_session_ids_than_its_parent() -> None:
+    """The random bytes are taken 256 ids at a time; a worker forked from the parent must not reuse the parent's
+    pool (the counter part is the same on both sides of a fork, so only the random part tells them apart)."""
+    generate = SidGenerator()
+    generate()  # the pool is filled before the fork
+    read, write = os.pipe()
+    with (
+        warnings.catch_warnings()
+    ):  # Python 3.12+ warns about fork() in a process with threads; the child only writes
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: its next ids, then out without running the parent's cleanup
+        try:
+            os.write(write, " ".join(generate() for _ in range(50)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    parent = [generate() for _ in range(50)]
+    assert len(child) == 50
+    assert child[0] != parent[0]
+    random_parts = {sid[:16] for sid in parent}  # the first 12 bytes are the first 16 base64 characters
+    assert not random_parts & {sid[:16] for sid in child}
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,8 @@ def test_headers_from_raw_share_repeating_values_at_once() -> None:
     assert dict(first) == {"host": "example.com:3000", "upgrade": "websocket", "sec-websocket-key": "abc=="}
     assert first["upgrade"] is second["upgrade"]
     assert first["host"] is second["host"]
-    assert first["sec-websocket-key"] is not second["sec-websocket-key"]  # unique per client: not in the table
+    # Unique per client: not in the table.
+    assert first["sec-websocket-key"] is not second["sec-websocket-key"]
     before = dict(first)
     first.share_strings()
     assert dict(first) == before

@@ -413,13 +413,19 @@ class Decoder:
         max_ack_id_digits: int = DEFAULT_MAX_ACK_ID_DIGITS,
         max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
-        for name, value, minimum in (
-            ("max_attachments", max_attachments, 0),
-            ("max_ack_id_digits", max_ack_id_digits, 1),
-            ("max_depth", max_depth, 1),
+        # Every connection makes a decoder, most with the defaults: those need no check.
+        if not (
+            max_attachments is DEFAULT_MAX_ATTACHMENTS
+            and max_ack_id_digits is DEFAULT_MAX_ACK_ID_DIGITS
+            and max_depth is DEFAULT_MAX_DEPTH
         ):
-            if type(value) is not int or value < minimum:
-                raise ValueError(f"{name} must be an int >= {minimum}, not {value!r}")
+            for name, value, minimum in (
+                ("max_attachments", max_attachments, 0),
+                ("max_ack_id_digits", max_ack_id_digits, 1),
+                ("max_depth", max_depth, 1),
+            ):
+                if type(value) is not int or value < minimum:
+                    raise ValueError(f"{name} must be an int >= {minimum}, not {value!r}")
         self._max_attachments = max_attachments
         self._max_ack_id_digits = max_ack_id_digits
         self._max_depth = min(max_depth, ORJSON_MAX_READ_DEPTH)

@@ -25,7 +25,7 @@ nothing here raises on network input.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import codecs
 import hashlib
 import struct
@@ -102,7 +102,7 @@ _KEY32: Final = struct.Struct("<I")  # a masking key read as a little-endian int
 def accept_key(sec_websocket_key: str) -> str:
     """The ``Sec-WebSocket-Accept`` value for a client's ``Sec-WebSocket-Key`` (RFC 6455 §4.2.2, step 5.4)."""
     digest = hashlib.sha1(sec_websocket_key.strip().encode("ascii") + _GUID).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
 
 
 # --- events ---
