@@ -13,7 +13,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from aiosocketio._checks import TIMER_LIMIT, seconds
 from aiosocketio._emitter import EventEmitter, is_awaitable
@@ -738,17 +738,20 @@ class EngineServer(EventEmitter):
         )
 
     async def _handle_websocket(self, request: Request, handshake: WebSocketHandshake) -> None:
-        cors_headers: HeaderPairs = []
-        if self._cors is not None:
-            setting = self._cors.origin
-            if callable(setting):
-                outcome = await self._run_cors(request)
-            else:  # no coroutine for a fixed setting: one per handshake less
-                outcome = self._cors_outcome(request, setting)
-            if isinstance(outcome, EngineError):
-                await self._refuse_websocket(request, handshake, outcome)
-                return
-            cors_headers = outcome[0]
+        # A fixed CORS setting's headers are the same for every upgrade (a GET): computed once, at construction.
+        cors_headers = self._cors_fixed
+        if cors_headers is None:
+            cors_headers = []
+            if self._cors is not None:
+                setting = self._cors.origin
+                if callable(setting):
+                    outcome = await self._run_cors(request)
+                else:  # no coroutine for a fixed setting: one per handshake less
+                    outcome = self._cors_outcome(request, setting)
+                if isinstance(outcome, EngineError):
+                    await self._refuse_websocket(request, handshake, outcome)
+                    return
+                cors_headers = outcome[0]
         query = request.query
         sid = query.get("sid")
         socket, error = self._verify(request, is_upgrade=True)
@@ -764,7 +767,8 @@ class EngineServer(EventEmitter):
             await self._refuse_websocket(request, handshake, error)
             return
         assert sid is not None
-        if self.has_listeners("headers") or (socket is None and self.has_listeners("initial_headers")):
+        listeners = self._listeners
+        if "headers" in listeners or (socket is None and "initial_headers" in listeners):
             headers = await self._hooked(list(cors_headers), request, initial=socket is None)
         else:
             headers = list(cors_headers)
@@ -793,7 +797,7 @@ class EngineServer(EventEmitter):
             protocol=protocol_revision(query),
             transport=lambda owner: WebSocketTransport(owner, port, b64=b64, v3=owner.protocol == 3),
         )
-        transport = cast(WebSocketTransport, socket.transport)
+        transport: WebSocketTransport = socket.transport  # type: ignore[assignment]  # no cast() call
         self._clients[sid] = socket
         transport.send(open_packet(sid, [], self.ping_interval, self.ping_timeout, self.max_http_buffer_size))
         if self.initial_packet is not None:
