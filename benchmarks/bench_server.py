@@ -9,8 +9,9 @@ same on Node.js socket.io and python-socketio): namespace ``/``,
   ``true`` when asked.
 
 Usage: ``python benchmarks/bench_server.py PORT`` (or env ``PORT``; ``HOST`` defaults to 127.0.0.1). Stops on
-SIGINT/SIGTERM. ``bench_server_asgi.py`` serves the same app under uvicorn. With env ``BENCH_METRICS=1`` the
-server is instrumented with ``aiosocketio.metrics`` (its cost, docs/operations/metrics.md).
+SIGINT/SIGTERM. With env ``WORKERS=N`` the runner serves it with ``workers=N``. ``bench_server_asgi.py`` serves the
+same app under uvicorn. With env ``BENCH_METRICS=1`` the server is instrumented with ``aiosocketio.metrics`` (its
+cost, docs/operations/metrics.md).
 
 ``ECHO=validated`` makes ``echo`` a one-argument handler whose argument is a pydantic model, checked by
 ``aiosocketio.validation.validated`` (what validation costs per event); ``ECHO=one`` the same handler without the
@@ -100,7 +101,8 @@ def main() -> None:
         from aiosocketio.metrics import asgi_app
 
         other_app = asgi_app()
-    aiosocketio.run(build(), host=host, port=port, log_level="warning", other_app=other_app)
+    workers = int(os.environ.get("WORKERS", "1"))
+    aiosocketio.run(build(), host=host, port=port, log_level="warning", other_app=other_app, workers=workers)
 
 
 if __name__ == "__main__":
