@@ -263,8 +263,8 @@ def _run(args: argparse.Namespace) -> int:
         _fail("--ssl-keyfile needs --ssl-certfile")
     if args.ssl_certfile and args.workers > 1:
         _fail(
-            "--workers cannot serve TLS (the parent routes connections by their request line): terminate TLS "
-            "in a proxy in front, or serve with one worker"
+            "--workers cannot serve TLS (a polling request that reaches the wrong worker is handed over by its "
+            "request line, which TLS hides): terminate TLS in a proxy in front, or serve with one worker"
         )
     if args.ssl_certfile:
         from aiosocketio.runner.server import ssl_context

@@ -346,6 +346,12 @@ def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
             ["app:io", "--host", "nosuch.invalid"],
             "aiosocketio: error: cannot listen on nosuch.invalid:{port}: the host cannot be resolved",
         ),
+        (
+            ["app:io", "--workers", "2", "--ssl-certfile", "cert.pem"],
+            "aiosocketio: error: --workers cannot serve TLS (a polling request that reaches the wrong worker is"
+            " handed over by its request line, which TLS hides): terminate TLS in a proxy in front, or serve with"
+            " one worker",
+        ),
     ],
     ids=lambda value: value[0] if isinstance(value, list) and len(value) == 1 else None,
 )

@@ -3,6 +3,7 @@ the kernel spreads new connections over the sets, so that each worker accepts it
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import socket
@@ -10,6 +11,7 @@ from collections import Counter
 
 import pytest
 
+import aiosocketio
 from aiosocketio.runner.workers import bind_worker_listeners
 
 
@@ -47,3 +49,14 @@ def test_a_port_in_use_is_an_error_and_nothing_stays_open() -> None:
         with pytest.raises(OSError, match="in use"):
             bind_worker_listeners("127.0.0.1", port, 2, backlog=8)
         assert len(os.listdir("/proc/self/fd")) == before
+
+
+@pytest.mark.parametrize("tls", [{"ssl_certfile": "cert.pem"}, {"ssl": True}], ids=["ssl_certfile", "ssl"])
+@pytest.mark.parametrize("how", ["io.run", "aiosocketio.run"])
+def test_tls_with_workers_is_refused_at_once_with_the_fix(how: str, tls: dict[str, object]) -> None:
+    """Nothing is bound or forked: the call fails before, and its message says what to do instead."""
+    io = aiosocketio.Server()
+    serve = io.run if how == "io.run" else functools.partial(aiosocketio.run, io)
+    with pytest.raises(ValueError, match="cannot serve TLS") as caught:
+        serve(port=0, workers=2, **tls)
+    assert "terminate TLS in a proxy in front, or serve with one worker" in str(caught.value)

@@ -506,8 +506,8 @@ def _run_workers(
     """The parent of ``workers=N``: bind, fork, route until a signal (:class:`~.workers.Supervisor`)."""
     if options.get("ssl") is not None or options.get("ssl_certfile") is not None:
         raise ValueError(
-            "workers=N cannot serve TLS (the parent routes connections by their first request line): "
-            "terminate TLS in a proxy in front, or serve with one worker"
+            "workers=N cannot serve TLS (a polling request that reaches the wrong worker is handed over by its "
+            "request line, which TLS hides): terminate TLS in a proxy in front, or serve with one worker"
         )
     if not workers_supported():
         raise SystemExit(
