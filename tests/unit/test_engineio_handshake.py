@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 
 import orjson
@@ -151,6 +152,24 @@ def test_session_ids_are_unique_url_safe_and_20_chars() -> None:
     for sid in list(ids)[:200]:
         assert len(sid) == 20
         assert set(sid) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def test_threads_sharing_a_generator_never_get_the_same_random_part() -> None:
+    """The random parts come from a pool that threads take from one list.pop() at a time."""
+    generate = SidGenerator()
+    made: list[list[str]] = []
+
+    def make() -> None:
+        made.append([generate() for _ in range(5000)])
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [sid for batch in made for sid in batch]
+    assert len(ids) == 20000
+    assert len({sid[:16] for sid in ids}) == 20000
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

@@ -166,8 +166,8 @@ def open_packet(
     return "0" + body.decode()
 
 
-#: Random bytes taken from the system at once by a SidGenerator: 256 ids' worth.
-_RANDOM_POOL = 12 * 256
+#: Ids' worth of random bytes a SidGenerator takes from the system at once.
+_RANDOM_POOL = 256
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
 #: Forks seen by this process (counted in the child): a generator refills its pool after one, so that a parent
 #: and its workers never hand out the same random bytes.
@@ -192,21 +192,25 @@ class SidGenerator:
     was a measurable part of one. A forked process starts a new pool.
     """
 
-    __slots__ = ("_at", "_counter", "_forks", "_pool")
+    __slots__ = ("_counter", "_forks", "_pool")
 
     def __init__(self) -> None:
         self._counter = int.from_bytes(os.urandom(3), "big")
-        self._pool = b""
-        self._at = 0
+        # The random parts of the next ids, each taken by one list.pop(): atomic, so that two threads sharing a
+        # generator can never get the same one.
+        self._pool: list[bytes] = []
         self._forks = _forks
 
     def __call__(self) -> str:
         self._counter = (self._counter + 1) & 0xFFFFFF
-        at = self._at
-        if at >= len(self._pool) or self._forks != _forks:
-            self._pool = os.urandom(_RANDOM_POOL)
+        if self._forks != _forks:
+            self._pool = []
             self._forks = _forks
-            at = 0
-        self._at = at + 12
-        raw = self._pool[at : at + 12] + self._counter.to_bytes(3, "big")
+        try:
+            random = self._pool.pop()
+        except IndexError:
+            chunk = os.urandom(12 * _RANDOM_POOL)
+            self._pool = [chunk[at : at + 12] for at in range(12, len(chunk), 12)]
+            random = chunk[:12]
+        raw = random + self._counter.to_bytes(3, "big")
         return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).decode()
