@@ -88,6 +88,10 @@ class Conn:
     async def send(self, data: bytes, *, drain: bool = True) -> None:
         if len(self.sent) < 4096:
             self.sent += data[: 4096 - len(self.sent)]
+        if self.writer.transport.is_closing():
+            # The server hung up on us, a fair answer to garbage. A write now would raise RuntimeError on uvloop
+            # (asyncio only logs it), which the clients' loop would report as a bug of this module.
+            raise ConnectionResetError("the server closed the connection")
         self.writer.write(data)
         if drain:
             await self.writer.drain()
